@@ -1,0 +1,52 @@
+# vmgen: `make demo` runs the generator end to end on the bundled fixtures,
+# `make test` runs the whole test suite (lint, types, tests).
+
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+VMGEN  := $(VENV)/bin/vmgen
+STAMP  := $(VENV)/.installed
+DEMO   := build/demo
+CC     ?= cc
+# Debian packages the tests use: compilers for the generated C.
+APT_PACKAGES := gcc clang make
+
+.PHONY: all demo test lint pytest system-deps clean
+
+all: test
+
+system-deps:
+	@missing=""; for t in gcc clang make; do command -v $$t >/dev/null || missing="$$missing $$t"; done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "installing$$missing"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(APT_PACKAGES) >/dev/null; \
+	  else echo "missing:$$missing (install: apt-get install $(APT_PACKAGES))" >&2; exit 1; fi; \
+	fi
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --disable-pip-version-check -e '.[test]'
+	touch $@
+
+demo: $(STAMP) system-deps
+	rm -rf $(DEMO) && mkdir -p $(DEMO)
+	$(VMGEN) runtime -o $(DEMO)
+	$(VMGEN) generate -I fixtures -o $(DEMO) fixtures/*.h
+	$(CC) -std=c99 -Wall -Wextra -Werror -pedantic -I$(DEMO) -Ifixtures \
+	  fixtures/demo/rtc_demo.c $(DEMO)/rtc-visit.c $(DEMO)/vmgen-visitor.c $(DEMO)/vmgen-ber.c \
+	  -o $(DEMO)/rtc-demo
+	$(DEMO)/rtc-demo $(DEMO)/rtc.ber
+	$(PY) fixtures/demo/show.py $(DEMO) $(DEMO)/rtc.ber
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check vmgen tests
+	$(VENV)/bin/mypy
+
+pytest: $(STAMP) system-deps
+	$(PY) -m pytest -q
+
+test: lint pytest
+
+clean:
+	rm -rf build .pytest_cache .mypy_cache .ruff_cache .hypothesis

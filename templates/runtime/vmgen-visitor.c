@@ -1,0 +1,308 @@
+/*
+ * vmgen-visitor.c - errors, the visit_*() dispatch wrappers and the scalar
+ * visitors of the vmgen runtime.  C99, libc only.  Shipped by vmgen.
+ *
+ * Every scalar wrapper copies the C object into a 64-bit temporary, lets the
+ * concrete visitor read or write that temporary (with the C type's limits as
+ * the allowed range), and on input copies the temporary back into the object
+ * only when the visitor succeeded and v->store is set.  So a failed or
+ * checking-only (store == false) visit never modifies the object.
+ */
+#include "vmgen-visitor.h"
+
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* The wire format needs these; fail the build rather than the migration. */
+typedef char vmgen_float_is_4_bytes[sizeof(float) == 4 ? 1 : -1];
+typedef char vmgen_double_is_8_bytes[sizeof(double) == 8 ? 1 : -1];
+#if LLONG_MAX > INT64_MAX || ULLONG_MAX > UINT64_MAX
+#error "vmgen: long long wider than 64 bits is not supported"
+#endif
+
+/* ---- errors ------------------------------------------------------------ */
+
+struct Error {
+    char *msg;
+};
+
+/* Handed out when there is no memory for a real error; never freed. */
+static char vmgen_oom_msg[] = "out of memory";
+static Error vmgen_oom_error = { vmgen_oom_msg };
+
+const char *error_get_pretty(const Error *err)
+{
+    return err ? err->msg : "";
+}
+
+void error_free(Error *err)
+{
+    if (err && err != &vmgen_oom_error) {
+        free(err->msg);
+        free(err);
+    }
+}
+
+void vmgen_error_setg(Error **errp, const char *fmt, ...)
+{
+    va_list ap;
+    int n;
+    Error *err;
+
+    if (!errp || *errp) {
+        return;
+    }
+    va_start(ap, fmt);
+    n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    if (n < 0) {
+        n = 0;
+    }
+    err = malloc(sizeof(*err));
+    if (!err) {
+        *errp = &vmgen_oom_error;
+        return;
+    }
+    err->msg = malloc((size_t)n + 1);
+    if (!err->msg) {
+        free(err);
+        *errp = &vmgen_oom_error;
+        return;
+    }
+    va_start(ap, fmt);
+    if (vsnprintf(err->msg, (size_t)n + 1, fmt, ap) < 0) {
+        err->msg[0] = '\0';
+    }
+    va_end(ap);
+    *errp = err;
+}
+
+/* ---- dispatch ------------------------------------------------------------ */
+
+bool visit_start_struct(Visitor *v, const char *name, Error **errp)
+{
+    return v->start_struct(v, name, errp);
+}
+
+bool visit_check_struct(Visitor *v, Error **errp)
+{
+    return v->check_struct(v, errp);
+}
+
+void visit_end_struct(Visitor *v)
+{
+    v->end_struct(v);
+}
+
+bool visit_start_list(Visitor *v, const char *name, size_t *count,
+                      size_t min, size_t max, Error **errp)
+{
+    return v->start_list(v, name, count, min, max, errp);
+}
+
+bool visit_check_list(Visitor *v, Error **errp)
+{
+    return v->check_list(v, errp);
+}
+
+void visit_end_list(Visitor *v)
+{
+    v->end_list(v);
+}
+
+void visit_free(Visitor *v)
+{
+    if (v && v->free) {
+        v->free(v);
+    }
+}
+
+/* ---- scalars ------------------------------------------------------------- */
+
+static bool vmgen_storing(const Visitor *v)
+{
+    return v->type == VISITOR_INPUT && v->store;
+}
+
+/*
+ * Signed and unsigned wrappers.  `tmp` starts as the object's value on output
+ * (the object is not read on input) and is copied back only on a successful
+ * storing input visit, after the visitor has checked it against the range.
+ */
+#define VMGEN_SIGNED_VISITOR(fn, ctype, lo, hi)                               \
+    bool fn(Visitor *v, const char *name, ctype *obj, Error **errp)           \
+    {                                                                         \
+        int64_t tmp = v->type == VISITOR_INPUT ? 0 : (int64_t)*obj;          \
+        if (!v->type_int64(v, name, &tmp, (int64_t)(lo), (int64_t)(hi),       \
+                           errp)) {                                           \
+            return false;                                                     \
+        }                                                                     \
+        if (vmgen_storing(v)) {                                               \
+            *obj = (ctype)tmp;                                                \
+        }                                                                     \
+        return true;                                                          \
+    }
+
+#define VMGEN_UNSIGNED_VISITOR(fn, ctype, hi)                                 \
+    bool fn(Visitor *v, const char *name, ctype *obj, Error **errp)           \
+    {                                                                         \
+        uint64_t tmp = v->type == VISITOR_INPUT ? 0 : (uint64_t)*obj;       \
+        if (!v->type_uint64(v, name, &tmp, (uint64_t)(hi), errp)) {           \
+            return false;                                                     \
+        }                                                                     \
+        if (vmgen_storing(v)) {                                               \
+            *obj = (ctype)tmp;                                                \
+        }                                                                     \
+        return true;                                                          \
+    }
+
+VMGEN_SIGNED_VISITOR(visit_type_int8, int8_t, INT8_MIN, INT8_MAX)
+VMGEN_SIGNED_VISITOR(visit_type_int16, int16_t, INT16_MIN, INT16_MAX)
+VMGEN_SIGNED_VISITOR(visit_type_int32, int32_t, INT32_MIN, INT32_MAX)
+VMGEN_SIGNED_VISITOR(visit_type_int64, int64_t, INT64_MIN, INT64_MAX)
+VMGEN_UNSIGNED_VISITOR(visit_type_uint8, uint8_t, UINT8_MAX)
+VMGEN_UNSIGNED_VISITOR(visit_type_uint16, uint16_t, UINT16_MAX)
+VMGEN_UNSIGNED_VISITOR(visit_type_uint32, uint32_t, UINT32_MAX)
+VMGEN_UNSIGNED_VISITOR(visit_type_uint64, uint64_t, UINT64_MAX)
+VMGEN_SIGNED_VISITOR(visit_type_char, char, CHAR_MIN, CHAR_MAX)
+VMGEN_SIGNED_VISITOR(visit_type_schar, signed char, SCHAR_MIN, SCHAR_MAX)
+VMGEN_UNSIGNED_VISITOR(visit_type_uchar, unsigned char, UCHAR_MAX)
+VMGEN_SIGNED_VISITOR(visit_type_short, short, SHRT_MIN, SHRT_MAX)
+VMGEN_UNSIGNED_VISITOR(visit_type_ushort, unsigned short, USHRT_MAX)
+VMGEN_SIGNED_VISITOR(visit_type_int, int, INT_MIN, INT_MAX)
+VMGEN_UNSIGNED_VISITOR(visit_type_uint, unsigned int, UINT_MAX)
+VMGEN_SIGNED_VISITOR(visit_type_long, long, LONG_MIN, LONG_MAX)
+VMGEN_UNSIGNED_VISITOR(visit_type_ulong, unsigned long, ULONG_MAX)
+VMGEN_SIGNED_VISITOR(visit_type_llong, long long, LLONG_MIN, LLONG_MAX)
+VMGEN_UNSIGNED_VISITOR(visit_type_ullong, unsigned long long, ULLONG_MAX)
+
+bool visit_type_int_range(Visitor *v, const char *name, int64_t *obj,
+                          int64_t min, int64_t max, Error **errp)
+{
+    int64_t tmp = v->type == VISITOR_INPUT ? 0 : *obj;
+
+    if (!v->type_int64(v, name, &tmp, min, max, errp)) {
+        return false;
+    }
+    if (vmgen_storing(v)) {
+        *obj = tmp;
+    }
+    return true;
+}
+
+bool visit_type_uint_range(Visitor *v, const char *name, uint64_t *obj,
+                           uint64_t max, Error **errp)
+{
+    uint64_t tmp = v->type == VISITOR_INPUT ? 0 : *obj;
+
+    if (!v->type_uint64(v, name, &tmp, max, errp)) {
+        return false;
+    }
+    if (vmgen_storing(v)) {
+        *obj = tmp;
+    }
+    return true;
+}
+
+bool visit_type_enum(Visitor *v, const char *name, int64_t *obj,
+                     const int64_t *values, size_t n, Error **errp)
+{
+    int64_t tmp = v->type == VISITOR_INPUT ? 0 : *obj;
+
+    if (!v->type_enum(v, name, &tmp, values, n, errp)) {
+        return false;
+    }
+    if (vmgen_storing(v)) {
+        *obj = tmp;
+    }
+    return true;
+}
+
+bool visit_type_bool(Visitor *v, const char *name, bool *obj, Error **errp)
+{
+    bool tmp = v->type == VISITOR_INPUT ? false : *obj;
+
+    if (!v->type_bool(v, name, &tmp, errp)) {
+        return false;
+    }
+    if (vmgen_storing(v)) {
+        *obj = tmp;
+    }
+    return true;
+}
+
+/* The visitor itself honours v->store for buf and *len. */
+bool visit_type_bytes(Visitor *v, const char *name, uint8_t *buf, size_t *len,
+                      size_t min, size_t max, Error **errp)
+{
+    return v->type_bytes(v, name, buf, len, min, max, errp);
+}
+
+bool visit_type_str(Visitor *v, const char *name, char *buf, size_t max,
+                    Error **errp)
+{
+    return v->type_str(v, name, buf, max, errp);
+}
+
+/*
+ * Floats: the IEEE 754 bits, big-endian, in an OCTET STRING of exactly 4 or 8
+ * bytes.  The bits are moved with memcpy (no pointer type punning).  On input
+ * the visitor fills the local buffer only when storing; the object is written
+ * after the whole value was read.
+ */
+bool visit_type_float(Visitor *v, const char *name, float *obj, Error **errp)
+{
+    uint8_t b[4] = { 0, 0, 0, 0 };
+    size_t len = sizeof(b);
+    uint32_t bits = 0;
+    int i;
+
+    if (v->type != VISITOR_INPUT) {
+        memcpy(&bits, obj, sizeof(bits));
+        for (i = 3; i >= 0; i--) {
+            b[i] = (uint8_t)(bits & 0xffu);
+            bits >>= 8;
+        }
+    }
+    if (!v->type_bytes(v, name, b, &len, sizeof(b), sizeof(b), errp)) {
+        return false;
+    }
+    if (vmgen_storing(v)) {
+        bits = 0;
+        for (i = 0; i < 4; i++) {
+            bits = (bits << 8) | b[i];
+        }
+        memcpy(obj, &bits, sizeof(bits));
+    }
+    return true;
+}
+
+bool visit_type_double(Visitor *v, const char *name, double *obj, Error **errp)
+{
+    uint8_t b[8] = { 0, 0, 0, 0, 0, 0, 0, 0 };
+    size_t len = sizeof(b);
+    uint64_t bits = 0;
+    int i;
+
+    if (v->type != VISITOR_INPUT) {
+        memcpy(&bits, obj, sizeof(bits));
+        for (i = 7; i >= 0; i--) {
+            b[i] = (uint8_t)(bits & 0xffu);
+            bits >>= 8;
+        }
+    }
+    if (!v->type_bytes(v, name, b, &len, sizeof(b), sizeof(b), errp)) {
+        return false;
+    }
+    if (vmgen_storing(v)) {
+        bits = 0;
+        for (i = 0; i < 8; i++) {
+            bits = (bits << 8) | b[i];
+        }
+        memcpy(obj, &bits, sizeof(bits));
+    }
+    return true;
+}

@@ -1,0 +1,36 @@
+/*
+ * vmgen.h - annotations for device-state structs migrated by vmgen.
+ *
+ * Shipped by vmgen; written next to the runtime by `vmgen runtime -o DIR`.
+ * Every macro expands to nothing for a normal C compile.  When vmgen parses a
+ * header it defines VMGEN, and the macros become C23 [[vmgen::...]] attributes.
+ *
+ *   typedef struct VMGEN_STATE(3, 1) RTCState { ... } RTCState;
+ *       the struct is a device state; its data is version 3 and readers
+ *       need at least version 1 to read it.
+ *   QEMUTimer *timer VMGEN_SKIP;      the field is not migrated.
+ *   uint8_t fifo[16] VMGEN_SIZE_IS(count);   only `count` elements travel.
+ *   uint32_t flags VMGEN_SINCE(2);   the field exists from version 2 on.
+ *   uint8_t index VMGEN_RANGE(0, 15); loads reject values outside [0, 15].
+ *
+ * A field annotation goes after the declarator (for a bit-field, before the
+ * colon); a leading annotation covers every declarator of its line.
+ */
+#ifndef VMGEN_H
+#define VMGEN_H
+
+#ifdef VMGEN
+#define VMGEN_STATE(version, minimum_version) [[vmgen::state(version, minimum_version)]]
+#define VMGEN_SKIP [[vmgen::skip]]
+#define VMGEN_SINCE(version) [[vmgen::since(version)]]
+#define VMGEN_SIZE_IS(field) [[vmgen::size_is(field)]]
+#define VMGEN_RANGE(lo, hi) [[vmgen::range(lo, hi)]]
+#else
+#define VMGEN_STATE(version, minimum_version)
+#define VMGEN_SKIP
+#define VMGEN_SINCE(version)
+#define VMGEN_SIZE_IS(field)
+#define VMGEN_RANGE(lo, hi)
+#endif
+
+#endif /* VMGEN_H */

@@ -1,0 +1,247 @@
+"""Shared test machinery: run the real vmgen CLI, compile with the real compiler,
+render C assignments for a value, and Hypothesis strategies from the IR.
+
+Nothing here reimplements what it tests: values are set in C by plain C
+assignments (not by vmgen's loader), and compared in Python through the
+generated module and asn1tools.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import shutil
+import struct
+import subprocess
+import sys
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from hypothesis import strategies as st
+
+from vmgen import ir
+from vmgen.frontend import Options
+from vmgen.pipeline import build_module
+
+REPO = Path(__file__).resolve().parent.parent
+FIXTURES = REPO / "fixtures"
+FIXTURE_HEADERS = ("rtc", "uart", "pit", "display", "scalars")
+
+CFLAGS = ["-std=c99", "-Wall", "-Wextra", "-Werror", "-pedantic"]
+SANITIZE = ["-fsanitize=address,undefined", "-fno-sanitize-recover=all", "-g"]
+
+
+def compilers() -> list[str]:
+    """The C compilers to test with: gcc, and clang (required in CI)."""
+    found = [cc for cc in ("gcc", "clang") if shutil.which(cc)]
+    if os.environ.get("CI") and "clang" not in found:
+        raise RuntimeError("clang is required in CI (.ci/run installs it)")
+    return found
+
+
+def run_vmgen(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "vmgen", *args],
+        cwd=cwd, capture_output=True, text=True, check=False,
+    )
+
+
+def generate(stem: str, out: Path) -> Path:
+    """Generate the runtime and the outputs of fixtures/STEM.h into `out` via the CLI."""
+    for args in (["runtime", "-o", str(out)],
+                 ["generate", "-I", str(FIXTURES), "-o", str(out), str(FIXTURES / f"{stem}.h")]):
+        proc = run_vmgen(*args)
+        assert proc.returncode == 0, proc.stderr
+    return out
+
+
+def compile_c(sources: list[Path], exe: Path, cc: str = "gcc", extra: list[str] | None = None,
+              include: list[Path] | None = None) -> Path:
+    cmd = [cc, *CFLAGS, "-O1", *(extra or [])]
+    for d in include or []:
+        cmd += ["-I", str(d)]
+    cmd += [str(s) for s in sources] + ["-o", str(exe)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    assert proc.returncode == 0, f"{' '.join(cmd)}\n{proc.stderr}"
+    return exe
+
+
+def import_module(path: Path) -> ModuleType:
+    spec = importlib.util.spec_from_file_location(path.stem + f"_{abs(hash(path))}", path)
+    assert spec is not None and spec.loader is not None
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def fixture_module(stem: str) -> ir.Module:
+    return build_module(str(FIXTURES / f"{stem}.h"), Options(include_dirs=(str(FIXTURES),)))
+
+
+# ---- floats, handled bit by bit ---------------------------------------------------------
+
+
+def f64_from_bits(bits: int) -> float:
+    return float(struct.unpack(">d", struct.pack(">Q", bits))[0])
+
+
+def f64_bits(x: float) -> int:
+    return int(struct.unpack(">Q", struct.pack(">d", x))[0])
+
+
+def f32_from_bits(bits: int) -> float:
+    """The double holding binary32 `bits` exactly (NaN payloads widened, not quieted)."""
+    if (bits >> 23) & 0xFF == 0xFF and bits & 0x7FFFFF:
+        return f64_from_bits(((bits >> 31) << 63) | (0x7FF << 52) | ((bits & 0x7FFFFF) << 29))
+    return float(struct.unpack(">f", struct.pack(">I", bits))[0])
+
+
+def f32_bits(x: float) -> int:
+    if x != x:
+        b = f64_bits(x)
+        return ((b >> 63) << 31) | (0xFF << 23) | ((b & ((1 << 52) - 1)) >> 29)
+    return int(struct.unpack(">I", struct.pack(">f", x))[0])
+
+
+# ---- Hypothesis strategies from the IR ----------------------------------------------------
+
+
+def strategy(module: ir.Module, t: ir.WireType) -> st.SearchStrategy[Any]:
+    if isinstance(t, ir.IntType):
+        edges = [t.min, t.max, 0] + ([-1] if t.signed else [1])
+        return st.one_of(st.sampled_from(edges), st.integers(t.min, t.max))
+    if isinstance(t, ir.BoolType):
+        return st.booleans()
+    if isinstance(t, ir.FloatType):
+        if t.bits == 32:
+            return st.integers(0, 2**32 - 1).map(f32_from_bits)
+        return st.integers(0, 2**64 - 1).map(f64_from_bits)
+    if isinstance(t, ir.BytesType):
+        return st.binary(min_size=t.length, max_size=t.length)
+    if isinstance(t, ir.ArrayType):
+        return st.lists(strategy(module, t.element), min_size=t.length, max_size=t.length)
+    if isinstance(t, ir.EnumRef):
+        return st.sampled_from([e.name for e in module.enum(t.name).enumerators])
+    return struct_strategy(module, t.name)
+
+
+def struct_strategy(module: ir.Module, name: str) -> st.SearchStrategy[dict[str, Any]]:
+    s = module.struct(name)
+    return st.fixed_dictionaries(
+        {f.name: strategy(module, f.type) for f in s.migrated if f.type is not None}
+    )
+
+
+# ---- C assignments for a value ------------------------------------------------------------
+
+
+def _c_bytes(data: bytes) -> str:
+    return '"' + "".join(f"\\x{b:02x}" for b in data) + '"'
+
+
+def c_assignments(module: ir.Module, t: ir.WireType, lvalue: str, value: Any) -> list[str]:
+    """C statements that store `value` (C view) into `lvalue` without using vmgen."""
+    if isinstance(t, ir.IntType):
+        if t.signed:
+            lit = "INT64_MIN" if value == -(2**63) else f"INT64_C({value})"
+        else:
+            lit = f"UINT64_C({value})"
+        return [f"{lvalue} = {lit};"]
+    if isinstance(t, ir.BoolType):
+        return [f"{lvalue} = {'true' if value else 'false'};"]
+    if isinstance(t, ir.FloatType):
+        if t.bits == 32:
+            return [f"{{ uint32_t b = UINT32_C({f32_bits(value)}); memcpy(&{lvalue}, &b, 4); }}"]
+        return [f"{{ uint64_t b = UINT64_C({f64_bits(value)}); memcpy(&{lvalue}, &b, 8); }}"]
+    if isinstance(t, ir.BytesType):
+        return [f"memcpy({lvalue}, {_c_bytes(value)}, {t.length});"]
+    if isinstance(t, ir.ArrayType):
+        out = []
+        for i, v in enumerate(value):
+            out += c_assignments(module, t.element, f"{lvalue}[{i}]", v)
+        return out
+    if isinstance(t, ir.EnumRef):
+        return [f"{lvalue} = {value};"]
+    out = []
+    for f in module.struct(t.name).migrated:
+        assert f.type is not None
+        out += c_assignments(module, f.type, f"{lvalue}.{f.name}", value[f.name])
+    return out
+
+
+DRIVER_MAIN = r"""
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static inline void put_hex(const uint8_t *buf, size_t len)
+{
+    for (size_t i = 0; i < len; i++) {
+        printf("%02x", buf[i]);
+    }
+}
+
+static inline size_t get_hex(const char *text, uint8_t *buf)
+{
+    size_t n = 0;
+    unsigned b;
+    while (sscanf(text + 2 * n, "%2x", &b) == 1) {
+        buf[n++] = (uint8_t)b;
+    }
+    return n;
+}
+"""
+
+
+def driver_source(module: ir.Module, visit_header: str) -> str:
+    """A program: each stdin line `STATE HEX` is loaded and saved again; prints
+    `OK HEX` or `ERR message`, and whether the object changed on a failed load."""
+    lines = [f'#include "{visit_header}"', DRIVER_MAIN]
+    lines.append("static char line[1 << 22];\nstatic uint8_t in[1 << 21];\n")
+    lines.append("int main(void)\n{\n    while (fgets(line, sizeof line, stdin)) {")
+    lines.append("        char *hex = strchr(line, ' ');\n        size_t n;\n"
+                 "        Error *err = NULL;\n        uint8_t *out = NULL;\n"
+                 "        size_t outlen = 0;\n        bool ok = false, same = true;\n"
+                 "        if (!hex) {\n            return 2;\n        }\n"
+                 "        *hex++ = 0;\n        n = get_hex(hex, in);")
+    for s in module.states:
+        lines.append(f'        if (strcmp(line, "{s.name}") == 0) {{\n'
+                     f"            static {s.c_type} obj, before;\n"
+                     "            memset(&obj, 0xa5, sizeof obj);\n"
+                     "            memcpy(&before, &obj, sizeof obj);\n"
+                     f"            ok = vmgen_load_{s.name}(&obj, in, n, &err);\n"
+                     "            same = memcmp(&before, &obj, sizeof obj) == 0;\n"
+                     f"            if (ok) {{\n                ok = vmgen_save_{s.name}"
+                     "(&obj, &out, &outlen, &err);\n            }\n        }")
+    lines.append('        if (ok) {\n            printf("OK ");\n'
+                 "            put_hex(out, outlen);\n"
+                 '            printf("\\n");\n        } else {\n'
+                 '            printf("ERR %s%s\\n", same ? "" : "[object changed] ",\n'
+                 '                   err ? error_get_pretty(err) : "(no error)");\n'
+                 "        }\n        free(out);\n        error_free(err);\n"
+                 "        fflush(stdout);\n    }\n    return 0;\n}\n")
+    return "\n".join(lines)
+
+
+def setter_source(module: ir.Module, visit_header: str,
+                  values: list[tuple[str, dict[str, Any]]]) -> str:
+    """A program that sets each (state, value) with plain C assignments and prints its save."""
+    out = [f'#include "{visit_header}"', DRIVER_MAIN]
+    calls = []
+    for i, (state, value) in enumerate(values):
+        s = module.struct(state)
+        body = c_assignments(module, ir.StructRef(state), "(*obj)", value)
+        out.append(f"static void set_{i}({s.c_type} *obj)\n{{\n    " + "\n    ".join(body)
+                   + "\n}\n")
+        calls.append(
+            f"    {{\n        static {s.c_type} obj;\n        uint8_t *buf = NULL;\n"
+            "        size_t len = 0;\n        Error *err = NULL;\n"
+            "        memset(&obj, 0, sizeof obj);\n"
+            f"        set_{i}(&obj);\n"
+            f"        if (!vmgen_save_{state}(&obj, &buf, &len, &err)) {{\n"
+            '            printf("ERR %s\\n", error_get_pretty(err));\n'
+            "            error_free(err);\n            return 1;\n        }\n"
+            "        put_hex(buf, len);\n        printf(\"\\n\");\n        free(buf);\n    }")
+    out.append("int main(void)\n{\n" + "\n".join(calls) + "\n    return 0;\n}\n")
+    return "\n".join(out)

@@ -1,0 +1,115 @@
+"""Stage 2: read the ``[[vmgen::...]]`` attributes that vmgen.h's macros expand to.
+
+pycparser hands over C23 attributes with their arguments as raw text; this
+module finds them on declarations, declarators and struct tags, checks the
+annotation name and arity, and parses the arguments as C expressions (they
+were macro-expanded already, so ``VMGEN_SIZE_IS(N_TIMERS)`` arrives folded
+into whatever ``N_TIMERS`` expands to).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cache
+
+from pycparser import c_ast, c_parser
+
+from vmgen.diagnostics import Location, VmgenError
+
+NAMESPACE = "vmgen"
+
+# annotation -> (number of arguments, the macro users write)
+KNOWN: dict[str, tuple[int, str]] = {
+    "state": (2, "VMGEN_STATE(version, minimum_version)"),
+    "skip": (0, "VMGEN_SKIP"),
+    "since": (1, "VMGEN_SINCE(version)"),
+    "size_is": (1, "VMGEN_SIZE_IS(field)"),
+    "range": (2, "VMGEN_RANGE(lo, hi)"),
+}
+
+
+@dataclass(frozen=True)
+class Annotation:
+    kind: str
+    args: tuple[c_ast.Node, ...]
+    location: Location
+
+    @property
+    def macro(self) -> str:
+        return KNOWN[self.kind][1].split("(")[0]
+
+
+def location_of(node: c_ast.Node) -> Location:
+    coord = node.coord
+    if coord is None:
+        return Location("<unknown>", 0, 0)
+    return Location(str(coord.file), int(coord.line), int(coord.column or 0))
+
+
+@cache
+def _arg_parser() -> c_parser.CParser:
+    return c_parser.CParser(dialect="c23")
+
+
+def _parse_args(text: str | None, location: Location, kind: str) -> tuple[c_ast.Node, ...]:
+    if text is None or not text.strip():
+        return ()
+    try:
+        ast = _arg_parser().parse(f"int __vmgen_args[] = {{{text}}};", filename="<annotation>")
+    except c_parser.ParseError:
+        raise VmgenError.at(
+            location, f"cannot parse the arguments of {KNOWN[kind][1]}: '{text.strip()}'"
+        ) from None
+    decl = ast.ext[0]
+    assert isinstance(decl, c_ast.Decl) and isinstance(decl.init, c_ast.InitList)
+    return tuple(decl.init.exprs)
+
+
+def _attributes(node: c_ast.Node) -> list[c_ast.Attribute]:
+    found: list[c_ast.Attribute] = []
+    for spec in getattr(node, "attributes", None) or ():
+        if isinstance(spec, c_ast.AttributeSpecifier):
+            found.extend(a for a in spec.attributes if isinstance(a, c_ast.Attribute))
+        elif isinstance(spec, c_ast.Attribute):
+            found.append(spec)
+    return found
+
+
+def _read(attrs: list[c_ast.Attribute]) -> list[Annotation]:
+    result: list[Annotation] = []
+    for attr in attrs:
+        if attr.namespace != NAMESPACE:
+            continue
+        loc = location_of(attr)
+        if attr.name not in KNOWN:
+            names = ", ".join(m for _, m in KNOWN.values())
+            raise VmgenError.at(loc, f"unknown annotation 'vmgen::{attr.name}' (known: {names})")
+        arity, macro = KNOWN[attr.name]
+        args = _parse_args(attr.arguments, loc, attr.name)
+        if len(args) != arity:
+            raise VmgenError.at(
+                loc, f"{macro} takes {arity} argument{'s' if arity != 1 else ''}, got {len(args)}"
+            )
+        result.append(Annotation(attr.name, args, loc))
+    return result
+
+
+def on_declaration(decl: c_ast.Decl) -> list[Annotation]:
+    """Annotations of a member declaration: the leading ones and those on its declarator chain.
+
+    The walk stops at struct/union/enum specifiers: annotations there belong to
+    the type, not to this member.
+    """
+    attrs = _attributes(decl)
+    node: c_ast.Node | None = decl.type
+    while node is not None and not isinstance(node, (c_ast.Struct, c_ast.Union, c_ast.Enum)):
+        attrs.extend(_attributes(node))
+        node = getattr(node, "type", None)
+        if isinstance(node, c_ast.IdentifierType):
+            break
+    return _read(attrs)
+
+
+def on_type(node: c_ast.Struct | c_ast.Union | c_ast.Enum) -> list[Annotation]:
+    """Annotations written after ``struct``/``union``/``enum``."""
+    return _read(_attributes(node))

@@ -1,0 +1,82 @@
+"""Python backend: ``MOD_asn1.py``, an asn1tools codec that speaks the C view of the structs."""
+
+from __future__ import annotations
+
+import pprint
+from typing import Any
+
+from vmgen import ir, names
+from vmgen.backends import asn1, banner, render
+
+
+def module_file(module: ir.Module) -> str:
+    return f"{names.python_module(module.stem)}_asn1.py"
+
+
+def _descriptor(t: ir.WireType) -> tuple[Any, ...]:
+    if isinstance(t, ir.IntType):
+        return ("int", t.min, t.max)
+    if isinstance(t, ir.BoolType):
+        return ("bool",)
+    if isinstance(t, ir.FloatType):
+        return ("float", t.bits)
+    if isinstance(t, ir.BytesType):
+        return ("bytes", t.length)
+    if isinstance(t, ir.ArrayType):
+        return ("list", t.length, _descriptor(t.element))
+    kind = "enum" if isinstance(t, ir.EnumRef) else "struct"
+    return (kind, asn1.asn1_type(t.name))
+
+
+def _literal(value: object) -> str:
+    return pprint.pformat(value, width=96, sort_dicts=False)
+
+
+def _text_literal(text: str) -> str:
+    """A triple-quoted literal for the ASN.1 text, or repr() where that could not hold it."""
+    if '"""' in text or "\\" in text or text.endswith('"'):
+        return repr(text)
+    return '"""\\\n' + text + '"""'
+
+
+def generate(module: ir.Module, spec: str, parsed: asn1.Parsed) -> str:
+    types: dict[str, tuple[Any, ...]] = {}
+    structs: dict[str, tuple[tuple[str, str, tuple[Any, ...]], ...]] = {}
+    enums: dict[str, tuple[tuple[str, str, int], ...]] = {}
+    states: dict[str, tuple[str, str, int, int]] = {}
+    for e in module.enums:
+        tn = asn1.asn1_type(e.name)
+        types[tn] = ("enum", tn)
+        enums[tn] = tuple((en.name, asn1.asn1_identifier(en.name), en.value)
+                          for en in e.enumerators)
+    for s in module.structs:
+        tn = asn1.asn1_type(s.name)
+        types[tn] = ("struct", tn)
+        structs[tn] = tuple(
+            (f.name, asn1.asn1_identifier(f.name), _descriptor(f.type))
+            for f in s.migrated
+            if f.type is not None
+        )
+    for s in module.states:
+        assert s.state is not None
+        tn = asn1.asn1_type(s.name)
+        rn = names.record_name(tn)
+        types[rn] = ("record", s.name)
+        states[s.name] = (rn, tn, s.state.version, s.state.minimum_version)
+    states_doc = ", ".join(
+        f"{s.name} (version {s.state.version}, readable from {s.state.minimum_version})"
+        for s in module.states
+        if s.state is not None
+    )
+    return render(
+        "python/module.py.j2",
+        banner=banner(module.include),
+        source=module.include,
+        states_doc=states_doc,
+        spec=_text_literal(spec),
+        parsed=_literal(parsed),
+        types=_literal(types),
+        structs=_literal(structs),
+        enums=_literal(enums),
+        states=_literal(states),
+    )

@@ -1,0 +1,82 @@
+"""Stage 4: checks on the IR that no single field can see.
+
+* every C name maps to a usable ASN.1 name (see :mod:`vmgen.names`) and no two
+  C names collide after mapping, per scope (module types, members of one
+  struct, enumerators of one enum);
+* generated C function names (``visit_type_X``) are unique.
+
+A module that passes these checks can be rendered by every backend.
+"""
+
+from __future__ import annotations
+
+from vmgen import ir, names
+from vmgen.diagnostics import DiagnosticSink, Location
+
+
+def _claim(
+    sink: DiagnosticSink,
+    scope: dict[str, tuple[str, Location]],
+    asn1: str | None,
+    c_name: str,
+    what: str,
+    loc: Location,
+    context: str | None = None,
+) -> None:
+    if asn1 is None:
+        sink.error(loc, f"{what} '{c_name}' has no ASN.1 name (it must contain a letter "
+                   "before any digit)", context)
+        return
+    if what == "type" and asn1 in names.RESERVED:
+        sink.error(loc, f"type '{c_name}' maps to the ASN.1 reserved word '{asn1}'", context)
+        return
+    if asn1 in scope:
+        other, other_loc = scope[asn1]
+        sink.error(
+            loc,
+            f"{what} '{c_name}' and '{other}' (at {other_loc}) both map to the ASN.1 name "
+            f"'{asn1}'",
+            context,
+        )
+        return
+    scope[asn1] = (c_name, loc)
+
+
+def check(module: ir.Module) -> None:
+    sink = DiagnosticSink()
+    types: dict[str, tuple[str, Location]] = {}
+    functions: dict[str, tuple[str, Location]] = {}
+    for s in module.structs:
+        _claim(sink, types, names.type_name(s.name), s.name, "type", s.location)
+        members: dict[str, tuple[str, Location]] = {}
+        for f in s.migrated:
+            _claim(sink, members, names.identifier(f.name), f.name, "field", f.location,
+                   f"In struct '{s.name}':")
+        _claim_function(sink, functions, s.name, s.location)
+    for e in module.enums:
+        _claim(sink, types, names.type_name(e.name), e.name, "type", e.location)
+        values: dict[str, tuple[str, Location]] = {}
+        for en in e.enumerators:
+            _claim(sink, values, names.identifier(en.name), en.name, "enumerator", en.location,
+                   f"In enum '{e.name}':")
+        _claim_function(sink, functions, e.name, e.location)
+        for en in e.enumerators:
+            if not -(1 << 63) <= en.value < (1 << 63):
+                sink.error(en.location, f"enumerator '{en.name}' = {en.value} does not fit "
+                           "in 64 bits", f"In enum '{e.name}':")
+    for s in module.states:
+        tn = names.type_name(s.name)
+        if tn is not None:
+            _claim(sink, types, names.record_name(tn), f"{s.name} (its record)", "type",
+                   s.location)
+    sink.raise_if_errors()
+
+
+def _claim_function(
+    sink: DiagnosticSink, scope: dict[str, tuple[str, Location]], name: str, loc: Location
+) -> None:
+    fn = f"visit_type_{name}"
+    if fn in scope:
+        sink.error(loc, f"'{name}' and the type at {scope[fn][1]} both need the C function '{fn}'")
+    else:
+        scope[fn] = (name, loc)

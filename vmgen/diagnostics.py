@@ -1,0 +1,74 @@
+"""Source locations, diagnostics and the error type every stage raises.
+
+A diagnostic prints like a compiler's: ``FILE:LINE:COL: error: MESSAGE``,
+optionally preceded by an ``In struct 'X':`` context line.  Stages collect
+diagnostics and raise one :class:`VmgenError` carrying all of them, so a user
+sees every problem of a header in one run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, order=True)
+class Location:
+    """A place in the user's original source (not the preprocessed text)."""
+
+    file: str
+    line: int
+    column: int
+
+    def __str__(self) -> str:
+        if self.line <= 0:
+            return self.file
+        if self.column <= 0:
+            return f"{self.file}:{self.line}"
+        return f"{self.file}:{self.line}:{self.column}"
+
+
+@dataclass(frozen=True)
+class Diagnostic:
+    location: Location | None
+    message: str
+    severity: str = "error"
+    context: str | None = None  # e.g. "In struct 'RTCState':"
+
+    def format(self) -> str:
+        where = f"{self.location}: " if self.location is not None else "vmgen: "
+        text = f"{where}{self.severity}: {self.message}"
+        if self.context is not None:
+            prefix = f"{self.location.file}: " if self.location is not None else ""
+            return f"{prefix}{self.context}\n{text}"
+        return text
+
+
+class VmgenError(Exception):
+    """One or more diagnostics that stop generation."""
+
+    def __init__(self, diagnostics: Iterable[Diagnostic]) -> None:
+        self.diagnostics = tuple(diagnostics)
+        super().__init__("\n".join(d.format() for d in self.diagnostics))
+
+    @classmethod
+    def at(cls, location: Location | None, message: str, context: str | None = None) -> VmgenError:
+        return cls([Diagnostic(location, message, context=context)])
+
+
+class DiagnosticSink:
+    """Collects diagnostics of one stage; `raise_if_errors` ends the stage."""
+
+    def __init__(self) -> None:
+        self.items: list[Diagnostic] = []
+
+    def error(self, location: Location | None, message: str, context: str | None = None) -> None:
+        self.items.append(Diagnostic(location, message, context=context))
+
+    def extend(self, error: VmgenError) -> None:
+        self.items.extend(error.diagnostics)
+
+    def raise_if_errors(self) -> None:
+        errors = [d for d in self.items if d.severity == "error"]
+        if errors:
+            raise VmgenError(errors)

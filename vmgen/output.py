@@ -1,0 +1,55 @@
+"""Writing generated files: atomically, and only when their text changed.
+
+A file whose text is unchanged is not touched (its mtime stays, so make and
+ninja rebuild nothing).  A changed file is written to a temporary file in the
+same folder and renamed over the old one, so a killed run leaves every output
+either old or new, never truncated.  Generation itself never writes: it
+returns texts, and this module is the only place that touches outputs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+
+
+def write_if_changed(path: Path, text: str) -> bool:
+    """Write `text` to `path` unless it already holds exactly that; True if written."""
+    data = text.encode("utf-8")
+    try:
+        if path.read_bytes() == data:
+            return False
+    except OSError:
+        pass
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        mode = 0o666 & ~_umask()
+        os.chmod(tmp, mode)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    return True
+
+
+def write_all(outdir: Path, files: Mapping[str, str]) -> list[Path]:
+    """Write every file of `files` (name -> text) under `outdir`; the paths written."""
+    written = []
+    for name, text in files.items():
+        path = outdir / name
+        if write_if_changed(path, text):
+            written.append(path)
+    return written
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask

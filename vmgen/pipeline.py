@@ -1,0 +1,44 @@
+"""The whole pipeline as pure functions: header in, generated texts out.
+
+frontend (cpp + pycparser) -> lower (AST -> IR) -> checks -> backends.
+Nothing here writes a file; :mod:`vmgen.output` does that.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from vmgen import checks, ir, lower
+from vmgen.backends import asn1, c, python
+from vmgen.frontend import Options, parse
+from vmgen.resources import RUNTIME_FILES, runtime_dir
+
+
+@dataclass(frozen=True)
+class Generated:
+    module: ir.Module
+    files: dict[str, str]  # output file name -> text
+
+
+def build_module(header: str, options: Options) -> ir.Module:
+    module = lower.lower(parse(header, options), options)
+    checks.check(module)
+    return module
+
+
+def generate_module(module: ir.Module) -> dict[str, str]:
+    files = c.generate(module)
+    spec, parsed = asn1.generate(module)
+    files[f"{module.stem}.asn"] = spec
+    files[python.module_file(module)] = python.generate(module, spec, parsed)
+    return files
+
+
+def generate(header: str, options: Options) -> Generated:
+    module = build_module(header, options)
+    return Generated(module, generate_module(module))
+
+
+def runtime_files() -> dict[str, str]:
+    """The C runtime, as `vmgen runtime` writes it."""
+    return {name: (runtime_dir() / name).read_text(encoding="utf-8") for name in RUNTIME_FILES}
