@@ -49,11 +49,24 @@ class VmgenError(Exception):
 
     def __init__(self, diagnostics: Iterable[Diagnostic]) -> None:
         self.diagnostics = tuple(diagnostics)
-        super().__init__("\n".join(d.format() for d in self.diagnostics))
+        super().__init__(format_all(self.diagnostics))
 
     @classmethod
     def at(cls, location: Location | None, message: str, context: str | None = None) -> VmgenError:
         return cls([Diagnostic(location, message, context=context)])
+
+
+def format_all(diagnostics: Iterable[Diagnostic]) -> str:
+    """Diagnostics one after another; a context line is printed once for a run of them."""
+    lines: list[str] = []
+    context: tuple[str | None, str | None] = (None, None)
+    for d in diagnostics:
+        here = (d.location.file if d.location else None, d.context)
+        if d.context is not None and here == context:
+            d = Diagnostic(d.location, d.message, d.severity)
+        context = here
+        lines.append(d.format())
+    return "\n".join(lines)
 
 
 class DiagnosticSink:

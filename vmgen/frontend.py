@@ -57,6 +57,56 @@ class Parsed:
     header: str
     ast: c_ast.FileAST
     dependencies: tuple[str, ...]  # files the preprocessor read, in first-seen order
+    text: str  # the preprocessed text, for mapping columns back to the original lines
+
+    def original_location(self, loc: Location) -> Location:
+        """`loc` with its column moved from the preprocessed line to the original line."""
+        return remap_column(self.text, loc)
+
+
+_TOKEN = re.compile(r"[A-Za-z_][A-Za-z0-9_]*|[0-9][A-Za-z0-9_.]*|\S")
+
+
+def _preprocessed_line(text: str, file: str, line: int) -> str | None:
+    current_file, current_line = None, 0
+    for raw in text.split("\n"):
+        m = _LINE_MARKER.match(raw)
+        if m is not None:
+            current_file, current_line = m.group(2), int(m.group(1))
+            continue
+        if current_file == file and current_line == line:
+            return raw
+        current_line += 1
+    return None
+
+
+def remap_column(text: str, loc: Location) -> Location:
+    """The preprocessor folds white space (tabs, runs of blanks) and expands macros,
+    so pycparser's columns count in the preprocessed line.  Find the token at
+    that column in the user's own line instead: the same token, the same
+    occurrence of it.  Keeps `loc` when the line cannot be read or matched."""
+    if loc.column <= 0:
+        return loc
+    pre = _preprocessed_line(text, loc.file, loc.line)
+    try:
+        with open(loc.file, encoding="utf-8", errors="replace") as f:
+            for _ in range(loc.line - 1):
+                f.readline()
+            original = f.readline().rstrip("\n")
+    except OSError:
+        return loc
+    if pre is None or not original:
+        return loc
+    tokens = [(m.start(), m.group()) for m in _TOKEN.finditer(pre)]
+    at = [t for t in tokens if t[0] <= loc.column - 1]
+    if not at:
+        return loc
+    start, token = at[-1]
+    nth = sum(1 for s, t in tokens if t == token and s < start)
+    found = [m.start() for m in _TOKEN.finditer(original) if m.group() == token]
+    if nth < len(found):
+        return Location(loc.file, loc.line, found[nth] + 1)
+    return loc
 
 
 def preprocess_command(header: str, options: Options) -> list[str]:
@@ -138,4 +188,4 @@ def parse(header: str, options: Options) -> Parsed:
     finally:
         if enabled:
             gc.enable()
-    return Parsed(header, ast, dependencies(text))
+    return Parsed(header, ast, dependencies(text), text)

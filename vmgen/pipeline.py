@@ -6,10 +6,11 @@ Nothing here writes a file; :mod:`vmgen.output` does that.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from vmgen import checks, ir, lower
 from vmgen.backends import asn1, c, python
+from vmgen.diagnostics import VmgenError
 from vmgen.frontend import Options, parse
 from vmgen.resources import RUNTIME_FILES, runtime_dir
 
@@ -21,8 +22,17 @@ class Generated:
 
 
 def build_module(header: str, options: Options) -> ir.Module:
-    module = lower.lower(parse(header, options), options)
-    checks.check(module)
+    parsed = parse(header, options)
+    try:
+        module = lower.lower(parsed, options)
+        checks.check(module)
+    except VmgenError as exc:
+        # Point every diagnostic at the user's own line, not the preprocessed one.
+        raise VmgenError(
+            replace(d, location=parsed.original_location(d.location))
+            if d.location is not None else d
+            for d in exc.diagnostics
+        ) from None
     return module
 
 
