@@ -790,3 +790,28 @@ def test_missing_members(prog: Prog, types: Any) -> None:
     v = zero(older)
     data = spec.encode("ScalarsRecord", record("Scalars", v))
     assert c_load_error(prog, "Scalars", data) == "Scalars: r: missing value, expected tag [23]"
+
+
+def test_selftest(prog: Prog) -> None:
+    """Runtime paths the test states cannot reach (see cmd_selftest)."""
+    assert prog.cmd("selftest").split(" | ") == [
+        "first 1",  # the first error wins
+        "T: r: INTEGER 6 out of range -5..5",  # output checks ranges too
+        "T: an earlier visit failed",  # ... and finish() then fails
+        "T: s.q: INTEGER 1001 out of range 0..1000",
+        "T: e: ENUMERATED 7 is not a valid value",
+        "T: l: list length 5 out of range 0..4",
+        "T: l: list of 2 elements had 1 visited",
+        "T: s: VisibleString longer than 3 characters",
+        "T: s: invalid character 0x09 in VisibleString",
+        "T: b: OCTET STRING length 5 out of range 0..4",
+        "T: a struct or list is still open",
+        "(no error)",
+        # INTEGER -1, BOOLEAN true, -0.0, SEQUENCE OF { SEQUENCE {}, "hi" }
+        "0201ff" "0101ff" "04088000000000000000" "3006" "3000" "1a026869",
+        "-",  # nothing visited: empty output
+        "T: l: 1 of 2 list elements not visited",
+        "x: truncated value",
+        "[2]: missing value, expected tag INTEGER",
+        "an earlier visit failed",
+    ]

@@ -112,6 +112,9 @@ static size_t path_push(VmgenPath *p, int kind, const char *name,
 }
 
 static void report(Error **errp, const char *prefix, const VmgenPath *path,
+                   const char *fmt, va_list ap) VMGEN_PRINTF(4, 0);
+
+static void report(Error **errp, const char *prefix, const VmgenPath *path,
                    const char *fmt, va_list ap)
 {
     char msg[320];
@@ -1195,8 +1198,9 @@ static bool ber_check_list(Visitor *v, Error **errp)
         return in_fail(bv, errp, "an earlier visit failed");
     }
     if (bv->pos < f->end) {
-        return in_fail(bv, errp, "%zu list elements left unvisited",
-                       f->count > f->index ? f->count - f->index : 1);
+        return in_fail(bv, errp, "%zu of %zu list elements not visited",
+                       f->count > f->index ? f->count - f->index : 1,
+                       f->count);
     }
     return true;
 }

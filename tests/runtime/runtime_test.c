@@ -929,6 +929,182 @@ done:
     free(before);
 }
 
+/* ---- selftest: paths the test states cannot reach ----------------------- */
+
+static void note(Buf *b, Error **err)
+{
+    if (b->len) {
+        buf_puts(b, " | ");
+    }
+    buf_puts(b, *err ? error_get_pretty(*err) : "(no error)");
+    error_free(*err);
+    *err = NULL;
+}
+
+static void note_hex(Buf *b, Visitor *v)
+{
+    Error *err = NULL;
+    uint8_t *out = NULL;
+    size_t len = 0;
+
+    if (der_output_visitor_finish(v, &out, &len, &err)) {
+        if (b->len) {
+            buf_puts(b, " | ");
+        }
+        buf_hex(b, out, len);
+        free(out);
+    } else {
+        note(b, &err);
+    }
+    visit_free(v);
+}
+
+static Visitor *new_out(void)
+{
+    Visitor *v = der_output_visitor_new();
+
+    if (!v) {
+        exit(2);
+    }
+    der_output_visitor_set_error_prefix(v, "T");
+    return v;
+}
+
+static void cmd_selftest(void)
+{
+    static const uint8_t list2[] = { 0x30, 0x06, 0x02, 0x01, 0x01,
+                                     0x02, 0x01, 0x02 };
+    Buf b = { NULL, 0, 0 };
+    Error *err = NULL;
+    Visitor *v;
+    BerInputVisitor bv;
+    int64_t i64;
+    uint64_t u64;
+    size_t n;
+    uint8_t bytes[8] = { 1, 2, 3, 4, 5, 6, 7, 8 };
+    char str[8];
+    bool flag = true;
+    double dbl = -0.0;
+
+    /* errors: first one wins, NULL errp drops */
+    vmgen_error_setg(&err, "first %d", 1);
+    vmgen_error_setg(&err, "second");
+    vmgen_error_setg(NULL, "dropped");
+    note(&b, &err);
+    visit_free(NULL);
+
+    /* output rejects what input would reject */
+    v = new_out();
+    visit_start_struct(v, NULL, &err);
+    i64 = 6;
+    visit_type_int_range(v, "r", &i64, -5, 5, &err);
+    note(&b, &err);
+    visit_end_struct(v);
+    note_hex(&b, v); /* the earlier failure sticks */
+
+    v = new_out();
+    visit_start_struct(v, "s", &err);
+    u64 = 1001;
+    visit_type_uint_range(v, "q", &u64, 1000, &err);
+    note(&b, &err);
+    visit_end_struct(v);
+    visit_free(v);
+
+    v = new_out();
+    visit_start_struct(v, NULL, &err);
+    i64 = 7;
+    visit_type_enum(v, "e", &i64, color_values, 4, &err);
+    note(&b, &err);
+    visit_end_struct(v);
+    visit_free(v);
+
+    v = new_out();
+    n = 5;
+    visit_start_list(v, "l", &n, 0, 4, &err);
+    note(&b, &err);
+    visit_free(v);
+
+    v = new_out();
+    n = 2;
+    visit_start_list(v, "l", &n, 0, 4, &err);
+    i64 = 1;
+    visit_type_int64(v, NULL, &i64, &err);
+    visit_check_list(v, &err);
+    note(&b, &err);
+    visit_end_list(v);
+    visit_free(v);
+
+    v = new_out();
+    strcpy(str, "abcdef");
+    visit_type_str(v, "s", str, 3, &err);
+    note(&b, &err);
+    visit_free(v);
+
+    v = new_out();
+    strcpy(str, "a\tb");
+    visit_type_str(v, "s", str, 7, &err);
+    note(&b, &err);
+    visit_free(v);
+
+    v = new_out();
+    n = 5;
+    visit_type_bytes(v, "b", bytes, &n, 0, 4, &err);
+    note(&b, &err);
+    visit_free(v);
+
+    v = new_out();
+    visit_start_struct(v, NULL, &err);
+    note_hex(&b, v); /* still open */
+
+    /* top-level values keep their universal tags */
+    v = new_out();
+    i64 = -1;
+    visit_type_int64(v, NULL, &i64, &err);
+    visit_type_bool(v, NULL, &flag, &err);
+    visit_type_double(v, NULL, &dbl, &err);
+    n = 2;
+    visit_start_list(v, NULL, &n, 0, 2, &err);
+    visit_start_struct(v, NULL, &err);
+    visit_check_struct(v, &err);
+    visit_end_struct(v);
+    strcpy(str, "hi");
+    visit_type_str(v, NULL, str, 7, &err);
+    visit_check_list(v, &err);
+    visit_end_list(v);
+    note(&b, &err);
+    note_hex(&b, v);
+
+    v = new_out();
+    note_hex(&b, v); /* nothing visited: empty output */
+
+    /* input: elements left unvisited, and reading past the end */
+    ber_input_visitor_init(&bv, list2, sizeof(list2), true);
+    bv.error_prefix = "T";
+    visit_start_list(&bv.v, "l", &n, 0, 4, &err);
+    visit_type_int64(&bv.v, NULL, &i64, &err);
+    visit_check_list(&bv.v, &err);
+    note(&b, &err);
+    visit_end_list(&bv.v);
+    visit_free(&bv.v);
+
+    ber_input_visitor_init(&bv, list2, 0, true);
+    visit_type_int64(&bv.v, "x", &i64, &err);
+    note(&b, &err);
+
+    ber_input_visitor_init(&bv, list2, sizeof(list2), true);
+    visit_start_list(&bv.v, NULL, &n, 0, 4, &err);
+    visit_type_int64(&bv.v, NULL, &i64, &err);
+    visit_type_int64(&bv.v, NULL, &i64, &err);
+    visit_type_int64(&bv.v, NULL, &i64, &err);
+    note(&b, &err);
+    visit_end_list(&bv.v);
+    ber_input_visitor_check_end(&bv, &err);
+    note(&b, &err);
+
+    puts(b.s);
+    free(b.s);
+}
+
 /* Reads one line of any length; NULL at end of input. */
 static char *read_line(void)
 {
@@ -986,6 +1162,8 @@ int main(void)
         t = ntok > 1 ? find_type(tok[1]) : NULL;
         if (ntok >= 1 && strcmp(tok[0], "limits") == 0) {
             cmd_limits();
+        } else if (ntok >= 1 && strcmp(tok[0], "selftest") == 0) {
+            cmd_selftest();
         } else if (!t) {
             printf("ERR bad command\n");
         } else if (strcmp(tok[0], "set") == 0) {

@@ -1,0 +1,8 @@
+/* _Complex is refused. */
+#include <stdint.h>
+#include "vmgen.h"
+
+struct VMGEN_STATE(1, 1) Dev {
+    uint32_t count;
+    double _Complex z;
+};

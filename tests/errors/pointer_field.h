@@ -1,0 +1,8 @@
+/* A pointer needs VMGEN_SKIP. */
+#include <stdint.h>
+#include "vmgen.h"
+
+struct VMGEN_STATE(1, 1) Dev {
+    uint32_t count;
+    uint8_t *buffer;
+};

@@ -1,0 +1,8 @@
+/* vmgen::skip takes no arguments. */
+#include <stdint.h>
+#include "vmgen.h"
+
+struct VMGEN_STATE(1, 1) Dev {
+    uint32_t count;
+    uint32_t scratch [[vmgen::skip(1)]];
+};

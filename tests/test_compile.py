@@ -1,0 +1,49 @@
+"""The generated C and the runtime build warning-free with gcc and clang, C99 and C11."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests import support
+
+
+@pytest.fixture(scope="module")
+def all_generated(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("all")
+    for stem in support.FIXTURE_HEADERS:
+        support.generate(stem, out)
+    return out
+
+
+@pytest.mark.parametrize("std", ["c99", "c11"])
+@pytest.mark.parametrize("cc", support.compilers())
+def test_generated_c_compiles_clean(all_generated: Path, cc: str, std: str) -> None:
+    sources = sorted(all_generated.glob("*.c"))
+    assert len(sources) == len(support.FIXTURE_HEADERS) + 2
+    for src in sources:
+        cmd = [cc, f"-std={std}", "-Wall", "-Wextra", "-Werror", "-pedantic", "-O2",
+               "-I", str(all_generated), "-I", str(support.FIXTURES), "-c", str(src),
+               "-o", str(all_generated / f"{src.stem}-{cc}-{std}.o")]
+        proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+        assert proc.returncode == 0 and proc.stderr == "", proc.stderr
+
+
+def test_stale_runtime_is_refused_at_compile_time(all_generated: Path, tmp_path: Path) -> None:
+    for f in all_generated.iterdir():
+        if f.suffix in (".c", ".h"):
+            shutil.copy(f, tmp_path)
+    header = (all_generated / "vmgen-visitor.h").read_text()
+    assert "#define VMGEN_RUNTIME_VERSION 1\n" in header
+    (tmp_path / "vmgen-visitor.h").write_text(
+        header.replace("#define VMGEN_RUNTIME_VERSION 1\n", "#define VMGEN_RUNTIME_VERSION 2\n"))
+    cmd = ["gcc", "-std=c99", "-I", str(tmp_path),
+           "-I", str(support.FIXTURES), "-c", str(tmp_path / "rtc-visit.c"), "-o",
+           str(tmp_path / "rtc.o")]
+    proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    assert proc.returncode != 0
+    assert ("rtc-visit.h needs vmgen runtime version 1: regenerate it and the runtime "
+            "(vmgen generate, vmgen runtime) with one vmgen") in proc.stderr

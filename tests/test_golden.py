@@ -1,0 +1,44 @@
+"""Generated outputs for every fixture, compared exactly with reviewed golden files.
+
+After an intended change to the generated code, regenerate the golden files with
+``UPDATE_GOLDEN=1 make test`` and review the diff like any other code change.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tests import support
+
+GOLDEN = Path(__file__).parent / "golden"
+
+
+@pytest.mark.parametrize("stem", support.FIXTURE_HEADERS)
+def test_generated_matches_golden(stem: str, tmp_path: Path) -> None:
+    proc = support.run_vmgen("generate", "-I", str(support.FIXTURES), "-o", str(tmp_path),
+                             str(support.FIXTURES / f"{stem}.h"))
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == "" and proc.stderr == ""
+    golden = GOLDEN / stem
+    if os.environ.get("UPDATE_GOLDEN"):
+        shutil.rmtree(golden, ignore_errors=True)
+        shutil.copytree(tmp_path, golden)
+    produced = sorted(p.name for p in tmp_path.iterdir())
+    expected = sorted(p.name for p in golden.iterdir())
+    assert produced == expected
+    for name in expected:
+        assert (tmp_path / name).read_text() == (golden / name).read_text(), name
+
+
+def test_runtime_matches_shipped_sources(tmp_path: Path) -> None:
+    proc = support.run_vmgen("runtime", "-o", str(tmp_path))
+    assert proc.returncode == 0, proc.stderr
+    shipped = support.REPO / "templates" / "runtime"
+    names = sorted(p.name for p in tmp_path.iterdir())
+    assert names == sorted(p.name for p in shipped.iterdir())
+    for name in names:
+        assert (tmp_path / name).read_bytes() == (shipped / name).read_bytes()
