@@ -39,7 +39,11 @@ SAN = ["-fsanitize=address,undefined", "-fno-sanitize-recover=all", "-fno-omit-f
 COMPILERS = [cc for cc in ("gcc", "clang") if shutil.which(cc)]
 # (id, compiler, flags)
 VARIANTS = [
-    (f"{cc}-{std}{'-asan' if san else ''}", cc, [f"-std={std}", *WARN, *(["-O1", "-g", *SAN] if san else ["-O2"])])
+    (
+        f"{cc}-{std}{'-asan' if san else ''}",
+        cc,
+        [f"-std={std}", *WARN, *(["-O1", "-g", *SAN] if san else ["-O2"])],
+    )
     for cc in COMPILERS
     for std, san in (("c99", False), ("c11", False), ("c99", True))
 ]
@@ -99,22 +103,40 @@ def make_types(limits: list[int]) -> dict[str, tuple[Any, ...]]:
     schar_min, schar_max, uchar_max, shrt_min, ushrt_max, int_min, uint_max = limits[8:]
     scalars = STRUCT(
         "Scalars",
-        ("i8", SINT(8)), ("i16", SINT(16)), ("i32", SINT(32)), ("i64", SINT(64)),
-        ("u8", UINT(8)), ("u16", UINT(16)), ("u32", UINT(32)), ("u64", UINT(64)),
-        ("c", INT(char_min, char_max)), ("sc", INT(schar_min, schar_max)),
-        ("uc", INT(0, uchar_max)), ("s", INT(shrt_min, -shrt_min - 1)),
-        ("us", INT(0, ushrt_max)), ("i", INT(int_min, -int_min - 1)), ("u", INT(0, uint_max)),
-        ("l", INT(long_min, long_max)), ("ul", INT(0, ulong_max)),
-        ("ll", INT(ll_min, ll_max)), ("ull", INT(0, ull_max)),
-        ("b", BOOL), ("f", FLOAT), ("d", DOUBLE), ("color", ENUM),
-        ("r", INT(-5, 5)), ("q", INT(0, 1000)),
+        ("i8", SINT(8)),
+        ("i16", SINT(16)),
+        ("i32", SINT(32)),
+        ("i64", SINT(64)),
+        ("u8", UINT(8)),
+        ("u16", UINT(16)),
+        ("u32", UINT(32)),
+        ("u64", UINT(64)),
+        ("c", INT(char_min, char_max)),
+        ("sc", INT(schar_min, schar_max)),
+        ("uc", INT(0, uchar_max)),
+        ("s", INT(shrt_min, -shrt_min - 1)),
+        ("us", INT(0, ushrt_max)),
+        ("i", INT(int_min, -int_min - 1)),
+        ("u", INT(0, uint_max)),
+        ("l", INT(long_min, long_max)),
+        ("ul", INT(0, ulong_max)),
+        ("ll", INT(ll_min, ll_max)),
+        ("ull", INT(0, ull_max)),
+        ("b", BOOL),
+        ("f", FLOAT),
+        ("d", DOUBLE),
+        ("color", ENUM),
+        ("r", INT(-5, 5)),
+        ("q", INT(0, 1000)),
     )
     wide = STRUCT(
         "Wide",
         *[(f"m{i}", UINT(16)) for i in range(128)],
         ("sub", STRUCT("Sub", ("x", SINT(32)), ("y", UINT(8)))),
         ("arr", LIST(0, 8, UINT(32))),
-        ("tail", UINT(64)), ("flag", BOOL), ("e", ENUM),
+        ("tail", UINT(64)),
+        ("flag", BOOL),
+        ("e", ENUM),
     )
     timer = STRUCT("Timer", ("period", UINT(64)), ("phase", SINT(32)), ("on", BOOL))
     nested = STRUCT(
@@ -125,7 +147,8 @@ def make_types(limits: list[int]) -> dict[str, tuple[Any, ...]]:
         ("small", BYTES(0, 200)),
         ("big", BYTES(0, 70000)),
         ("name", STR(16)),
-        ("d", DOUBLE), ("f", FLOAT),
+        ("d", DOUBLE),
+        ("f", FLOAT),
         ("flags", LIST(0, 8, BOOL)),
         ("keys", LIST(0, 4, DOUBLE)),
         ("colors", LIST(0, 4, ENUM)),
@@ -147,7 +170,11 @@ def asn1_type(t: tuple[Any, ...], defs: dict[str, str], extra: dict[str, str]) -
     if kind == "enum":
         return "Color"
     if kind == "bytes":
-        return f"OCTET STRING (SIZE ({t[1]}))" if t[1] == t[2] else f"OCTET STRING (SIZE ({t[1]}..{t[2]}))"
+        return (
+            f"OCTET STRING (SIZE ({t[1]}))"
+            if t[1] == t[2]
+            else f"OCTET STRING (SIZE ({t[1]}..{t[2]}))"
+        )
     if kind == "str":
         return f"VisibleString (SIZE (0..{t[1]}))"
     if kind == "list":
@@ -168,7 +195,9 @@ def make_spec(types: dict[str, tuple[Any, ...]], extra: dict[str, str] | None = 
     records = []
     for name, t in types.items():
         asn1_type(t, defs, extra)
-        more = "".join(f"    {line},\n" for line in extra.get(f"{name}Record", "").splitlines() if line)
+        more = "".join(
+            f"    {line},\n" for line in extra.get(f"{name}Record", "").splitlines() if line
+        )
         records.append(
             f"{name}Record ::= SEQUENCE {{\n    device VisibleString,\n"
             "    version INTEGER (0..4294967295),\n"
@@ -178,7 +207,10 @@ def make_spec(types: dict[str, tuple[Any, ...]], extra: dict[str, str] | None = 
     return (
         "Test DEFINITIONS AUTOMATIC TAGS ::= BEGIN\n"
         "Color ::= ENUMERATED { red(0), green(5), blue(-3), big(1000) }\n"
-        + "\n".join(defs.values()) + "\n" + "\n".join(records) + "\nEND\n"
+        + "\n".join(defs.values())
+        + "\n"
+        + "\n".join(records)
+        + "\nEND\n"
     )
 
 
@@ -217,7 +249,9 @@ def strategy(t: tuple[Any, ...], cap: int = 300) -> st.SearchStrategy[Any]:
     if kind == "bytes":
         return st.binary(min_size=t[1], max_size=min(t[2], cap))
     if kind == "str":
-        return st.text(alphabet=st.characters(min_codepoint=0x20, max_codepoint=0x7E), max_size=t[1])
+        return st.text(
+            alphabet=st.characters(min_codepoint=0x20, max_codepoint=0x7E), max_size=t[1]
+        )
     if kind == "list":
         return st.lists(strategy(t[3], cap), min_size=t[1], max_size=t[2])
     return st.fixed_dictionaries({fname: strategy(ft, cap) for fname, ft in t[2]})
@@ -250,7 +284,11 @@ class Prog:
         self.errfile = errfile
         self.err = errfile.open("w")
         self.p = subprocess.Popen(
-            [str(exe)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.err, text=True,
+            [str(exe)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=self.err,
+            text=True,
             env={**os.environ, "ASAN_OPTIONS": "detect_leaks=1:abort_on_error=0"},
         )
 
@@ -285,7 +323,8 @@ def builds(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         exe = out / vid
         r = subprocess.run(
             [cc, *flags, f"-I{RUNTIME}", *map(str, sources), "-o", str(exe)],
-            capture_output=True, text=True,
+            capture_output=True,
+            text=True,
         )
         assert r.returncode == 0 and not r.stderr, f"{vid} build failed:\n{r.stderr}"
         return vid, exe
@@ -305,8 +344,9 @@ def prog(request: pytest.FixtureRequest, builds: dict[str, Path]) -> Iterator[Pr
 
 @pytest.fixture(scope="session")
 def types(builds: dict[str, Path]) -> dict[str, tuple[Any, ...]]:
-    r = subprocess.run([str(builds[VARIANT_IDS[0]])], input="limits\n", capture_output=True,
-                       text=True, check=True)
+    r = subprocess.run(
+        [str(builds[VARIANT_IDS[0]])], input="limits\n", capture_output=True, text=True, check=True
+    )
     status, *nums = r.stdout.split()
     assert status == "OK"
     return make_types([int(x) for x in nums])
@@ -322,8 +362,13 @@ def ber(types: dict[str, tuple[Any, ...]]) -> Any:
     return asn1tools.compile_string(make_spec(types), "ber")
 
 
-def record(tname: str, state: Any, version: int | None = None, minimum: int | None = None,
-           device: str | None = None) -> dict[str, Any]:
+def record(
+    tname: str,
+    state: Any,
+    version: int | None = None,
+    minimum: int | None = None,
+    device: str | None = None,
+) -> dict[str, Any]:
     v, m = VERSIONS[tname]
     return {
         "device": tname if device is None else device,
@@ -357,7 +402,9 @@ def c_load_error(prog: Prog, tname: str, data: bytes) -> str:
     return msg
 
 
-def roundtrip(prog: Prog, types: dict[str, Any], der: Any, ber: Any, tname: str, value: Any) -> bytes:
+def roundtrip(
+    prog: Prog, types: dict[str, Any], der: Any, ber: Any, tname: str, value: Any
+) -> bytes:
     """The full oracle check for one value."""
     rec = record(tname, value)
     want = der.encode(f"{tname}Record", rec)
@@ -378,8 +425,30 @@ def roundtrip(prog: Prog, types: dict[str, Any], der: Any, ber: Any, tname: str,
 def edge_scalars(types: dict[str, Any]) -> list[dict[str, Any]]:
     t = types["Scalars"]
     ints = [(f, ft) for f, ft in t[2] if ft[0] == "int"]
-    edges = [0, -1, 1, 127, 128, -128, -129, 255, 256, 32767, 32768, -32768, -32769,
-             2**31 - 1, 2**31, -(2**31), 2**32 - 1, 2**32, 2**63 - 1, 2**63, -(2**63), 2**64 - 1]
+    edges = [
+        0,
+        -1,
+        1,
+        127,
+        128,
+        -128,
+        -129,
+        255,
+        256,
+        32767,
+        32768,
+        -32768,
+        -32769,
+        2**31 - 1,
+        2**31,
+        -(2**31),
+        2**32 - 1,
+        2**32,
+        2**63 - 1,
+        2**63,
+        -(2**63),
+        2**64 - 1,
+    ]
     values = []
     for e in edges:
         v = zero(t)
@@ -415,17 +484,36 @@ def test_integer_encodings_exact(prog: Prog, types: Any, der: Any, ber: Any) -> 
     assert bytes.fromhex("9209" + "00" + "ff" * 8) in got  # ull = 2^64 - 1
 
 
-FLOAT_BITS = [0x00000000, 0x80000000, 0x7F800000, 0xFF800000, 0x7FC00000, 0x7FC00001,
-              0x7F800001, 0xFFBFFFFF, 0x00000001, 0x3F800000]
-DOUBLE_BITS = [0x0, 0x8000000000000000, 0x7FF0000000000000, 0xFFF0000000000000,
-               0x7FF8000000000000, 0x7FF8000000000ABC, 0x7FF0000000000001,
-               0xFFF7FFFFFFFFFFFF, 0x1, 0x3FF0000000000000]
+FLOAT_BITS = [
+    0x00000000,
+    0x80000000,
+    0x7F800000,
+    0xFF800000,
+    0x7FC00000,
+    0x7FC00001,
+    0x7F800001,
+    0xFFBFFFFF,
+    0x00000001,
+    0x3F800000,
+]
+DOUBLE_BITS = [
+    0x0,
+    0x8000000000000000,
+    0x7FF0000000000000,
+    0xFFF0000000000000,
+    0x7FF8000000000000,
+    0x7FF8000000000ABC,
+    0x7FF0000000000001,
+    0xFFF7FFFFFFFFFFFF,
+    0x1,
+    0x3FF0000000000000,
+]
 
 
 def test_floats_bit_exact(prog: Prog, types: Any, der: Any, ber: Any) -> None:
     assert struct.pack(">d", -0.0) == DOUBLE_BITS[1].to_bytes(8, "big")
     assert math.isnan(struct.unpack(">d", DOUBLE_BITS[5].to_bytes(8, "big"))[0])
-    for fb, db in zip(FLOAT_BITS, DOUBLE_BITS):
+    for fb, db in zip(FLOAT_BITS, DOUBLE_BITS, strict=True):
         v = zero(types["Scalars"])
         v.update(f=fb.to_bytes(4, "big"), d=db.to_bytes(8, "big"))
         roundtrip(prog, types, der, ber, "Scalars", v)
@@ -450,12 +538,19 @@ def test_wide_high_tags(prog: Prog, types: Any, der: Any, ber: Any) -> None:
 def test_nested_long_lengths(prog: Prog, types: Any, der: Any, ber: Any) -> None:
     v = zero(types["Nested"])
     v.update(
-        timers=[{"period": 2**64 - 1, "phase": -1, "on": True}, {"period": 0, "phase": 7, "on": False}],
+        timers=[
+            {"period": 2**64 - 1, "phase": -1, "on": True},
+            {"period": 0, "phase": 7, "on": False},
+        ],
         inner={"a": -300, "fifo": list(range(16))},
         grid=[[1, 2, 3, 4, 65535], [], [9]],
-        small=bytes(range(200)), big=bytes(i * 7 % 256 for i in range(70000)),
-        name="x" * 16, flags=[True, False] * 4, colors=["blue", "big", "red", "green"],
-        names=["", "ABCDEFGH"], fixed=b"\x01\x02\x03\x04",
+        small=bytes(range(200)),
+        big=bytes(i * 7 % 256 for i in range(70000)),
+        name="x" * 16,
+        flags=[True, False] * 4,
+        colors=["blue", "big", "red", "green"],
+        names=["", "ABCDEFGH"],
+        fixed=b"\x01\x02\x03\x04",
     )
     got = roundtrip(prog, types, der, ber, "Nested", v)
     assert bytes.fromhex("8381c8") + bytes(range(200)) in got  # 200 bytes: 0x81 form
@@ -510,15 +605,27 @@ def test_store_false_pass_writes_nothing(prog: Prog, types: Any, der: Any) -> No
         data = der.encode(tname, v)
         assert prog.cmd(f"check {tname} {data.hex()}") == "OK unchanged"
     v = zero(types["Nested"])
-    v.update(timers=[{"period": 1, "phase": 2, "on": True}], small=b"abc", big=b"x" * 300,
-             name="hello", names=["a"], flags=[True])
+    v.update(
+        timers=[{"period": 1, "phase": 2, "on": True}],
+        small=b"abc",
+        big=b"x" * 300,
+        name="hello",
+        names=["a"],
+        flags=[True],
+    )
     assert prog.cmd(f"check Nested {der.encode('Nested', v).hex()}") == "OK unchanged"
 
 
 def test_truncation_everywhere(prog: Prog, types: Any, der: Any) -> None:
     v = zero(types["Nested"])
-    v.update(timers=[{"period": 2**40, "phase": -2, "on": True}], small=bytes(150), name="abc",
-             grid=[[1], [2, 3]], names=["n"], keys=[bytes(8)])
+    v.update(
+        timers=[{"period": 2**40, "phase": -2, "on": True}],
+        small=bytes(150),
+        name="abc",
+        grid=[[1], [2, 3]],
+        names=["n"],
+        keys=[bytes(8)],
+    )
     for tname, value in (("Scalars", edge_scalars(types)[-1]), ("Nested", v)):
         data = der.encode(f"{tname}Record", record(tname, value))
         for k in range(len(data)):
@@ -529,7 +636,10 @@ def test_trailing_bytes(prog: Prog, types: Any, der: Any) -> None:
     data = der.encode("ScalarsRecord", record("Scalars", zero(types["Scalars"])))
     c_load(prog, "Scalars", data)
     for extra in (b"\x00", b"\x30\x00", b"\xff"):
-        assert c_load_error(prog, "Scalars", data + extra) == "Scalars: trailing bytes after the record"
+        assert (
+            c_load_error(prog, "Scalars", data + extra)
+            == "Scalars: trailing bytes after the record"
+        )
 
 
 OUT_OF_RANGE = [
@@ -537,10 +647,16 @@ OUT_OF_RANGE = [
     ("i8", -129, "i8: INTEGER -129 out of range -128..127"),
     ("i8", 128, "i8: INTEGER 128 out of range -128..127"),
     ("u8", -1, "u8: INTEGER -1 out of range 0..255"),
-    ("i64", 2**63, "i64: INTEGER 9223372036854775808 out of range "
-                   "-9223372036854775808..9223372036854775807"),
-    ("i64", -(2**63) - 1, "i64: INTEGER of 9 bytes out of range "
-                          "-9223372036854775808..9223372036854775807"),
+    (
+        "i64",
+        2**63,
+        "i64: INTEGER 9223372036854775808 out of range -9223372036854775808..9223372036854775807",
+    ),
+    (
+        "i64",
+        -(2**63) - 1,
+        "i64: INTEGER of 9 bytes out of range -9223372036854775808..9223372036854775807",
+    ),
     ("u64", 2**64, "u64: INTEGER of 9 bytes out of range 0..18446744073709551615"),
     ("u64", -(2**63), "u64: INTEGER -9223372036854775808 out of range 0..18446744073709551615"),
     ("u32", 2**32, "u32: INTEGER 4294967296 out of range 0..4294967295"),
@@ -550,23 +666,36 @@ OUT_OF_RANGE = [
 ]
 
 
-@pytest.mark.parametrize(("field", "value", "msg"), OUT_OF_RANGE, ids=[f"{f}={v}" for f, v, _ in OUT_OF_RANGE])
-def test_integer_out_of_range(prog: Prog, types: Any, der: Any, field: str, value: int, msg: str) -> None:
+@pytest.mark.parametrize(
+    ("field", "value", "msg"), OUT_OF_RANGE, ids=[f"{f}={v}" for f, v, _ in OUT_OF_RANGE]
+)
+def test_integer_out_of_range(
+    prog: Prog, types: Any, der: Any, field: str, value: int, msg: str
+) -> None:
     v = zero(types["Scalars"])
     v[field] = value
-    assert c_load_error(prog, "Scalars", der.encode("ScalarsRecord", record("Scalars", v))) == f"Scalars: {msg}"
+    assert (
+        c_load_error(prog, "Scalars", der.encode("ScalarsRecord", record("Scalars", v)))
+        == f"Scalars: {msg}"
+    )
 
 
 def test_error_paths(prog: Prog, types: Any, der: Any) -> None:
     v = zero(types["Nested"])
     v["inner"]["fifo"] = [0, 1, 2, 300]
     data = der.encode("NestedRecord", record("Nested", v))
-    assert c_load_error(prog, "Nested", data) == "Nested: inner.fifo[3]: INTEGER 300 out of range 0..255"
+    assert (
+        c_load_error(prog, "Nested", data)
+        == "Nested: inner.fifo[3]: INTEGER 300 out of range 0..255"
+    )
 
     v = zero(types["Nested"])
     v["grid"] = [[], [1, 2, 70000]]
     data = der.encode("NestedRecord", record("Nested", v))
-    assert c_load_error(prog, "Nested", data) == "Nested: grid[1][2]: INTEGER 70000 out of range 0..65535"
+    assert (
+        c_load_error(prog, "Nested", data)
+        == "Nested: grid[1][2]: INTEGER 70000 out of range 0..65535"
+    )
 
     # timers[1].period claims more bytes than its Timer holds.
     v = zero(types["Nested"])
@@ -590,7 +719,10 @@ def test_error_paths(prog: Prog, types: Any, der: Any) -> None:
     assert out[hdr] == 0xA3 and out[hdr + 2] == 0xA0
     out[hdr + 1] -= 3
     out[hdr + 3] -= 3
-    assert c_load_error(prog, "Nested", bytes(out)) == "Nested: timers[1].on: missing value, expected tag [2]"
+    assert (
+        c_load_error(prog, "Nested", bytes(out))
+        == "Nested: timers[1].on: missing value, expected tag [2]"
+    )
 
 
 def patch_field(data: bytes, old: bytes, new: bytes) -> bytes:
@@ -620,9 +752,17 @@ def test_malformed_tlvs(prog: Prog, types: Any, der: Any) -> None:
     cases = [
         # wrong tag number, constructed primitive, wrong class
         (b"\x81\x02\x12\x34", b"\x85\x02\x12\x34", "i16: expected tag [1], found tag [5]"),
-        (b"\x81\x02\x12\x34", b"\xa1\x02\x12\x34", "i16: constructed encoding of tag [1] not allowed"),
+        (
+            b"\x81\x02\x12\x34",
+            b"\xa1\x02\x12\x34",
+            "i16: constructed encoding of tag [1] not allowed",
+        ),
         (b"\x81\x02\x12\x34", b"\x02\x02\x12\x34", "i16: expected tag [1], found tag INTEGER"),
-        (b"\x81\x02\x12\x34", b"\x41\x02\x12\x34", "i16: expected tag [1], found tag [APPLICATION 1]"),
+        (
+            b"\x81\x02\x12\x34",
+            b"\x41\x02\x12\x34",
+            "i16: expected tag [1], found tag [APPLICATION 1]",
+        ),
         # INTEGER contents
         (b"\x81\x02\x12\x34", b"\x81\x03\x00\x12\x34", "i16: non-minimal INTEGER encoding"),
         (b"\x81\x02\x12\x34", b"\x81\x00", "i16: empty INTEGER"),
@@ -654,12 +794,18 @@ def test_malformed_tlvs(prog: Prog, types: Any, der: Any) -> None:
 
     # indefinite length of the record itself / huge lengths at the top
     assert c_load_error(prog, "Scalars", b"\x30\x80" + data[2:] + b"\x00\x00") == (
-        "Scalars: indefinite length not supported")
-    assert c_load_error(prog, "Scalars", b"\x30\x88" + b"\xff" * 8 + data[2:]) == "Scalars: truncated value"
+        "Scalars: indefinite length not supported"
+    )
+    assert (
+        c_load_error(prog, "Scalars", b"\x30\x88" + b"\xff" * 8 + data[2:])
+        == "Scalars: truncated value"
+    )
     assert c_load_error(prog, "Scalars", b"\x31" + data[1:]) == (
-        "Scalars: expected tag SEQUENCE, found tag [UNIVERSAL 17]")
+        "Scalars: expected tag SEQUENCE, found tag [UNIVERSAL 17]"
+    )
     assert c_load_error(prog, "Scalars", b"\x10" + data[1:]) == (
-        "Scalars: primitive encoding of tag SEQUENCE not allowed")
+        "Scalars: primitive encoding of tag SEQUENCE not allowed"
+    )
 
 
 def test_booleans_strings_enums(prog: Prog, types: Any, der: Any) -> None:
@@ -667,7 +813,10 @@ def test_booleans_strings_enums(prog: Prog, types: Any, der: Any) -> None:
     assert b"\x93\x01\xff" in data
     for content, msg in ((b"", "found 0"), (b"\x01\x00", "found 2")):
         bad = patch_field(data, b"\x93\x01\xff", b"\x93" + bytes([len(content)]) + content)
-        assert c_load_error(prog, "Scalars", bad) == f"Scalars: b: BOOLEAN content must be 1 byte, {msg}"
+        assert (
+            c_load_error(prog, "Scalars", bad)
+            == f"Scalars: b: BOOLEAN content must be 1 byte, {msg}"
+        )
     # any nonzero BOOLEAN content is true; DER output uses 0xff
     resaved, _ = c_load(prog, "Scalars", patch_field(data, b"\x93\x01\xff", b"\x93\x01\x01"))
     assert resaved == data
@@ -677,7 +826,9 @@ def test_booleans_strings_enums(prog: Prog, types: Any, der: Any) -> None:
     assert c_load_error(prog, "Scalars", bad) == "Scalars: color: non-minimal ENUMERATED encoding"
     f = der.encode("ScalarsRecord", record("Scalars", zero(types["Scalars"])))
     bad = patch_field(f, b"\x94\x04\x00\x00\x00\x00", b"\x94\x05\x00\x00\x00\x00\x00")
-    assert c_load_error(prog, "Scalars", bad) == "Scalars: f: OCTET STRING length 5 out of range 4..4"
+    assert (
+        c_load_error(prog, "Scalars", bad) == "Scalars: f: OCTET STRING length 5 out of range 4..4"
+    )
 
     def nested(**fields: Any) -> bytes:
         v = zero(types["Nested"])
@@ -685,18 +836,26 @@ def test_booleans_strings_enums(prog: Prog, types: Any, der: Any) -> None:
         return der.encode("NestedRecord", record("Nested", v))
 
     assert c_load_error(prog, "Nested", nested(fixed=b"abc")) == (
-        "Nested: fixed: OCTET STRING length 3 out of range 4..4")
+        "Nested: fixed: OCTET STRING length 3 out of range 4..4"
+    )
     assert c_load_error(prog, "Nested", nested(small=bytes(201))) == (
-        "Nested: small: OCTET STRING length 201 out of range 0..200")
+        "Nested: small: OCTET STRING length 201 out of range 0..200"
+    )
     assert c_load_error(prog, "Nested", nested(name="x" * 17)) == (
-        "Nested: name: VisibleString length 17 out of range 0..16")
+        "Nested: name: VisibleString length 17 out of range 0..16"
+    )
     assert c_load_error(prog, "Nested", nested(names=["a", "123456789"])) == (
-        "Nested: names[1]: VisibleString length 9 out of range 0..8")
+        "Nested: names[1]: VisibleString length 9 out of range 0..8"
+    )
     assert c_load_error(prog, "Nested", nested(name="a\x7fb")) == (
-        "Nested: name: invalid character 0x7f in VisibleString")
+        "Nested: name: invalid character 0x7f in VisibleString"
+    )
     good = nested(flags=[True, False])
     bad = good.replace(b"\x01\x01\xff\x01\x01\x00", b"\x01\x01\xff\x02\x01\x00")
-    assert c_load_error(prog, "Nested", bad) == "Nested: flags[1]: expected tag BOOLEAN, found tag INTEGER"
+    assert (
+        c_load_error(prog, "Nested", bad)
+        == "Nested: flags[1]: expected tag BOOLEAN, found tag INTEGER"
+    )
 
 
 def test_list_counts(prog: Prog, types: Any, der: Any) -> None:
@@ -707,11 +866,14 @@ def test_list_counts(prog: Prog, types: Any, der: Any) -> None:
 
     timer = {"period": 1, "phase": 1, "on": True}
     assert c_load_error(prog, "Nested", nested(timers=[timer] * 5)) == (
-        "Nested: timers: list length 5 out of range 0..4")
+        "Nested: timers: list length 5 out of range 0..4"
+    )
     assert c_load_error(prog, "Nested", nested(inner={"a": 0, "fifo": [1] * 17})) == (
-        "Nested: inner.fifo: list length 17 out of range 0..16")
+        "Nested: inner.fifo: list length 17 out of range 0..16"
+    )
     assert c_load_error(prog, "Nested", nested(grid=[[], [], [1] * 6])) == (
-        "Nested: grid[2]: list length 6 out of range 0..5")
+        "Nested: grid[2]: list length 6 out of range 0..5"
+    )
     # the pre-scan checks every element header before any element is read
     good = nested(flags=[True, False])
     at = good.index(b"\x01\x01\xff\x01\x01\x00")
@@ -732,28 +894,40 @@ def test_record_header_checks(prog: Prog, types: Any, der: Any) -> None:
     assert load_err(device="") == "Nested: record is for device '', expected 'Nested'"
     assert load_err(device="Nested2") == "Nested: record is for device 'Nested2', expected 'Nested'"
     assert load_err(version=5, minimum=4) == (
-        "Nested: data needs a reader of version >= 4, this reader is version 3")
+        "Nested: data needs a reader of version >= 4, this reader is version 3"
+    )
     assert load_err(version=1, minimum=1) == (
-        "Nested: data is version 1, this reader needs version >= 2")
+        "Nested: data is version 1, this reader needs version >= 2"
+    )
     assert load_err(version=0, minimum=0) == (
-        "Nested: data is version 0, this reader needs version >= 2")
+        "Nested: data is version 0, this reader needs version >= 2"
+    )
     assert load_err(version=2**32, minimum=0) == (
-        "Nested: version: INTEGER 4294967296 out of range 0..4294967295")
+        "Nested: version: INTEGER 4294967296 out of range 0..4294967295"
+    )
     # versions inside the accepted window load
     for version, minimum in ((2, 1), (3, 3), (3, 0), (7, 3), (2**32 - 1, 2)):
         data = enc("NestedRecord", record("Nested", v, version=version, minimum=minimum))
         resaved, _ = c_load(prog, "Nested", data)
         assert resaved == enc("NestedRecord", record("Nested", v))
-    assert c_load_error(prog, "Nested", enc("ScalarsRecord", record("Scalars", zero(types["Scalars"])))) == (
-        "Nested: record is for device 'Scalars', expected 'Nested'")
+    assert c_load_error(
+        prog, "Nested", enc("ScalarsRecord", record("Scalars", zero(types["Scalars"])))
+    ) == ("Nested: record is for device 'Scalars', expected 'Nested'")
 
 
 def test_newer_writer_extensions(prog: Prog, types: Any) -> None:
-    newer = asn1tools.compile_string(make_spec(types, {
-        "Nested": "extra1 INTEGER OPTIONAL\nextra2 SEQUENCE { a BOOLEAN, b OCTET STRING } OPTIONAL",
-        "Timer": "jitter INTEGER OPTIONAL",
-        "NestedRecord": "checksum OCTET STRING OPTIONAL",
-    }), "der")
+    newer = asn1tools.compile_string(
+        make_spec(
+            types,
+            {
+                "Nested": "extra1 INTEGER OPTIONAL\n"
+                "extra2 SEQUENCE { a BOOLEAN, b OCTET STRING } OPTIONAL",
+                "Timer": "jitter INTEGER OPTIONAL",
+                "NestedRecord": "checksum OCTET STRING OPTIONAL",
+            },
+        ),
+        "der",
+    )
     v = zero(types["Nested"])
     v.update(timers=[{"period": 9, "phase": -9, "on": True}], name="new")
     timer_x = {**v["timers"][0], "jitter": 12345}
@@ -798,6 +972,7 @@ def test_selftest(prog: Prog) -> None:
         "first 1",  # the first error wins
         "T: r: INTEGER 6 out of range -5..5",  # output checks ranges too
         "T: an earlier visit failed",  # ... and finish() then fails
+        "T: " + "a" * 255 + ": INTEGER 6 out of range -5..5",  # VMGEN_PATH_MAX - 1
         "T: s.q: INTEGER 1001 out of range 0..1000",
         "T: e: ENUMERATED 7 is not a valid value",
         "T: l: list length 5 out of range 0..4",
@@ -808,7 +983,7 @@ def test_selftest(prog: Prog) -> None:
         "T: a struct or list is still open",
         "(no error)",
         # INTEGER -1, BOOLEAN true, -0.0, SEQUENCE OF { SEQUENCE {}, "hi" }
-        "0201ff" "0101ff" "04088000000000000000" "3006" "3000" "1a026869",
+        "0201ff0101ff04088000000000000000300630001a026869",
         "-",  # nothing visited: empty output
         "T: l: 1 of 2 list elements not visited",
         "x: truncated value",

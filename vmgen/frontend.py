@@ -67,7 +67,12 @@ class Parsed:
 _TOKEN = re.compile(r"[A-Za-z_][A-Za-z0-9_]*|[0-9][A-Za-z0-9_.]*|\S")
 
 
-def _preprocessed_line(text: str, file: str, line: int) -> str | None:
+def _preprocessed_lines(text: str, file: str, line: int) -> list[str]:
+    """The physical lines of the preprocessed text that stand for `file`:`line`.
+
+    Usually one; more where a macro from a system header expanded on that line
+    (the preprocessor then puts line markers in the middle of it)."""
+    found: list[str] = []
     current_file, current_line = None, 0
     for raw in text.split("\n"):
         m = _LINE_MARKER.match(raw)
@@ -75,9 +80,9 @@ def _preprocessed_line(text: str, file: str, line: int) -> str | None:
             current_file, current_line = m.group(2), int(m.group(1))
             continue
         if current_file == file and current_line == line:
-            return raw
+            found.append(raw)
         current_line += 1
-    return None
+    return found
 
 
 def remap_column(text: str, loc: Location) -> Location:
@@ -87,7 +92,7 @@ def remap_column(text: str, loc: Location) -> Location:
     occurrence of it.  Keeps `loc` when the line cannot be read or matched."""
     if loc.column <= 0:
         return loc
-    pre = _preprocessed_line(text, loc.file, loc.line)
+    fragments = _preprocessed_lines(text, loc.file, loc.line)
     try:
         with open(loc.file, encoding="utf-8", errors="replace") as f:
             for _ in range(loc.line - 1):
@@ -95,17 +100,21 @@ def remap_column(text: str, loc: Location) -> Location:
             original = f.readline().rstrip("\n")
     except OSError:
         return loc
-    if pre is None or not original:
+    if not fragments or not original:
         return loc
-    tokens = [(m.start(), m.group()) for m in _TOKEN.finditer(pre)]
-    at = [t for t in tokens if t[0] <= loc.column - 1]
-    if not at:
-        return loc
-    start, token = at[-1]
-    nth = sum(1 for s, t in tokens if t == token and s < start)
-    found = [m.start() for m in _TOKEN.finditer(original) if m.group() == token]
-    if nth < len(found):
-        return Location(loc.file, loc.line, found[nth] + 1)
+    before: list[str] = []  # tokens of the earlier fragments
+    for fragment in fragments:
+        tokens = [(m.start(), m.group()) for m in _TOKEN.finditer(fragment)]
+        here = [t for s, t in tokens if s == loc.column - 1]
+        if here:
+            token = here[0]
+            nth = before.count(token) + sum(
+                1 for s, t in tokens if t == token and s < loc.column - 1)
+            found = [m.start() for m in _TOKEN.finditer(original) if m.group() == token]
+            if nth < len(found):
+                return Location(loc.file, loc.line, found[nth] + 1)
+            return loc
+        before += [t for _, t in tokens]
     return loc
 
 
@@ -116,8 +125,10 @@ def preprocess_command(header: str, options: Options) -> list[str]:
         cmd += ["-I", d]
     for d in options.defines:
         cmd += ["-D", d]
-    # vmgen.h is found even when the user has not written the runtime yet.
-    cmd += ["-idirafter", str(runtime_dir())]
+    # vmgen.h is found even when the user has not written the runtime yet.  Not
+    # -idirafter: tokens of macros from system folders get line markers of
+    # their own in the middle of the user's line, which shifts every column.
+    cmd += ["-I", str(runtime_dir())]
     cmd += ["-include", str(probe_header()), header]
     return cmd
 

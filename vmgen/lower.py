@@ -290,7 +290,9 @@ class Lowerer:
         return ir.StateInfo(version, minimum, ann.location)
 
     def _lower_field(self, decl: c_ast.Decl, struct: str) -> ir.Field:
-        loc = location_of(decl)
+        # Point at the member's name, as a compiler does (the Decl points at a '*').
+        names = [n for n in _type_chain(decl.type) if isinstance(n, c_ast.TypeDecl)]
+        loc = location_of(names[0] if names and decl.name else decl)
         anns = on_declaration(decl)
         label = f"field '{decl.name}'" if decl.name else "anonymous member"
         for a in anns:
@@ -339,12 +341,12 @@ class Lowerer:
             if isinstance(element, ir.IntType) and element.visitor in _BYTE_VISITORS:
                 return ir.BytesType(length)
             return ir.ArrayType(element, length)
-        if isinstance(node, c_ast.PtrDecl):
-            raise _FieldError(
-                loc, "pointers cannot be migrated: mark the field VMGEN_SKIP"
-            )
-        if isinstance(node, c_ast.FuncDecl):
-            raise _FieldError(loc, "functions cannot be migrated: mark the field VMGEN_SKIP")
+        if isinstance(node, (c_ast.PtrDecl, c_ast.FuncDecl)):
+            # Point at the declared name, not at the '*' or '('.
+            declared = [n for n in _type_chain(node) if isinstance(n, c_ast.TypeDecl)]
+            where = location_of(declared[0]) if declared else loc
+            what = "pointers" if isinstance(node, c_ast.PtrDecl) else "functions"
+            raise _FieldError(where, f"{what} cannot be migrated: mark the field VMGEN_SKIP")
         raise _FieldError(loc, f"unsupported declarator ({type(node).__name__})")
 
     def _resolve_specifier(self, spec: c_ast.Node, seen: set[str]) -> ir.WireType:

@@ -985,6 +985,7 @@ static void cmd_selftest(void)
     char str[8];
     bool flag = true;
     double dbl = -0.0;
+    char longname[301];
 
     /* errors: first one wins, NULL errp drops */
     vmgen_error_setg(&err, "first %d", 1);
@@ -1001,6 +1002,17 @@ static void cmd_selftest(void)
     note(&b, &err);
     visit_end_struct(v);
     note_hex(&b, v); /* the earlier failure sticks */
+
+    /* paths longer than the fixed buffer are cut, not overflowed */
+    v = new_out();
+    memset(longname, 'a', sizeof(longname) - 1);
+    longname[sizeof(longname) - 1] = '\0';
+    visit_start_struct(v, longname, &err);
+    i64 = 6;
+    visit_type_int_range(v, "r", &i64, -5, 5, &err);
+    note(&b, &err);
+    visit_end_struct(v);
+    visit_free(v);
 
     v = new_out();
     visit_start_struct(v, "s", &err);

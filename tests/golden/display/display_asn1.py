@@ -371,7 +371,7 @@ def _decode_asn1(type_name: str, data: bytes) -> Any:
     except _asn1tools.Error as exc:
         raise Error(f"{type_name}: {exc}") from None
     if used != len(data):
-        raise Error(f"{type_name}: {len(data) - used} trailing bytes after the value")
+        raise Error(f"{type_name}: {len(data) - used} trailing byte(s) after the value")
     return value
 
 
