@@ -103,7 +103,7 @@ def outcomes() -> dict[str, Outcome]:
         pytest.skip("the expected messages are gcc's; gcc is not installed")
     with ThreadPoolExecutor(max_workers=max(4, 2 * (os.cpu_count() or 1))) as pool:
         results = pool.map(lambda name: _vmgen(f"{name}.h"), CASES)
-        return dict(zip(CASES, results))
+        return dict(zip(CASES, results, strict=True))
 
 
 def _assert_refused(outcome: Outcome) -> None:
