@@ -8,10 +8,6 @@
 
 from __future__ import annotations
 
-import subprocess
-from dataclasses import dataclass
-from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
@@ -19,64 +15,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests import support
-from vmgen import ir
+from tests.conftest import Built
 
 STATES = [
     (stem, s.name)
     for stem in support.FIXTURE_HEADERS
     for s in support.fixture_module(stem).states
 ]
-
-
-@dataclass
-class Built:
-    stem: str
-    out: Path
-    module: ir.Module
-    py: ModuleType
-    driver: Path
-
-    def c_roundtrip(self, records: list[tuple[str, bytes]]) -> list[str]:
-        stdin = "".join(f"{state} {data.hex()}\n" for state, data in records)
-        proc = subprocess.run([str(self.driver)], input=stdin, capture_output=True, text=True,
-                              check=True, timeout=120)
-        assert not proc.stderr, proc.stderr
-        lines = proc.stdout.splitlines()
-        assert len(lines) == len(records)
-        return lines
-
-    def c_save(self, values: list[tuple[str, dict[str, Any]]]) -> list[bytes]:
-        src = self.out / "setter.c"
-        src.write_text(support.setter_source(self.module, f"{self.stem}-visit.h", values))
-        exe = support.compile_c(
-            [src, self.out / f"{self.stem}-visit.c", self.out / "vmgen-visitor.c",
-             self.out / "vmgen-ber.c"],
-            self.out / "setter", include=[self.out, support.FIXTURES], extra=["-O0"],
-        )
-        proc = subprocess.run([str(exe)], capture_output=True, text=True, check=True)
-        return [bytes.fromhex(line) for line in proc.stdout.split()]
-
-
-_built: dict[str, Built] = {}
-
-
-@pytest.fixture(scope="module")
-def built(tmp_path_factory: pytest.TempPathFactory) -> Any:
-    def get(stem: str) -> Built:
-        if stem not in _built:
-            out = support.generate(stem, tmp_path_factory.mktemp(stem))
-            module = support.fixture_module(stem)
-            (out / "driver.c").write_text(support.driver_source(module, f"{stem}-visit.h"))
-            driver = support.compile_c(
-                [out / "driver.c", out / f"{stem}-visit.c", out / "vmgen-visitor.c",
-                 out / "vmgen-ber.c"],
-                out / "driver", include=[out, support.FIXTURES], extra=support.SANITIZE,
-            )
-            _built[stem] = Built(stem, out, module, support.import_module(
-                out / f"{stem}_asn1.py"), driver)
-        return _built[stem]
-
-    return get
 
 
 @pytest.mark.parametrize(("stem", "state"), STATES)
