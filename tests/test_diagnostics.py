@@ -34,40 +34,7 @@ CASES = sorted(p.stem for p in ERRORS.glob("*.h"))
 
 # Cases where vmgen is wrong today: NAME.err holds the message it should print.
 # strict=True, so a fix makes the test XPASS-fail: then delete the entry.
-_MACRO_COLUMN = (
-    "the column points inside the preprocessed [[vmgen::...]] expansion, not at the "
-    "macro the user wrote (frontend.remap_column keeps the preprocessed column when "
-    "the token is not in the original line)"
-)
 XFAIL: dict[str, str] = {
-    "array_size_negative": "a token from a macro expansion (N_REGS -> (2 - 3)) keeps its "
-    "preprocessed column; should point at the macro name N_REGS",
-    "minimum_above_version": _MACRO_COLUMN,
-    "reserved_range": _MACRO_COLUMN,
-    "reserved_size_is": _MACRO_COLUMN,
-    "skip_on_struct": _MACRO_COLUMN,
-    "state_on_field": _MACRO_COLUMN,
-    "unparsable_args": _MACRO_COLUMN,
-    "version_negative": _MACRO_COLUMN,
-    "version_too_big": _MACRO_COLUMN,
-    "reserved_since": _MACRO_COLUMN + "; and 'versioned state are' is ungrammatical",
-    "reserved_since_raw": "'versioned state are not supported' is ungrammatical "
-    "(lower._RESERVED_FOR_LATER['since'] should be 'versioned fields')",
-    "version_not_constant": "annotation arguments are parsed as '<annotation>', so a "
-    "folding error is reported at '<annotation>:1:23', not in the header",
-    "version_not_constant_raw": "annotation arguments are parsed as '<annotation>', so a "
-    "folding error is reported at '<annotation>:1:23', not in the header",
-    "function_pointer": "a pointer to function is spelled '(function)' (Lowerer._spell)",
-    "int128_signed": "'unknown type __int128' for a type the compiler knows; it is "
-    "unsupported, not unknown",
-    "c_function_collision": "'type 'Foo' and 'Foo'' does not say which two C types "
-    "collide (struct Foo and the typedef Foo)",
-    "enum_value_not_constant": "an error inside enum Size is given the context "
-    "\"In struct 'Dev'\" (the struct that uses the enum)",
-    "several_errors_order": "diagnostics are not in source order: struct annotation "
-    "errors come before every field error",
-    "several_errors_stages": "a field that cannot be lowered hides the name checks: "
-    "the a_b/a__b collision is only reported once the pointer is fixed",
 }
 
 

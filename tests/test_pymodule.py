@@ -40,7 +40,7 @@ def _mod(gen: Path, stem: str) -> ModuleType:
 def test_shipped_parse_equals_asn1tools_parse(gen: Path, stem: str) -> None:
     mod = _mod(gen, stem)
     assert asn1tools.parse_string(mod.SPEC) == mod.PARSED
-    assert mod.SPEC == (gen / f"{stem}.asn").read_text()
+    assert (gen / f"{stem}.asn").read_text() == mod.SPEC
 
 
 def test_import_and_use_never_parse_asn1_text(gen: Path, monkeypatch: pytest.MonkeyPatch) -> None:

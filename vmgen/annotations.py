@@ -54,8 +54,12 @@ def _arg_parser() -> c_parser.CParser:
 def _parse_args(text: str | None, location: Location, kind: str) -> tuple[c_ast.Node, ...]:
     if text is None or not text.strip():
         return ()
+    # A line marker gives the argument nodes the header's file and line, so
+    # errors about an argument point into the header.
+    marker = f'# {location.line} "{location.file}"\n' if location.line > 0 else ""
     try:
-        ast = _arg_parser().parse(f"int __vmgen_args[] = {{{text}}};", filename="<annotation>")
+        ast = _arg_parser().parse(f"{marker}int __vmgen_args[] = {{{text}}};",
+                                  filename="<annotation>")
     except c_parser.ParseError:
         raise VmgenError.at(
             location, f"cannot parse the arguments of {KNOWN[kind][1]}: '{text.strip()}'"

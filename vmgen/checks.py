@@ -11,7 +11,7 @@ A module that passes these checks can be rendered by every backend.
 from __future__ import annotations
 
 from vmgen import ir, names
-from vmgen.diagnostics import DiagnosticSink, Location
+from vmgen.diagnostics import Diagnostic, DiagnosticSink, Location
 
 
 def _claim(
@@ -22,7 +22,9 @@ def _claim(
     what: str,
     loc: Location,
     context: str | None = None,
+    described: str | None = None,
 ) -> None:
+    described = described or f"{what} '{c_name}'"
     if asn1 is None:
         sink.error(loc, f"{what} '{c_name}' has no ASN.1 name (it must contain a letter "
                    "before any digit)", context)
@@ -34,8 +36,7 @@ def _claim(
         other, other_loc = scope[asn1]
         sink.error(
             loc,
-            f"{what} '{c_name}' and '{other}' (at {other_loc}) both map to the ASN.1 name "
-            f"'{asn1}'",
+            f"{described} and '{other}' (at {other_loc}) both map to the ASN.1 name '{asn1}'",
             context,
         )
         return
@@ -43,23 +44,31 @@ def _claim(
 
 
 def check(module: ir.Module) -> None:
+    """Raise a VmgenError if the module has any of the problems above."""
+    sink = DiagnosticSink()
+    sink.items.extend(diagnose(module))
+    sink.raise_if_errors()
+
+
+def diagnose(module: ir.Module) -> list[Diagnostic]:
+    """Every problem of the kinds above (also usable on a partly lowered module)."""
     sink = DiagnosticSink()
     types: dict[str, tuple[str, Location]] = {}
     functions: dict[str, tuple[str, Location]] = {}
     for s in module.structs:
-        _claim(sink, types, names.type_name(s.name), s.name, "type", s.location)
+        _claim(sink, types, names.type_name(s.name), s.c_type, "type", s.location)
         members: dict[str, tuple[str, Location]] = {}
         for f in s.migrated:
             _claim(sink, members, names.identifier(f.name), f.name, "field", f.location,
                    f"In struct '{s.name}':")
-        _claim_function(sink, functions, s.name, s.location)
+        _claim_function(sink, functions, s.name, s.c_type, s.location)
     for e in module.enums:
-        _claim(sink, types, names.type_name(e.name), e.name, "type", e.location)
+        _claim(sink, types, names.type_name(e.name), e.c_type, "type", e.location)
         values: dict[str, tuple[str, Location]] = {}
         for en in e.enumerators:
             _claim(sink, values, names.identifier(en.name), en.name, "enumerator", en.location,
                    f"In enum '{e.name}':")
-        _claim_function(sink, functions, e.name, e.location)
+        _claim_function(sink, functions, e.name, e.c_type, e.location)
         for en in e.enumerators:
             if not -(1 << 63) <= en.value < (1 << 63):
                 sink.error(en.location, f"enumerator '{en.name}' = {en.value} does not fit "
@@ -67,16 +76,18 @@ def check(module: ir.Module) -> None:
     for s in module.states:
         tn = names.type_name(s.name)
         if tn is not None:
-            _claim(sink, types, names.record_name(tn), f"{s.name} (its record)", "type",
-                   s.location)
-    sink.raise_if_errors()
+            _claim(sink, types, names.record_name(tn), f"record of {s.c_type}", "type",
+                   s.location, described=f"the record type of '{s.c_type}'")
+    return sink.items
 
 
 def _claim_function(
-    sink: DiagnosticSink, scope: dict[str, tuple[str, Location]], name: str, loc: Location
+    sink: DiagnosticSink, scope: dict[str, tuple[str, Location]], name: str, c_type: str,
+    loc: Location,
 ) -> None:
     fn = f"visit_type_{name}"
     if fn in scope:
-        sink.error(loc, f"'{name}' and the type at {scope[fn][1]} both need the C function '{fn}'")
+        sink.error(loc, f"'{c_type}' and the type at {scope[fn][1]} both need the C function "
+                   f"'{fn}'")
     else:
-        scope[fn] = (name, loc)
+        scope[fn] = (c_type, loc)

@@ -56,6 +56,22 @@ class VmgenError(Exception):
         return cls([Diagnostic(location, message, context=context)])
 
 
+def in_source_order(diagnostics: Iterable[Diagnostic]) -> list[Diagnostic]:
+    """Sorted by line and column within each file; files in order of first appearance."""
+    items = list(diagnostics)
+    first: dict[str, int] = {}
+    for i, d in enumerate(items):
+        if d.location is not None:
+            first.setdefault(d.location.file, i)
+
+    def key(d: Diagnostic) -> tuple[int, int, int]:
+        if d.location is None:
+            return (-1, 0, 0)
+        return (first[d.location.file], d.location.line, d.location.column)
+
+    return sorted(items, key=key)
+
+
 def format_all(diagnostics: Iterable[Diagnostic]) -> str:
     """Diagnostics one after another; a context line is printed once for a run of them."""
     lines: list[str] = []

@@ -87,9 +87,11 @@ def _preprocessed_lines(text: str, file: str, line: int) -> list[str]:
 
 def remap_column(text: str, loc: Location) -> Location:
     """The preprocessor folds white space (tabs, runs of blanks) and expands macros,
-    so pycparser's columns count in the preprocessed line.  Find the token at
-    that column in the user's own line instead: the same token, the same
-    occurrence of it.  Keeps `loc` when the line cannot be read or matched."""
+    so pycparser's columns count in the preprocessed line.  Map the token at that
+    column onto the user's own line: tokens before the first and after the last
+    difference between the two lines align one to one; a token inside a macro's
+    expansion maps to the same token where the user wrote it, else to the macro.
+    Keeps `loc` when the line cannot be read or the column names no token."""
     if loc.column <= 0:
         return loc
     fragments = _preprocessed_lines(text, loc.file, loc.line)
@@ -100,21 +102,36 @@ def remap_column(text: str, loc: Location) -> Location:
             original = f.readline().rstrip("\n")
     except OSError:
         return loc
-    if not fragments or not original:
-        return loc
-    before: list[str] = []  # tokens of the earlier fragments
+    pre: list[str] = []
+    target = -1
     for fragment in fragments:
-        tokens = [(m.start(), m.group()) for m in _TOKEN.finditer(fragment)]
-        here = [t for s, t in tokens if s == loc.column - 1]
-        if here:
-            token = here[0]
-            nth = before.count(token) + sum(
-                1 for s, t in tokens if t == token and s < loc.column - 1)
-            found = [m.start() for m in _TOKEN.finditer(original) if m.group() == token]
-            if nth < len(found):
-                return Location(loc.file, loc.line, found[nth] + 1)
-            return loc
-        before += [t for _, t in tokens]
+        for m in _TOKEN.finditer(fragment):
+            if target < 0 and m.start() == loc.column - 1:
+                target = len(pre)
+            pre.append(m.group())
+    if target < 0:
+        return loc
+    orig = [(m.start(), m.group()) for m in _TOKEN.finditer(original)]
+    words = [t for _, t in orig]
+    head = 0
+    while head < min(len(pre), len(words)) and pre[head] == words[head]:
+        head += 1
+    tail = 0
+    while (tail < min(len(pre), len(words)) - head
+           and pre[-1 - tail] == words[-1 - tail]):
+        tail += 1
+    if target < head:
+        return Location(loc.file, loc.line, orig[target][0] + 1)
+    if target >= len(pre) - tail:
+        return Location(loc.file, loc.line, orig[len(words) - (len(pre) - target)][0] + 1)
+    # Inside the expanded part: the same token written by the user, else the macro.
+    token = pre[target]
+    nth = pre[head:target].count(token)
+    middle = [i for i in range(head, len(words) - tail) if words[i] == token]
+    if nth < len(middle):
+        return Location(loc.file, loc.line, orig[middle[nth]][0] + 1)
+    if head < len(orig):
+        return Location(loc.file, loc.line, orig[head][0] + 1)
     return loc
 
 
@@ -173,6 +190,7 @@ def dependencies(text: str) -> tuple[str, ...]:
         if not name.startswith("<") and name not in seen:
             seen[name] = None
     return tuple(seen)
+
 
 
 _PARSE_ERROR = re.compile(r"^(?P<file>.*?):(?P<line>\d+):(?P<col>\d+): (?P<msg>.*)$", re.DOTALL)

@@ -11,7 +11,7 @@ reason; all problems of a header are reported together.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from pycparser import c_ast
@@ -19,7 +19,7 @@ from pycparser import c_ast
 from vmgen import ir
 from vmgen.annotations import Annotation, location_of, on_declaration, on_type
 from vmgen.cconst import Folder
-from vmgen.diagnostics import DiagnosticSink, Location, VmgenError
+from vmgen.diagnostics import Diagnostic, DiagnosticSink, Location, VmgenError
 from vmgen.frontend import Options, Parsed
 
 # Exact-width types are recognised by name: the C standard fixes their width.
@@ -55,7 +55,7 @@ _plain("ullong", "long_long", False, "unsigned long long", "unsigned long long i
 _BYTE_VISITORS = ("uint8", "uchar", "char")
 _TARGET_ENUM = "__vmgen_target"
 _RESERVED_FOR_LATER = {
-    "since": "versioned state",
+    "since": "versioned fields",
     "size_is": "variable-size arrays",
     "range": "ranged integers",
 }
@@ -191,6 +191,7 @@ class Lowerer:
     # ---- lowering ---------------------------------------------------------------
 
     def run(self) -> ir.Module:
+        """The module (partial where fields failed); the problems are in `self.sink`."""
         self.collect()
         states: list[tuple[c_ast.Struct, Annotation]] = []
         for definition in self.t.definitions:
@@ -213,7 +214,6 @@ class Lowerer:
             )
         for definition, ann in states:
             self._lower_struct(definition, ann)
-        self.sink.raise_if_errors()
         used_enums = {id(e): e for e in self.enums.values()}
         return ir.Module(
             source=self.parsed.header,
@@ -255,7 +255,7 @@ class Lowerer:
                 self.sink.error(exc.location, exc.message, context)
             except VmgenError as exc:
                 for d in exc.diagnostics:
-                    self.sink.error(d.location, d.message, context)
+                    self.sink.error(d.location, d.message, d.context or context)
         state_info = None
         if state is not None:
             state_info = self._state_info(state, name)
@@ -401,17 +401,19 @@ class Lowerer:
             raise _FieldError(loc, f"'{spelled}' cannot be migrated")
         if "double" in names or "float" in names:
             raise _FieldError(loc, f"'{spelled}' is not supported (only float and double)")
-        if len(names) == 1 and names[0] not in ("int", "void"):
-            raise _FieldError(loc, f"unknown type '{spelled}'")
+        # pycparser refuses undeclared type names, so what reaches here is a
+        # type the compiler knows (__int128, _Float128, ...) that vmgen does not.
         raise _FieldError(loc, f"'{spelled}' is not supported")
 
     def _lower_enum(self, definition: c_ast.Enum) -> str:
         key = id(definition)
         if key in self.enums:
             return self.enums[key].name
-        if key in self.t.enum_errors:
-            raise self.t.enum_errors[key]
         typedef = self.t.typedef_of.get(key)
+        if key in self.t.enum_errors:
+            label = typedef or definition.name
+            errors = self.t.enum_errors[key].diagnostics
+            raise VmgenError(replace(d, context=f"In enum '{label}':") for d in errors)
         if typedef is not None:
             name, c_type = typedef, typedef
         elif definition.name is not None:
@@ -442,7 +444,7 @@ class Lowerer:
             elif isinstance(node, c_ast.PtrDecl):
                 stars += "*"
             elif isinstance(node, c_ast.FuncDecl):
-                return "function"
+                return "function pointer" if stars else "function"
             else:
                 break
             node = node.type
@@ -468,5 +470,9 @@ def include_name(header: str, include_dirs: tuple[str, ...]) -> str:
     return path.name
 
 
-def lower(parsed: Parsed, options: Options) -> ir.Module:
-    return Lowerer(parsed, options).run()
+def lower(parsed: Parsed, options: Options) -> tuple[ir.Module, list[Diagnostic]]:
+    """The IR of a parsed header, and the problems found (the module then lacks
+    the fields and structs that could not be lowered)."""
+    lowerer = Lowerer(parsed, options)
+    module = lowerer.run()
+    return module, lowerer.sink.items

@@ -10,7 +10,7 @@ from dataclasses import dataclass, replace
 
 from vmgen import checks, ir, lower
 from vmgen.backends import asn1, c, python
-from vmgen.diagnostics import VmgenError
+from vmgen.diagnostics import VmgenError, in_source_order
 from vmgen.frontend import Options, parse
 from vmgen.resources import RUNTIME_FILES, runtime_dir
 
@@ -23,16 +23,16 @@ class Generated:
 
 def build_module(header: str, options: Options) -> ir.Module:
     parsed = parse(header, options)
-    try:
-        module = lower.lower(parsed, options)
-        checks.check(module)
-    except VmgenError as exc:
+    module, problems = lower.lower(parsed, options)
+    # The name checks also run on a partly lowered module, so one run reports all.
+    problems = problems + checks.diagnose(module)
+    if problems:
         # Point every diagnostic at the user's own line, not the preprocessed one.
-        raise VmgenError(
+        raise VmgenError(in_source_order(
             replace(d, location=parsed.original_location(d.location))
             if d.location is not None else d
-            for d in exc.diagnostics
-        ) from None
+            for d in problems
+        ))
     return module
 
 
