@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests import support
+from vmgen.backends.c import RUNTIME_VERSION
 
 
 @pytest.fixture(scope="module")
@@ -37,13 +38,16 @@ def test_stale_runtime_is_refused_at_compile_time(all_generated: Path, tmp_path:
         if f.suffix in (".c", ".h"):
             shutil.copy(f, tmp_path)
     header = (all_generated / "vmgen-visitor.h").read_text()
-    assert "#define VMGEN_RUNTIME_VERSION 1\n" in header
+    # The generator and the runtime it ships agree on the version...
+    current = f"#define VMGEN_RUNTIME_VERSION {RUNTIME_VERSION}\n"
+    assert current in header
+    # ...and generated code refuses any other.
     (tmp_path / "vmgen-visitor.h").write_text(
-        header.replace("#define VMGEN_RUNTIME_VERSION 1\n", "#define VMGEN_RUNTIME_VERSION 2\n"))
+        header.replace(current, f"#define VMGEN_RUNTIME_VERSION {RUNTIME_VERSION + 1}\n"))
     cmd = ["gcc", "-std=c99", "-I", str(tmp_path),
            "-I", str(support.FIXTURES), "-c", str(tmp_path / "rtc-visit.c"), "-o",
            str(tmp_path / "rtc.o")]
     proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
     assert proc.returncode != 0
-    assert ("rtc-visit.h needs vmgen runtime version 1: regenerate it and the runtime "
+    assert (f"rtc-visit.h needs vmgen runtime version {RUNTIME_VERSION}: regenerate it and the runtime "
             "(vmgen generate, vmgen runtime) with one vmgen") in proc.stderr

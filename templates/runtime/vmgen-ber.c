@@ -479,6 +479,38 @@ static void der_end_struct(Visitor *v)
     out_end(to_der(v));
 }
 
+static bool der_start_choice(Visitor *v, const char *name, size_t *alt,
+                             size_t n, Error **errp)
+{
+    DerOutputVisitor *dv = to_der(v);
+
+    if (*alt >= n) {
+        DerFrame *f = &dv->frames[dv->depth];
+        size_t old = path_push(&dv->path, f->kind, name, f->index);
+
+        out_fail(dv, errp, "alternative %zu of a CHOICE of %zu", *alt, n);
+        path_reset(&dv->path, old);
+        return false;
+    }
+    if (!out_start(dv, name, FRAME_STRUCT, 0, errp)) {
+        return false;
+    }
+    dv->frames[dv->depth].index = *alt;
+    return true;
+}
+
+static bool der_fail(Visitor *v, const char *name, const char *msg,
+                     Error **errp)
+{
+    DerOutputVisitor *dv = to_der(v);
+    DerFrame *f = &dv->frames[dv->depth];
+    size_t old = path_push(&dv->path, f->kind, name, f->index);
+
+    out_fail(dv, errp, "%s", msg);
+    path_reset(&dv->path, old);
+    return false;
+}
+
 static bool der_start_list(Visitor *v, const char *name, size_t *count,
                            size_t min, size_t max, Error **errp)
 {
@@ -715,6 +747,9 @@ Visitor *der_output_visitor_new(void)
     dv->v.type_bool = der_type_bool;
     dv->v.type_bytes = der_type_bytes;
     dv->v.type_str = der_type_str;
+    dv->v.start_choice = der_start_choice;
+    dv->v.fail = der_fail;
+    dv->v.version = UINT32_MAX;
     dv->v.free = der_free;
     return &dv->v;
 }
@@ -1149,6 +1184,49 @@ static void ber_end_struct(Visitor *v)
     in_end(to_ber(v));
 }
 
+static bool ber_start_choice(Visitor *v, const char *name, size_t *alt,
+                             size_t n, Error **errp)
+{
+    BerInputVisitor *bv = to_ber(v);
+    BerInputFrame *f;
+    size_t len, old, p;
+    Tag tag;
+    char ts[40];
+
+    if (!in_begin(bv, name, TAG_SEQUENCE, true, &len, &old, errp) ||
+        !in_push(bv, FRAME_STRUCT, len, 0, old, errp)) {
+        path_reset(&bv->path, old);
+        return false;
+    }
+    f = &bv->frames[bv->depth];
+    if (bv->pos >= f->end) {
+        return in_fail(bv, errp, "missing CHOICE alternative");
+    }
+    p = bv->pos;
+    if (!in_header(bv, &p, f->end, &tag, &len, errp)) {
+        return false;
+    }
+    if (tag.cls != CLASS_CONTEXT || tag.number >= n) {
+        tag_describe(&tag, ts, sizeof(ts));
+        return in_fail(bv, errp, "unknown CHOICE alternative with tag %s", ts);
+    }
+    *alt = tag.number;
+    f->index = tag.number;
+    return true;
+}
+
+static bool ber_fail(Visitor *v, const char *name, const char *msg,
+                     Error **errp)
+{
+    BerInputVisitor *bv = to_ber(v);
+    BerInputFrame *f = &bv->frames[bv->depth];
+    size_t old = path_push(&bv->path, f->kind, name, f->index);
+
+    in_fail(bv, errp, "%s", msg);
+    path_reset(&bv->path, old);
+    return false;
+}
+
 static bool ber_start_list(Visitor *v, const char *name, size_t *count,
                            size_t min, size_t max, Error **errp)
 {
@@ -1233,6 +1311,9 @@ void ber_input_visitor_init(BerInputVisitor *bv, const uint8_t *buf,
     bv->v.type_bool = ber_type_bool;
     bv->v.type_bytes = ber_type_bytes;
     bv->v.type_str = ber_type_str;
+    bv->v.start_choice = ber_start_choice;
+    bv->v.fail = ber_fail;
+    bv->v.version = UINT32_MAX;
     bv->v.free = ber_free;
     bv->buf = buf;
     bv->len = len;
@@ -1259,15 +1340,33 @@ bool ber_input_visitor_check_end(BerInputVisitor *bv, Error **errp)
 bool vmgen_save_record(const VmgenStateInfo *info, const void *obj,
                        uint8_t **buf, size_t *len, Error **errp)
 {
-    Visitor *v = der_output_visitor_new();
+    return vmgen_save_record_version(info, obj, info->version, buf, len, errp);
+}
+
+bool vmgen_save_record_version(const VmgenStateInfo *info, const void *obj,
+                               uint32_t data_version, uint8_t **buf,
+                               size_t *len, Error **errp)
+{
+    Visitor *v;
     DerOutputVisitor *dv;
-    uint64_t version = info->version, minimum = info->minimum_version;
+    uint64_t version = data_version, minimum = info->minimum_version;
     bool ok;
 
+    if (data_version > info->version ||
+        data_version < info->minimum_version) {
+        vmgen_error_setg(errp,
+                         "%s: cannot write version %" PRIu32
+                         ": this writer knows versions %" PRIu32 "..%" PRIu32,
+                         info->name, data_version, info->minimum_version,
+                         info->version);
+        return false;
+    }
+    v = der_output_visitor_new();
     if (!v) {
         vmgen_error_setg(errp, "%s: out of memory", info->name);
         return false;
     }
+    v->version = data_version;
     dv = to_der(v);
     dv->error_prefix = info->name;
     if (!v->start_struct(v, NULL, errp)) {
@@ -1341,8 +1440,11 @@ static bool load_pass(const VmgenStateInfo *info, void *obj,
                      ", this reader needs version >= %" PRIu32,
                      version, info->minimum_version);
     }
-    /* Members a newer writer added are skipped, others are errors. */
+    /* Members a newer writer added are skipped, others are errors.  Members
+     * added after the data's version are absent: the generated code visits
+     * only members up to v->version and leaves the others as they were. */
     bv.skip_unknown = version > info->version;
+    v->version = version > info->version ? info->version : (uint32_t)version;
     ok = ok && info->visit(v, NULL, obj, errp) && v->check_struct(v, errp);
     v->end_struct(v);
     return ok && ber_input_visitor_check_end(&bv, errp);

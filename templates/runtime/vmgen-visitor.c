@@ -10,6 +10,7 @@
  */
 #include "vmgen-visitor.h"
 
+#include <inttypes.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -194,17 +195,104 @@ bool visit_type_int_range(Visitor *v, const char *name, int64_t *obj,
 }
 
 bool visit_type_uint_range(Visitor *v, const char *name, uint64_t *obj,
-                           uint64_t max, Error **errp)
+                           uint64_t min, uint64_t max, Error **errp)
 {
     uint64_t tmp = v->type == VISITOR_INPUT ? 0 : *obj;
 
-    if (!v->type_uint64(v, name, &tmp, max, errp)) {
+    if (!visit_value_uint(v, name, &tmp, min, max, errp)) {
         return false;
     }
     if (vmgen_storing(v)) {
         *obj = tmp;
     }
     return true;
+}
+
+bool visit_value_int(Visitor *v, const char *name, int64_t *obj, int64_t min,
+                     int64_t max, Error **errp)
+{
+    return v->type_int64(v, name, obj, min, max, errp);
+}
+
+bool visit_value_uint(Visitor *v, const char *name, uint64_t *obj,
+                      uint64_t min, uint64_t max, Error **errp)
+{
+    if (v->type == VISITOR_OUTPUT && *obj < min) {
+        return visit_error(v, name, errp,
+                           "INTEGER %" PRIu64 " out of range %" PRIu64
+                           "..%" PRIu64, *obj, min, max);
+    }
+    if (!v->type_uint64(v, name, obj, max, errp)) {
+        return false;
+    }
+    if (*obj < min) {
+        return visit_error(v, name, errp,
+                           "INTEGER %" PRIu64 " out of range %" PRIu64
+                           "..%" PRIu64, *obj, min, max);
+    }
+    return true;
+}
+
+bool visit_count_int(Visitor *v, const char *array, const char *field,
+                     int64_t value, size_t capacity, size_t *count,
+                     Error **errp)
+{
+    if (v->type == VISITOR_INPUT) {
+        return true;
+    }
+    if (value < 0 || (uint64_t)value > capacity) {
+        return visit_error(v, array, errp,
+                           "count '%s' is %" PRId64 ", outside 0..%zu",
+                           field, value, capacity);
+    }
+    *count = (size_t)value;
+    return true;
+}
+
+bool visit_count_uint(Visitor *v, const char *array, const char *field,
+                      uint64_t value, size_t capacity, size_t *count,
+                      Error **errp)
+{
+    if (v->type == VISITOR_INPUT) {
+        return true;
+    }
+    if (value > capacity) {
+        return visit_error(v, array, errp,
+                           "count '%s' is %" PRIu64 ", outside 0..%zu",
+                           field, value, capacity);
+    }
+    *count = (size_t)value;
+    return true;
+}
+
+bool visit_start_choice(Visitor *v, const char *name, size_t *alt, size_t n,
+                        Error **errp)
+{
+    return v->start_choice(v, name, alt, n, errp);
+}
+
+bool visit_check_choice(Visitor *v, Error **errp)
+{
+    return v->check_struct(v, errp);
+}
+
+void visit_end_choice(Visitor *v)
+{
+    v->end_struct(v);
+}
+
+bool visit_error(Visitor *v, const char *name, Error **errp, const char *fmt,
+                 ...)
+{
+    char msg[256];
+    va_list ap;
+
+    va_start(ap, fmt);
+    if (vsnprintf(msg, sizeof(msg), fmt, ap) < 0) {
+        msg[0] = '\0';
+    }
+    va_end(ap);
+    return v->fail(v, name, msg, errp);
 }
 
 bool visit_type_enum(Visitor *v, const char *name, int64_t *obj,

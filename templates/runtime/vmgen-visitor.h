@@ -11,7 +11,7 @@
 #include <stdint.h>
 
 /* Generated code checks this at compile time (#error "regenerate"). */
-#define VMGEN_RUNTIME_VERSION 1
+#define VMGEN_RUNTIME_VERSION 2
 
 /* ---- errors ------------------------------------------------------------ */
 
@@ -52,6 +52,10 @@ typedef enum VisitorType {
 struct Visitor {
     VisitorType type;
     bool store;
+    /* The version of the data being written or read: the record helpers set
+     * it from the record header; UINT32_MAX (every field) otherwise.  Members
+     * added in a later version (VMGEN_SINCE) are visited only up to it. */
+    uint32_t version;
     /* A struct: ASN.1 SEQUENCE.  check_struct (input) fails on members the
      * reader does not know, unless the data comes from a newer writer. */
     bool (*start_struct)(Visitor *v, const char *name, Error **errp);
@@ -81,6 +85,14 @@ struct Visitor {
      * (buf holds max + 1 bytes). */
     bool (*type_str)(Visitor *v, const char *name, char *buf, size_t max,
                      Error **errp);
+    /* A union: ASN.1 CHOICE, a struct-like frame holding exactly one member,
+     * alternative *alt of n (its member gets context tag [*alt]).  Output
+     * writes alternative *alt; input sets *alt (in both passes) from the data
+     * and fails unless it is < n.  Closed with check_struct/end_struct. */
+    bool (*start_choice)(Visitor *v, const char *name, size_t *alt, size_t n,
+                         Error **errp);
+    /* Fails with `msg`, reported at member `name` of the current path. */
+    bool (*fail)(Visitor *v, const char *name, const char *msg, Error **errp);
     void (*free)(Visitor *v);
 };
 
@@ -96,6 +108,17 @@ bool visit_start_list(Visitor *v, const char *name, size_t *count,
                       size_t min, size_t max, Error **errp);
 bool visit_check_list(Visitor *v, Error **errp);
 void visit_end_list(Visitor *v);
+bool visit_start_choice(Visitor *v, const char *name, size_t *alt, size_t n,
+                        Error **errp);
+bool visit_check_choice(Visitor *v, Error **errp);
+void visit_end_choice(Visitor *v);
+/* Fails, with a printf-style message reported at member `name`. */
+bool visit_error(Visitor *v, const char *name, Error **errp, const char *fmt,
+                 ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 4, 5)))
+#endif
+    ;
 void visit_free(Visitor *v);
 
 /*
@@ -136,7 +159,27 @@ bool visit_type_double(Visitor *v, const char *name, double *obj, Error **errp);
 bool visit_type_int_range(Visitor *v, const char *name, int64_t *obj,
                           int64_t min, int64_t max, Error **errp);
 bool visit_type_uint_range(Visitor *v, const char *name, uint64_t *obj,
-                           uint64_t max, Error **errp);
+                           uint64_t min, uint64_t max, Error **errp);
+/*
+ * Values the generated code needs in both passes of a load (union
+ * discriminators, const fields): like the _range forms, but on input *obj
+ * is written whatever v->store says, so point obj at a local.
+ */
+bool visit_value_int(Visitor *v, const char *name, int64_t *obj, int64_t min,
+                     int64_t max, Error **errp);
+bool visit_value_uint(Visitor *v, const char *name, uint64_t *obj,
+                      uint64_t min, uint64_t max, Error **errp);
+/*
+ * The element count of an array sized by a sibling count field
+ * (VMGEN_SIZE_IS).  Output: checks the count field's value, then sets *count;
+ * input: nothing to do (visit_start_list reads the count from the data).
+ */
+bool visit_count_int(Visitor *v, const char *array, const char *field,
+                     int64_t value, size_t capacity, size_t *count,
+                     Error **errp);
+bool visit_count_uint(Visitor *v, const char *array, const char *field,
+                      uint64_t value, size_t capacity, size_t *count,
+                      Error **errp);
 bool visit_type_enum(Visitor *v, const char *name, int64_t *obj,
                      const int64_t *values, size_t n, Error **errp);
 bool visit_type_bytes(Visitor *v, const char *name, uint8_t *buf, size_t *len,
@@ -175,5 +218,13 @@ bool vmgen_save_record(const VmgenStateInfo *info, const void *obj,
  */
 bool vmgen_load_record(const VmgenStateInfo *info, void *obj,
                        const uint8_t *buf, size_t len, Error **errp);
+/*
+ * Like vmgen_save_record, but writes the data as `version` for a reader of an
+ * older release: members added after `version` are left out.  Fails unless
+ * info->minimum_version <= version <= info->version.
+ */
+bool vmgen_save_record_version(const VmgenStateInfo *info, const void *obj,
+                               uint32_t version, uint8_t **buf, size_t *len,
+                               Error **errp);
 
 #endif /* VMGEN_VISITOR_H */

@@ -125,7 +125,7 @@ static bool visit_Scalars(Visitor *v, const char *name, void *opaque,
     if (storing(v)) {
         obj->r = (int8_t)r;
     }
-    CHK(visit_type_uint_range(v, "q", &q, 1000, errp));
+    CHK(visit_type_uint_range(v, "q", &q, 0, 1000, errp));
     if (storing(v)) {
         obj->q = (uint16_t)q;
     }
@@ -1017,7 +1017,7 @@ static void cmd_selftest(void)
     v = new_out();
     visit_start_struct(v, "s", &err);
     u64 = 1001;
-    visit_type_uint_range(v, "q", &u64, 1000, &err);
+    visit_type_uint_range(v, "q", &u64, 0, 1000, &err);
     note(&b, &err);
     visit_end_struct(v);
     visit_free(v);

@@ -10,7 +10,7 @@ from vmgen import ir
 from vmgen.backends import banner, render
 
 # Generated code refuses to build against a runtime it was not generated for.
-RUNTIME_VERSION = 1
+RUNTIME_VERSION = 2
 
 
 def _c_string(text: str) -> str:

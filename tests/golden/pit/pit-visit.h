@@ -9,8 +9,8 @@
 #include "vmgen-visitor.h"
 #include "pit.h"
 
-#if !defined(VMGEN_RUNTIME_VERSION) || VMGEN_RUNTIME_VERSION != 1
-#error "pit-visit.h needs vmgen runtime version 1: regenerate it and the runtime (vmgen generate, vmgen runtime) with one vmgen"
+#if !defined(VMGEN_RUNTIME_VERSION) || VMGEN_RUNTIME_VERSION != 2
+#error "pit-visit.h needs vmgen runtime version 2: regenerate it and the runtime (vmgen generate, vmgen runtime) with one vmgen"
 #endif
 
 bool visit_type_PITChannelState(Visitor *v, const char *name, PITChannelState *obj, Error **errp);

@@ -9,8 +9,8 @@
 #include "vmgen-visitor.h"
 #include "uart.h"
 
-#if !defined(VMGEN_RUNTIME_VERSION) || VMGEN_RUNTIME_VERSION != 1
-#error "uart-visit.h needs vmgen runtime version 1: regenerate it and the runtime (vmgen generate, vmgen runtime) with one vmgen"
+#if !defined(VMGEN_RUNTIME_VERSION) || VMGEN_RUNTIME_VERSION != 2
+#error "uart-visit.h needs vmgen runtime version 2: regenerate it and the runtime (vmgen generate, vmgen runtime) with one vmgen"
 #endif
 
 bool visit_type_UARTParity(Visitor *v, const char *name, UARTParity *obj, Error **errp);
