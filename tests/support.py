@@ -26,9 +26,11 @@ from vmgen.pipeline import build_module
 
 REPO = Path(__file__).resolve().parent.parent
 FIXTURES = REPO / "fixtures"
-FIXTURE_HEADERS = ("rtc", "uart", "pit", "display", "scalars")
+FIXTURE_HEADERS = ("rtc", "uart", "pit", "display", "scalars", "hpet", "nic", "usb", "vnet")
+# Fixture headers that are C11, not C99 (anonymous struct members).
+C11_ONLY = frozenset({"nic"})
 
-CFLAGS = ["-std=c99", "-Wall", "-Wextra", "-Werror", "-pedantic"]
+CFLAGS = ["-std=c11", "-Wall", "-Wextra", "-Werror", "-pedantic"]
 SANITIZE = ["-fsanitize=address,undefined", "-fno-sanitize-recover=all", "-g"]
 
 
@@ -106,10 +108,32 @@ def f32_bits(x: float) -> int:
 
 # ---- Hypothesis strategies from the IR ----------------------------------------------------
 
+_PRINTABLE = st.characters(min_codepoint=32, max_codepoint=126)
 
-def strategy(module: ir.Module, t: ir.WireType) -> st.SearchStrategy[Any]:
+
+def _count_range(lo: int, hi: int, limit: int) -> st.SearchStrategy[int]:
+    """Element counts from lo..hi: small ones, and the full capacity when it is not huge."""
+    small = st.integers(lo, min(hi, lo + limit))
+    return st.one_of(small, st.just(hi)) if hi <= 20000 else small
+
+
+def _sized_bytes(n: int) -> st.SearchStrategy[bytes]:
+    """n bytes; long buffers tile a drawn pattern (Hypothesis draws at most a few KiB)."""
+    if n <= 256:
+        return st.binary(min_size=n, max_size=n)
+    return st.binary(min_size=1, max_size=64).map(lambda p: (p * (n // len(p) + 1))[:n])
+
+
+def _sized_list(element: st.SearchStrategy[Any], n: int) -> st.SearchStrategy[list[Any]]:
+    """n elements; long arrays tile drawn elements."""
+    if n <= 64:
+        return st.lists(element, min_size=n, max_size=n)
+    return st.lists(element, min_size=1, max_size=16).map(lambda xs: (xs * (n // len(xs) + 1))[:n])
+
+
+def strategy(module: ir.Module, t: ir.WireType, const_zero: bool = False) -> st.SearchStrategy[Any]:
     if isinstance(t, ir.IntType):
-        edges = [t.min, t.max, 0] + ([-1] if t.signed else [1])
+        edges = [t.min, t.max] + [v for v in (0, -1, 1) if t.min <= v <= t.max]
         return st.one_of(st.sampled_from(edges), st.integers(t.min, t.max))
     if isinstance(t, ir.BoolType):
         return st.booleans()
@@ -117,45 +141,109 @@ def strategy(module: ir.Module, t: ir.WireType) -> st.SearchStrategy[Any]:
         if t.bits == 32:
             return st.integers(0, 2**32 - 1).map(f32_from_bits)
         return st.integers(0, 2**64 - 1).map(f64_from_bits)
+    if isinstance(t, ir.ExternalType):
+        return strategy(module, t.wire)
+    if isinstance(t, ir.StringType):
+        return st.text(_PRINTABLE, max_size=t.capacity - 1)
     if isinstance(t, ir.BytesType):
-        return st.binary(min_size=t.length, max_size=t.length)
+        if t.count is None:
+            return _sized_bytes(t.length)
+        assert t.count.fixed, "flexible arrays and pointers need a destination of their size"
+        return _count_range(t.count.min, t.count.max, 64).flatmap(_sized_bytes)
     if isinstance(t, ir.ArrayType):
-        return st.lists(strategy(module, t.element), min_size=t.length, max_size=t.length)
+        element = strategy(module, t.element, const_zero)
+        if t.count is None:
+            return _sized_list(element, t.length)
+        assert t.count.fixed, "flexible arrays and pointers need a destination of their size"
+        return _count_range(t.count.min, t.count.max, 6).flatmap(
+            lambda n: _sized_list(element, n))
     if isinstance(t, ir.EnumRef):
         return st.sampled_from([e.name for e in module.enum(t.name).enumerators])
-    return struct_strategy(module, t.name)
+    if isinstance(t, ir.UnionRef):
+        raise AssertionError("a union is drawn with its discriminator (struct_strategy)")
+    return struct_strategy(module, t.name, const_zero)
 
 
-def struct_strategy(module: ir.Module, name: str) -> st.SearchStrategy[dict[str, Any]]:
+def struct_strategy(module: ir.Module, name: str,
+                    const_zero: bool = False) -> st.SearchStrategy[dict[str, Any]]:
+    """Values of struct `name` (C view) with consistent counts and union discriminators.
+    `const_zero`: const fields are 0 (what a zeroed destination holds)."""
     s = module.struct(name)
-    return st.fixed_dictionaries(
-        {f.name: strategy(module, f.type) for f in s.migrated if f.type is not None}
-    )
+
+    @st.composite
+    def draw(data: st.DrawFn) -> dict[str, Any]:
+        value: dict[str, Any] = {}
+        for f in s.wire:
+            assert f.type is not None
+            if f.selector is not None:
+                u = module.union(f.type.name)  # type: ignore[union-attr]
+                member = data(st.sampled_from(u.members))
+                value[f.name] = {member.name: data(strategy(module, member.type, const_zero))}
+                case = data(st.sampled_from(member.cases))
+                sel = s.field(f.selector)
+                if isinstance(sel.type, ir.EnumRef):
+                    names = [e.name for e in module.enum(sel.type.name).enumerators
+                             if e.value == case]
+                    value[f.selector] = names[0]
+                else:
+                    value[f.selector] = case
+            elif f.const and const_zero:
+                value[f.name] = 0 if isinstance(f.type, ir.IntType) else data(
+                    strategy(module, f.type))
+            elif f.name not in value:
+                value[f.name] = data(strategy(module, f.type, const_zero))
+        for f in s.migrated:
+            if f.count_of is not None:
+                value[f.name] = len(value[f.count_of])
+        return value
+
+    return draw()
 
 
 # ---- C assignments for a value ------------------------------------------------------------
 
 
-def _c_bytes(data: bytes) -> str:
-    return '"' + "".join(f"\\x{b:02x}" for b in data) + '"'
+def _c_copy(lvalue: str, data: bytes) -> str:
+    """memcpy of `data` into `lvalue` (an array initializer: C99 caps string literals)."""
+    if not data:
+        return ""
+    items = ", ".join(str(b) for b in data)
+    return (f"{{ static const unsigned char b[{len(data)}] = {{{items}}}; "
+            f"memcpy({lvalue}, b, {len(data)}); }}")
 
 
-def c_assignments(module: ir.Module, t: ir.WireType, lvalue: str, value: Any) -> list[str]:
+_C_INT = {"int8": "int8_t", "int16": "int16_t", "int32": "int32_t", "int64": "int64_t",
+          "uint8": "uint8_t", "uint16": "uint16_t", "uint32": "uint32_t", "uint64": "uint64_t",
+          "char": "char", "schar": "signed char", "uchar": "unsigned char", "short": "short",
+          "ushort": "unsigned short", "int": "int", "uint": "unsigned int", "long": "long",
+          "ulong": "unsigned long", "llong": "long long", "ullong": "unsigned long long"}
+
+
+def _int_literal(t: ir.IntType, value: int) -> str:
+    if t.signed:
+        return "INT64_MIN" if value == -(2**63) else f"INT64_C({value})"
+    return f"UINT64_C({value})"
+
+
+def c_assignments(module: ir.Module, t: ir.WireType, lvalue: str, value: Any,
+                  field: ir.Field | None = None) -> list[str]:
     """C statements that store `value` (C view) into `lvalue` without using vmgen."""
+    if field is not None and field.const:
+        assert isinstance(t, ir.IntType)
+        return [f"{{ {_C_INT[t.visitor]} v = ({_C_INT[t.visitor]}){_int_literal(t, value)}; "
+                f"memcpy((void *)&{lvalue}, &v, sizeof v); }}"]
     if isinstance(t, ir.IntType):
-        if t.signed:
-            lit = "INT64_MIN" if value == -(2**63) else f"INT64_C({value})"
-        else:
-            lit = f"UINT64_C({value})"
-        return [f"{lvalue} = {lit};"]
+        return [f"{lvalue} = {_int_literal(t, value)};"]
     if isinstance(t, ir.BoolType):
         return [f"{lvalue} = {'true' if value else 'false'};"]
     if isinstance(t, ir.FloatType):
         if t.bits == 32:
             return [f"{{ uint32_t b = UINT32_C({f32_bits(value)}); memcpy(&{lvalue}, &b, 4); }}"]
         return [f"{{ uint64_t b = UINT64_C({f64_bits(value)}); memcpy(&{lvalue}, &b, 8); }}"]
+    if isinstance(t, ir.StringType):
+        return [_c_copy(lvalue, value.encode() + bytes(1))]
     if isinstance(t, ir.BytesType):
-        return [f"memcpy({lvalue}, {_c_bytes(value)}, {t.length});"]
+        return [_c_copy(lvalue, value)] if value else []
     if isinstance(t, ir.ArrayType):
         out = []
         for i, v in enumerate(value):
@@ -163,10 +251,26 @@ def c_assignments(module: ir.Module, t: ir.WireType, lvalue: str, value: Any) ->
         return out
     if isinstance(t, ir.EnumRef):
         return [f"{lvalue} = {value};"]
+    if isinstance(t, ir.UnionRef):
+        ((member, inner),) = value.items()
+        m = next(m for m in module.union(t.name).members if m.name == member)
+        return c_assignments(module, m.type, f"{lvalue}.{member}", inner)
+    assert isinstance(t, ir.StructRef)
     out = []
     for f in module.struct(t.name).migrated:
         assert f.type is not None
-        out += c_assignments(module, f.type, f"{lvalue}.{f.name}", value[f.name])
+        out += c_assignments(module, f.type, f"{lvalue}.{f.name}", value[f.name], f)
+    return out
+
+
+def const_paths(module: ir.Module, struct: str, base: str) -> list[str]:
+    """The const fields reachable from a struct by value (not through arrays)."""
+    out = []
+    for f in module.struct(struct).migrated:
+        if f.const:
+            out.append(f"{base}.{f.name}")
+        elif isinstance(f.type, ir.StructRef):
+            out += const_paths(module, f.type.name, f"{base}.{f.name}")
     return out
 
 
@@ -209,7 +313,9 @@ def driver_source(module: ir.Module, visit_header: str) -> str:
         lines.append(f'        if (strcmp(line, "{s.name}") == 0) {{\n'
                      f"            static {s.c_type} obj, before;\n"
                      "            memset(&obj, 0xa5, sizeof obj);\n"
-                     "            memcpy(&before, &obj, sizeof obj);\n"
+                     + "".join(f"            memset((void *)&{p}, 0, sizeof {p});\n"
+                               for p in const_paths(module, s.name, "obj"))
+                     + "            memcpy(&before, &obj, sizeof obj);\n"
                      f"            ok = vmgen_load_{s.name}(&obj, in, n, &err);\n"
                      "            same = memcmp(&before, &obj, sizeof obj) == 0;\n"
                      f"            if (ok) {{\n                ok = vmgen_save_{s.name}"

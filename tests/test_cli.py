@@ -40,7 +40,7 @@ def test_one_bad_header_writes_nothing_at_all(tmp_path: Path) -> None:
     assert proc.stderr == (
         "bad.h: In struct 'S':\n"
         "bad.h:2:35: error: field 'p' (int *): pointers cannot be migrated: "
-        "mark the field VMGEN_SKIP\n"
+        "mark the field VMGEN_SKIP (or VMGEN_SIZE_IS(count) for a buffer of count elements)\n"
     )
     assert not out.exists()
 

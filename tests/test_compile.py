@@ -26,6 +26,8 @@ def test_generated_c_compiles_clean(all_generated: Path, cc: str, std: str) -> N
     sources = sorted(all_generated.glob("*.c"))
     assert len(sources) == len(support.FIXTURE_HEADERS) + 2
     for src in sources:
+        if std == "c99" and src.name.removesuffix("-visit.c") in support.C11_ONLY:
+            continue  # the fixture header itself is C11
         cmd = [cc, f"-std={std}", "-Wall", "-Wextra", "-Werror", "-pedantic", "-O2",
                "-I", str(all_generated), "-I", str(support.FIXTURES), "-c", str(src),
                "-o", str(all_generated / f"{src.stem}-{cc}-{std}.o")]

@@ -65,6 +65,10 @@ def test_encode_decode_every_type(gen: Path, stem: str) -> None:
         types.append((names.type_name(s.name), support.struct_strategy(module, s.name)))
     for e in module.enums:
         types.append((names.type_name(e.name), support.strategy(module, ir.EnumRef(e.name))))
+    for u in module.unions:
+        types.append((names.type_name(u.name), st.one_of([
+            support.strategy(module, m.type).map(lambda v, n=m.name: {n: v})
+            for m in u.members])))
     assert {t for t, _ in types} | {mod.STATES[s][0] for s in mod.STATES} == set(mod.TYPES)
 
     @settings(max_examples=25, deadline=None)
@@ -83,7 +87,7 @@ def _record(mod: ModuleType, state: str, **changes: Any) -> bytes:
     codec = asn1tools.compile_dict(copy.deepcopy(mod.PARSED), "der")
     zero = mod.decode(state_type, mod.encode(state_type, _zero(mod, state_type)))
     value = {"device": state, "version": version, "minimum-version": minimum,
-             "state": mod._to_asn1(mod.TYPES[state_type], zero, state)}
+             "state": mod._to_asn1(mod.TYPES[state_type], zero, state, version)}
     value.update(changes)
     return bytes(codec.encode(record_type, value))
 
@@ -102,8 +106,13 @@ def _zero(mod: ModuleType, type_name: str) -> Any:
         if kind == "enum":
             return mod.ENUMS[desc[1]][0][0]
         if kind == "list":
-            return [zero(desc[2]) for _ in range(desc[1])]
-        return {c: zero(d) for c, _, d in mod.STRUCTS[desc[1]]}
+            return [zero(desc[3]) for _ in range(desc[1])]
+        if kind == "string":
+            return ""
+        if kind == "union":
+            c_name, _, d, _ = mod.UNIONS[desc[1]][0]
+            return {c_name: zero(d)}
+        return {m[0]: zero(m[2]) for m in mod.STRUCTS[desc[1]]}
 
     return zero(mod.TYPES[type_name])
 

@@ -27,10 +27,11 @@ STATES = [
 @pytest.mark.parametrize(("stem", "state"), STATES)
 def test_c_save_python_load(built: Any, stem: str, state: str) -> None:
     b: Built = built(stem)
-    values_st = st.lists(support.struct_strategy(b.module, state), min_size=1, max_size=6)
+    values_st = st.lists(support.struct_strategy(b.module, state), min_size=1, max_size=3)
 
     @settings(max_examples=12, deadline=None,
-              suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+              suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
+                                     HealthCheck.large_base_example])
     @given(values_st)
     def check(values: list[dict[str, Any]]) -> None:
         blobs = b.c_save([(state, v) for v in values])
@@ -52,8 +53,10 @@ def test_python_save_c_load_c_save(built: Any, stem: str, state: str) -> None:
     b: Built = built(stem)
     blobs: list[bytes] = []
 
-    @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-    @given(support.struct_strategy(b.module, state))
+    @settings(max_examples=150, deadline=None,
+              suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
+                                     HealthCheck.large_base_example])
+    @given(support.struct_strategy(b.module, state, const_zero=True))
     def collect(value: dict[str, Any]) -> None:
         blobs.append(b.py.save(state, value))
 

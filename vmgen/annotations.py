@@ -18,13 +18,17 @@ from vmgen.diagnostics import Location, VmgenError
 
 NAMESPACE = "vmgen"
 
-# annotation -> (number of arguments, the macro users write)
+# annotation -> (number of arguments, -1 for one or more; the macro users write)
 KNOWN: dict[str, tuple[int, str]] = {
     "state": (2, "VMGEN_STATE(version, minimum_version)"),
     "skip": (0, "VMGEN_SKIP"),
     "since": (1, "VMGEN_SINCE(version)"),
     "size_is": (1, "VMGEN_SIZE_IS(field)"),
     "range": (2, "VMGEN_RANGE(lo, hi)"),
+    "string": (0, "VMGEN_STRING"),
+    "union": (1, "VMGEN_UNION(field)"),
+    "case": (-1, "VMGEN_CASE(value, ...)"),
+    "external": (1, "VMGEN_EXTERNAL(kind)"),
 }
 
 
@@ -90,7 +94,9 @@ def _read(attrs: list[c_ast.Attribute]) -> list[Annotation]:
             raise VmgenError.at(loc, f"unknown annotation 'vmgen::{attr.name}' (known: {names})")
         arity, macro = KNOWN[attr.name]
         args = _parse_args(attr.arguments, loc, attr.name)
-        if len(args) != arity:
+        if arity < 0 and not args:
+            raise VmgenError.at(loc, f"{macro} takes one or more arguments, got none")
+        if arity >= 0 and len(args) != arity:
             raise VmgenError.at(
                 loc, f"{macro} takes {arity} argument{'s' if arity != 1 else ''}, got {len(args)}"
             )
@@ -105,15 +111,37 @@ def on_declaration(decl: c_ast.Decl) -> list[Annotation]:
     the type, not to this member.
     """
     attrs = _attributes(decl)
-    node: c_ast.Node | None = decl.type
-    while node is not None and not isinstance(node, (c_ast.Struct, c_ast.Union, c_ast.Enum)):
+    for node in _declarators(decl.type):
         attrs.extend(_attributes(node))
-        node = getattr(node, "type", None)
-        if isinstance(node, c_ast.IdentifierType):
-            break
     return _read(attrs)
 
 
 def on_type(node: c_ast.Struct | c_ast.Union | c_ast.Enum) -> list[Annotation]:
     """Annotations written after ``struct``/``union``/``enum``."""
     return _read(_attributes(node))
+
+
+def on_typedef(node: c_ast.Typedef) -> list[Annotation]:
+    """Annotations of a typedef's declarator (``typedef struct T T VMGEN_EXTERNAL(int64);``)."""
+    attrs = _attributes(node)
+    for n in _declarators(node.type):
+        attrs.extend(_attributes(n))
+    return _read(attrs)
+
+
+def _declarators(node: c_ast.Node | None) -> list[c_ast.Node]:
+    found = []
+    while node is not None and not isinstance(
+        node, (c_ast.Struct, c_ast.Union, c_ast.Enum, c_ast.IdentifierType)
+    ):
+        found.append(node)
+        node = getattr(node, "type", None)
+    return found
+
+
+def identifier_arg(ann: Annotation, what: str) -> str:
+    """The argument of `ann` that must be a plain C identifier (a field name)."""
+    arg = ann.args[0]
+    if not isinstance(arg, c_ast.ID):
+        raise VmgenError.at(ann.location, f"{KNOWN[ann.kind][1]}: {what} must be a field name")
+    return str(arg.name)

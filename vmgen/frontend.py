@@ -46,6 +46,7 @@ class Options:
     include_dirs: tuple[str, ...] = ()
     defines: tuple[str, ...] = ()
     cc: str = ""  # empty: $CC, else "cc"
+    annotations: str = ""  # a sidecar annotations file (TOML), if any
 
     def compiler(self) -> list[str]:
         cc = self.cc or os.environ.get("CC", "") or "cc"

@@ -12,6 +12,13 @@ Invariants (established by the frontend, relied on by every backend):
 * A migrated field has a ``type``; a skipped field has ``type is None``.
 * Array lengths are folded, positive integers; byte arrays are :class:`BytesType`.
 * Every struct has at least one migrated field.
+* ``Struct.fields`` is in *wire order*: root fields in C order (a union right
+  after its discriminator), then the fields of each ``since`` version in
+  ascending version order, each group in C order.  Anonymous struct members
+  are flattened into their parent.
+* A count field (``count_of`` set) is not on the wire: the array's length is.
+  It sizes exactly one array of the same struct, and its type holds the
+  array's capacity.
 """
 
 from __future__ import annotations
@@ -23,19 +30,36 @@ from vmgen.diagnostics import Location
 
 @dataclass(frozen=True)
 class IntType:
-    """An integer.  ``visitor`` names the runtime function: ``visit_type_<visitor>``."""
+    """An integer.  ``visitor`` names the runtime function: ``visit_type_<visitor>``.
+
+    ``lo``/``hi`` narrow the C type's range (VMGEN_RANGE, bit-field widths);
+    ``min``/``max`` are the range that travels."""
 
     visitor: str  # "uint8", "int", "ulong", ...
     bits: int
     signed: bool
+    lo: int | None = None
+    hi: int | None = None
 
     @property
-    def min(self) -> int:
+    def type_min(self) -> int:
         return -(1 << (self.bits - 1)) if self.signed else 0
 
     @property
-    def max(self) -> int:
+    def type_max(self) -> int:
         return (1 << (self.bits - 1)) - 1 if self.signed else (1 << self.bits) - 1
+
+    @property
+    def min(self) -> int:
+        return self.type_min if self.lo is None else self.lo
+
+    @property
+    def max(self) -> int:
+        return self.type_max if self.hi is None else self.hi
+
+    @property
+    def ranged(self) -> bool:
+        return self.lo is not None or self.hi is not None
 
 
 @dataclass(frozen=True)
@@ -70,19 +94,75 @@ class StructRef:
 
 
 @dataclass(frozen=True)
+class UnionRef:
+    name: str  # key into Module.unions
+
+    @property
+    def visitor(self) -> str:
+        return self.name
+
+
+@dataclass(frozen=True)
+class ExternalType:
+    """A host type visited by the user's ``visit_type_<name>``, which visits one
+    value of the scalar `wire` (VMGEN_EXTERNAL).  `pointer`: the field is a
+    ``T *`` and the function gets the pointer itself."""
+
+    name: str
+    wire: IntType | BoolType | FloatType
+    pointer: bool
+
+    @property
+    def visitor(self) -> str:
+        return self.name
+
+
+@dataclass(frozen=True)
+class Sizing:
+    """How many elements of an array travel (VMGEN_SIZE_IS).
+
+    `field` is the count field (a sibling).  `fixed`: the array has its
+    declared capacity; else (flexible array member or pointer) the data must
+    have exactly as many elements as the destination holds before the load.
+    `min`..`max`: the element counts the wire allows (the capacity and the
+    count field's range)."""
+
+    field: str
+    fixed: bool
+    min: int = 0
+    max: int = 0
+    pointer: bool = False  # the array is a pointer to the elements (may be NULL)
+
+
+@dataclass(frozen=True)
 class BytesType:
-    """A fixed array of 8-bit unsigned bytes or plain ``char``: an OCTET STRING."""
+    """An array of 8-bit unsigned bytes or plain ``char``: an OCTET STRING.
+
+    `length` is the capacity; `count` is set for a sized array."""
 
     length: int
+    count: Sizing | None = None
+
+
+@dataclass(frozen=True)
+class StringType:
+    """A ``char`` array holding a NUL-terminated string (VMGEN_STRING): a
+    VisibleString of at most ``capacity - 1`` characters."""
+
+    capacity: int
 
 
 @dataclass(frozen=True)
 class ArrayType:
     element: WireType
-    length: int
+    length: int  # the capacity
+    count: Sizing | None = None
 
 
-WireType = IntType | BoolType | FloatType | EnumRef | StructRef | BytesType | ArrayType
+WireType = (
+    IntType | BoolType | FloatType | EnumRef | StructRef | UnionRef | ExternalType | BytesType
+    | StringType | ArrayType
+)
 
 
 @dataclass(frozen=True)
@@ -106,10 +186,36 @@ class Field:
     c_type: str  # the C declaration's type, as written (for messages and `explain`)
     type: WireType | None  # None: skipped
     location: Location
+    since: int | None = None  # VMGEN_SINCE: exists from this version on
+    bit_width: int | None = None  # a bit-field (no address: visited through a value)
+    const: bool = False  # travels, and a load must find the same value in place
+    count_of: str | None = None  # the count of this array: derived, not on the wire
+    selector: str | None = None  # a union field: its discriminator field
 
     @property
     def skipped(self) -> bool:
         return self.type is None
+
+    @property
+    def on_wire(self) -> bool:
+        return self.type is not None and self.count_of is None
+
+
+@dataclass(frozen=True)
+class UnionMember:
+    name: str
+    c_type: str
+    type: WireType
+    cases: tuple[int, ...]  # the discriminator values that select it (VMGEN_CASE)
+    location: Location
+
+
+@dataclass(frozen=True)
+class Union:
+    name: str  # identifier used in generated names (typedef name or tag)
+    c_type: str
+    members: tuple[UnionMember, ...]
+    location: Location
 
 
 @dataclass(frozen=True)
@@ -122,14 +228,32 @@ class StateInfo:
 @dataclass(frozen=True)
 class Struct:
     name: str  # identifier used in generated names (typedef name or tag)
-    c_type: str  # how C spells the type: "RTCState" or "struct rtc"
+    c_type: str  # how C spells the type: "RTCState", "struct rtc"; "" if it has no name
     fields: tuple[Field, ...]
     location: Location
     state: StateInfo | None  # set for device states (VMGEN_STATE)
 
     @property
+    def anonymous(self) -> bool:
+        """A ``struct { ... } member;`` type: named after its first use
+        (``Outer_member``), visited inline (C cannot name its type)."""
+        return not self.c_type
+
+    @property
     def migrated(self) -> tuple[Field, ...]:
+        """Fields with a wire type (derived count fields included)."""
         return tuple(f for f in self.fields if f.type is not None)
+
+    @property
+    def wire(self) -> tuple[Field, ...]:
+        """Fields on the wire, in wire order: these are the SEQUENCE's members."""
+        return tuple(f for f in self.fields if f.on_wire)
+
+    def field(self, name: str) -> Field:
+        for f in self.fields:
+            if f.name == name:
+                return f
+        raise KeyError(name)
 
 
 @dataclass(frozen=True)
@@ -151,6 +275,7 @@ class Module:
     stem: str  # "rtc" for rtc.h
     structs: tuple[Struct, ...]
     enums: tuple[Enum, ...]
+    unions: tuple[Union, ...]
     dependencies: tuple[str, ...]  # every file the preprocessor read
     target: Target
 
@@ -168,4 +293,10 @@ class Module:
         for e in self.enums:
             if e.name == name:
                 return e
+        raise KeyError(name)
+
+    def union(self, name: str) -> Union:
+        for u in self.unions:
+            if u.name == name:
+                return u
         raise KeyError(name)

@@ -17,10 +17,18 @@ from pathlib import Path
 from pycparser import c_ast
 
 from vmgen import ir
-from vmgen.annotations import Annotation, location_of, on_declaration, on_type
+from vmgen.annotations import (
+    Annotation,
+    identifier_arg,
+    location_of,
+    on_declaration,
+    on_type,
+    on_typedef,
+)
 from vmgen.cconst import Folder
 from vmgen.diagnostics import Diagnostic, DiagnosticSink, Location, VmgenError
 from vmgen.frontend import Options, Parsed
+from vmgen.sidecar import Sidecar
 
 # Exact-width types are recognised by name: the C standard fixes their width.
 _STDINT: dict[str, ir.IntType] = {
@@ -54,11 +62,40 @@ _plain("ullong", "long_long", False, "unsigned long long", "unsigned long long i
 
 _BYTE_VISITORS = ("uint8", "uchar", "char")
 _TARGET_ENUM = "__vmgen_target"
-_RESERVED_FOR_LATER = {
-    "since": "versioned fields",
-    "size_is": "variable-size arrays",
-    "range": "ranged integers",
+
+# VMGEN_EXTERNAL(kind): the scalar a user-supplied visitor visits.
+_EXTERNAL_KINDS: dict[str, ir.IntType | ir.BoolType | ir.FloatType] = {
+    **{t.visitor: t for t in _STDINT.values()},
+    "bool": ir.BoolType(),
+    "float": ir.FloatType("float", 32),
+    "double": ir.FloatType("double", 64),
 }
+
+
+@dataclass(frozen=True)
+class _RawField:
+    """A lowered field and the annotations that speak of its siblings."""
+
+    field: ir.Field
+    anns: dict[str, Annotation]
+
+
+def _wire_order(fields: list[ir.Field]) -> list[ir.Field]:
+    """Root fields in C order, a union right after its discriminator; then the
+    fields of each VMGEN_SINCE version, ascending, each group in C order."""
+    unions = {f.selector: f for f in fields if f.selector is not None}
+    ordered: list[ir.Field] = []
+    for f in fields:
+        if f.selector is not None:
+            continue  # placed after its discriminator
+        ordered.append(f)
+        if f.name in unions:
+            ordered.append(unions[f.name])
+    placed = {f.name for f in ordered}
+    ordered += [f for f in fields if f.name not in placed]  # a selector that is missing
+    versions = sorted({f.since for f in ordered if f.since is not None})
+    root = [f for f in ordered if f.since is None]
+    return root + [f for v in versions for f in ordered if f.since == v]
 
 
 class _FieldError(Exception):
@@ -74,6 +111,7 @@ class _FieldError(Exception):
 class _Tables:
     typedefs: dict[str, c_ast.Node] = field(default_factory=dict)  # name -> Typedef.type
     structs: dict[str, c_ast.Struct] = field(default_factory=dict)  # tag -> definition
+    unions: dict[str, c_ast.Union] = field(default_factory=dict)  # tag -> definition
     enums: dict[str, c_ast.Enum] = field(default_factory=dict)  # tag -> definition
     typedef_of: dict[int, str] = field(default_factory=dict)  # id(definition) -> typedef name
     constants: dict[str, int] = field(default_factory=dict)  # enumerator -> value
@@ -88,9 +126,14 @@ def _type_chain(node: c_ast.Node | None) -> Iterator[c_ast.Node]:
 
 
 class Lowerer:
-    def __init__(self, parsed: Parsed, options: Options) -> None:
+    def __init__(self, parsed: Parsed, options: Options, sidecar: Sidecar | None = None) -> None:
         self.parsed = parsed
         self.options = options
+        self.sidecar = sidecar
+        self.externals: dict[str, ir.ExternalType] = {}
+        self.unions: dict[int, ir.Union] = {}
+        self.current_struct = ""
+        self.current_field = ""
         self.t = _Tables()
         self.sink = DiagnosticSink()
         self.target = ir.Target(8, True, 2, 4, 8, 8)
@@ -107,6 +150,7 @@ class Lowerer:
             if isinstance(ext, c_ast.Typedef):
                 self.t.typedefs[ext.name] = ext.type
                 self._collect_type(ext.type, typedef=ext.name)
+                self._read_external(ext)
             elif isinstance(ext, c_ast.Decl):
                 self._collect_type(ext.type, typedef=None)
         self._read_target()
@@ -119,10 +163,15 @@ class Lowerer:
                         if n.name is not None:
                             self.t.structs[n.name] = n
                         self.t.definitions.append(n)
+                    elif n.name is not None:
+                        self.t.unions[n.name] = n
                     for member in n.decls:
                         if isinstance(member, c_ast.Decl):
                             self._collect_type(member.type, typedef=None)
-                target = self._struct_def(n) if isinstance(n, c_ast.Struct) else None
+                target: c_ast.Node | None = (
+                    self._struct_def(n) if isinstance(n, c_ast.Struct)
+                    else n if n.decls is not None else self.t.unions.get(n.name or "")
+                )
                 if typedef is not None and target is not None:
                     self.t.typedef_of.setdefault(id(target), typedef)
                 return
@@ -199,6 +248,11 @@ class Lowerer:
                 continue
             try:
                 anns = on_type(definition)
+                if self.sidecar is not None:
+                    names = [n for n in (self.t.typedef_of.get(id(definition)),
+                                         definition.name) if n]
+                    for n in names[:1]:
+                        anns = self.sidecar.merge(anns, self.sidecar.struct(n))
             except VmgenError as exc:
                 self.sink.extend(exc)
                 continue
@@ -214,13 +268,16 @@ class Lowerer:
             )
         for definition, ann in states:
             self._lower_struct(definition, ann)
-        used_enums = {id(e): e for e in self.enums.values()}
+        if self.sidecar is not None:
+            for loc, message in self.sidecar.unused():
+                self.sink.error(loc, message)
         return ir.Module(
             source=self.parsed.header,
             include=include_name(self.parsed.header, self.options.include_dirs),
             stem=Path(self.parsed.header).stem,
             structs=tuple(self.order),
-            enums=tuple(used_enums.values()),
+            enums=tuple(self.enums.values()),
+            unions=tuple(self.unions.values()),
             dependencies=self.parsed.dependencies,
             target=self.target,
         )
@@ -231,10 +288,7 @@ class Lowerer:
             return typedef, typedef
         if definition.name is not None:
             return definition.name, f"struct {definition.name}"
-        raise _FieldError(
-            location_of(definition),
-            "anonymous struct type: give it a tag or a typedef name",
-        )
+        return f"{self.current_struct}_{self.current_field}", ""
 
     def _lower_struct(self, definition: c_ast.Struct, state: Annotation | None) -> str:
         """Lower `definition` (once) and return its IR name."""
@@ -244,23 +298,15 @@ class Lowerer:
         name, c_type = self._struct_name(definition)
         self.in_progress.add(key)
         context = f"In struct '{name}':"
-        fields: list[ir.Field] = []
         errors = len(self.sink.items)
-        for member in definition.decls:
-            if not isinstance(member, c_ast.Decl):
-                continue
-            try:
-                fields.append(self._lower_field(member, name))
-            except _FieldError as exc:
-                self.sink.error(exc.location, exc.message, context)
-            except VmgenError as exc:
-                for d in exc.diagnostics:
-                    self.sink.error(d.location, d.message, d.context or context)
+        raw: list[_RawField] = []
+        self._lower_members(definition, name, context, raw)
+        fields = self._link(name, context, raw)
         state_info = None
         if state is not None:
             state_info = self._state_info(state, name)
         lowered = ir.Struct(name, c_type, tuple(fields), location_of(definition), state_info)
-        if len(self.sink.items) == errors and not lowered.migrated:
+        if len(self.sink.items) == errors and not lowered.wire:
             self.sink.error(
                 lowered.location,
                 f"struct '{name}' has no migrated fields (every field is VMGEN_SKIP)",
@@ -269,6 +315,48 @@ class Lowerer:
         self.structs[key] = lowered
         self.order.append(lowered)
         return name
+
+    def _lower_members(
+        self, definition: c_ast.Struct, struct: str, context: str, out: list[_RawField]
+    ) -> None:
+        """Lower the members of `definition` into `out`; anonymous struct members
+        are flattened (C11 lets their members be named directly)."""
+        for member in definition.decls or ():
+            if not isinstance(member, c_ast.Decl):
+                continue
+            try:
+                anonymous = self._anonymous_struct(member)
+                if anonymous is not None:
+                    self._lower_members(anonymous, struct, context, out)
+                    continue
+                out.append(self._lower_field(member, struct))
+            except _FieldError as exc:
+                self.sink.error(exc.location, exc.message, context)
+            except VmgenError as exc:
+                for d in exc.diagnostics:
+                    self.sink.error(d.location, d.message, d.context or context)
+
+    def _anonymous_struct(self, decl: c_ast.Decl) -> c_ast.Struct | None:
+        if decl.name is not None:
+            return None
+        spec = decl.type
+        if isinstance(spec, c_ast.TypeDecl):
+            spec = spec.type
+        anns = self._annotations(decl, None, None)
+        if isinstance(spec, c_ast.Struct) and spec.decls is not None:
+            if anns:
+                raise _FieldError(
+                    anns[0].location,
+                    f"{anns[0].macro} on an anonymous struct member: annotate its fields",
+                )
+            return spec
+        if isinstance(spec, c_ast.Union):
+            raise _FieldError(
+                location_of(decl),
+                "anonymous union members are not supported: name the member and mark it "
+                "VMGEN_UNION(discriminator)",
+            )
+        raise _FieldError(location_of(decl), "anonymous members are not supported: name it")
 
     def _state_info(self, ann: Annotation, name: str) -> ir.StateInfo | None:
         try:
@@ -289,43 +377,230 @@ class Lowerer:
             return None
         return ir.StateInfo(version, minimum, ann.location)
 
-    def _lower_field(self, decl: c_ast.Decl, struct: str) -> ir.Field:
-        # Point at the member's name, as a compiler does (the Decl points at a '*').
-        names = [n for n in _type_chain(decl.type) if isinstance(n, c_ast.TypeDecl)]
-        loc = location_of(names[0] if names and decl.name else decl)
+    def _annotations(
+        self, decl: c_ast.Decl, struct: str | None, field_name: str | None
+    ) -> list[Annotation]:
         anns = on_declaration(decl)
-        label = f"field '{decl.name}'" if decl.name else "anonymous member"
-        for a in anns:
-            if a.kind == "state":
-                raise _FieldError(a.location, f"VMGEN_STATE belongs after 'struct', not on {label}")
-            if a.kind in _RESERVED_FOR_LATER:
-                raise _FieldError(
-                    a.location,
-                    f"{a.macro} on {label}: {_RESERVED_FOR_LATER[a.kind]} are not supported yet",
-                )
-        skip = any(a.kind == "skip" for a in anns)
+        if self.sidecar is not None and struct is not None and field_name is not None:
+            anns = self.sidecar.merge(anns, self.sidecar.field(struct, field_name))
+        return anns
+
+    def _lower_field(self, decl: c_ast.Decl, struct: str) -> _RawField:
+        # Point at the member's name, as a compiler does (the Decl points at a '*').
+        declared = [n for n in _type_chain(decl.type) if isinstance(n, c_ast.TypeDecl)]
+        loc = location_of(declared[0] if declared else decl)
         if decl.name is None:
-            raise _FieldError(
-                loc, "anonymous struct/union members are not supported: name the member"
-            )
+            raise _FieldError(loc, "anonymous members are not supported: name it")
+        label = f"field '{decl.name}'"
+        anns = self._annotations(decl, struct, decl.name)
+        by_kind: dict[str, Annotation] = {}
+        for a in anns:
+            if a.kind in ("state", "external"):
+                raise _FieldError(a.location, f"{a.macro} does not belong on {label}")
+            if a.kind == "case":
+                raise _FieldError(a.location, f"VMGEN_CASE belongs on a union member, not on "
+                                  f"{label} of a struct")
+            if a.kind in by_kind:
+                raise _FieldError(a.location, f"{a.macro} given twice on {label}")
+            by_kind[a.kind] = a
         spelled = self._spell(decl.type)
-        if skip:
-            return ir.Field(decl.name, spelled, None, loc)
-        if any("const" in getattr(n, "quals", ()) for n in _type_chain(decl.type)):
-            raise _FieldError(
-                loc, f"{label}: const fields are not supported yet: mark it VMGEN_SKIP"
-            )
+        if "skip" in by_kind:
+            others = [a for k, a in by_kind.items() if k != "skip"]
+            if others:
+                raise _FieldError(others[0].location,
+                                  f"{others[0].macro} on {label}, which is VMGEN_SKIP")
+            return _RawField(ir.Field(decl.name, spelled, None, loc), by_kind)
+        const = any("const" in getattr(n, "quals", ()) for n in _type_chain(decl.type))
+        bit_width = None
         if decl.bitsize is not None:
+            bit_width = self.folder.fold(decl.bitsize, f"the width of bit-field '{decl.name}'")
+        self.current_struct, self.current_field = struct, decl.name
+        if self._is_union(decl.type, set()) and "union" not in by_kind:
             raise _FieldError(
-                loc, f"{label}: bit-fields are not supported yet: mark it VMGEN_SKIP"
+                loc, f"{label} ({spelled}): a union needs VMGEN_UNION(field) naming the field "
+                "that selects its member, and VMGEN_CASE(value, ...) on each member; or mark "
+                "it VMGEN_SKIP",
             )
         try:
-            wire = self._resolve(decl.type, set())
+            wire = self._resolve(decl.type, set(), sized="size_is" in by_kind)
+            wire = self._apply(wire, by_kind, bit_width, loc)
         except _FieldError as exc:
             raise _FieldError(exc.location, f"{label} ({spelled}): {exc.message}") from None
-        return ir.Field(decl.name, spelled, wire, loc)
+        if const and not isinstance(wire, (ir.IntType, ir.EnumRef, ir.BoolType)):
+            raise _FieldError(
+                loc, f"{label} ({spelled}): const is supported on integer, enum and bool "
+                "fields (a load checks the value in place); mark it VMGEN_SKIP"
+            )
+        since = None
+        if "since" in by_kind:
+            since = self.folder.fold(by_kind["since"].args[0], "the version of VMGEN_SINCE")
+            if not 0 <= since <= 0xFFFFFFFF:
+                raise _FieldError(by_kind["since"].location,
+                                  f"VMGEN_SINCE({since}) on {label}: outside 0..4294967295")
+        return _RawField(
+            ir.Field(decl.name, spelled, wire, loc, since=since, bit_width=bit_width,
+                     const=const),
+            by_kind,
+        )
 
-    def _resolve(self, node: c_ast.Node, seen: set[str]) -> ir.WireType:
+    def _apply(
+        self, wire: ir.WireType, anns: dict[str, Annotation], bit_width: int | None,
+        loc: Location,
+    ) -> ir.WireType:
+        """`wire` with the field's annotations (size, range, string, union) applied."""
+        if "size_is" in anns:
+            if not isinstance(wire, (ir.ArrayType, ir.BytesType)):
+                raise _FieldError(anns["size_is"].location,
+                                  "VMGEN_SIZE_IS applies to arrays and pointers")
+            name = identifier_arg(anns["size_is"], "the count")
+            assert wire.count is not None
+            wire = replace(wire, count=replace(wire.count, field=name))
+        if bit_width is not None:
+            if not isinstance(wire, (ir.IntType, ir.EnumRef, ir.BoolType)):
+                raise _FieldError(loc, "bit-fields must be integers, enums or bool")
+            if isinstance(wire, ir.IntType):
+                if not 0 < bit_width <= wire.bits:
+                    raise _FieldError(loc, f"bit-field width {bit_width} is outside "
+                                      f"1..{wire.bits}")
+                lo = -(1 << (bit_width - 1)) if wire.signed else 0
+                hi = (1 << (bit_width - 1)) - 1 if wire.signed else (1 << bit_width) - 1
+                wire = replace(wire, lo=lo, hi=hi)
+        if "range" in anns:
+            a = anns["range"]
+            lo = self.folder.fold(a.args[0], "the low end of VMGEN_RANGE")
+            hi = self.folder.fold(a.args[1], "the high end of VMGEN_RANGE")
+            wire = self._ranged(wire, lo, hi, a)
+        if "string" in anns:
+            wire = self._stringed(wire, anns["string"])
+        if "union" in anns and not isinstance(wire, ir.UnionRef):
+            raise _FieldError(anns["union"].location, "VMGEN_UNION belongs on a union field")
+        if isinstance(wire, ir.UnionRef) and "union" not in anns:
+            raise _FieldError(
+                loc,
+                "a union needs VMGEN_UNION(field) naming the field that selects its member, "
+                "and VMGEN_CASE(value, ...) on each member; or mark it VMGEN_SKIP",
+            )
+        return wire
+
+    def _ranged(self, wire: ir.WireType, lo: int, hi: int, a: Annotation) -> ir.WireType:
+        if isinstance(wire, ir.ArrayType):
+            return replace(wire, element=self._ranged(wire.element, lo, hi, a))
+        if not isinstance(wire, ir.IntType):
+            raise _FieldError(a.location, "VMGEN_RANGE applies to integers (or arrays of them)")
+        if lo > hi:
+            raise _FieldError(a.location, f"VMGEN_RANGE({lo}, {hi}) is empty")
+        if lo < wire.min or hi > wire.max:
+            raise _FieldError(
+                a.location,
+                f"VMGEN_RANGE({lo}, {hi}) does not fit the type's range {wire.min}..{wire.max}",
+            )
+        return replace(wire, lo=lo, hi=hi)
+
+    def _stringed(self, wire: ir.WireType, a: Annotation) -> ir.WireType:
+        if isinstance(wire, ir.ArrayType):
+            return replace(wire, element=self._stringed(wire.element, a))
+        if isinstance(wire, ir.BytesType) and wire.count is None and wire.length >= 1:
+            return ir.StringType(wire.length)
+        raise _FieldError(a.location, "VMGEN_STRING applies to char arrays")
+
+    def _link(self, struct: str, context: str, raw: list[_RawField]) -> list[ir.Field]:
+        """Resolve what annotations say about siblings (counts, selectors), check
+        it, and put the fields in wire order."""
+        fields = {r.field.name: r.field for r in raw}
+        counts: dict[str, str] = {}  # count field -> array
+        selectors: dict[str, str] = {}  # union field -> selector
+        for r in raw:
+            f = r.field
+            try:
+                if "size_is" in r.anns:
+                    count, array = self._link_count(f, r.anns["size_is"], fields, counts)
+                    fields[count.name] = count
+                    fields[array.name] = array
+                if "union" in r.anns:
+                    selectors[f.name] = self._link_selector(f, r.anns["union"], fields)
+            except _FieldError as exc:
+                self.sink.error(exc.location, exc.message, context)
+        linked = []
+        for r in raw:
+            f = fields[r.field.name]
+            if f.name in selectors:
+                f = replace(f, selector=selectors[f.name])
+            linked.append(f)
+        return _wire_order(linked)
+
+    def _link_count(
+        self, array: ir.Field, ann: Annotation, fields: dict[str, ir.Field],
+        counts: dict[str, str],
+    ) -> tuple[ir.Field, ir.Field]:
+        """The count field and the array, linked."""
+        name = identifier_arg(ann, "the count")
+        label = f"VMGEN_SIZE_IS({name}) on '{array.name}'"
+        count = fields.get(name)
+        if count is None:
+            raise _FieldError(ann.location, f"{label}: no field '{name}' in this struct")
+        if count.type is None:
+            raise _FieldError(ann.location, f"{label}: the count field '{name}' is VMGEN_SKIP; "
+                              "a sized array needs its count migrated")
+        if name in counts:
+            raise _FieldError(ann.location, f"{label}: '{name}' already counts "
+                              f"'{counts[name]}'; one count field sizes one array")
+        if not isinstance(count.type, ir.IntType):
+            raise _FieldError(ann.location, f"{label}: the count field '{name}' is not an integer")
+        if count.const:
+            raise _FieldError(ann.location, f"{label}: the count field '{name}' is const")
+        if count.since != array.since:
+            raise _FieldError(ann.location, f"{label}: the count field '{name}' and the array "
+                              "must have the same VMGEN_SINCE")
+        sized = array.type
+        assert isinstance(sized, (ir.ArrayType, ir.BytesType)) and sized.count is not None
+        t = count.type
+        if sized.count.fixed:
+            # A count narrower than the capacity must say so with VMGEN_RANGE.
+            if not t.ranged and t.max < sized.length:
+                raise _FieldError(ann.location, f"{label}: '{name}' ({count.c_type}) cannot "
+                                  f"count up to the capacity {sized.length}: widen it, or bound "
+                                  f"it with VMGEN_RANGE")
+            high = min(sized.length, t.max)
+        else:
+            # A flexible array member or a pointer: exactly as many elements as
+            # the destination holds; the count field's range bounds the wire.
+            high = t.max
+        low = max(0, t.min)
+        if low > high:
+            raise _FieldError(ann.location, f"{label}: the count's range {t.min}..{t.max} "
+                              f"leaves no valid element count")
+        sizing = replace(sized.count, min=low, max=high)
+        array = replace(array, type=replace(sized, count=sizing))
+        counts[name] = array.name
+        return replace(count, count_of=array.name), array
+
+    def _link_selector(self, union: ir.Field, ann: Annotation,
+                       fields: dict[str, ir.Field]) -> str:
+        name = identifier_arg(ann, "the discriminator")
+        label = f"VMGEN_UNION({name}) on '{union.name}'"
+        sel = fields.get(name)
+        if sel is None:
+            raise _FieldError(ann.location, f"{label}: no field '{name}' in this struct")
+        if sel.type is None or sel.count_of is not None:
+            raise _FieldError(ann.location, f"{label}: the discriminator '{name}' must be "
+                              "migrated")
+        t = sel.type
+        if not (isinstance(t, ir.EnumRef) or (isinstance(t, ir.IntType) and t.max < (1 << 63))):
+            raise _FieldError(ann.location, f"{label}: the discriminator '{name}' must be an "
+                              "enum or an integer that fits int64_t")
+        if sel.since != union.since:
+            raise _FieldError(ann.location, f"{label}: the discriminator and the union must "
+                              "have the same VMGEN_SINCE")
+        return name
+
+    # ---- resolving C types -----------------------------------------------------
+
+    def _resolve(
+        self, node: c_ast.Node, seen: set[str], sized: bool = False, top: bool = True
+    ) -> ir.WireType:
+        """The wire type of a declarator chain.  `sized`: VMGEN_SIZE_IS is on it,
+        so a flexible array member or a pointer is an array of unknown capacity.
+        `top`: `node` is the field's own declarator (not an element's)."""
         loc = location_of(node)
         if isinstance(node, c_ast.TypeDecl):
             return self._resolve_specifier(node.type, seen)
@@ -333,21 +608,62 @@ class Lowerer:
             return self._resolve(node.type, seen)
         if isinstance(node, c_ast.ArrayDecl):
             if node.dim is None:
-                raise _FieldError(loc, "flexible array members are not supported yet")
+                if not sized:
+                    raise _FieldError(loc, "a flexible array member needs VMGEN_SIZE_IS(field)")
+                return self._array(self._resolve(node.type, seen, top=False), 0, sized,
+                                   fixed=False)
             length = self.folder.fold(node.dim, "the array size")
             if length <= 0:
                 raise _FieldError(location_of(node.dim), f"array size {length} is not positive")
-            element = self._resolve(node.type, seen)
-            if isinstance(element, ir.IntType) and element.visitor in _BYTE_VISITORS:
-                return ir.BytesType(length)
-            return ir.ArrayType(element, length)
-        if isinstance(node, (c_ast.PtrDecl, c_ast.FuncDecl)):
-            # Point at the declared name, not at the '*' or '('.
+            return self._array(self._resolve(node.type, seen, top=False), length, sized,
+                               fixed=True)
+        if isinstance(node, c_ast.PtrDecl):
+            external = self._external_pointee(node.type)
+            if external is not None:
+                return replace(external, pointer=True)
+            data = not isinstance(node.type, (c_ast.PtrDecl, c_ast.FuncDecl))
+            if sized and data and top:
+                return self._array(self._resolve(node.type, seen, top=False), 0, sized,
+                                   fixed=False, pointer=True)
+            # Point at the declared name, not at the '*'.
             declared = [n for n in _type_chain(node) if isinstance(n, c_ast.TypeDecl)]
             where = location_of(declared[0]) if declared else loc
-            what = "pointers" if isinstance(node, c_ast.PtrDecl) else "functions"
-            raise _FieldError(where, f"{what} cannot be migrated: mark the field VMGEN_SKIP")
+            hint = " (or VMGEN_SIZE_IS(count) for a buffer of count elements)" if (
+                data and top) else ""
+            raise _FieldError(where, "pointers cannot be migrated: mark the field VMGEN_SKIP"
+                              + hint)
+        if isinstance(node, c_ast.FuncDecl):
+            declared = [n for n in _type_chain(node) if isinstance(n, c_ast.TypeDecl)]
+            where = location_of(declared[0]) if declared else loc
+            raise _FieldError(where, "functions cannot be migrated: mark the field VMGEN_SKIP")
         raise _FieldError(loc, f"unsupported declarator ({type(node).__name__})")
+
+    def _is_union(self, node: c_ast.Node | None, seen: set[str]) -> bool:
+        """Whether a declarator chain declares a union (directly or through typedefs)."""
+        if isinstance(node, c_ast.TypeDecl):
+            spec = node.type
+            if isinstance(spec, c_ast.Union):
+                return True
+            if isinstance(spec, c_ast.IdentifierType) and len(spec.names) == 1:
+                name = spec.names[0]
+                if name in self.t.typedefs and name not in seen:
+                    return self._is_union(self.t.typedefs[name], seen | {name})
+        return False
+
+    def _array(self, element: ir.WireType, length: int, sized: bool, fixed: bool,
+               pointer: bool = False) -> ir.WireType:
+        """An array of `element`; the count field is filled in when fields are linked."""
+        count = ir.Sizing("", fixed, pointer=pointer) if sized else None
+        if isinstance(element, ir.IntType) and element.visitor in _BYTE_VISITORS:
+            return ir.BytesType(length, count)
+        return ir.ArrayType(element, length, count)
+
+    def _external_pointee(self, node: c_ast.Node) -> ir.ExternalType | None:
+        if isinstance(node, c_ast.TypeDecl) and isinstance(node.type, c_ast.IdentifierType):
+            names = node.type.names
+            if len(names) == 1 and names[0] in self.externals:
+                return self.externals[names[0]]
+        return None
 
     def _resolve_specifier(self, spec: c_ast.Node, seen: set[str]) -> ir.WireType:
         loc = location_of(spec)
@@ -358,7 +674,8 @@ class Lowerer:
             if definition is None:
                 raise _FieldError(
                     loc,
-                    f"'struct {spec.name}' is an opaque type: mark the field VMGEN_SKIP",
+                    f"'struct {spec.name}' is an opaque type: mark the field VMGEN_SKIP, or "
+                    f"declare how it travels with VMGEN_EXTERNAL(kind) on its typedef",
                 )
             if id(definition) in self.in_progress:
                 raise _FieldError(loc, f"'struct {spec.name}' contains itself")
@@ -369,14 +686,14 @@ class Lowerer:
                 raise _FieldError(loc, f"'enum {spec.name}' is not defined")
             return ir.EnumRef(self._lower_enum(definition_e))
         if isinstance(spec, c_ast.Union):
-            raise _FieldError(
-                loc, "unions are not supported yet: mark the field VMGEN_SKIP"
-            )
+            return ir.UnionRef(self._lower_union(spec, loc))
         raise _FieldError(loc, f"unsupported type ({type(spec).__name__})")
 
     def _resolve_names(self, names: list[str], loc: Location, seen: set[str]) -> ir.WireType:
         if len(names) == 1:
             name = names[0]
+            if name in self.externals:
+                return self.externals[name]
             if name in _STDINT:
                 return _STDINT[name]
             if name in self.t.typedefs:
@@ -397,13 +714,94 @@ class Lowerer:
             nbytes = 1 if size == "char" else getattr(self.target, f"sizeof_{size}")
             return ir.IntType(visitor, nbytes * self.target.char_bits, signed)
         spelled = " ".join(names)
-        if spelled in self.t.typedefs or spelled in ("void",):
-            raise _FieldError(loc, f"'{spelled}' cannot be migrated")
+        if spelled == "void":
+            raise _FieldError(loc, "'void' cannot be migrated")
         if "double" in names or "float" in names:
             raise _FieldError(loc, f"'{spelled}' is not supported (only float and double)")
         # pycparser refuses undeclared type names, so what reaches here is a
         # type the compiler knows (__int128, _Float128, ...) that vmgen does not.
         raise _FieldError(loc, f"'{spelled}' is not supported")
+
+    # ---- unions and external types ----------------------------------------------
+
+    def _lower_union(self, spec: c_ast.Union, loc: Location) -> str:
+        definition = spec if spec.decls is not None else self.t.unions.get(spec.name or "")
+        if definition is None:
+            raise _FieldError(loc, f"'union {spec.name}' is an opaque type: mark the field "
+                              "VMGEN_SKIP")
+        key = id(definition)
+        if key in self.unions:
+            return self.unions[key].name
+        typedef = self.t.typedef_of.get(key)
+        if typedef is not None:
+            name, c_type = typedef, typedef
+        elif definition.name is not None:
+            name, c_type = definition.name, f"union {definition.name}"
+        else:
+            name, c_type = f"{self.current_struct}_{self.current_field}", ""
+        context = f"In union '{name}':"
+        members: list[ir.UnionMember] = []
+        seen_cases: dict[int, str] = {}
+        for decl in definition.decls:
+            if not isinstance(decl, c_ast.Decl):
+                continue
+            mloc = location_of(decl)
+            try:
+                if decl.name is None:
+                    raise _FieldError(mloc, "anonymous union members are not supported")
+                anns = {a.kind: a for a in on_declaration(decl)}
+                if "skip" in anns:
+                    continue
+                if "case" not in anns:
+                    raise _FieldError(mloc, f"member '{decl.name}' needs VMGEN_CASE(value, ...) "
+                                      "(the discriminator values that select it) or VMGEN_SKIP")
+                if decl.bitsize is not None:
+                    raise _FieldError(mloc, f"member '{decl.name}': bit-fields in unions are "
+                                      "not supported")
+                wire = self._resolve(decl.type, set())
+                if isinstance(wire, ir.UnionRef):
+                    raise _FieldError(mloc, f"member '{decl.name}': a union directly inside a "
+                                      "union is not supported")
+                cases = tuple(self.folder.fold(arg, "a VMGEN_CASE value")
+                              for arg in anns["case"].args)
+                for c in cases:
+                    if c in seen_cases:
+                        raise _FieldError(anns["case"].location, f"case {c} selects both "
+                                          f"'{seen_cases[c]}' and '{decl.name}'")
+                    seen_cases[c] = decl.name
+                members.append(ir.UnionMember(decl.name, self._spell(decl.type), wire, cases,
+                                              mloc))
+            except _FieldError as exc:
+                self.sink.error(exc.location, exc.message, context)
+            except VmgenError as exc:
+                for d in exc.diagnostics:
+                    self.sink.error(d.location, d.message, d.context or context)
+        if not members:
+            self.sink.error(location_of(definition), f"union '{name}' has no member with "
+                            "VMGEN_CASE", context)
+        lowered = ir.Union(name, c_type, tuple(members), location_of(definition))
+        self.unions[key] = lowered
+        return name
+
+    def _read_external(self, typedef: c_ast.Typedef) -> None:
+        try:
+            anns = on_typedef(typedef)
+        except VmgenError as exc:
+            self.sink.extend(exc)
+            return
+        if self.sidecar is not None:
+            anns = self.sidecar.merge(anns, self.sidecar.type(typedef.name))
+        for a in anns:
+            if a.kind != "external":
+                self.sink.error(a.location, f"{a.macro} does not belong on a typedef")
+                continue
+            kind = a.args[0]
+            wire = _EXTERNAL_KINDS.get(kind.name) if isinstance(kind, c_ast.ID) else None
+            if wire is None:
+                self.sink.error(a.location, "VMGEN_EXTERNAL(kind): kind is one of "
+                                + ", ".join(_EXTERNAL_KINDS))
+                continue
+            self.externals[typedef.name] = ir.ExternalType(typedef.name, wire, pointer=False)
 
     def _lower_enum(self, definition: c_ast.Enum) -> str:
         key = id(definition)
@@ -470,9 +868,11 @@ def include_name(header: str, include_dirs: tuple[str, ...]) -> str:
     return path.name
 
 
-def lower(parsed: Parsed, options: Options) -> tuple[ir.Module, list[Diagnostic]]:
+def lower(
+    parsed: Parsed, options: Options, sidecar: Sidecar | None = None
+) -> tuple[ir.Module, list[Diagnostic]]:
     """The IR of a parsed header, and the problems found (the module then lacks
     the fields and structs that could not be lowered)."""
-    lowerer = Lowerer(parsed, options)
+    lowerer = Lowerer(parsed, options, sidecar)
     module = lowerer.run()
     return module, lowerer.sink.items

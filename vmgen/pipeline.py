@@ -13,6 +13,7 @@ from vmgen.backends import asn1, c, python
 from vmgen.diagnostics import VmgenError, in_source_order
 from vmgen.frontend import Options, parse
 from vmgen.resources import RUNTIME_FILES, runtime_dir
+from vmgen.sidecar import Sidecar
 
 
 @dataclass(frozen=True)
@@ -22,8 +23,9 @@ class Generated:
 
 
 def build_module(header: str, options: Options) -> ir.Module:
+    sidecar = Sidecar.load(options.annotations) if options.annotations else None
     parsed = parse(header, options)
-    module, problems = lower.lower(parsed, options)
+    module, problems = lower.lower(parsed, options, sidecar)
     # The name checks also run on a partly lowered module, so one run reports all.
     problems = problems + checks.diagnose(module)
     if problems:

@@ -233,6 +233,83 @@ bool visit_value_uint(Visitor *v, const char *name, uint64_t *obj,
     return true;
 }
 
+bool visit_value_enum(Visitor *v, const char *name, int64_t *obj,
+                      const int64_t *values, size_t n, Error **errp)
+{
+    return v->type_enum(v, name, obj, values, n, errp);
+}
+
+bool visit_room_int(Visitor *v, const char *array, const char *field,
+                    int64_t value, size_t max, size_t *count, Error **errp)
+{
+    if (value < 0 || (uint64_t)value > max) {
+        return visit_error(v, array, errp,
+                           "count '%s' is %" PRId64 ", outside 0..%zu", field,
+                           value, max);
+    }
+    *count = (size_t)value;
+    return true;
+}
+
+bool visit_room_uint(Visitor *v, const char *array, const char *field,
+                     uint64_t value, size_t max, size_t *count, Error **errp)
+{
+    if (value > max) {
+        return visit_error(v, array, errp,
+                           "count '%s' is %" PRIu64 ", outside 0..%zu", field,
+                           value, max);
+    }
+    *count = (size_t)value;
+    return true;
+}
+
+bool visit_select_case(Visitor *v, const char *name, const char *selector,
+                       int64_t value, const int64_t *cases,
+                       const size_t *alts, size_t n, size_t *alt,
+                       Error **errp)
+{
+    size_t i;
+
+    if (v->type == VISITOR_INPUT) {
+        return true;
+    }
+    for (i = 0; i < n; i++) {
+        if (cases[i] == value) {
+            *alt = alts[i];
+            return true;
+        }
+    }
+    return visit_error(v, name, errp,
+                       "'%s' is %" PRId64 ", which selects no member", selector,
+                       value);
+}
+
+bool visit_check_case(Visitor *v, const char *name, const char *selector,
+                      int64_t value, const int64_t *cases, const size_t *alts,
+                      size_t n, const char *const *members, size_t alt,
+                      Error **errp)
+{
+    size_t i;
+
+    if (v->type != VISITOR_INPUT) {
+        return true;
+    }
+    for (i = 0; i < n; i++) {
+        if (cases[i] == value) {
+            if (alts[i] == alt) {
+                return true;
+            }
+            return visit_error(v, name, errp,
+                               "the data holds member '%s', but '%s' = %" PRId64
+                               " selects '%s'", members[alt], selector, value,
+                               members[alts[i]]);
+        }
+    }
+    return visit_error(v, name, errp,
+                       "the data holds member '%s', but '%s' = %" PRId64
+                       " selects no member", members[alt], selector, value);
+}
+
 bool visit_count_int(Visitor *v, const char *array, const char *field,
                      int64_t value, size_t capacity, size_t *count,
                      Error **errp)

@@ -169,6 +169,8 @@ bool visit_value_int(Visitor *v, const char *name, int64_t *obj, int64_t min,
                      int64_t max, Error **errp);
 bool visit_value_uint(Visitor *v, const char *name, uint64_t *obj,
                       uint64_t min, uint64_t max, Error **errp);
+bool visit_value_enum(Visitor *v, const char *name, int64_t *obj,
+                      const int64_t *values, size_t n, Error **errp);
 /*
  * The element count of an array sized by a sibling count field
  * (VMGEN_SIZE_IS).  Output: checks the count field's value, then sets *count;
@@ -179,6 +181,30 @@ bool visit_count_int(Visitor *v, const char *array, const char *field,
                      Error **errp);
 bool visit_count_uint(Visitor *v, const char *array, const char *field,
                       uint64_t value, size_t capacity, size_t *count,
+                      Error **errp);
+/*
+ * The element count of a flexible array member or pointer sized by a count
+ * field: in both directions *count is the count field's value (checked to be
+ * in 0..max), i.e. what the destination holds; a load must find exactly that.
+ */
+bool visit_room_int(Visitor *v, const char *array, const char *field,
+                    int64_t value, size_t max, size_t *count, Error **errp);
+bool visit_room_uint(Visitor *v, const char *array, const char *field,
+                     uint64_t value, size_t max, size_t *count, Error **errp);
+/*
+ * Unions (VMGEN_UNION / VMGEN_CASE): cases[i] selects alternative alts[i].
+ * Output: visit_select_case sets *alt from the discriminator's value, or
+ * fails when no case selects a member.  Input: visit_check_case fails unless
+ * the discriminator's value (read earlier) selects the alternative found in
+ * the data.  Each is a no-op in the other direction.
+ */
+bool visit_select_case(Visitor *v, const char *name, const char *selector,
+                       int64_t value, const int64_t *cases,
+                       const size_t *alts, size_t n, size_t *alt,
+                       Error **errp);
+bool visit_check_case(Visitor *v, const char *name, const char *selector,
+                      int64_t value, const int64_t *cases, const size_t *alts,
+                      size_t n, const char *const *members, size_t alt,
                       Error **errp);
 bool visit_type_enum(Visitor *v, const char *name, int64_t *obj,
                      const int64_t *values, size_t n, Error **errp);

@@ -8,10 +8,21 @@
  *   typedef struct VMGEN_STATE(3, 1) RTCState { ... } RTCState;
  *       the struct is a device state; its data is version 3 and readers
  *       need at least version 1 to read it.
- *   QEMUTimer *timer VMGEN_SKIP;      the field is not migrated.
- *   uint8_t fifo[16] VMGEN_SIZE_IS(count);   only `count` elements travel.
- *   uint32_t flags VMGEN_SINCE(2);   the field exists from version 2 on.
- *   uint8_t index VMGEN_RANGE(0, 15); loads reject values outside [0, 15].
+ *   QEMUTimer *timer VMGEN_SKIP;          the field is not migrated.
+ *   uint8_t fifo[16] VMGEN_SIZE_IS(count);
+ *       only `count` elements travel; 16 is the capacity.  On a flexible
+ *       array member or a pointer, the data must hold exactly as many
+ *       elements as the destination (its `count` before the load).
+ *   uint32_t flags VMGEN_SINCE(2);        the field exists from version 2 on.
+ *   uint8_t index VMGEN_RANGE(0, 15);     loads reject values outside [0, 15].
+ *   char name[32] VMGEN_STRING;           a NUL-terminated string.
+ *   union { ... } u VMGEN_UNION(kind);    `kind` says which member is live;
+ *   struct A a VMGEN_CASE(KIND_A);        ... and each member says for which
+ *                                         values of `kind`.
+ *   typedef struct QEMUTimer QEMUTimer VMGEN_EXTERNAL(int64);
+ *       fields of this type (or pointers to it) travel as one int64 through
+ *       the user's bool visit_type_QEMUTimer(Visitor *, const char *,
+ *       QEMUTimer *, Error **).
  *
  * A field annotation goes after the declarator (for a bit-field, before the
  * colon); a leading annotation covers every declarator of its line.
@@ -25,12 +36,20 @@
 #define VMGEN_SINCE(version) [[vmgen::since(version)]]
 #define VMGEN_SIZE_IS(field) [[vmgen::size_is(field)]]
 #define VMGEN_RANGE(lo, hi) [[vmgen::range(lo, hi)]]
+#define VMGEN_STRING [[vmgen::string]]
+#define VMGEN_UNION(field) [[vmgen::union(field)]]
+#define VMGEN_CASE(...) [[vmgen::case(__VA_ARGS__)]]
+#define VMGEN_EXTERNAL(kind) [[vmgen::external(kind)]]
 #else
 #define VMGEN_STATE(version, minimum_version)
 #define VMGEN_SKIP
 #define VMGEN_SINCE(version)
 #define VMGEN_SIZE_IS(field)
 #define VMGEN_RANGE(lo, hi)
+#define VMGEN_STRING
+#define VMGEN_UNION(field)
+#define VMGEN_CASE(...)
+#define VMGEN_EXTERNAL(kind)
 #endif
 
 #endif /* VMGEN_H */

@@ -60,6 +60,12 @@ def asn1_identifier(name: str) -> str:
     return f
 
 
+def _size(lo: int, hi: int) -> tuple[str, list[Any]]:
+    if lo == hi:
+        return f"SIZE ({lo})", [lo]
+    return f"SIZE ({lo}..{hi})", [(lo, hi)]
+
+
 def wire_type(t: ir.WireType) -> tuple[str, Parsed]:
     if isinstance(t, ir.IntType):
         return f"INTEGER ({t.min}..{t.max})", {"type": "INTEGER", "restricted-to": [(t.min, t.max)]}
@@ -68,23 +74,45 @@ def wire_type(t: ir.WireType) -> tuple[str, Parsed]:
     if isinstance(t, ir.FloatType):
         n = t.bits // 8
         return f"OCTET STRING (SIZE ({n}))", {"type": "OCTET STRING", "size": [n]}
+    if isinstance(t, ir.ExternalType):
+        return wire_type(t.wire)
+    if isinstance(t, ir.StringType):
+        text, size = _size(0, t.capacity - 1)
+        return f"VisibleString ({text})", {"type": "VisibleString", "size": size}
     if isinstance(t, ir.BytesType):
-        return f"OCTET STRING (SIZE ({t.length}))", {"type": "OCTET STRING", "size": [t.length]}
+        lo, hi = (t.length, t.length) if t.count is None else (t.count.min, t.count.max)
+        text, size = _size(lo, hi)
+        return f"OCTET STRING ({text})", {"type": "OCTET STRING", "size": size}
     if isinstance(t, ir.ArrayType):
-        text, parsed = wire_type(t.element)
+        element, parsed = wire_type(t.element)
+        lo, hi = (t.length, t.length) if t.count is None else (t.count.min, t.count.max)
+        text, size = _size(lo, hi)
         return (
-            f"SEQUENCE (SIZE ({t.length})) OF {text}",
-            {"type": "SEQUENCE OF", "element": parsed, "size": [t.length]},
+            f"SEQUENCE ({text}) OF {element}",
+            {"type": "SEQUENCE OF", "element": parsed, "size": size},
         )
     ref = asn1_type(t.name)
     return ref, {"type": ref}
 
 
-def _c_comment(f: ir.Field, t: ir.WireType) -> str:
-    extra = {32: " (IEEE 754 binary32 bits)", 64: " (IEEE 754 binary64 bits)"}
-    note = extra[t.bits] if isinstance(t, ir.FloatType) else ""
+def _c_comment(f: ir.Field | ir.UnionMember, t: ir.WireType) -> str:
+    notes = []
+    if isinstance(t, ir.FloatType):
+        notes.append(f"IEEE 754 binary{t.bits} bits")
+    if isinstance(t, (ir.ArrayType, ir.BytesType)) and t.count is not None:
+        notes.append(f"count in '{t.count.field}'")
+    if isinstance(f, ir.Field):
+        if f.bit_width is not None:
+            notes.append(f"bit-field : {f.bit_width}")
+        if f.const:
+            notes.append("const: must match on load")
+        if f.selector is not None:
+            notes.append(f"selected by '{f.selector}'")
+    if isinstance(f, ir.UnionMember):
+        notes.append("when " + ", ".join(str(c) for c in f.cases))
     base, bracket, dims = f.c_type.partition("[")
-    return f"{base} {f.name}{bracket}{dims}{note}"
+    text = f"{base} {f.name}{bracket}{dims}" if not base.endswith("*") else f"{base}{f.name}"
+    return text + (f" ({'; '.join(notes)})" if notes else "")
 
 
 def _where(loc: Location) -> str:
@@ -93,16 +121,11 @@ def _where(loc: Location) -> str:
 
 
 @dataclass(frozen=True)
-class _Member:
-    name: str  # padded to the widest name
-    rest: str  # "TYPE," and, where there is one, the aligned "-- comment"
-
-
-@dataclass(frozen=True)
-class _Sequence:
+class _Type:
     name: str
     comment: str
-    members: list[_Member]
+    kind: str  # "SEQUENCE" or "CHOICE"
+    lines: list[str]  # the body, laid out
 
 
 @dataclass(frozen=True)
@@ -112,13 +135,66 @@ class _Enumerated:
     values: str
 
 
-def _pad(members: list[tuple[str, str, str]]) -> list[_Member]:
-    width = max(len(n) for n, _, _ in members)
-    twidth = max(len(t) for _, t, _ in members)
-    return [
-        _Member(n.ljust(width), f"{(t + ','):<{twidth + 1}}  -- {c}" if c else t + ",")
-        for n, t, c in members
-    ]
+@dataclass(frozen=True)
+class _Row:
+    name: str
+    type: str
+    comment: str
+
+
+def _layout(root: list[_Row], groups: list[tuple[int, list[_Row]]], extensible: bool) -> list[str]:
+    """The lines of a SEQUENCE/CHOICE body: aligned members, the extension
+    marker, and one [[ ]] group per VMGEN_SINCE version (the version is in a
+    comment: asn1c does not read `[[ 2: ... ]]`)."""
+    rows = root + [r for _, g in groups for r in g]
+    width = max((len(r.name) for r in rows), default=0)
+    twidth = max((len(r.type) for r in rows), default=0) + 1
+
+    def line(r: _Row, comma: bool, indent: str) -> str:
+        t = r.type + ("," if comma else "")
+        if r.comment:
+            return f"{indent}{r.name.ljust(width)}  {t.ljust(twidth)}  -- {r.comment}"
+        return f"{indent}{r.name.ljust(width)}  {t}"
+
+    lines = [line(r, extensible or i < len(root) - 1, "") for i, r in enumerate(root)]
+    if extensible:
+        lines.append("..." + ("," if groups else ""))
+    for gi, (version, group) in enumerate(groups):
+        lines.append(f"[[ -- version {version}")
+        lines += [line(r, i < len(group) - 1, "    ") for i, r in enumerate(group)]
+        lines.append("]]" + ("," if gi < len(groups) - 1 else ""))
+    return lines
+
+
+def _sequence(s: ir.Struct) -> tuple[list[str], Parsed]:
+    root: list[_Row] = []
+    parsed_root: list[Parsed | None] = []
+    groups: dict[int, list[_Row]] = {}
+    parsed_groups: dict[int, list[Parsed]] = {}
+    for f in s.wire:
+        assert f.type is not None
+        text, parsed = wire_type(f.type)
+        row = _Row(asn1_identifier(f.name), text, _c_comment(f, f.type))
+        member = {"name": row.name, **parsed}
+        if f.since is None:
+            root.append(row)
+            parsed_root.append(member)
+        else:
+            groups.setdefault(f.since, []).append(row)
+            parsed_groups.setdefault(f.since, []).append(member)
+    members: list[Any] = [*parsed_root, None, *(parsed_groups[v] for v in sorted(groups))]
+    lines = _layout(root, [(v, groups[v]) for v in sorted(groups)], extensible=True)
+    return lines, {"type": "SEQUENCE", "members": members}
+
+
+def _choice(u: ir.Union) -> tuple[list[str], Parsed]:
+    rows = []
+    parsed = []
+    for m in u.members:
+        text, p = wire_type(m.type)
+        rows.append(_Row(asn1_identifier(m.name), text, _c_comment(m, m.type)))
+        parsed.append({"name": rows[-1].name, **p})
+    return _layout(rows, [], extensible=False), {"type": "CHOICE", "members": parsed}
 
 
 def generate(module: ir.Module) -> tuple[str, Parsed]:
@@ -133,26 +209,21 @@ def generate(module: ir.Module) -> tuple[str, Parsed]:
             _Enumerated(tn, f"{e.c_type} ({_where(e.location)})",
                         ", ".join(f"{n}({v})" for n, v in values))
         )
-    sequences: list[_Sequence] = []
+    bodies: list[_Type] = []
+    for u in module.unions:
+        tn = asn1_type(u.name)
+        lines, types[tn] = _choice(u)
+        spelled = u.c_type or f"the union of {u.name.replace('_', '.', 1)}"
+        bodies.append(_Type(tn, f"{spelled} ({_where(u.location)})", "CHOICE", lines))
     for s in module.structs:
         tn = asn1_type(s.name)
-        rows: list[tuple[str, str, str]] = []
-        parsed_members: list[Parsed | None] = []
-        for f in s.migrated:
-            assert f.type is not None
-            text, parsed = wire_type(f.type)
-            fname = asn1_identifier(f.name)
-            rows.append((fname, text, _c_comment(f, f.type)))
-            parsed_members.append({"name": fname, **parsed})
-        parsed_members.append(None)
-        types[tn] = {"type": "SEQUENCE", "members": parsed_members}
-        sequences.append(_Sequence(tn, f"{s.c_type} ({_where(s.location)})", _pad(rows)))
+        lines, types[tn] = _sequence(s)
+        bodies.append(_Type(tn, f"{s.c_type} ({_where(s.location)})", "SEQUENCE", lines))
     for s in module.states:
         assert s.state is not None
         tn = asn1_type(s.name)
         rn = names.record_name(tn)
-        rows = [(n, t, "") for n, t in RECORD_MEMBERS]
-        rows.append(("state", tn, ""))
+        rows = [_Row(n, t, "") for n, t in RECORD_MEMBERS] + [_Row("state", tn, "")]
         types[rn] = {
             "type": "SEQUENCE",
             "members": [
@@ -164,21 +235,20 @@ def generate(module: ir.Module) -> tuple[str, Parsed]:
                 None,
             ],
         }
-        sequences.append(
-            _Sequence(
-                rn,
-                f"record of {s.c_type}: data version {s.state.version}, "
-                f"readable from version {s.state.minimum_version}",
-                _pad(rows),
-            )
-        )
+        bodies.append(_Type(
+            rn,
+            f"record of {s.c_type}: data version {s.state.version}, "
+            f"readable from version {s.state.minimum_version}",
+            "SEQUENCE",
+            _layout(rows, [], extensible=True),
+        ))
     name = module_name(module)
     text = render(
         "asn1/module.asn.j2",
         banner=banner(module.include),
         module=name,
         enums=enums,
-        sequences=sequences,
+        types=bodies,
     )
     module_parse: Parsed = {
         name: {

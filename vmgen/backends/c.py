@@ -1,4 +1,9 @@
-"""C backend: ``STEM-visit.h`` and ``STEM-visit.c`` (QAPI-style visitors + save/load)."""
+"""C backend: ``STEM-visit.h`` and ``STEM-visit.c`` (QAPI-style visitors + save/load).
+
+Each member is visited by one small template chosen here; the templates only
+substitute.  Members are visited in wire order, so the visitor's member
+counter gives every member its AUTOMATIC TAGS number.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +16,15 @@ from vmgen.backends import banner, render
 
 # Generated code refuses to build against a runtime it was not generated for.
 RUNTIME_VERSION = 2
+
+# C type of each runtime visitor's value (for casts when visiting through a value).
+_C_TYPES = {
+    "int8": "int8_t", "int16": "int16_t", "int32": "int32_t", "int64": "int64_t",
+    "uint8": "uint8_t", "uint16": "uint16_t", "uint32": "uint32_t", "uint64": "uint64_t",
+    "char": "char", "schar": "signed char", "uchar": "unsigned char", "short": "short",
+    "ushort": "unsigned short", "int": "int", "uint": "unsigned int", "long": "long",
+    "ulong": "unsigned long", "llong": "long long", "ullong": "unsigned long long",
+}
 
 
 def _c_string(text: str) -> str:
@@ -27,28 +41,158 @@ def _snippet(template: str, **context: object) -> str:
     return render(template, **context).rstrip("\n")
 
 
-def _member(t: ir.WireType, name: str, path: str, depth: int) -> str:
-    """The statement that visits one member (or list element) of type `t`."""
-    if isinstance(t, ir.ArrayType):
-        index = f"i{depth}"
-        element = _member(t.element, "NULL", f"{path}[{index}]", depth + 1)
-        return _snippet(
-            "c/member_list.c.j2",
-            name=name,
-            length=t.length,
-            count=f"n{depth}",
-            index=index,
-            element=textwrap.indent(element, " " * 8),
-        )
-    if isinstance(t, ir.BytesType):
-        return _snippet("c/member_bytes.c.j2", name=name, length=t.length, path=path)
-    return _snippet("c/member_scalar.c.j2", name=name, visitor=t.visitor, path=path)
+def _signed(t: ir.IntType) -> bool:
+    """Whether values of `t` are carried in an int64_t (else a uint64_t)."""
+    return t.max < (1 << 63)
+
+
+def _int_args(t: ir.IntType) -> tuple[str, str, str, str, str]:
+    """(temp type, range function, lo, hi, printf format) for visiting `t` by value."""
+    if _signed(t):
+        return ("int64_t", "int", _int64_literal(t.min), _int64_literal(t.max), "PRId64")
+    return ("uint64_t", "uint", f"UINT64_C({t.min})", f"UINT64_C({t.max})", "PRIu64")
+
+
+class _Members:
+    """Renders the statements that visit members of one struct."""
+
+    def __init__(self, module: ir.Module, struct: ir.Struct, base: str = "obj->") -> None:
+        self.module = module
+        self.struct = struct
+        self.base = base  # how C reaches the struct's members
+
+    def field(self, f: ir.Field) -> str:
+        assert f.type is not None
+        name = _c_string(f.name)
+        path = f"{self.base}{f.name}"
+        t = f.type
+        if f.name in self.selectors():
+            body = self._selector(f, t, name, path)
+        elif f.const:
+            body = self._const(t, name, path)
+        elif f.bit_width is not None:
+            body = self._by_value(t, name, path)
+        elif isinstance(t, ir.UnionRef):
+            assert f.selector is not None
+            body = self._union(t, name, path, f.selector)
+        elif isinstance(t, (ir.ArrayType, ir.BytesType)) and t.count is not None:
+            body = self._sized(t, name, path)
+        else:
+            body = self.member(t, name, path, 0)
+        if f.since is not None:
+            body = _snippet("c/member_since.c.j2", since=f.since,
+                            body=textwrap.indent(body, "    "))
+        return body
+
+    def selectors(self) -> dict[str, str]:
+        """Discriminator field -> the local holding its value."""
+        return {f.selector: f"vmgen_sel_{f.selector}" for f in self.struct.wire
+                if f.selector is not None}
+
+    def member(self, t: ir.WireType, name: str, path: str, depth: int) -> str:
+        """The statement that visits one addressable member (or list element)."""
+        if isinstance(t, ir.ArrayType):
+            index = f"i{depth}"
+            element = self.member(t.element, "NULL", f"{path}[{index}]", depth + 1)
+            return _snippet("c/member_list.c.j2", name=name, length=t.length,
+                            count=f"n{depth}", index=index,
+                            element=textwrap.indent(element, " " * 8))
+        if isinstance(t, ir.BytesType):
+            return _snippet("c/member_bytes.c.j2", name=name, length=t.length, path=path)
+        if isinstance(t, ir.StringType):
+            return _snippet("c/member_string.c.j2", name=name, path=path, max=t.capacity - 1)
+        if isinstance(t, ir.IntType) and t.ranged:
+            return self._by_value(t, name, path)
+        if isinstance(t, ir.ExternalType) and t.pointer:
+            return _snippet("c/member_external_pointer.c.j2", name=name, path=path,
+                            visitor=t.visitor)
+        assert not isinstance(t, ir.UnionRef), "unions are visited by _union"
+        if isinstance(t, ir.StructRef) and self.module.struct(t.name).anonymous:
+            inner = _Members(self.module, self.module.struct(t.name), f"{path}.")
+            return _snippet(
+                "c/member_struct_inline.c.j2", name=name, locals=list(inner.selectors().values()),
+                members=[textwrap.indent(inner.field(f), "    ") for f in inner.struct.wire],
+            )
+        return _snippet("c/member_scalar.c.j2", name=name, visitor=t.visitor, path=path)
+
+    def _by_value(self, t: ir.WireType, name: str, path: str) -> str:
+        """Visit through a local value: bit-fields and ranged integers."""
+        if isinstance(t, ir.IntType):
+            temp, kind, lo, hi, _ = _int_args(t)
+            return _snippet("c/member_ranged.c.j2", temp=temp,
+                            function=f"visit_type_{kind}_range", name=name, path=path, lo=lo,
+                            hi=hi, c_type=_C_TYPES[t.visitor])
+        if isinstance(t, ir.EnumRef):
+            e = self.module.enum(t.name)
+            return _snippet("c/member_enum_value.c.j2", name=name, path=path, enum=e.name,
+                            count=len(e.enumerators), c_type=e.c_type)
+        assert isinstance(t, ir.BoolType)
+        return _snippet("c/member_bool_value.c.j2", name=name, path=path)
+
+    def _value_call(self, t: ir.WireType) -> tuple[str, str, str, str]:
+        """(temp type, function, extra arguments, format) for reading a value that the
+        generated code keeps (discriminators, const fields)."""
+        if isinstance(t, ir.EnumRef):
+            e = self.module.enum(t.name)
+            return ("int64_t", "visit_value_enum",
+                    f"vmgen_values_{e.name}, {len(e.enumerators)}", "PRId64")
+        assert isinstance(t, ir.IntType)
+        temp, kind, lo, hi, fmt = _int_args(t)
+        return (temp, f"visit_value_{kind}", f"{lo}, {hi}", fmt)
+
+    def _selector(self, f: ir.Field, t: ir.WireType, name: str, path: str) -> str:
+        _, function, args, _ = self._value_call(t)
+        c_type = self.module.enum(t.name).c_type if isinstance(t, ir.EnumRef) else \
+            _C_TYPES[t.visitor] if isinstance(t, ir.IntType) else "int"
+        return _snippet("c/member_selector.c.j2", name=name, path=path, function=function,
+                        args=args, c_type=c_type, local=self.selectors()[f.name])
+
+    def _const(self, t: ir.WireType, name: str, path: str) -> str:
+        temp, function, args, fmt = self._value_call(t)
+        return _snippet("c/member_const.c.j2", name=name, path=path, temp=temp,
+                        function=function, args=args, format=fmt)
+
+    def _sized(self, t: ir.ArrayType | ir.BytesType, name: str, path: str) -> str:
+        assert t.count is not None
+        count = self.struct.field(t.count.field)
+        assert isinstance(count.type, ir.IntType)
+        temp, sign, _, _, _ = _int_args(count.type)
+        common = dict(name=name, path=path, count=count.name,
+                      count_path=f"{self.base}{count.name}", temp=temp, sign=sign,
+                      count_c_type=_C_TYPES[count.type.visitor],
+                      min=t.count.min, max=t.count.max)
+        null_check = (_snippet("c/null_check.c.j2", path=path, name=name)
+                      if t.count.pointer else "")
+        if isinstance(t, ir.BytesType):
+            if t.count.fixed:
+                return _snippet("c/member_bytes_counted.c.j2", **common)
+            return _snippet("c/member_bytes_room.c.j2", null_check=null_check, **common)
+        element = self.member(t.element, "NULL", f"{path}[i0]", 1)
+        element = textwrap.indent(element, " " * 8)
+        if t.count.fixed:
+            return _snippet("c/member_list_counted.c.j2", count_var="n0", index="i0",
+                            element=element, **common)
+        return _snippet("c/member_list_room.c.j2", index="i0", element=element,
+                        null_check=null_check, **common)
+
+    def _union(self, t: ir.UnionRef, name: str, path: str, selector: str) -> str:
+        u = self.module.union(t.name)
+        members = [
+            textwrap.indent(self.member(m.type, _c_string(m.name), f"{path}.{m.name}", 0),
+                            " " * 8)
+            for m in u.members
+        ]
+        return _snippet("c/member_union.c.j2", name=name, selector=selector,
+                        local=self.selectors()[selector], union=u.name,
+                        ncases=sum(len(m.cases) for m in u.members), nmembers=len(u.members),
+                        members=members)
 
 
 @dataclass(frozen=True)
 class _StructView:
     name: str
     c_type: str
+    locals: list[str]
     members: list[str]
 
 
@@ -61,12 +205,28 @@ class _EnumView:
 
 
 @dataclass(frozen=True)
+class _UnionView:
+    name: str
+    ncases: int
+    cases: str
+    alts: str
+    nmembers: int
+    members: str
+
+
+@dataclass(frozen=True)
 class _StateView:
     name: str
     c_type: str
     name_literal: str
     version: int
     minimum_version: int
+
+
+@dataclass(frozen=True)
+class _ExternalView:
+    name: str
+    c_type: str
 
 
 def visit_header_name(module: ir.Module) -> str:
@@ -77,27 +237,49 @@ def _guard(module: ir.Module) -> str:
     return "VMGEN_" + re.sub(r"[^A-Za-z0-9]", "_", module.stem).upper() + "_VISIT_H"
 
 
+def _externals(module: ir.Module) -> list[_ExternalView]:
+    found: dict[str, _ExternalView] = {}
+
+    def walk(t: ir.WireType | None) -> None:
+        if isinstance(t, ir.ExternalType):
+            found.setdefault(t.name, _ExternalView(t.name, t.name))
+        elif isinstance(t, ir.ArrayType):
+            walk(t.element)
+
+    for s in module.structs:
+        for f in s.fields:
+            walk(f.type)
+    for u in module.unions:
+        for m in u.members:
+            walk(m.type)
+    return list(found.values())
+
+
 def _context(module: ir.Module) -> dict[str, object]:
-    structs = [
-        _StructView(
-            s.name,
-            s.c_type,
-            [
-                textwrap.indent(_member(f.type, _c_string(f.name), f"obj->{f.name}", 0), "    ")
-                for f in s.migrated
-                if f.type is not None
-            ],
-        )
-        for s in module.structs
-    ]
+    structs = []
+    for s in module.structs:
+        if s.anonymous:
+            continue  # visited inline where it is used
+        members = _Members(module, s)
+        structs.append(_StructView(
+            s.name, s.c_type, list(members.selectors().values()),
+            [textwrap.indent(members.field(f), "    ") for f in s.wire],
+        ))
     enums = [
-        _EnumView(
-            e.name,
-            e.c_type,
-            len(e.enumerators),
-            ", ".join(_int64_literal(en.value) for en in e.enumerators),
-        )
+        _EnumView(e.name, e.c_type, len(e.enumerators),
+                  ", ".join(_int64_literal(en.value) for en in e.enumerators))
         for e in module.enums
+    ]
+    unions = [
+        _UnionView(
+            u.name,
+            sum(len(m.cases) for m in u.members),
+            ", ".join(_int64_literal(c) for m in u.members for c in m.cases),
+            ", ".join(str(i) for i, m in enumerate(u.members) for _ in m.cases),
+            len(u.members),
+            ", ".join(_c_string(m.name) for m in u.members),
+        )
+        for u in module.unions
     ]
     states = [
         _StateView(s.name, s.c_type, _c_string(s.name), s.state.version, s.state.minimum_version)
@@ -112,7 +294,9 @@ def _context(module: ir.Module) -> dict[str, object]:
         "runtime_version": RUNTIME_VERSION,
         "structs": structs,
         "enums": enums,
+        "unions": unions,
         "states": states,
+        "externals": _externals(module),
     }
 
 

@@ -20,12 +20,30 @@ def _descriptor(t: ir.WireType) -> tuple[Any, ...]:
         return ("bool",)
     if isinstance(t, ir.FloatType):
         return ("float", t.bits)
+    if isinstance(t, ir.ExternalType):
+        return _descriptor(t.wire)
+    if isinstance(t, ir.StringType):
+        return ("string", t.capacity - 1)
     if isinstance(t, ir.BytesType):
-        return ("bytes", t.length)
+        lo, hi = (t.length, t.length) if t.count is None else (t.count.min, t.count.max)
+        return ("bytes", lo, hi)
     if isinstance(t, ir.ArrayType):
-        return ("list", t.length, _descriptor(t.element))
-    kind = "enum" if isinstance(t, ir.EnumRef) else "struct"
+        lo, hi = (t.length, t.length) if t.count is None else (t.count.min, t.count.max)
+        return ("list", lo, hi, _descriptor(t.element))
+    kind = {ir.EnumRef: "enum", ir.StructRef: "struct", ir.UnionRef: "union"}[type(t)]
     return (kind, asn1.asn1_type(t.name))
+
+
+def _member(f: ir.Field) -> tuple[Any, ...]:
+    """(C name, ASN.1 name or None, descriptor, since, role) of a migrated field."""
+    assert f.type is not None
+    role: tuple[str, str] | None = None
+    if f.count_of is not None:
+        role = ("count", f.count_of)
+    elif f.selector is not None:
+        role = ("union", f.selector)
+    asn1_name = None if f.count_of is not None else asn1.asn1_identifier(f.name)
+    return (f.name, asn1_name, _descriptor(f.type), f.since, role)
 
 
 def _literal(value: object) -> str:
@@ -41,7 +59,8 @@ def _text_literal(text: str) -> str:
 
 def generate(module: ir.Module, spec: str, parsed: asn1.Parsed) -> str:
     types: dict[str, tuple[Any, ...]] = {}
-    structs: dict[str, tuple[tuple[str, str, tuple[Any, ...]], ...]] = {}
+    structs: dict[str, tuple[tuple[Any, ...], ...]] = {}
+    unions: dict[str, tuple[tuple[Any, ...], ...]] = {}
     enums: dict[str, tuple[tuple[str, str, int], ...]] = {}
     states: dict[str, tuple[str, str, int, int]] = {}
     for e in module.enums:
@@ -52,11 +71,12 @@ def generate(module: ir.Module, spec: str, parsed: asn1.Parsed) -> str:
     for s in module.structs:
         tn = asn1.asn1_type(s.name)
         types[tn] = ("struct", tn)
-        structs[tn] = tuple(
-            (f.name, asn1.asn1_identifier(f.name), _descriptor(f.type))
-            for f in s.migrated
-            if f.type is not None
-        )
+        structs[tn] = tuple(_member(f) for f in s.migrated)
+    for u in module.unions:
+        tn = asn1.asn1_type(u.name)
+        types[tn] = ("union", tn)
+        unions[tn] = tuple((m.name, asn1.asn1_identifier(m.name), _descriptor(m.type), m.cases)
+                           for m in u.members)
     for s in module.states:
         assert s.state is not None
         tn = asn1.asn1_type(s.name)
@@ -77,6 +97,7 @@ def generate(module: ir.Module, spec: str, parsed: asn1.Parsed) -> str:
         parsed=_literal(parsed),
         types=_literal(types),
         structs=_literal(structs),
+        unions=_literal(unions),
         enums=_literal(enums),
         states=_literal(states),
     )

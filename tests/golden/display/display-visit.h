@@ -22,17 +22,25 @@ bool visit_type_CursorState(Visitor *v, const char *name, CursorState *obj, Erro
 /*
  * DisplayState: data version 1, readable by readers of version 1 and later.
  * vmgen_save_DisplayState writes the DER record into a malloc'd *buf (free() it);
+ * vmgen_save_DisplayState_version writes it as an older version (1..1) for an older reader;
  * vmgen_load_DisplayState leaves *obj unchanged unless the whole record is valid.
  */
+#define VMGEN_DisplayState_VERSION 1u
+#define VMGEN_DisplayState_MINIMUM_VERSION 1u
 bool vmgen_save_DisplayState(const DisplayState *obj, uint8_t **buf, size_t *len, Error **errp);
+bool vmgen_save_DisplayState_version(const DisplayState *obj, uint32_t version, uint8_t **buf, size_t *len, Error **errp);
 bool vmgen_load_DisplayState(DisplayState *obj, const uint8_t *buf, size_t len, Error **errp);
 
 /*
  * CursorState: data version 5, readable by readers of version 3 and later.
  * vmgen_save_CursorState writes the DER record into a malloc'd *buf (free() it);
+ * vmgen_save_CursorState_version writes it as an older version (3..5) for an older reader;
  * vmgen_load_CursorState leaves *obj unchanged unless the whole record is valid.
  */
+#define VMGEN_CursorState_VERSION 5u
+#define VMGEN_CursorState_MINIMUM_VERSION 3u
 bool vmgen_save_CursorState(const CursorState *obj, uint8_t **buf, size_t *len, Error **errp);
+bool vmgen_save_CursorState_version(const CursorState *obj, uint32_t version, uint8_t **buf, size_t *len, Error **errp);
 bool vmgen_load_CursorState(CursorState *obj, const uint8_t *buf, size_t len, Error **errp);
 
 #endif /* VMGEN_DISPLAY_VISIT_H */

@@ -19,9 +19,13 @@ bool visit_type_PITCommonState(Visitor *v, const char *name, PITCommonState *obj
 /*
  * PITCommonState: data version 2, readable by readers of version 2 and later.
  * vmgen_save_PITCommonState writes the DER record into a malloc'd *buf (free() it);
+ * vmgen_save_PITCommonState_version writes it as an older version (2..2) for an older reader;
  * vmgen_load_PITCommonState leaves *obj unchanged unless the whole record is valid.
  */
+#define VMGEN_PITCommonState_VERSION 2u
+#define VMGEN_PITCommonState_MINIMUM_VERSION 2u
 bool vmgen_save_PITCommonState(const PITCommonState *obj, uint8_t **buf, size_t *len, Error **errp);
+bool vmgen_save_PITCommonState_version(const PITCommonState *obj, uint32_t version, uint8_t **buf, size_t *len, Error **errp);
 bool vmgen_load_PITCommonState(PITCommonState *obj, const uint8_t *buf, size_t len, Error **errp);
 
 #endif /* VMGEN_PIT_VISIT_H */

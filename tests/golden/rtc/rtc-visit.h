@@ -18,9 +18,13 @@ bool visit_type_RTCState(Visitor *v, const char *name, RTCState *obj, Error **er
 /*
  * RTCState: data version 3, readable by readers of version 1 and later.
  * vmgen_save_RTCState writes the DER record into a malloc'd *buf (free() it);
+ * vmgen_save_RTCState_version writes it as an older version (1..3) for an older reader;
  * vmgen_load_RTCState leaves *obj unchanged unless the whole record is valid.
  */
+#define VMGEN_RTCState_VERSION 3u
+#define VMGEN_RTCState_MINIMUM_VERSION 1u
 bool vmgen_save_RTCState(const RTCState *obj, uint8_t **buf, size_t *len, Error **errp);
+bool vmgen_save_RTCState_version(const RTCState *obj, uint32_t version, uint8_t **buf, size_t *len, Error **errp);
 bool vmgen_load_RTCState(RTCState *obj, const uint8_t *buf, size_t len, Error **errp);
 
 #endif /* VMGEN_RTC_VISIT_H */

@@ -19,9 +19,13 @@ bool visit_type_ScalarState(Visitor *v, const char *name, ScalarState *obj, Erro
 /*
  * ScalarState: data version 1, readable by readers of version 0 and later.
  * vmgen_save_ScalarState writes the DER record into a malloc'd *buf (free() it);
+ * vmgen_save_ScalarState_version writes it as an older version (0..1) for an older reader;
  * vmgen_load_ScalarState leaves *obj unchanged unless the whole record is valid.
  */
+#define VMGEN_ScalarState_VERSION 1u
+#define VMGEN_ScalarState_MINIMUM_VERSION 0u
 bool vmgen_save_ScalarState(const ScalarState *obj, uint8_t **buf, size_t *len, Error **errp);
+bool vmgen_save_ScalarState_version(const ScalarState *obj, uint32_t version, uint8_t **buf, size_t *len, Error **errp);
 bool vmgen_load_ScalarState(ScalarState *obj, const uint8_t *buf, size_t len, Error **errp);
 
 #endif /* VMGEN_SCALARS_VISIT_H */

@@ -20,9 +20,13 @@ bool visit_type_SerialState(Visitor *v, const char *name, SerialState *obj, Erro
 /*
  * SerialState: data version 4, readable by readers of version 2 and later.
  * vmgen_save_SerialState writes the DER record into a malloc'd *buf (free() it);
+ * vmgen_save_SerialState_version writes it as an older version (2..4) for an older reader;
  * vmgen_load_SerialState leaves *obj unchanged unless the whole record is valid.
  */
+#define VMGEN_SerialState_VERSION 4u
+#define VMGEN_SerialState_MINIMUM_VERSION 2u
 bool vmgen_save_SerialState(const SerialState *obj, uint8_t **buf, size_t *len, Error **errp);
+bool vmgen_save_SerialState_version(const SerialState *obj, uint32_t version, uint8_t **buf, size_t *len, Error **errp);
 bool vmgen_load_SerialState(SerialState *obj, const uint8_t *buf, size_t len, Error **errp);
 
 #endif /* VMGEN_UART_VISIT_H */

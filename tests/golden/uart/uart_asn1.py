@@ -177,42 +177,54 @@ PARSED = {'Uart': {'extensibility-implied': False,
           'values': {}}}
 
 # C view of every ASN.1 type.  Descriptors:
-#   ("int", min, max) ("bool",) ("bytes", n) ("float", bits) ("enum", T)
-#   ("struct", T) ("list", n, element descriptor) ("record", T)
+#   ("int", min, max) ("bool",) ("float", bits) ("bytes", min len, max len)
+#   ("string", max len) ("enum", T) ("struct", T) ("union", T)
+#   ("list", min len, max len, element descriptor) ("record", C state name)
 TYPES: dict[str, tuple[Any, ...]] = {'UARTParity': ('enum', 'UARTParity'),
  'Fifo8': ('struct', 'Fifo8'),
  'SerialState': ('struct', 'SerialState'),
  'SerialState-Record': ('record', 'SerialState')}
 
-# ASN.1 struct type -> ((C field, ASN.1 member, descriptor), ...)
-STRUCTS: dict[str, tuple[tuple[str, str, tuple[Any, ...]], ...]] = {'Fifo8': (('data', 'data', ('bytes', 16)),
-           ('capacity', 'capacity', ('int', 0, 4294967295)),
-           ('head', 'head', ('int', 0, 4294967295)),
-           ('num', 'num', ('int', 0, 4294967295))),
- 'SerialState': (('divider', 'divider', ('int', 0, 65535)),
-                 ('rbr', 'rbr', ('int', 0, 255)),
-                 ('thr', 'thr', ('int', 0, 255)),
-                 ('tsr', 'tsr', ('int', 0, 255)),
-                 ('ier', 'ier', ('int', 0, 255)),
-                 ('iir', 'iir', ('int', 0, 255)),
-                 ('lcr', 'lcr', ('int', 0, 255)),
-                 ('mcr', 'mcr', ('int', 0, 255)),
-                 ('lsr', 'lsr', ('int', 0, 255)),
-                 ('msr', 'msr', ('int', 0, 255)),
-                 ('scr', 'scr', ('int', 0, 255)),
-                 ('fcr', 'fcr', ('int', 0, 255)),
-                 ('thr_ipending', 'thr-ipending', ('bool',)),
-                 ('parity', 'parity', ('enum', 'UARTParity')),
-                 ('last_break_enable', 'last-break-enable', ('int', -2147483648, 2147483647)),
-                 ('baudbase', 'baudbase', ('int', 0, 4294967295)),
-                 ('tsr_retry', 'tsr-retry', ('int', 0, 4294967295)),
-                 ('last_xmit_ts', 'last-xmit-ts', ('int', 0, 18446744073709551615)),
-                 ('recv_fifo', 'recv-fifo', ('struct', 'Fifo8')),
-                 ('xmit_fifo', 'xmit-fifo', ('struct', 'Fifo8')),
-                 ('recv_fifo_itl', 'recv-fifo-itl', ('int', 0, 255)),
+# ASN.1 struct type -> ((C field, ASN.1 member or None, descriptor, since, role), ...)
+# in wire order.  role: None, ("count", array): the field is the array's length
+# and not on the wire, or ("union", discriminator field).
+STRUCTS: dict[str, tuple[tuple[Any, ...], ...]] = {'Fifo8': (('data', 'data', ('bytes', 16, 16), None, None),
+           ('capacity', 'capacity', ('int', 0, 4294967295), None, None),
+           ('head', 'head', ('int', 0, 4294967295), None, None),
+           ('num', 'num', ('int', 0, 4294967295), None, None)),
+ 'SerialState': (('divider', 'divider', ('int', 0, 65535), None, None),
+                 ('rbr', 'rbr', ('int', 0, 255), None, None),
+                 ('thr', 'thr', ('int', 0, 255), None, None),
+                 ('tsr', 'tsr', ('int', 0, 255), None, None),
+                 ('ier', 'ier', ('int', 0, 255), None, None),
+                 ('iir', 'iir', ('int', 0, 255), None, None),
+                 ('lcr', 'lcr', ('int', 0, 255), None, None),
+                 ('mcr', 'mcr', ('int', 0, 255), None, None),
+                 ('lsr', 'lsr', ('int', 0, 255), None, None),
+                 ('msr', 'msr', ('int', 0, 255), None, None),
+                 ('scr', 'scr', ('int', 0, 255), None, None),
+                 ('fcr', 'fcr', ('int', 0, 255), None, None),
+                 ('thr_ipending', 'thr-ipending', ('bool',), None, None),
+                 ('parity', 'parity', ('enum', 'UARTParity'), None, None),
+                 ('last_break_enable',
+                  'last-break-enable',
+                  ('int', -2147483648, 2147483647),
+                  None,
+                  None),
+                 ('baudbase', 'baudbase', ('int', 0, 4294967295), None, None),
+                 ('tsr_retry', 'tsr-retry', ('int', 0, 4294967295), None, None),
+                 ('last_xmit_ts', 'last-xmit-ts', ('int', 0, 18446744073709551615), None, None),
+                 ('recv_fifo', 'recv-fifo', ('struct', 'Fifo8'), None, None),
+                 ('xmit_fifo', 'xmit-fifo', ('struct', 'Fifo8'), None, None),
+                 ('recv_fifo_itl', 'recv-fifo-itl', ('int', 0, 255), None, None),
                  ('timeout_ipending',
                   'timeout-ipending',
-                  ('int', -9223372036854775808, 9223372036854775807)))}
+                  ('int', -9223372036854775808, 9223372036854775807),
+                  None,
+                  None))}
+
+# ASN.1 union type -> ((C member, ASN.1 alternative, descriptor, cases), ...)
+UNIONS: dict[str, tuple[tuple[Any, ...], ...]] = {}
 
 # ASN.1 enum type -> ((C enumerator, ASN.1 identifier, value), ...)
 ENUMS: dict[str, tuple[tuple[str, str, int], ...]] = {'UARTParity': (('UART_PARITY_NONE', 'uart-parity-none', 78),
@@ -222,6 +234,8 @@ ENUMS: dict[str, tuple[tuple[str, str, int], ...]] = {'UARTParity': (('UART_PARI
 # device state (C name) -> (ASN.1 record type, ASN.1 state type, version, minimum version)
 STATES: dict[str, tuple[str, str, int, int]] = {'SerialState': ('SerialState-Record', 'SerialState', 4, 2)}
 
+_NEWEST = 0xFFFFFFFF
+
 
 class Error(ValueError):
     """A value that does not fit its C type, or bytes that are not a valid record."""
@@ -229,6 +243,7 @@ class Error(ValueError):
 
 _ENUM_TO_ASN1 = {t: {c: a for c, a, _ in e} for t, e in ENUMS.items()}
 _ENUM_TO_C = {t: {a: c for c, a, _ in e} for t, e in ENUMS.items()}
+_ENUM_VALUE = {t: {c: v for c, _, v in e} for t, e in ENUMS.items()}
 _codecs: dict[str, Any] = {}
 
 
@@ -261,7 +276,13 @@ def _float32_value(data: bytes) -> float:
     return float(_struct.unpack(">f", data)[0])
 
 
-def _to_asn1(desc: tuple[Any, ...], value: Any, path: str) -> Any:
+def _length(value: Any, lo: int, hi: int, path: str, what: str) -> None:
+    if not lo <= len(value) <= hi:
+        size = str(lo) if lo == hi else f"{lo}..{hi}"
+        raise Error(f"{path}: expected {size} {what}, got {len(value)}")
+
+
+def _to_asn1(desc: tuple[Any, ...], value: Any, path: str, version: int) -> Any:
     kind = desc[0]
     if kind == "int":
         if not isinstance(value, int) or isinstance(value, bool):
@@ -276,9 +297,14 @@ def _to_asn1(desc: tuple[Any, ...], value: Any, path: str) -> Any:
     if kind == "bytes":
         if not isinstance(value, (bytes, bytearray)):
             raise Error(f"{path}: expected bytes, got {type(value).__name__}")
-        if len(value) != desc[1]:
-            raise Error(f"{path}: expected {desc[1]} bytes, got {len(value)}")
+        _length(value, desc[1], desc[2], path, "bytes")
         return bytes(value)
+    if kind == "string":
+        if not isinstance(value, str):
+            raise Error(f"{path}: expected str, got {type(value).__name__}")
+        if len(value) > desc[1] or not all(" " <= c <= "~" for c in value):
+            raise Error(f"{path}: expected at most {desc[1]} printable ASCII characters")
+        return value
     if kind == "float":
         if not isinstance(value, (float, int)) or isinstance(value, bool):
             raise Error(f"{path}: expected float, got {type(value).__name__}")
@@ -287,53 +313,96 @@ def _to_asn1(desc: tuple[Any, ...], value: Any, path: str) -> Any:
         return _struct.pack(">d", float(value))
     if kind == "enum":
         table = _ENUM_TO_ASN1[desc[1]]
-        if value not in table:
+        if not isinstance(value, str) or value not in table:
             raise Error(f"{path}: {value!r} is not an enumerator of {desc[1]}")
         return table[value]
     if kind == "list":
         if not isinstance(value, (list, tuple)):
             raise Error(f"{path}: expected a list, got {type(value).__name__}")
-        if len(value) != desc[1]:
-            raise Error(f"{path}: expected {desc[1]} elements, got {len(value)}")
-        return [_to_asn1(desc[2], v, f"{path}[{i}]") for i, v in enumerate(value)]
+        _length(value, desc[1], desc[2], path, "elements")
+        return [_to_asn1(desc[3], v, f"{path}[{i}]", version) for i, v in enumerate(value)]
     if kind == "struct":
-        return _struct_to_asn1(desc[1], value, path)
+        return _struct_to_asn1(desc[1], value, path, version)
+    if kind == "union":
+        if not isinstance(value, dict) or len(value) != 1:
+            raise Error(f"{path}: a union is a dict with exactly one member")
+        ((member, inner),) = value.items()
+        for c_name, asn1_name, d, _ in UNIONS[desc[1]]:
+            if c_name == member:
+                return (asn1_name, _to_asn1(d, inner, f"{path}.{c_name}", version))
+        raise Error(f"{path}: {desc[1]} has no member {member!r}")
     return _record_to_asn1(desc[1], value, path)
 
 
-def _struct_to_asn1(type_name: str, value: Any, path: str) -> dict[str, Any]:
+def _selected(union: str, selector: Any, member: str, path: str, name: str) -> None:
+    """Whether the discriminator's value selects `member` of `union`."""
+    for c_name, _, _, cases in UNIONS[union]:
+        if selector in cases:
+            if c_name != member:
+                raise Error(f"{path}: the data holds member '{member}', but '{name}' = "
+                            f"{selector} selects '{c_name}'")
+            return
+    raise Error(f"{path}: the data holds member '{member}', but '{name}' = {selector} "
+                "selects no member")
+
+
+def _selector_value(struct: str, name: str, value: Any) -> Any:
+    for c_name, _, desc, _, _ in STRUCTS[struct]:
+        if c_name == name and desc[0] == "enum":
+            return _ENUM_VALUE[desc[1]].get(value, value)
+    return value
+
+
+def _struct_to_asn1(type_name: str, value: Any, path: str, version: int) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise Error(f"{path}: expected a dict for {type_name}, got {type(value).__name__}")
     members = STRUCTS[type_name]
-    known = {c for c, _, _ in members}
+    known = {m[0] for m in members}
     extra = sorted(set(value) - known, key=str)
     if extra:
         raise Error(f"{path}: {type_name} has no migrated field {extra[0]!r}")
     out = {}
-    for c_name, asn1_name, desc in members:
+    for c_name, asn1_name, desc, since, role in members:
+        if since is not None and since > version:
+            continue  # not in data of this version
         if c_name not in value:
             raise Error(f"{path}: missing field {c_name!r} of {type_name}")
-        out[asn1_name] = _to_asn1(desc, value[c_name], f"{path}.{c_name}")
+        where = f"{path}.{c_name}"
+        if role is not None and role[0] == "count":
+            _to_asn1(desc, value[c_name], where, version)
+            array = value.get(role[1])
+            if isinstance(array, (list, tuple, bytes, bytearray)) and \
+                    value[c_name] != len(array):
+                raise Error(f"{where}: count {value[c_name]} but '{role[1]}' has "
+                            f"{len(array)} elements")
+            continue
+        out[asn1_name] = _to_asn1(desc, value[c_name], where, version)
+        if role is not None and role[0] == "union":
+            selector = _selector_value(type_name, role[1], value[role[1]])
+            ((member, _),) = value[c_name].items()
+            _selected(desc[1], selector, member, where, role[1])
     return out
 
 
 def _record_to_asn1(state: str, value: Any, path: str) -> dict[str, Any]:
-    _, state_type, _, _ = STATES[state]
+    _, state_type, newest, minimum = STATES[state]
     if not isinstance(value, dict) or set(value) != {"device", "version", "minimum_version",
                                                      "state"}:
         raise Error(f"{path}: a record is a dict with keys device, version, "
                     "minimum_version, state")
+    version = value["version"]
     return {
         "device": value["device"],
-        "version": value["version"],
+        "version": version,
         "minimum-version": value["minimum_version"],
-        "state": _struct_to_asn1(state_type, value["state"], f"{path}.state"),
+        "state": _struct_to_asn1(state_type, value["state"], f"{path}.state",
+                                 min(version, newest) if isinstance(version, int) else newest),
     }
 
 
 def _to_c(desc: tuple[Any, ...], value: Any, path: str) -> Any:
     kind = desc[0]
-    if kind in ("int", "bool", "bytes"):
+    if kind in ("int", "bool", "bytes", "string"):
         return value
     if kind == "float":
         if desc[1] == 32:
@@ -344,15 +413,41 @@ def _to_c(desc: tuple[Any, ...], value: Any, path: str) -> Any:
             raise Error(f"{path}: value is not an enumerator of {desc[1]}")
         return _ENUM_TO_C[desc[1]][value]
     if kind == "list":
-        return [_to_c(desc[2], v, f"{path}[{i}]") for i, v in enumerate(value)]
+        return [_to_c(desc[3], v, f"{path}[{i}]") for i, v in enumerate(value)]
+    if kind == "union":
+        name, inner = value
+        for c_name, asn1_name, d, _ in UNIONS[desc[1]]:
+            if asn1_name == name:
+                return {c_name: _to_c(d, inner, f"{path}.{c_name}")}
+        raise Error(f"{path}: unknown member {name!r} of {desc[1]}")
     if kind == "struct":
-        return {c: _to_c(d, value[a], f"{path}.{c}") for c, a, d in STRUCTS[desc[1]]}
+        return _struct_to_c(desc[1], value, path)
     return {
         "device": value["device"],
         "version": value["version"],
         "minimum_version": value["minimum-version"],
-        "state": _to_c(("struct", STATES[desc[1]][1]), value["state"], f"{path}.state"),
+        "state": _struct_to_c(STATES[desc[1]][1], value["state"], f"{path}.state"),
     }
+
+
+def _struct_to_c(type_name: str, value: dict[str, Any], path: str) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    asn1_of = {m[0]: m[1] for m in STRUCTS[type_name]}
+    for c_name, asn1_name, desc, _, role in STRUCTS[type_name]:
+        if role is not None and role[0] == "count":
+            array = value.get(asn1_of[role[1]])
+            if array is not None:
+                out[c_name] = len(array)
+            continue
+        if asn1_name not in value:
+            continue  # a field added after the data's version
+        out[c_name] = _to_c(desc, value[asn1_name], f"{path}.{c_name}")
+    for c_name, _, desc, _, role in STRUCTS[type_name]:
+        if role is not None and role[0] == "union" and c_name in out:
+            selector = _selector_value(type_name, role[1], out[role[1]])
+            ((member, _),) = out[c_name].items()
+            _selected(desc[1], selector, member, f"{path}.{c_name}", role[1])
+    return out
 
 
 def _type(type_name: str) -> tuple[Any, ...]:
@@ -363,7 +458,7 @@ def _type(type_name: str) -> tuple[Any, ...]:
 
 def encode(type_name: str, value: Any) -> bytes:
     """DER encoding of `value` (C view) as the ASN.1 type `type_name`."""
-    asn1_value = _to_asn1(_type(type_name), value, type_name)
+    asn1_value = _to_asn1(_type(type_name), value, type_name, _NEWEST)
     return bytes(_codec("der").encode(type_name, asn1_value, check_constraints=True))
 
 
@@ -410,18 +505,29 @@ def _check_header(state: str, value: dict[str, Any]) -> None:
                     f"version >= {minimum}")
 
 
-def save(struct_name: str, state: dict[str, Any]) -> bytes:
-    """The record of device state `struct_name`: the bytes vmgen_save_<struct_name> writes."""
+def save(struct_name: str, state: dict[str, Any], version: int | None = None) -> bytes:
+    """The record of device state `struct_name`: the bytes vmgen_save_<struct_name> writes.
+
+    `version` writes the data as that older version (what
+    vmgen_save_<struct_name>_version writes): fields added later are left out."""
     if struct_name not in STATES:
         raise KeyError(f"{struct_name!r} is not a device state of this module "
                        f"(have: {', '.join(STATES)})")
-    record, _, version, minimum = STATES[struct_name]
+    record, _, newest, minimum = STATES[struct_name]
+    if version is None:
+        version = newest
+    if not minimum <= version <= newest:
+        raise Error(f"{struct_name}: cannot write version {version}: this writer knows "
+                    f"versions {minimum}..{newest}")
     return encode(record, {"device": struct_name, "version": version,
                            "minimum_version": minimum, "state": state})
 
 
 def load(struct_name: str, data: bytes) -> dict[str, Any]:
-    """The state in a record of device state `struct_name` (C view)."""
+    """The state in a record of device state `struct_name` (C view).
+
+    Data of an older version lacks the fields added after it: they are absent
+    from the dict (a C load leaves them as they were)."""
     if struct_name not in STATES:
         raise KeyError(f"{struct_name!r} is not a device state of this module "
                        f"(have: {', '.join(STATES)})")

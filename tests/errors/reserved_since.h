@@ -1,8 +1,0 @@
-/* VMGEN_SINCE is reserved for versioned state. */
-#include <stdint.h>
-#include "vmgen.h"
-
-struct VMGEN_STATE(2, 1) Dev {
-    uint32_t count;
-    uint32_t flags VMGEN_SINCE(2);
-};

@@ -1,0 +1,208 @@
+"""Annotations kept beside a header the user cannot edit (``--annotations FILE.toml``).
+
+The sidecar says the same things as the macros of vmgen.h::
+
+    [RTCState]                      # a struct, by its typedef name or tag
+    state = [3, 1]                  # VMGEN_STATE(3, 1)
+
+    [RTCState.fields]
+    irq = "skip"                    # VMGEN_SKIP
+    cmos_index = { range = [0, 127] }
+    fifo = { size_is = "count", since = 2 }
+    name = { string = true }
+    u = { union = "kind" }
+
+    [Payload.fields]                # a union's members
+    a = { case = [1, 2] }
+
+    [types]
+    QEMUTimer = { external = "int64" }   # VMGEN_EXTERNAL(int64) on the typedef
+
+An annotation given both in the header and in the sidecar must say the same
+thing; an entry that names nothing in the header is an error.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pycparser import c_ast
+
+from vmgen.annotations import KNOWN, Annotation
+from vmgen.diagnostics import Location, VmgenError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10
+    import tomli as tomllib
+
+_FIELD_KEYS = {"skip", "since", "size_is", "range", "string", "union", "case"}
+
+
+def _node(value: Any) -> c_ast.Node:
+    if isinstance(value, bool) or not isinstance(value, (int, str)):
+        raise TypeError(value)
+    if isinstance(value, int):
+        return c_ast.Constant("int", str(value)) if value >= 0 else c_ast.UnaryOp(
+            "-", c_ast.Constant("int", str(-value)))
+    return c_ast.ID(value)
+
+
+@dataclass
+class Sidecar:
+    path: str
+    text: str
+    structs: dict[str, list[Annotation]] = field(default_factory=dict)
+    fields: dict[tuple[str, str], list[Annotation]] = field(default_factory=dict)
+    types: dict[str, list[Annotation]] = field(default_factory=dict)
+    used: set[tuple[str, ...]] = field(default_factory=set)
+
+    # ---- loading ----------------------------------------------------------------
+
+    @classmethod
+    def load(cls, path: str) -> Sidecar:
+        try:
+            text = Path(path).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise VmgenError.at(None, f"cannot read the annotations file '{path}': {exc}") from None
+        try:
+            data = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as exc:
+            m = re.search(r"\(at line (\d+), column (\d+)\)", str(exc))
+            loc = Location(path, int(m.group(1)), int(m.group(2))) if m else Location(path, 0, 0)
+            raise VmgenError.at(loc, f"invalid TOML: {str(exc).split(' (at line')[0]}") from None
+        sidecar = cls(path, text)
+        sidecar._read(data)
+        return sidecar
+
+    def _loc(self, *keys: str) -> Location:
+        """The line of the innermost key (TOML parsers give no positions)."""
+        line = 0
+        lines = self.text.splitlines()
+        for key in keys:
+            pattern = re.compile(rf'^\s*(\[[^\]]*\b{re.escape(key)}\b[^\]]*\]|"?{re.escape(key)}"?\s*=)')
+            for i in range(line, len(lines)):
+                if pattern.search(lines[i]):
+                    line = i
+                    break
+        return Location(self.path, line + 1, 1)
+
+    def _annotation(self, kind: str, value: Any, *keys: str) -> Annotation:
+        loc = self._loc(*keys)
+        arity, macro = KNOWN[kind]
+        try:
+            if arity == 0:
+                if value is not True:
+                    raise TypeError(value)
+                args: tuple[c_ast.Node, ...] = ()
+            elif isinstance(value, list):
+                args = tuple(_node(v) for v in value)
+            else:
+                args = (_node(value),)
+        except TypeError:
+            raise VmgenError.at(loc, f"'{kind}' = {value!r} does not say {macro}") from None
+        if (arity >= 0 and len(args) != arity) or (arity < 0 and not args):
+            raise VmgenError.at(loc, f"'{kind}' = {value!r} does not say {macro}")
+        return Annotation(kind, args, loc)
+
+    def _read(self, data: dict[str, Any]) -> None:
+        for name, table in data.items():
+            if not isinstance(table, dict):
+                raise VmgenError.at(self._loc(name), f"'{name}' must be a table")
+            if name == "types":
+                for tname, spec in table.items():
+                    if not isinstance(spec, dict) or set(spec) != {"external"}:
+                        raise VmgenError.at(self._loc("types", tname),
+                                            f"[types] {tname} must be {{ external = \"kind\" }}")
+                    self.types[tname] = [self._annotation("external", spec["external"],
+                                                          "types", tname)]
+                continue
+            for key, value in table.items():
+                if key == "state":
+                    self.structs[name] = [self._annotation("state", value, name, "state")]
+                elif key == "fields" and isinstance(value, dict):
+                    for fname, spec in value.items():
+                        self.fields[(name, fname)] = self._field(name, fname, spec)
+                else:
+                    raise VmgenError.at(self._loc(name, key),
+                                        f"[{name}]: unknown key '{key}' (state, fields)")
+
+    def _field(self, struct: str, name: str, spec: Any) -> list[Annotation]:
+        if spec == "skip":
+            return [self._annotation("skip", True, struct, name)]
+        if not isinstance(spec, dict):
+            raise VmgenError.at(self._loc(struct, name),
+                                f"{struct}.{name}: expected \"skip\" or a table")
+        anns = []
+        for kind, value in spec.items():
+            if kind not in _FIELD_KEYS:
+                raise VmgenError.at(self._loc(struct, name),
+                                    f"{struct}.{name}: unknown key '{kind}' "
+                                    f"({', '.join(sorted(_FIELD_KEYS))})")
+            anns.append(self._annotation(kind, value, struct, name))
+        return anns
+
+    # ---- queries from the lowering ------------------------------------------------
+
+    def struct(self, name: str) -> list[Annotation]:
+        if name in self.structs:
+            self.used.add((name,))
+        return self.structs.get(name, [])
+
+    def field(self, struct: str, name: str) -> list[Annotation]:
+        if (struct, name) in self.fields:
+            self.used.add((struct, name))
+        return self.fields.get((struct, name), [])
+
+    def type(self, name: str) -> list[Annotation]:
+        if name in self.types:
+            self.used.add(("types", name))
+        return self.types.get(name, [])
+
+    def merge(self, header: list[Annotation], sidecar: list[Annotation]) -> list[Annotation]:
+        """The annotations of the header and the sidecar; where both give one
+        kind, they must agree."""
+        merged = list(header)
+        by_kind = {a.kind: a for a in header}
+        for a in sidecar:
+            h = by_kind.get(a.kind)
+            if h is None:
+                merged.append(a)
+            elif _text(h) != _text(a):
+                raise VmgenError.at(
+                    a.location,
+                    f"the annotations file says {_text(a)} but the header says {_text(h)} "
+                    f"(at {h.location})",
+                )
+        return merged
+
+    def unused(self) -> list[tuple[Location, str]]:
+        """Entries that matched nothing the header declares."""
+        out = []
+        for name in self.structs:
+            if (name,) not in self.used:
+                out.append((self._loc(name), f"the annotations file names struct '{name}', "
+                            "which the header does not define"))
+        for struct, name in self.fields:
+            if (struct, name) not in self.used:
+                out.append((self._loc(struct, name), f"the annotations file names field "
+                            f"'{name}' of '{struct}', which is not a migrated struct's field"))
+        for name in self.types:
+            if ("types", name) not in self.used:
+                out.append((self._loc("types", name), f"the annotations file names type "
+                            f"'{name}', which is not a typedef of the header"))
+        return out
+
+
+def _text(a: Annotation) -> str:
+    from pycparser import c_generator
+
+    gen = c_generator.CGenerator()
+    macro = KNOWN[a.kind][1].split("(")[0]
+    if not a.args:
+        return macro
+    return f"{macro}({', '.join(gen.visit(x) for x in a.args)})"
