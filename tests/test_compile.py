@@ -51,5 +51,6 @@ def test_stale_runtime_is_refused_at_compile_time(all_generated: Path, tmp_path:
            str(tmp_path / "rtc.o")]
     proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
     assert proc.returncode != 0
-    assert (f"rtc-visit.h needs vmgen runtime version {RUNTIME_VERSION}: regenerate it and the runtime "
+    assert (f"rtc-visit.h needs vmgen runtime version {RUNTIME_VERSION}: regenerate it and "
+            "the runtime "
             "(vmgen generate, vmgen runtime) with one vmgen") in proc.stderr

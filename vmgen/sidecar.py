@@ -84,7 +84,8 @@ class Sidecar:
         line = 0
         lines = self.text.splitlines()
         for key in keys:
-            pattern = re.compile(rf'^\s*(\[[^\]]*\b{re.escape(key)}\b[^\]]*\]|"?{re.escape(key)}"?\s*=)')
+            k = re.escape(key)
+            pattern = re.compile(rf'^\s*(\[[^\]]*\b{k}\b[^\]]*\]|"?{k}"?\s*=)')
             for i in range(line, len(lines)):
                 if pattern.search(lines[i]):
                     line = i
