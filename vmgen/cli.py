@@ -11,23 +11,39 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from vmgen import __version__
+
+if TYPE_CHECKING:
+    from vmgen.frontend import Options
+    from vmgen.pipeline import Generated
 
 _DESCRIPTION = """\
 Generate migration code and wire schemas from annotated C device-state structs.
 
 Annotate the structs with the macros of vmgen.h (VMGEN_STATE, VMGEN_SKIP, ...),
 then run `vmgen runtime` once and `vmgen generate` for each header.
+
+commands:
+  generate   C visitors, ASN.1 module, Python codec and wire schema from headers
+  check      exit 1 if generated files are stale or the wire format broke (for CI
+             and pre-commit)
+  compat     compare two wire schemas (STEM.vmgen.json): compatible or breaking
+  runtime    write the C runtime (vmgen.h, visitor, DER writer, BER reader)
 """
 
-_GENERATE_EPILOG = """\
+_OUTPUTS = """\
 For each HEADER (STEM.h) vmgen writes into OUTDIR:
-  STEM-visit.h, STEM-visit.c  C visitors, vmgen_save_S() and vmgen_load_S()
-                              for each device state S
+  STEM-visit.h, STEM-visit.c  C visitors, vmgen_save_S(), vmgen_save_S_version()
+                              and vmgen_load_S() for each device state S
   STEM.asn                    the ASN.1 module of the wire format
   MOD_asn1.py                 a Python codec (asn1tools): save/load/encode/decode
                               (MOD is STEM with non-identifier characters as _)
+  STEM.vmgen.json             the wire schema, to commit (vmgen compat/check)
+"""
+
+_GENERATE_EPILOG = _OUTPUTS + """\
 Files whose text did not change are not touched.  On any error nothing is written.
 
 The header is preprocessed by $CC (default cc) with VMGEN defined, the given
@@ -36,14 +52,28 @@ The header is preprocessed by $CC (default cc) with VMGEN defined, the given
 exit status: 0 on success, 1 on an error in the input (diagnostics on stderr).
 """
 
+_CHECK_EPILOG = """\
+Writes nothing.  Exit status 0 when every output in OUTDIR is exactly what
+`vmgen generate` would write and every wire schema is compatible with the
+baseline; otherwise 1, with a unified diff of each stale file and the list of
+breaking changes.  The baseline of OUTDIR/STEM.vmgen.json is its committed
+version (git HEAD, or --baseline REV) when it is tracked by git, else the file
+on disk.
+"""
 
-def _add_preprocessor_options(p: argparse.ArgumentParser) -> None:
+
+def _add_input_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("-o", "--output-dir", default=".", metavar="OUTDIR",
+                   help="where the generated files go (default: the current folder)")
     p.add_argument("-I", dest="include_dirs", action="append", default=[], metavar="DIR",
                    help="add DIR to the preprocessor's include path (repeatable)")
     p.add_argument("-D", dest="defines", action="append", default=[], metavar="NAME[=VALUE]",
                    help="define a preprocessor macro (repeatable)")
     p.add_argument("--cc", default="", metavar="COMMAND",
                    help="the C compiler used as preprocessor (default: $CC, else cc)")
+    p.add_argument("--annotations", default="", metavar="FILE.toml",
+                   help="annotations for headers you cannot edit (see README: sidecar)")
+    p.add_argument("headers", nargs="+", metavar="HEADER", help="annotated C header")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -55,15 +85,35 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     g = sub.add_parser(
-        "generate", help="generate C visitors, ASN.1 and Python modules from headers",
-        description="Generate C visitors, the ASN.1 module and the Python codec for the "
-        "device states (VMGEN_STATE structs) of each HEADER.",
+        "generate", help="generate C visitors, ASN.1, Python codec and schema from headers",
+        description="Generate C visitors, the ASN.1 module, the Python codec and the wire "
+        "schema for the device states (VMGEN_STATE structs) of each HEADER.",
         epilog=_GENERATE_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    g.add_argument("-o", "--output-dir", default=".", metavar="OUTDIR",
-                   help="where to write the generated files (default: the current folder)")
-    _add_preprocessor_options(g)
-    g.add_argument("headers", nargs="+", metavar="HEADER", help="annotated C header")
+    _add_input_options(g)
+    g.add_argument("--depfile", metavar="FILE",
+                   help="write a make-style depfile (gcc -MD -MP format): the outputs depend "
+                   "on every header the preprocessor read, the annotations file, and "
+                   "vmgen's own templates and runtime")
+
+    c = sub.add_parser(
+        "check", help="fail if generated files are stale or the wire format broke",
+        description="Check, without writing anything, that the generated files in OUTDIR "
+        "are up to date and that the wire schemas stay compatible.",
+        epilog=_CHECK_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    _add_input_options(c)
+    c.add_argument("--baseline", default="HEAD", metavar="REV",
+                   help="git revision holding the committed schemas (default: HEAD)")
+
+    k = sub.add_parser(
+        "compat", help="compare two wire schemas",
+        description="Compare two wire schemas (STEM.vmgen.json) and list every change as "
+        "compatible or breaking, with the file:line of the field in the header.",
+        epilog="exit status: 0 if every change is compatible, 1 if one is breaking.",
+    )
+    k.add_argument("old", metavar="OLD.vmgen.json")
+    k.add_argument("new", metavar="NEW.vmgen.json")
 
     r = sub.add_parser(
         "runtime", help="write the C runtime (vmgen.h, visitor, DER writer, BER reader)",
@@ -76,13 +126,19 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _generate(args: argparse.Namespace) -> int:
-    from vmgen.diagnostics import Diagnostic, VmgenError
+def _options(args: argparse.Namespace) -> Options:
     from vmgen.frontend import Options
-    from vmgen.output import write_all
+
+    return Options(tuple(args.include_dirs), tuple(args.defines), args.cc, args.annotations)
+
+
+def _generate_all(args: argparse.Namespace) -> tuple[list[Generated], dict[str, str]] | None:
+    """Every header's outputs, or None after printing the diagnostics."""
+    from vmgen.diagnostics import Diagnostic, VmgenError
     from vmgen.pipeline import generate
 
-    options = Options(tuple(args.include_dirs), tuple(args.defines), args.cc)
+    options = _options(args)
+    results = []
     outputs: dict[str, str] = {}
     owner: dict[str, str] = {}
     errors: list[str] = []
@@ -92,6 +148,7 @@ def _generate(args: argparse.Namespace) -> int:
         except VmgenError as exc:
             errors.append(str(exc))
             continue
+        results.append(result)
         for name, text in result.files.items():
             if name in outputs:
                 errors.append(Diagnostic(None, f"'{header}' and '{owner[name]}' would both "
@@ -100,9 +157,111 @@ def _generate(args: argparse.Namespace) -> int:
             owner[name] = header
     if errors:
         print("\n".join(errors), file=sys.stderr)
+        return None
+    return results, outputs
+
+
+def _generate(args: argparse.Namespace) -> int:
+    from vmgen.output import write_all, write_if_changed
+
+    done = _generate_all(args)
+    if done is None:
         return 1
-    write_all(Path(args.output_dir), outputs)
+    results, outputs = done
+    outdir = Path(args.output_dir)
+    write_all(outdir, outputs)
+    if args.depfile:
+        from vmgen.depfile import depfile
+
+        targets = [str(outdir / name) for name in outputs]
+        inputs = [d for r in results for d in r.module.dependencies]
+        if args.annotations:
+            inputs.append(args.annotations)
+        write_if_changed(Path(args.depfile), depfile(targets, inputs))
     return 0
+
+
+def _check(args: argparse.Namespace) -> int:
+    import difflib
+    import json
+
+    from vmgen.compat import compare
+    from vmgen.pipeline import schema_file
+
+    done = _generate_all(args)
+    if done is None:
+        return 1
+    results, outputs = done
+    outdir = Path(args.output_dir)
+    failed = False
+    for name, text in outputs.items():
+        path = outdir / name
+        try:
+            current = path.read_text(encoding="utf-8")
+        except OSError:
+            print(f"{path}: missing: run vmgen generate", file=sys.stderr)
+            failed = True
+            continue
+        if current != text:
+            failed = True
+            sys.stderr.writelines(difflib.unified_diff(
+                current.splitlines(keepends=True), text.splitlines(keepends=True),
+                fromfile=f"{path} (on disk)", tofile=f"{path} (vmgen generate)"))
+    for result in results:
+        path = outdir / schema_file(result.module)
+        baseline = _baseline(path, args.baseline)
+        if baseline is None:
+            continue
+        try:
+            old = json.loads(baseline)
+        except ValueError:
+            print(f"{path}: the baseline schema is not valid JSON", file=sys.stderr)
+            failed = True
+            continue
+        new = json.loads(outputs[schema_file(result.module)])
+        for change in compare(old, new):
+            print(change.format(), file=sys.stderr if change.breaking else sys.stdout)
+            failed = failed or change.breaking
+    return 1 if failed else 0
+
+
+def _baseline(path: Path, rev: str) -> str | None:
+    """The committed schema at `path`: from git at `rev` when tracked, else the file."""
+    import subprocess
+
+    try:
+        top = subprocess.run(["git", "-C", str(path.parent.resolve()), "rev-parse",
+                              "--show-toplevel"], capture_output=True, text=True, check=False)
+        if top.returncode == 0:
+            rel = path.resolve().relative_to(Path(top.stdout.strip()).resolve()).as_posix()
+            shown = subprocess.run(["git", "-C", top.stdout.strip(), "show", f"{rev}:{rel}"],
+                                   capture_output=True, text=True, check=False)
+            if shown.returncode == 0:
+                return shown.stdout
+    except (OSError, ValueError):
+        pass
+    try:
+        return path.read_text(encoding="utf-8")
+    except OSError:
+        return None
+
+
+def _compat(args: argparse.Namespace) -> int:
+    import json
+
+    from vmgen.compat import compare
+
+    schemas = []
+    for name in (args.old, args.new):
+        try:
+            schemas.append(json.loads(Path(name).read_text(encoding="utf-8")))
+        except (OSError, ValueError) as exc:
+            print(f"vmgen: error: cannot read the schema '{name}': {exc}", file=sys.stderr)
+            return 1
+    changes = compare(schemas[0], schemas[1])
+    for change in changes:
+        print(change.format())
+    return 1 if any(c.breaking for c in changes) else 0
 
 
 def _runtime(args: argparse.Namespace) -> int:
@@ -119,7 +278,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 1
-    commands = {"generate": _generate, "runtime": _runtime}
+    commands = {"generate": _generate, "check": _check, "compat": _compat, "runtime": _runtime}
     try:
         return commands[args.command](args)
     except KeyboardInterrupt:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from vmgen import checks, ir, lower
-from vmgen.backends import asn1, c, python
+from vmgen.backends import asn1, c, python, schema
 from vmgen.diagnostics import VmgenError, in_source_order
 from vmgen.frontend import Options, parse
 from vmgen.resources import RUNTIME_FILES, runtime_dir
@@ -43,7 +43,12 @@ def generate_module(module: ir.Module) -> dict[str, str]:
     spec, parsed = asn1.generate(module)
     files[f"{module.stem}.asn"] = spec
     files[python.module_file(module)] = python.generate(module, spec, parsed)
+    files[schema_file(module)] = schema.generate(module)
     return files
+
+
+def schema_file(module: ir.Module) -> str:
+    return f"{module.stem}.vmgen.json"
 
 
 def generate(header: str, options: Options) -> Generated:

@@ -58,7 +58,7 @@ static inline void set_bytes(OCTET_STRING_t *p, const unsigned char *bytes, int 
 #define SET_UINT(lv, v) \
     _Generic((lv), long: uset_long, unsigned long: uset_ulong, INTEGER_t: uset_integer)(&(lv), v)
 #define SET_BOOL(lv, v) ((lv) = (v))
-#define SET_BYTES(lv, s, n) set_bytes(&(lv), s, n)
+#define SET_BYTES(lv, n, ...) set_bytes(&(lv), (const unsigned char[]){__VA_ARGS__}, n)
 /* the element I of an asn1c SEQUENCE OF */
 #define ELEM(lv, i) (*(lv).list.array[i])
 

@@ -148,22 +148,23 @@ def _layout(root: list[_Row], groups: list[tuple[int, list[_Row]]], extensible: 
     comment: asn1c does not read `[[ 2: ... ]]`)."""
     rows = root + [r for _, g in groups for r in g]
     width = max((len(r.name) for r in rows), default=0)
-    twidth = max((len(r.type) for r in rows), default=0) + 1
+    entries: list[tuple[str, str]] = []  # (text before the comment, comment)
 
-    def line(r: _Row, comma: bool, indent: str) -> str:
-        t = r.type + ("," if comma else "")
-        if r.comment:
-            return f"{indent}{r.name.ljust(width)}  {t.ljust(twidth)}  -- {r.comment}"
-        return f"{indent}{r.name.ljust(width)}  {t}"
+    def member(r: _Row, comma: bool, indent: str) -> None:
+        entries.append((f"{indent}{r.name.ljust(width)}  {r.type}{',' if comma else ''}",
+                        r.comment))
 
-    lines = [line(r, extensible or i < len(root) - 1, "") for i, r in enumerate(root)]
+    for i, r in enumerate(root):
+        member(r, extensible or i < len(root) - 1, "")
     if extensible:
-        lines.append("..." + ("," if groups else ""))
+        entries.append(("..." + ("," if groups else ""), ""))
     for gi, (version, group) in enumerate(groups):
-        lines.append(f"[[ -- version {version}")
-        lines += [line(r, i < len(group) - 1, "    ") for i, r in enumerate(group)]
-        lines.append("]]" + ("," if gi < len(groups) - 1 else ""))
-    return lines
+        entries.append((f"[[ -- version {version}", ""))
+        for i, r in enumerate(group):
+            member(r, i < len(group) - 1, "    ")
+        entries.append(("]]" + ("," if gi < len(groups) - 1 else ""), ""))
+    column = max((len(t) for t, c in entries if c), default=0)
+    return [f"{t.ljust(column)}  -- {c}" if c else t for t, c in entries]
 
 
 def _sequence(s: ir.Struct) -> tuple[list[str], Parsed]:
@@ -213,12 +214,13 @@ def generate(module: ir.Module) -> tuple[str, Parsed]:
     for u in module.unions:
         tn = asn1_type(u.name)
         lines, types[tn] = _choice(u)
-        spelled = u.c_type or f"the union of {u.name.replace('_', '.', 1)}"
+        spelled = u.c_type or "anonymous union"
         bodies.append(_Type(tn, f"{spelled} ({_where(u.location)})", "CHOICE", lines))
     for s in module.structs:
         tn = asn1_type(s.name)
         lines, types[tn] = _sequence(s)
-        bodies.append(_Type(tn, f"{s.c_type} ({_where(s.location)})", "SEQUENCE", lines))
+        spelled = s.c_type or "anonymous struct"
+        bodies.append(_Type(tn, f"{spelled} ({_where(s.location)})", "SEQUENCE", lines))
     for s in module.states:
         assert s.state is not None
         tn = asn1_type(s.name)

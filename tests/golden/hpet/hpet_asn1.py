@@ -51,8 +51,8 @@ HPETState ::= SEQUENCE {
     hpet-id            INTEGER (0..255),                      -- uint8_t hpet_id
     ...,
     [[ -- version 2
-        hpet-offset-saved  INTEGER (0..4294967295),               -- uint32_t hpet_offset_saved
-        hpet-offset        INTEGER (0..18446744073709551615)      -- uint64_t hpet_offset
+        hpet-offset-saved  INTEGER (0..4294967295),           -- uint32_t hpet_offset_saved
+        hpet-offset        INTEGER (0..18446744073709551615)  -- uint64_t hpet_offset
     ]]
 }
 

@@ -72,7 +72,7 @@ E1000State ::= SEQUENCE {
     compat-flags     INTEGER (0..63),                                   -- unsigned compat_flags (bit-field : 6)
     ...,
     [[ -- version 3
-        rx-packets       INTEGER (0..4294967295)                            -- uint32_t rx_packets
+        rx-packets       INTEGER (0..4294967295)                        -- uint32_t rx_packets
     ]]
 }
 

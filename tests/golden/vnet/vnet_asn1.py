@@ -33,12 +33,12 @@ VNetOffload ::= ENUMERATED { offload-none(0), offload-csum(1), offload-tso(4) }
 
 -- VNetOffloadParams (vnet.h:28)
 VNetOffloadParams ::= CHOICE {
-    csum  CsumParams,               -- CsumParams csum (when 1)
-    tso   TsoParams,                -- TsoParams tso (when 4)
-    none  INTEGER (0..4294967295)   -- uint32_t none (when 0)
+    csum  CsumParams,              -- CsumParams csum (when 1)
+    tso   TsoParams,               -- TsoParams tso (when 4)
+    none  INTEGER (0..4294967295)  -- uint32_t none (when 0)
 }
 
---  (vnet.h:39)
+-- anonymous struct (vnet.h:39)
 VirtIONet-mac-table ::= SEQUENCE {
     first-multi     INTEGER (-2147483648..2147483647),                   -- int first_multi
     multi-overflow  INTEGER (0..255),                                    -- uint8_t multi_overflow

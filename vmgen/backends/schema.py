@@ -1,0 +1,101 @@
+"""Schema backend: ``STEM.vmgen.json``, the wire schema of every device state.
+
+Deterministic, free of vmgen's own version (an upgrade does not change it),
+and meant to be committed: ``vmgen compat`` and ``vmgen check``
+compare two of them to tell compatible from breaking struct changes.  It
+records what travels (wire types, ranges, sizes, since-versions, wire order)
+and where each field is declared (file and line) for messages.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import PurePath
+from typing import Any
+
+from vmgen import ir
+
+FORMAT = 1
+
+
+def wire(t: ir.WireType) -> dict[str, Any]:
+    if isinstance(t, ir.IntType):
+        return {"kind": "int", "bits": t.bits, "signed": t.signed, "min": t.min, "max": t.max}
+    if isinstance(t, ir.BoolType):
+        return {"kind": "bool"}
+    if isinstance(t, ir.FloatType):
+        return {"kind": "float", "bits": t.bits}
+    if isinstance(t, ir.ExternalType):
+        return {**wire(t.wire), "external": t.name}
+    if isinstance(t, ir.StringType):
+        return {"kind": "string", "max": t.capacity - 1}
+    if isinstance(t, (ir.BytesType, ir.ArrayType)):
+        out: dict[str, Any] = {"kind": "bytes" if isinstance(t, ir.BytesType) else "list"}
+        if t.count is None:
+            out.update(min=t.length, max=t.length)
+        else:
+            out.update(min=t.count.min, max=t.count.max, count=t.count.field)
+        if isinstance(t, ir.ArrayType):
+            out["element"] = wire(t.element)
+        return out
+    kind = {ir.EnumRef: "enum", ir.StructRef: "struct", ir.UnionRef: "union"}[type(t)]
+    return {"kind": kind, "type": t.name}
+
+
+def _where(loc: Any) -> str:
+    return f"{PurePath(loc.file).name}:{loc.line}"
+
+
+def _field(f: ir.Field) -> dict[str, Any]:
+    assert f.type is not None
+    out: dict[str, Any] = {"name": f.name, "c_type": f.c_type, "wire": wire(f.type),
+                           "since": f.since, "at": _where(f.location)}
+    if f.const:
+        out["const"] = True
+    if f.bit_width is not None:
+        out["bit_width"] = f.bit_width
+    if f.selector is not None:
+        out["selector"] = f.selector
+    return out
+
+
+def schema(module: ir.Module) -> dict[str, Any]:
+    types: dict[str, Any] = {}
+    for s in module.structs:
+        types[s.name] = {
+            "kind": "struct",
+            "c_type": s.c_type,
+            "at": _where(s.location),
+            "fields": [_field(f) for f in s.wire],
+            "derived": [{"name": f.name, "count_of": f.count_of, "at": _where(f.location)}
+                        for f in s.fields if f.count_of is not None],
+            "skipped": [{"name": f.name, "c_type": f.c_type, "at": _where(f.location)}
+                        for f in s.fields if f.type is None],
+        }
+    for e in module.enums:
+        types[e.name] = {
+            "kind": "enum",
+            "c_type": e.c_type,
+            "at": _where(e.location),
+            "values": {en.name: en.value for en in e.enumerators},
+        }
+    for u in module.unions:
+        types[u.name] = {
+            "kind": "union",
+            "c_type": u.c_type,
+            "at": _where(u.location),
+            "members": [{"name": m.name, "c_type": m.c_type, "wire": wire(m.type),
+                         "cases": list(m.cases), "at": _where(m.location)} for m in u.members],
+        }
+    states = {
+        s.name: {"version": s.state.version, "minimum_version": s.state.minimum_version,
+                 "at": _where(s.location)}
+        for s in module.states if s.state is not None
+    }
+    return {"vmgen-schema": FORMAT, "source": module.include, "states": states,
+            "types": types}
+
+
+def generate(module: ir.Module) -> str:
+    text = json.dumps(schema(module), indent=2, sort_keys=False)
+    return text + "\n"
