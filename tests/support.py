@@ -77,6 +77,12 @@ def import_module(path: Path) -> ModuleType:
     return mod
 
 
+def names_module(stem: str) -> str:
+    from vmgen.names import python_module
+
+    return python_module(stem)
+
+
 def fixture_module(stem: str) -> ir.Module:
     return build_module(str(FIXTURES / f"{stem}.h"), Options(include_dirs=(str(FIXTURES),)))
 
@@ -259,7 +265,8 @@ def c_assignments(module: ir.Module, t: ir.WireType, lvalue: str, value: Any,
     out = []
     for f in module.struct(t.name).migrated:
         assert f.type is not None
-        out += c_assignments(module, f.type, f"{lvalue}.{f.name}", value[f.name], f)
+        if f.name in value:  # a partial value leaves the other fields alone
+            out += c_assignments(module, f.type, f"{lvalue}.{f.name}", value[f.name], f)
     return out
 
 

@@ -74,11 +74,43 @@ def diagnose(module: ir.Module) -> list[Diagnostic]:
                 sink.error(en.location, f"enumerator '{en.name}' = {en.value} does not fit "
                            "in 64 bits", f"In enum '{e.name}':")
     for s in module.states:
+        if s.state is not None:
+            _check_since(module, s.name, s.state.version, s.name, sink, set())
         tn = names.type_name(s.name)
         if tn is not None:
             _claim(sink, types, names.record_name(tn), f"record of {s.c_type}", "type",
                    s.location, described=f"the record type of '{s.c_type}'")
     return sink.items
+
+
+def _reachable(module: ir.Module, t: ir.WireType | None) -> list[str]:
+    """Names of the structs a wire type contains (through arrays and unions)."""
+    if isinstance(t, ir.ArrayType):
+        return _reachable(module, t.element)
+    if isinstance(t, ir.StructRef):
+        return [t.name]
+    if isinstance(t, ir.UnionRef):
+        return [n for m in module.union(t.name).members for n in _reachable(module, m.type)]
+    return []
+
+
+def _check_since(module: ir.Module, struct: str, version: int, state: str,
+                 sink: DiagnosticSink, seen: set[str]) -> None:
+    """No field of a state (at any depth) may exist only after the state's version."""
+    if struct in seen:
+        return
+    seen.add(struct)
+    try:
+        s = module.struct(struct)
+    except KeyError:
+        return  # not lowered (an error was reported)
+    for f in s.migrated:
+        if f.since is not None and f.since > version:
+            sink.error(f.location, f"field '{f.name}' has VMGEN_SINCE({f.since}), above the "
+                       f"version {version} of device state '{state}'",
+                       f"In struct '{s.name}':")
+        for inner in _reachable(module, f.type):
+            _check_since(module, inner, version, state, sink, seen)
 
 
 def _claim_function(

@@ -95,7 +95,10 @@ class _Compare:
         nfields = {f["name"]: f for f in new_t["fields"]}
         skipped = {f["name"] for f in new_t["skipped"]}
         derived = {f["name"] for f in new_t["derived"]}
-        # Wire position: (since group, index in the group).
+        # Fields whose order relative to the other kept fields changed (a removal
+        # or an addition shifts the rest, and is reported by itself).
+        moved = _moved([f["name"] for f in old_t["fields"] if f["name"] in nfields],
+                       [f["name"] for f in new_t["fields"] if f["name"] in ofields])
         opos = _positions(old_t["fields"])
         npos = _positions(new_t["fields"])
         for fname, of in ofields.items():
@@ -117,7 +120,7 @@ class _Compare:
             if of["since"] != nf["since"]:
                 self.add(True, where, f"field '{label}': VMGEN_SINCE changed from "
                          f"{_since(of)} to {_since(nf)}")
-            elif opos[fname] != npos[fname]:
+            elif fname in moved:
                 self.add(True, where, f"field '{label}' moved: its wire position changed "
                          f"from {opos[fname][1]} to {npos[fname][1]}")
             if of.get("selector") != nf.get("selector"):
@@ -203,7 +206,7 @@ class _Compare:
                          f"'{by_value[value]}' (the wire carries the value {value})")
         old_values = set(ov.values())
         for name, value in nv.items():
-            if value not in old_values:
+            if value not in old_values and name not in ov:
                 self.add(False, where, f"enum '{new_name}': enumerator '{name}' ({value}) "
                          "added (older readers refuse data holding it)")
 
@@ -245,6 +248,27 @@ def _positions(fields: list[dict[str, Any]]) -> dict[str, tuple[int | None, int]
         pos[f["name"]] = (group, counters.get(group, 0))
         counters[group] = counters.get(group, 0) + 1
     return pos
+
+
+def _moved(old: list[str], new: list[str]) -> set[str]:
+    """The names outside a longest common subsequence of two orders."""
+    n, m = len(old), len(new)
+    best = [[0] * (m + 1) for _ in range(n + 1)]
+    for i in range(n - 1, -1, -1):
+        for j in range(m - 1, -1, -1):
+            best[i][j] = (best[i + 1][j + 1] + 1 if old[i] == new[j]
+                          else max(best[i + 1][j], best[i][j + 1]))
+    kept: set[str] = set()
+    i = j = 0
+    while i < n and j < m:
+        if old[i] == new[j]:
+            kept.add(old[i])
+            i, j = i + 1, j + 1
+        elif best[i + 1][j] >= best[i][j + 1]:
+            i += 1
+        else:
+            j += 1
+    return set(old) - kept
 
 
 def _at(t: dict[str, Any], key: str, name: str) -> str:

@@ -1,0 +1,14 @@
+/* A union field needs VMGEN_UNION. */
+#include <stdbool.h>
+#include <stdint.h>
+#include "vmgen.h"
+
+union Payload {
+    uint32_t word VMGEN_CASE(0);
+    uint8_t bytes[4] VMGEN_CASE(1);
+};
+
+struct VMGEN_STATE(1, 1) Dev {
+    uint8_t kind;
+    union Payload payload;
+};
