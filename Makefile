@@ -8,15 +8,16 @@ VMGEN  := $(VENV)/bin/vmgen
 STAMP  := $(VENV)/.installed
 DEMO   := build/demo
 CC     ?= cc
-# Debian packages the tests use: compilers for the generated C.
-APT_PACKAGES := gcc clang make
+# Debian packages the tests use: compilers for the generated C, and the
+# third-party ASN.1 tools that must read vmgen's records.
+APT_PACKAGES := gcc clang make asn1c dumpasn1 openssl
 
 .PHONY: all demo test lint pytest system-deps clean
 
 all: test
 
 system-deps:
-	@missing=""; for t in gcc clang make; do command -v $$t >/dev/null || missing="$$missing $$t"; done; \
+	@missing=""; for t in $(APT_PACKAGES); do command -v $$t >/dev/null || missing="$$missing $$t"; done; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 	    echo "installing$$missing"; \

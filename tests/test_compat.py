@@ -188,4 +188,4 @@ def test_since_above_the_state_version_is_an_error(tmp_path: Path) -> None:
     assert proc.returncode == 1
     assert proc.stderr == ("dev.h: In struct 'Dev':\n"
                            "dev.h:23:14: error: field 'stamp' has VMGEN_SINCE(3), above the "
-                           "version 2 of device state 'Dev'\n")
+                           "version 2 of device state 'Dev': it would never be saved\n")

@@ -35,35 +35,6 @@ CASES = sorted(p.stem for p in ERRORS.glob("*.h"))
 # Cases where vmgen is wrong today: NAME.err holds the message it should print.
 # strict=True, so a fix makes the test XPASS-fail: then delete the entry.
 XFAIL: dict[str, str] = {
-    # Argument columns: annotations._parse_args parses the arguments inside the
-    # synthetic line 'int __vmgen_args[] = {...}', so an argument's column is its
-    # offset in that line, and frontend.remap_column maps it to whatever token of
-    # the header sits there (VMGEN_STATE's arguments land right only because
-    # 'struct [[vmgen::state(' happens to be as long as 'int __vmgen_args[] = {').
-    "range_not_constant": "column of a VMGEN_RANGE argument comes from the synthetic "
-    "'int __vmgen_args[] = {' line (lands on the macro by chance), not 'max_index'",
-    "since_not_constant": "column of a VMGEN_SINCE argument comes from the synthetic "
-    "'int __vmgen_args[] = {' line: points into the middle of 'interrupt_flags'",
-    "version_not_constant_typedef": "argument column from the synthetic line: after "
-    "'typedef ' the shift no longer matches, so it points at VMGEN_STATE (7:16)",
-    "union_case_not_constant": "argument column from the synthetic line (middle of "
-    "'VMGEN_CASE'), and a cascade: 'union has no member with VMGEN_CASE' although it has",
-    # frontend.remap_column maps a token inside an expansion to the first token
-    # that differs between the preprocessed and the original line, i.e. the
-    # first macro of the line, whatever macro the token came from.
-    "annotation_twice": "points at the first VMGEN_RANGE (7:19), not the repeated one (7:38)",
-    "skip_with_range": "points at VMGEN_SKIP (8:19), not at the VMGEN_RANGE it complains "
-    "about (8:30)",
-    "field_name_collision_aligned": "the '(at FILE:LINE:COL)' inside the message is "
-    "formatted before pipeline.build_module remaps columns: 6:14 is the preprocessed "
-    "column (the preprocessor folds the run of blanks), the user's is 6:21",
-    "external_unknown_kind": "cascade: the field of the refused external type is then "
-    "told 'pointers cannot be migrated: mark the field VMGEN_SKIP'",
-    "string_sized": "says 'VMGEN_STRING applies to char arrays' about a char array; the "
-    "problem is VMGEN_STRING together with VMGEN_SIZE_IS",
-    "annotation_on_anonymous_struct": "'struct {...} VMGEN_SINCE(2);' parses as an "
-    "AttributedType, which lower._anonymous_struct does not unwrap: 'anonymous members "
-    "are not supported: name it' at the '{' instead of the annotation's own error",
 }
 
 

@@ -55,15 +55,18 @@ def _arg_parser() -> c_parser.CParser:
     return c_parser.CParser(dialect="c23")
 
 
-def _parse_args(text: str | None, location: Location, kind: str) -> tuple[c_ast.Node, ...]:
+def _parse_args(
+    text: str | None, location: Location, kind: str, column: int = 1
+) -> tuple[c_ast.Node, ...]:
+    """The arguments as C expressions.  `column` is where they start in the
+    (preprocessed) line of `location`: a line marker and indentation give the
+    nodes the header's file, line and column, so errors point into the header."""
     if text is None or not text.strip():
         return ()
-    # A line marker gives the argument nodes the header's file and line, so
-    # errors about an argument point into the header.
     marker = f'# {location.line} "{location.file}"\n' if location.line > 0 else ""
+    source = f"int __vmgen_args[] = {{\n{marker}{' ' * (column - 1)}{text}\n}};"
     try:
-        ast = _arg_parser().parse(f"{marker}int __vmgen_args[] = {{{text}}};",
-                                  filename="<annotation>")
+        ast = _arg_parser().parse(source, filename="<annotation>")
     except c_parser.ParseError:
         raise VmgenError.at(
             location, f"cannot parse the arguments of {KNOWN[kind][1]}: '{text.strip()}'"
@@ -93,7 +96,8 @@ def _read(attrs: list[c_ast.Attribute]) -> list[Annotation]:
             names = ", ".join(m for _, m in KNOWN.values())
             raise VmgenError.at(loc, f"unknown annotation 'vmgen::{attr.name}' (known: {names})")
         arity, macro = KNOWN[attr.name]
-        args = _parse_args(attr.arguments, loc, attr.name)
+        # The arguments follow "name(" (the preprocessor writes no blank between).
+        args = _parse_args(attr.arguments, loc, attr.name, loc.column + len(attr.name) + 1)
         if arity < 0 and not args:
             raise VmgenError.at(loc, f"{macro} takes one or more arguments, got none")
         if arity >= 0 and len(args) != arity:
@@ -114,6 +118,11 @@ def on_declaration(decl: c_ast.Decl) -> list[Annotation]:
     for node in _declarators(decl.type):
         attrs.extend(_attributes(node))
     return _read(attrs)
+
+
+def attributes_of(node: c_ast.Node) -> list[Annotation]:
+    """The vmgen annotations attached directly to `node`."""
+    return _read(_attributes(node))
 
 
 def on_type(node: c_ast.Struct | c_ast.Union | c_ast.Enum) -> list[Annotation]:

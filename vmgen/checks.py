@@ -36,8 +36,10 @@ def _claim(
         other, other_loc = scope[asn1]
         sink.error(
             loc,
-            f"{described} and '{other}' (at {other_loc}) both map to the ASN.1 name '{asn1}'",
+            _escape(f"{described} and '{other}'") + " (at {0}) "
+            + _escape(f"both map to the ASN.1 name '{asn1}'"),
             context,
+            related=(other_loc,),
         )
         return
     scope[asn1] = (c_name, loc)
@@ -83,6 +85,11 @@ def diagnose(module: ir.Module) -> list[Diagnostic]:
     return sink.items
 
 
+def _escape(text: str) -> str:
+    """`text` as literal text of a str.format template."""
+    return text.replace("{", "{{").replace("}", "}}")
+
+
 def _reachable(module: ir.Module, t: ir.WireType | None) -> list[str]:
     """Names of the structs a wire type contains (through arrays and unions)."""
     if isinstance(t, ir.ArrayType):
@@ -107,7 +114,7 @@ def _check_since(module: ir.Module, struct: str, version: int, state: str,
     for f in s.migrated:
         if f.since is not None and f.since > version:
             sink.error(f.location, f"field '{f.name}' has VMGEN_SINCE({f.since}), above the "
-                       f"version {version} of device state '{state}'",
+                       f"version {version} of device state '{state}': it would never be saved",
                        f"In struct '{s.name}':")
         for inner in _reachable(module, f.type):
             _check_since(module, inner, version, state, sink, seen)
@@ -119,7 +126,7 @@ def _claim_function(
 ) -> None:
     fn = f"visit_type_{name}"
     if fn in scope:
-        sink.error(loc, f"'{c_type}' and the type at {scope[fn][1]} both need the C function "
-                   f"'{fn}'")
+        sink.error(loc, _escape(f"'{c_type}'") + " and the type at {0} "
+                   + _escape(f"both need the C function '{fn}'"), related=(scope[fn][1],))
     else:
         scope[fn] = (c_type, loc)

@@ -31,13 +31,18 @@ class Location:
 @dataclass(frozen=True)
 class Diagnostic:
     location: Location | None
-    message: str
+    message: str  # with `related`: a str.format template, {0} the first related place
     severity: str = "error"
     context: str | None = None  # e.g. "In struct 'RTCState':"
+    related: tuple[Location, ...] = ()  # other places the message names
+
+    @property
+    def text(self) -> str:
+        return self.message.format(*self.related) if self.related else self.message
 
     def format(self) -> str:
         where = f"{self.location}: " if self.location is not None else "vmgen: "
-        text = f"{where}{self.severity}: {self.message}"
+        text = f"{where}{self.severity}: {self.text}"
         if self.context is not None:
             prefix = f"{self.location.file}: " if self.location is not None else ""
             return f"{prefix}{self.context}\n{text}"
@@ -52,8 +57,9 @@ class VmgenError(Exception):
         super().__init__(format_all(self.diagnostics))
 
     @classmethod
-    def at(cls, location: Location | None, message: str, context: str | None = None) -> VmgenError:
-        return cls([Diagnostic(location, message, context=context)])
+    def at(cls, location: Location | None, message: str, context: str | None = None,
+           related: tuple[Location, ...] = ()) -> VmgenError:
+        return cls([Diagnostic(location, message, context=context, related=related)])
 
 
 def in_source_order(diagnostics: Iterable[Diagnostic]) -> list[Diagnostic]:
@@ -79,7 +85,7 @@ def format_all(diagnostics: Iterable[Diagnostic]) -> str:
     for d in diagnostics:
         here = (d.location.file if d.location else None, d.context)
         if d.context is not None and here == context:
-            d = Diagnostic(d.location, d.message, d.severity)
+            d = Diagnostic(d.location, d.message, d.severity, related=d.related)
         context = here
         lines.append(d.format())
     return "\n".join(lines)
@@ -91,8 +97,9 @@ class DiagnosticSink:
     def __init__(self) -> None:
         self.items: list[Diagnostic] = []
 
-    def error(self, location: Location | None, message: str, context: str | None = None) -> None:
-        self.items.append(Diagnostic(location, message, context=context))
+    def error(self, location: Location | None, message: str, context: str | None = None,
+              related: tuple[Location, ...] = ()) -> None:
+        self.items.append(Diagnostic(location, message, context=context, related=related))
 
     def extend(self, error: VmgenError) -> None:
         self.items.extend(error.diagnostics)

@@ -125,15 +125,41 @@ def remap_column(text: str, loc: Location) -> Location:
         return Location(loc.file, loc.line, orig[target][0] + 1)
     if target >= len(pre) - tail:
         return Location(loc.file, loc.line, orig[len(words) - (len(pre) - target)][0] + 1)
-    # Inside the expanded part: the same token written by the user, else the macro.
+    # Inside the expanded part: the same token written by the user ...
     token = pre[target]
     nth = pre[head:target].count(token)
     middle = [i for i in range(head, len(words) - tail) if words[i] == token]
     if nth < len(middle):
         return Location(loc.file, loc.line, orig[middle[nth]][0] + 1)
+    # ... else, inside an annotation's [[vmgen::...]] expansion, the VMGEN_ macro
+    # the user wrote for it (the n-th annotation of the middle is the n-th macro) ...
+    group = _annotation_index(pre, head, target)
+    if group is not None:
+        macros = [i for i in range(head, len(words) - tail) if words[i].startswith("VMGEN_")]
+        if group < len(macros):
+            return Location(loc.file, loc.line, orig[macros[group]][0] + 1)
+    # ... else the first token where the lines differ: the macro that expanded.
     if head < len(orig):
         return Location(loc.file, loc.line, orig[head][0] + 1)
     return loc
+
+
+def _annotation_index(tokens: list[str], start: int, target: int) -> int | None:
+    """If tokens[target] lies in a `[[vmgen::...]]` group, that group's index
+    among the groups from `start` on; else None."""
+    index, inside = -1, False
+    i = start
+    while i <= target and i < len(tokens):
+        if tokens[i] == "[" and tokens[i + 1:i + 3] == ["[", "vmgen"]:
+            index, inside = index + 1, True
+            i += 2
+        elif inside and tokens[i] == "]" and tokens[i + 1:i + 2] == ["]"]:
+            if i + 1 >= target:
+                return index if i <= target else None
+            inside = False
+            i += 1
+        i += 1
+    return index if inside else None
 
 
 def preprocess_command(header: str, options: Options) -> list[str]:

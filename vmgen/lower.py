@@ -25,6 +25,9 @@ from vmgen.annotations import (
     on_type,
     on_typedef,
 )
+from vmgen.annotations import (
+    attributes_of as _read_attributes,
+)
 from vmgen.cconst import Folder
 from vmgen.diagnostics import Diagnostic, DiagnosticSink, Location, VmgenError
 from vmgen.frontend import Options, Parsed
@@ -98,6 +101,10 @@ def _wire_order(fields: list[ir.Field]) -> list[ir.Field]:
     return root + [f for v in versions for f in ordered if f.since == v]
 
 
+class _AlreadyReported(Exception):
+    """A field whose problem was reported elsewhere (e.g. at its type's typedef)."""
+
+
 class _FieldError(Exception):
     """A field cannot be lowered; the message names the reason."""
 
@@ -117,6 +124,7 @@ class _Tables:
     constants: dict[str, int] = field(default_factory=dict)  # enumerator -> value
     enum_errors: dict[int, VmgenError] = field(default_factory=dict)
     definitions: list[c_ast.Struct | c_ast.Enum] = field(default_factory=list)
+    union_definitions: list[c_ast.Union] = field(default_factory=list)
 
 
 def _type_chain(node: c_ast.Node | None) -> Iterator[c_ast.Node]:
@@ -131,6 +139,9 @@ class Lowerer:
         self.options = options
         self.sidecar = sidecar
         self.externals: dict[str, ir.ExternalType] = {}
+        self.broken_externals: set[str] = set()
+        self.aliases: dict[str, tuple[str, ...]] = {}  # struct/union name -> its tag
+        self.enums_by_name: dict[str, ir.Enum] = {}
         self.unions: dict[int, ir.Union] = {}
         self.current_struct = ""
         self.current_field = ""
@@ -163,8 +174,10 @@ class Lowerer:
                         if n.name is not None:
                             self.t.structs[n.name] = n
                         self.t.definitions.append(n)
-                    elif n.name is not None:
-                        self.t.unions[n.name] = n
+                    else:
+                        if n.name is not None:
+                            self.t.unions[n.name] = n
+                        self.t.union_definitions.append(n)
                     for member in n.decls:
                         if isinstance(member, c_ast.Decl):
                             self._collect_type(member.type, typedef=None)
@@ -251,7 +264,7 @@ class Lowerer:
                 if self.sidecar is not None:
                     names = [n for n in (self.t.typedef_of.get(id(definition)),
                                          definition.name) if n]
-                    for n in names[:1]:
+                    for n in names:  # by typedef name or by tag
                         anns = self.sidecar.merge(anns, self.sidecar.struct(n))
             except VmgenError as exc:
                 self.sink.extend(exc)
@@ -261,6 +274,10 @@ class Lowerer:
                     states.append((definition, a))
                 else:
                     self.sink.error(a.location, f"{a.macro} belongs on a field, not on a struct")
+        for u in self.t.union_definitions:
+            for a in on_type(u):
+                if a.kind == "state":
+                    self.sink.error(a.location, "VMGEN_STATE belongs on a struct, not on a union")
         if not states and not self.sink.items:
             self.sink.error(
                 Location(self.parsed.header, 0, 0),
@@ -296,6 +313,8 @@ class Lowerer:
         if key in self.structs:
             return self.structs[key].name
         name, c_type = self._struct_name(definition)
+        if definition.name is not None:
+            self.aliases[name] = (definition.name,)
         self.in_progress.add(key)
         context = f"In struct '{name}':"
         errors = len(self.sink.items)
@@ -330,19 +349,24 @@ class Lowerer:
                     self._lower_members(anonymous, struct, context, out)
                     continue
                 out.append(self._lower_field(member, struct))
+            except _AlreadyReported:
+                pass
             except _FieldError as exc:
                 self.sink.error(exc.location, exc.message, context)
             except VmgenError as exc:
-                for d in exc.diagnostics:
-                    self.sink.error(d.location, d.message, d.context or context)
+                self.sink.items.extend(replace(d, context=d.context or context)
+                                       for d in exc.diagnostics)
 
     def _anonymous_struct(self, decl: c_ast.Decl) -> c_ast.Struct | None:
         if decl.name is not None:
             return None
         spec = decl.type
+        anns = self._annotations(decl, None, None)
+        if isinstance(spec, c_ast.AttributedType):  # struct { ... } VMGEN_X;
+            anns += _read_attributes(spec)
+            spec = spec.type
         if isinstance(spec, c_ast.TypeDecl):
             spec = spec.type
-        anns = self._annotations(decl, None, None)
         if isinstance(spec, c_ast.Struct) and spec.decls is not None:
             if anns:
                 raise _FieldError(
@@ -380,9 +404,12 @@ class Lowerer:
     def _annotations(
         self, decl: c_ast.Decl, struct: str | None, field_name: str | None
     ) -> list[Annotation]:
+        """A member's annotations: the header's and the annotations file's, which
+        may name the struct by its typedef name or by its tag."""
         anns = on_declaration(decl)
         if self.sidecar is not None and struct is not None and field_name is not None:
-            anns = self.sidecar.merge(anns, self.sidecar.field(struct, field_name))
+            for alias in dict.fromkeys((struct, *self.aliases.get(struct, ()))):
+                anns = self.sidecar.merge(anns, self.sidecar.field(alias, field_name))
         return anns
 
     def _lower_field(self, decl: c_ast.Decl, struct: str) -> _RawField:
@@ -499,6 +526,9 @@ class Lowerer:
     def _stringed(self, wire: ir.WireType, a: Annotation) -> ir.WireType:
         if isinstance(wire, ir.ArrayType):
             return replace(wire, element=self._stringed(wire.element, a))
+        if isinstance(wire, ir.BytesType) and wire.count is not None:
+            raise _FieldError(a.location, "VMGEN_STRING cannot be combined with VMGEN_SIZE_IS "
+                              "(a string ends at its NUL)")
         if isinstance(wire, ir.BytesType) and wire.count is None and wire.length >= 1:
             return ir.StringType(wire.length)
         raise _FieldError(a.location, "VMGEN_STRING applies to char arrays")
@@ -591,6 +621,19 @@ class Lowerer:
         if sel.since != union.since:
             raise _FieldError(ann.location, f"{label}: the discriminator and the union must "
                               "have the same VMGEN_SINCE")
+        assert isinstance(union.type, ir.UnionRef)
+        u = next(x for x in self.unions.values() if x.name == union.type.name)
+        for m in u.members:
+            for case in m.cases:
+                if isinstance(t, ir.IntType) and not t.min <= case <= t.max:
+                    raise _FieldError(ann.location, f"{label}: case {case} of member "
+                                      f"'{m.name}' is outside the range {t.min}..{t.max} of "
+                                      f"the discriminator '{name}'")
+                if isinstance(t, ir.EnumRef):
+                    values = {e.value for e in self.enums_by_name[t.name].enumerators}
+                    if case not in values:
+                        raise _FieldError(ann.location, f"{label}: case {case} of member "
+                                          f"'{m.name}' is not a value of enum '{t.name}'")
         return name
 
     # ---- resolving C types -----------------------------------------------------
@@ -661,6 +704,8 @@ class Lowerer:
     def _external_pointee(self, node: c_ast.Node) -> ir.ExternalType | None:
         if isinstance(node, c_ast.TypeDecl) and isinstance(node.type, c_ast.IdentifierType):
             names = node.type.names
+            if len(names) == 1 and names[0] in self.broken_externals:
+                raise _AlreadyReported()
             if len(names) == 1 and names[0] in self.externals:
                 return self.externals[names[0]]
         return None
@@ -692,6 +737,8 @@ class Lowerer:
     def _resolve_names(self, names: list[str], loc: Location, seen: set[str]) -> ir.WireType:
         if len(names) == 1:
             name = names[0]
+            if name in self.broken_externals:
+                raise _AlreadyReported()
             if name in self.externals:
                 return self.externals[name]
             if name in _STDINT:
@@ -739,9 +786,14 @@ class Lowerer:
             name, c_type = definition.name, f"union {definition.name}"
         else:
             name, c_type = f"{self.current_struct}_{self.current_field}", ""
+        if definition.name is not None:
+            self.aliases[name] = (definition.name,)
         context = f"In union '{name}':"
         members: list[ir.UnionMember] = []
         seen_cases: dict[int, str] = {}
+        failed = False
+        for a in on_type(definition):
+            self.sink.error(a.location, f"{a.macro} does not belong on a union", context)
         for decl in definition.decls:
             if not isinstance(decl, c_ast.Decl):
                 continue
@@ -749,7 +801,7 @@ class Lowerer:
             try:
                 if decl.name is None:
                     raise _FieldError(mloc, "anonymous union members are not supported")
-                anns = {a.kind: a for a in on_declaration(decl)}
+                anns = {a.kind: a for a in self._annotations(decl, name, decl.name)}
                 if "skip" in anns:
                     continue
                 if "case" not in anns:
@@ -758,10 +810,16 @@ class Lowerer:
                 if decl.bitsize is not None:
                     raise _FieldError(mloc, f"member '{decl.name}': bit-fields in unions are "
                                       "not supported")
+                for kind in ("size_is", "since", "union", "state", "external"):
+                    if kind in anns:
+                        raise _FieldError(anns[kind].location, f"{anns[kind].macro} does not "
+                                          f"belong on member '{decl.name}' of a union")
                 wire = self._resolve(decl.type, set())
                 if isinstance(wire, ir.UnionRef):
                     raise _FieldError(mloc, f"member '{decl.name}': a union directly inside a "
                                       "union is not supported")
+                wire = self._apply(wire, {k: a for k, a in anns.items()
+                                          if k in ("range", "string")}, None, mloc)
                 cases = tuple(self.folder.fold(arg, "a VMGEN_CASE value")
                               for arg in anns["case"].args)
                 for c in cases:
@@ -771,12 +829,16 @@ class Lowerer:
                     seen_cases[c] = decl.name
                 members.append(ir.UnionMember(decl.name, self._spell(decl.type), wire, cases,
                                               mloc))
+            except _AlreadyReported:
+                failed = True
             except _FieldError as exc:
+                failed = True
                 self.sink.error(exc.location, exc.message, context)
             except VmgenError as exc:
-                for d in exc.diagnostics:
-                    self.sink.error(d.location, d.message, d.context or context)
-        if not members:
+                failed = True
+                self.sink.items.extend(replace(d, context=d.context or context)
+                                       for d in exc.diagnostics)
+        if not members and not failed:
             self.sink.error(location_of(definition), f"union '{name}' has no member with "
                             "VMGEN_CASE", context)
         lowered = ir.Union(name, c_type, tuple(members), location_of(definition))
@@ -800,6 +862,7 @@ class Lowerer:
             if wire is None:
                 self.sink.error(a.location, "VMGEN_EXTERNAL(kind): kind is one of "
                                 + ", ".join(_EXTERNAL_KINDS))
+                self.broken_externals.add(typedef.name)
                 continue
             self.externals[typedef.name] = ir.ExternalType(typedef.name, wire, pointer=False)
 
@@ -826,6 +889,7 @@ class Lowerer:
         )
         lowered = ir.Enum(name, c_type, enumerators, location_of(definition))
         self.enums[key] = lowered
+        self.enums_by_name[name] = lowered
         return name
 
     # ---- spelling C types for messages ----------------------------------------

@@ -10,8 +10,8 @@ from dataclasses import dataclass, replace
 
 from vmgen import checks, ir, lower
 from vmgen.backends import asn1, c, python, schema
-from vmgen.diagnostics import VmgenError, in_source_order
-from vmgen.frontend import Options, parse
+from vmgen.diagnostics import Location, VmgenError, in_source_order
+from vmgen.frontend import Options, Parsed, parse
 from vmgen.resources import RUNTIME_FILES, runtime_dir
 from vmgen.sidecar import Sidecar
 
@@ -31,11 +31,15 @@ def build_module(header: str, options: Options) -> ir.Module:
     if problems:
         # Point every diagnostic at the user's own line, not the preprocessed one.
         raise VmgenError(in_source_order(
-            replace(d, location=parsed.original_location(d.location))
-            if d.location is not None else d
+            replace(d, location=_original(parsed, d.location),
+                    related=tuple(parsed.original_location(r) for r in d.related))
             for d in problems
         ))
     return module
+
+
+def _original(parsed: Parsed, loc: Location | None) -> Location | None:
+    return parsed.original_location(loc) if loc is not None else None
 
 
 def generate_module(module: ir.Module) -> dict[str, str]:

@@ -24,6 +24,7 @@ thing; an entry that names nothing in the header is an error.
 
 from __future__ import annotations
 
+import json
 import re
 import sys
 from dataclasses import dataclass, field
@@ -31,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from pycparser import c_ast
+from pycparser.c_parser import Coord
 
 from vmgen.annotations import KNOWN, Annotation
 from vmgen.diagnostics import Location, VmgenError
@@ -43,13 +45,21 @@ else:  # pragma: no cover - Python 3.10
 _FIELD_KEYS = {"skip", "since", "size_is", "range", "string", "union", "case"}
 
 
-def _node(value: Any) -> c_ast.Node:
+def _node(value: Any, loc: Location) -> c_ast.Node:
+    """A C expression node for a TOML value, located in the annotations file."""
     if isinstance(value, bool) or not isinstance(value, (int, str)):
         raise TypeError(value)
+    coord = Coord(loc.file, loc.line, loc.column)
     if isinstance(value, int):
-        return c_ast.Constant("int", str(value)) if value >= 0 else c_ast.UnaryOp(
-            "-", c_ast.Constant("int", str(-value)))
-    return c_ast.ID(value)
+        if value >= 0:
+            return c_ast.Constant("int", str(value), coord=coord)
+        return c_ast.UnaryOp("-", c_ast.Constant("int", str(-value), coord=coord), coord=coord)
+    return c_ast.ID(value, coord=coord)
+
+
+def _toml(value: Any) -> str:
+    """A value as TOML spells it (true, not True)."""
+    return json.dumps(value)
 
 
 @dataclass
@@ -67,8 +77,13 @@ class Sidecar:
     def load(cls, path: str) -> Sidecar:
         try:
             text = Path(path).read_text(encoding="utf-8")
+        except FileNotFoundError:
+            raise VmgenError.at(None, f"cannot read the annotations file '{path}': "
+                                "no such file") from None
         except (OSError, UnicodeDecodeError) as exc:
-            raise VmgenError.at(None, f"cannot read the annotations file '{path}': {exc}") from None
+            reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8"
+            raise VmgenError.at(None, f"cannot read the annotations file '{path}': "
+                                f"{reason}") from None
         try:
             data = tomllib.loads(text)
         except tomllib.TOMLDecodeError as exc:
@@ -101,13 +116,13 @@ class Sidecar:
                     raise TypeError(value)
                 args: tuple[c_ast.Node, ...] = ()
             elif isinstance(value, list):
-                args = tuple(_node(v) for v in value)
+                args = tuple(_node(v, loc) for v in value)
             else:
-                args = (_node(value),)
+                args = (_node(value, loc),)
         except TypeError:
-            raise VmgenError.at(loc, f"'{kind}' = {value!r} does not say {macro}") from None
+            raise VmgenError.at(loc, f"'{kind}' = {_toml(value)} does not say {macro}") from None
         if (arity >= 0 and len(args) != arity) or (arity < 0 and not args):
-            raise VmgenError.at(loc, f"'{kind}' = {value!r} does not say {macro}")
+            raise VmgenError.at(loc, f"'{kind}' = {_toml(value)} does not say {macro}")
         return Annotation(kind, args, loc)
 
     def _read(self, data: dict[str, Any]) -> None:
@@ -123,6 +138,9 @@ class Sidecar:
                                                           "types", tname)]
                 continue
             for key, value in table.items():
+                if key == "fields" and not isinstance(value, dict):
+                    raise VmgenError.at(self._loc(name, key),
+                                        f"[{name}]: 'fields' must be a table of fields")
                 if key == "state":
                     self.structs[name] = [self._annotation("state", value, name, "state")]
                 elif key == "fields" and isinstance(value, dict):
@@ -177,7 +195,8 @@ class Sidecar:
                 raise VmgenError.at(
                     a.location,
                     f"the annotations file says {_text(a)} but the header says {_text(h)} "
-                    f"(at {h.location})",
+                    "(at {0})",
+                    related=(h.location,),
                 )
         return merged
 

@@ -86,6 +86,7 @@ _TYPE_OPERATORS = frozenset({
     "typeof", "__typeof__", "__typeof", "typeof_unqual", "__typeof_unqual__",
     "_Atomic", "_BitInt", "_Alignas", "alignas",
 })
+_TYPE_OPERATOR_ENDS = frozenset(word[-1] for word in _TYPE_OPERATORS)
 _WORD_CHARS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_"
 _WORD = frozenset(_WORD_CHARS)
 
@@ -177,7 +178,8 @@ class _Scanner:
         text = self.text
         c = text[i]
         if c == '"':
-            return self.match_end(_STRING, i)
+            m = _STRING.match(text, i)
+            return i + 1 if m is None else m.end()
         if c == "'":
             if i > 0 and text[i - 1] in _WORD and text[self.word_start(i - 1)].isdigit():
                 return i + 1  # a C23 digit separator: 1'000
@@ -393,7 +395,11 @@ class _Scanner:
         if text[j] == ")":
             # `enum E : typeof(x) {`: a type operator's group, not a declarator
             start, end = self.last_group
-            return end == j + 1 and self.word_before(start)[1] in _TYPE_OPERATORS
+            if end != j + 1:
+                return False
+            k = self.previous(start)
+            return (k >= 0 and text[k] in _TYPE_OPERATOR_ENDS
+                    and text[self.word_start(k):k + 1] in _TYPE_OPERATORS)
         if text[j] not in _WORD:
             return False
         start = self.word_start(j)
