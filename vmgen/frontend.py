@@ -22,6 +22,7 @@ from pycparser import c_ast, c_parser
 
 from vmgen.diagnostics import Diagnostic, Location, VmgenError
 from vmgen.resources import probe_header, runtime_dir
+from vmgen.tu import neutralize
 
 # GNU spellings in system headers that pycparser does not parse and vmgen does
 # not need (see shared NOTES: these make real glibc headers parse).
@@ -30,10 +31,15 @@ _GNU_DEFINES = (
     "-D__extension__=",
     "-D__restrict=",
     "-D__restrict__=",
-    "-D__asm__(x)=",
     "-D__inline=inline",
     "-D__inline__=inline",
     "-D__thread=_Thread_local",
+    "-D__typeof__=typeof",
+    "-D__typeof=typeof",
+    "-D__signed__=signed",
+    "-D__volatile__=volatile",
+    "-D__const=const",
+    "-D__alignof__=_Alignof",
 )
 
 _LINE_MARKER = re.compile(r'^# (\d+) "((?:[^"\\]|\\.)*)"', re.MULTILINE)
@@ -231,7 +237,9 @@ def parse(header: str, options: Options) -> Parsed:
     enabled = gc.isenabled()
     gc.disable()
     try:
-        ast = parser.parse(text, filename=header)
+        # Function bodies and initializers of file-scope objects hold what pycparser
+        # cannot parse (GNU asm, statement expressions) and vmgen does not need.
+        ast = parser.parse(neutralize(text), filename=header)
     except c_parser.ParseError as exc:
         m = _PARSE_ERROR.match(str(exc))
         if m is None:

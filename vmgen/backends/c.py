@@ -229,6 +229,10 @@ class _ExternalView:
     c_type: str
 
 
+def _is_c_file(module: ir.Module) -> bool:
+    return module.source.endswith(".c")
+
+
 def visit_header_name(module: ir.Module) -> str:
     return f"{module.stem}-visit.h"
 
@@ -288,7 +292,12 @@ def _context(module: ir.Module) -> dict[str, object]:
     ]
     return {
         "banner": banner(module.include),
-        "include": module.include,
+        # A header is included; a .c device file is not (it defines functions):
+        # it includes the generated code itself, after the state's definition.
+        "includes": [] if _is_c_file(module) else [module.include],
+        "source_notes": [f"{module.include} defines the device state: #include "
+                         f"\"{module.stem}-visit.c\" in it after the definition."]
+        if _is_c_file(module) else [],
         "visit_header": visit_header_name(module),
         "guard": _guard(module),
         "runtime_version": RUNTIME_VERSION,
