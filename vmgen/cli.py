@@ -30,6 +30,8 @@ commands:
   check      exit 1 if generated files are stale or the wire format broke (for CI
              and pre-commit)
   compat     compare two wire schemas (STEM.vmgen.json): compatible or breaking
+  explain    print, per device state, what each C field becomes on the wire
+  decode     print a saved record readably (from the generated Python module)
   runtime    write the C runtime (vmgen.h, visitor, DER writer, BER reader)
 """
 
@@ -114,6 +116,26 @@ def build_parser() -> argparse.ArgumentParser:
     )
     k.add_argument("old", metavar="OLD.vmgen.json")
     k.add_argument("new", metavar="NEW.vmgen.json")
+
+    x = sub.add_parser(
+        "explain", help="print what each C field of each device state becomes on the wire",
+        description="Print, for each device state of each HEADER (and each struct and union "
+        "it contains), a table: C field, C type, wire type (ASN.1), since-version, notes "
+        "(skipped, sized by, range, ...).  Fields are listed in wire order.",
+    )
+    _add_input_options(x)
+
+    d = sub.add_parser(
+        "decode", help="print a saved record readably",
+        description="Print a record written by vmgen_save_S() or MOD_asn1.save(): the device, "
+        "its versions, and each field by its C name (byte buffers as hex).  The record names "
+        "its device; the generated Python module that knows it is found among --module "
+        "files and folders (default: the *_asn1.py of the current folder).  Needs asn1tools.",
+    )
+    d.add_argument("--module", action="append", default=[], metavar="PATH",
+                   help="a generated MOD_asn1.py, or a folder of them (repeatable)")
+    d.add_argument("--json", action="store_true", help="print JSON (byte buffers as hex)")
+    d.add_argument("record", metavar="RECORD.ber")
 
     r = sub.add_parser(
         "runtime", help="write the C runtime (vmgen.h, visitor, DER writer, BER reader)",
@@ -264,6 +286,33 @@ def _compat(args: argparse.Namespace) -> int:
     return 1 if any(c.breaking for c in changes) else 0
 
 
+def _explain(args: argparse.Namespace) -> int:
+    from vmgen.diagnostics import VmgenError
+    from vmgen.explain import explain
+    from vmgen.pipeline import build_module
+
+    failed = False
+    for header in args.headers:
+        try:
+            sys.stdout.write(explain(build_module(header, _options(args))))
+        except VmgenError as exc:
+            print(exc, file=sys.stderr)
+            failed = True
+    return 1 if failed else 0
+
+
+def _decode(args: argparse.Namespace) -> int:
+    from vmgen.decode import decode
+    from vmgen.diagnostics import VmgenError
+
+    try:
+        sys.stdout.write(decode(args.record, args.module, args.json))
+    except VmgenError as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    return 0
+
+
 def _runtime(args: argparse.Namespace) -> int:
     from vmgen.output import write_all
     from vmgen.pipeline import runtime_files
@@ -278,7 +327,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 1
-    commands = {"generate": _generate, "check": _check, "compat": _compat, "runtime": _runtime}
+    commands = {"generate": _generate, "check": _check, "compat": _compat, "explain": _explain,
+                "decode": _decode, "runtime": _runtime}
     try:
         return commands[args.command](args)
     except KeyboardInterrupt:
