@@ -452,7 +452,8 @@ class Lowerer:
             wire = self._resolve(decl.type, set(), sized="size_is" in by_kind)
             wire = self._apply(wire, by_kind, bit_width, loc)
         except _FieldError as exc:
-            raise _FieldError(exc.location, f"{label} ({spelled}): {exc.message}") from None
+            where = exc.location if exc.location.line > 0 else loc
+            raise _FieldError(where, f"{label} ({spelled}): {exc.message}") from None
         if const and not isinstance(wire, (ir.IntType, ir.EnumRef, ir.BoolType)):
             raise _FieldError(
                 loc, f"{label} ({spelled}): const is supported on integer, enum and bool "
@@ -696,6 +697,9 @@ class Lowerer:
     def _array(self, element: ir.WireType, length: int, sized: bool, fixed: bool,
                pointer: bool = False) -> ir.WireType:
         """An array of `element`; the count field is filled in when fields are linked."""
+        if isinstance(element, ir.UnionRef):
+            raise _FieldError(Location(self.parsed.header, 0, 0), "arrays of unions are not "
+                              "supported (each element would need its own discriminator)")
         count = ir.Sizing("", fixed, pointer=pointer) if sized else None
         if isinstance(element, ir.IntType) and element.visitor in _BYTE_VISITORS:
             return ir.BytesType(length, count)
