@@ -36,6 +36,7 @@ demo: $(STAMP) system-deps
 	$(VMGEN) generate -I fixtures -o $(DEMO) fixtures/*.h
 	$(CC) -std=c99 -Wall -Wextra -Werror -pedantic -I$(DEMO) -Ifixtures \
 	  fixtures/demo/rtc_demo.c $(DEMO)/rtc-visit.c $(DEMO)/vmgen-visitor.c $(DEMO)/vmgen-ber.c \
+	  $(DEMO)/vmgen-legacy.c \
 	  -o $(DEMO)/rtc-demo
 	$(DEMO)/rtc-demo $(DEMO)/rtc.ber
 	$(PY) fixtures/demo/show.py $(DEMO) $(DEMO)/rtc.ber

@@ -36,8 +36,7 @@ class Built:
         src = self.out / "setter.c"
         src.write_text(support.setter_source(self.module, f"{self.stem}-visit.h", values))
         exe = support.compile_c(
-            [src, self.out / f"{self.stem}-visit.c", self.out / "vmgen-visitor.c",
-             self.out / "vmgen-ber.c"],
+            [src, self.out / f"{self.stem}-visit.c", *support.runtime_sources(self.out)],
             self.out / "setter", include=[self.out, support.FIXTURES], extra=["-O0"],
         )
         proc = subprocess.run([str(exe)], capture_output=True, text=True, check=True)
@@ -56,8 +55,7 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], Built]:
             module = support.fixture_module(stem)
             (out / "driver.c").write_text(support.driver_source(module, f"{stem}-visit.h"))
             driver = support.compile_c(
-                [out / "driver.c", out / f"{stem}-visit.c", out / "vmgen-visitor.c",
-                 out / "vmgen-ber.c"],
+                [out / "driver.c", out / f"{stem}-visit.c", *support.runtime_sources(out)],
                 out / "driver", include=[out, support.FIXTURES], extra=support.SANITIZE,
             )
             _built[stem] = Built(stem, out, module, support.import_module(

@@ -58,6 +58,14 @@ def generate(stem: str, out: Path) -> Path:
     return out
 
 
+RUNTIME_SOURCES = ("vmgen-visitor.c", "vmgen-ber.c", "vmgen-legacy.c")
+
+
+def runtime_sources(out: Path) -> list[Path]:
+    """The runtime's C files, as `vmgen runtime -o out` writes them."""
+    return [out / name for name in RUNTIME_SOURCES]
+
+
 def compile_c(sources: list[Path], exe: Path, cc: str = "gcc", extra: list[str] | None = None,
               include: list[Path] | None = None) -> Path:
     cmd = [cc, *CFLAGS, "-O1", *(extra or [])]

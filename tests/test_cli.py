@@ -100,7 +100,8 @@ def test_wheel_ships_templates_and_runtime(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     (wheel,) = tmp_path.glob("vmgen-*.whl")
     shipped = set(zipfile.ZipFile(wheel).namelist())
-    for name in ("vmgen-visitor.c", "vmgen-visitor.h", "vmgen-ber.c", "vmgen-ber.h", "vmgen.h"):
+    for name in ("vmgen-visitor.c", "vmgen-visitor.h", "vmgen-ber.c", "vmgen-ber.h",
+                 "vmgen-legacy.c", "vmgen-legacy.h", "vmgen.h"):
         assert f"vmgen/templates/runtime/{name}" in shipped
     assert "vmgen/templates/probe/vmgen-target.h" in shipped
     assert "vmgen/templates/c/visit.c.j2" in shipped

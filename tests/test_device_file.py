@@ -60,7 +60,7 @@ def test_state_in_a_device_c_file(tmp_path: Path) -> None:
     # The device file is GNU C with unused statics: its business.  The generated
     # code builds -pedantic clean in test_compile.
     exe = support.compile_c(
-        [tmp_path / "main.c", tmp_path / "vmgen-visitor.c", tmp_path / "vmgen-ber.c"],
+        [tmp_path / "main.c", *support.runtime_sources(tmp_path)],
         tmp_path / "main", extra=["-std=gnu11", "-Wno-pedantic", "-Wno-unused-function",
                                    "-Wno-unused-variable"],
         include=[tmp_path, QEMU, QEMU / "include"])

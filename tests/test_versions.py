@@ -117,8 +117,7 @@ def _build(header: str, state: str, value: dict[str, Any], prefill: dict[str, An
     ])
     (work / "tool.c").write_text(source)
     tool = support.compile_c(
-        [work / "tool.c", work / f"{stem}-visit.c", work / "vmgen-visitor.c",
-         work / "vmgen-ber.c"],
+        [work / "tool.c", work / f"{stem}-visit.c", *support.runtime_sources(work)],
         work / "tool", include=[work, support.FIXTURES], extra=support.SANITIZE)
     py = support.import_module(work / f"{support.names_module(stem)}_asn1.py")
     return module, py, tool

@@ -34,4 +34,6 @@ RUNTIME_FILES = (
     "vmgen-visitor.c",
     "vmgen-ber.h",
     "vmgen-ber.c",
+    "vmgen-legacy.h",
+    "vmgen-legacy.c",
 )

@@ -199,7 +199,7 @@ bool visit_type_uint_range(Visitor *v, const char *name, uint64_t *obj,
 {
     uint64_t tmp = v->type == VISITOR_INPUT ? 0 : *obj;
 
-    if (!visit_value_uint(v, name, &tmp, min, max, errp)) {
+    if (!visit_value_uint(v, name, &tmp, 8, min, max, errp)) {
         return false;
     }
     if (vmgen_storing(v)) {
@@ -208,29 +208,34 @@ bool visit_type_uint_range(Visitor *v, const char *name, uint64_t *obj,
     return true;
 }
 
-bool visit_value_int(Visitor *v, const char *name, int64_t *obj, int64_t min,
-                     int64_t max, Error **errp)
+bool visit_value_int(Visitor *v, const char *name, int64_t *obj,
+                     unsigned bytes, int64_t min, int64_t max, Error **errp)
 {
+    if (v->type_sized_int) {
+        return v->type_sized_int(v, name, obj, bytes, min, max, errp);
+    }
     return v->type_int64(v, name, obj, min, max, errp);
 }
 
 bool visit_value_uint(Visitor *v, const char *name, uint64_t *obj,
-                      uint64_t min, uint64_t max, Error **errp)
+                      unsigned bytes, uint64_t min, uint64_t max,
+                      Error **errp)
 {
+    bool ok;
+
     if (v->type == VISITOR_OUTPUT && *obj < min) {
         return visit_error(v, name, errp,
                            "INTEGER %" PRIu64 " out of range %" PRIu64
                            "..%" PRIu64, *obj, min, max);
     }
-    if (!v->type_uint64(v, name, obj, max, errp)) {
-        return false;
-    }
-    if (*obj < min) {
+    ok = v->type_sized_uint ? v->type_sized_uint(v, name, obj, bytes, max, errp)
+                            : v->type_uint64(v, name, obj, max, errp);
+    if (ok && *obj < min) {
         return visit_error(v, name, errp,
                            "INTEGER %" PRIu64 " out of range %" PRIu64
                            "..%" PRIu64, *obj, min, max);
     }
-    return true;
+    return ok;
 }
 
 bool visit_value_enum(Visitor *v, const char *name, int64_t *obj,
@@ -240,27 +245,116 @@ bool visit_value_enum(Visitor *v, const char *name, int64_t *obj,
 }
 
 bool visit_room_int(Visitor *v, const char *array, const char *field,
-                    int64_t value, size_t max, size_t *count, Error **errp)
+                    int64_t value, unsigned bytes, size_t max, size_t *count,
+                    Error **errp)
 {
+    int64_t data = value;
+
     if (value < 0 || (uint64_t)value > max) {
         return visit_error(v, array, errp,
                            "count '%s' is %" PRId64 ", outside 0..%zu", field,
                            value, max);
+    }
+    /* A positional format carries the count; it must be what the
+     * destination holds. */
+    if (v->positional && !visit_value_sized_int(v, field, &data, bytes, errp)) {
+        return false;
+    }
+    if (data != value) {
+        return visit_error(v, array, errp,
+                           "the data has %" PRId64 " elements, the destination "
+                           "holds %" PRId64, data, value);
     }
     *count = (size_t)value;
     return true;
 }
 
 bool visit_room_uint(Visitor *v, const char *array, const char *field,
-                     uint64_t value, size_t max, size_t *count, Error **errp)
+                     uint64_t value, unsigned bytes, size_t max,
+                     size_t *count, Error **errp)
 {
+    uint64_t data = value;
+
     if (value > max) {
         return visit_error(v, array, errp,
                            "count '%s' is %" PRIu64 ", outside 0..%zu", field,
                            value, max);
     }
+    if (v->positional &&
+        !visit_value_sized_uint(v, field, &data, bytes, errp)) {
+        return false;
+    }
+    if (data != value) {
+        return visit_error(v, array, errp,
+                           "the data has %" PRIu64 " elements, the destination "
+                           "holds %" PRIu64, data, value);
+    }
     *count = (size_t)value;
     return true;
+}
+
+bool visit_value_sized_int(Visitor *v, const char *name, int64_t *obj,
+                           unsigned bytes, Error **errp)
+{
+    int64_t min = bytes >= 8 ? INT64_MIN : -((int64_t)1 << (8 * bytes - 1));
+    int64_t max = bytes >= 8 ? INT64_MAX : ((int64_t)1 << (8 * bytes - 1)) - 1;
+
+    if (v->type_sized_int) {
+        return v->type_sized_int(v, name, obj, bytes, min, max, errp);
+    }
+    return v->type_int64(v, name, obj, min, max, errp);
+}
+
+bool visit_value_sized_uint(Visitor *v, const char *name, uint64_t *obj,
+                            unsigned bytes, Error **errp)
+{
+    uint64_t max = bytes >= 8 ? UINT64_MAX : ((uint64_t)1 << (8 * bytes)) - 1;
+
+    if (v->type_sized_uint) {
+        return v->type_sized_uint(v, name, obj, bytes, max, errp);
+    }
+    return v->type_uint64(v, name, obj, max, errp);
+}
+
+bool visit_type_int_sized(Visitor *v, const char *name, int64_t *obj,
+                          unsigned bytes, int64_t min, int64_t max,
+                          Error **errp)
+{
+    int64_t tmp = v->type == VISITOR_INPUT ? 0 : *obj;
+    bool ok = v->type_sized_int
+        ? v->type_sized_int(v, name, &tmp, bytes, min, max, errp)
+        : v->type_int64(v, name, &tmp, min, max, errp);
+
+    if (ok && vmgen_storing(v)) {
+        *obj = tmp;
+    }
+    return ok;
+}
+
+bool visit_type_uint_sized(Visitor *v, const char *name, uint64_t *obj,
+                           unsigned bytes, uint64_t min, uint64_t max,
+                           Error **errp)
+{
+    uint64_t tmp = v->type == VISITOR_INPUT ? 0 : *obj;
+    bool ok;
+
+    if (v->type == VISITOR_OUTPUT && tmp < min) {
+        return visit_error(v, name, errp,
+                           "INTEGER %" PRIu64 " out of range %" PRIu64
+                           "..%" PRIu64, tmp, min, max);
+    }
+    ok = v->type_sized_uint
+        ? v->type_sized_uint(v, name, &tmp, bytes, max, errp)
+        : v->type_uint64(v, name, &tmp, max, errp);
+    if (ok && tmp < min) {
+        return visit_error(v, name, errp,
+                           "INTEGER %" PRIu64 " out of range %" PRIu64
+                           "..%" PRIu64, tmp, min, max);
+    }
+    if (ok && vmgen_storing(v)) {
+        *obj = tmp;
+    }
+    return ok;
 }
 
 bool visit_select_case(Visitor *v, const char *name, const char *selector,
@@ -270,8 +364,8 @@ bool visit_select_case(Visitor *v, const char *name, const char *selector,
 {
     size_t i;
 
-    if (v->type == VISITOR_INPUT) {
-        return true;
+    if (v->type == VISITOR_INPUT && !v->positional) {
+        return true; /* the data says which member: visit_check_case checks */
     }
     for (i = 0; i < n; i++) {
         if (cases[i] == value) {
@@ -291,7 +385,7 @@ bool visit_check_case(Visitor *v, const char *name, const char *selector,
 {
     size_t i;
 
-    if (v->type != VISITOR_INPUT) {
+    if (v->type != VISITOR_INPUT || v->positional) {
         return true;
     }
     for (i = 0; i < n; i++) {
@@ -311,32 +405,53 @@ bool visit_check_case(Visitor *v, const char *name, const char *selector,
 }
 
 bool visit_count_int(Visitor *v, const char *array, const char *field,
-                     int64_t value, size_t capacity, size_t *count,
-                     Error **errp)
+                     int64_t value, unsigned bytes, size_t capacity,
+                     size_t *count, Error **errp)
 {
     if (v->type == VISITOR_INPUT) {
-        return true;
+        if (!v->positional) {
+            return true; /* visit_start_list reads the count from the data */
+        }
+        /* The count field travels before its array: read it, check it. */
+        value = 0;
+        if (!visit_value_sized_int(v, field, &value, bytes, errp)) {
+            return false;
+        }
     }
     if (value < 0 || (uint64_t)value > capacity) {
         return visit_error(v, array, errp,
                            "count '%s' is %" PRId64 ", outside 0..%zu",
                            field, value, capacity);
     }
+    if (v->type == VISITOR_OUTPUT && v->positional &&
+        !visit_value_sized_int(v, field, &value, bytes, errp)) {
+        return false;
+    }
     *count = (size_t)value;
     return true;
 }
 
 bool visit_count_uint(Visitor *v, const char *array, const char *field,
-                      uint64_t value, size_t capacity, size_t *count,
-                      Error **errp)
+                      uint64_t value, unsigned bytes, size_t capacity,
+                      size_t *count, Error **errp)
 {
     if (v->type == VISITOR_INPUT) {
-        return true;
+        if (!v->positional) {
+            return true; /* visit_start_list reads the count from the data */
+        }
+        value = 0;
+        if (!visit_value_sized_uint(v, field, &value, bytes, errp)) {
+            return false;
+        }
     }
     if (value > capacity) {
         return visit_error(v, array, errp,
                            "count '%s' is %" PRIu64 ", outside 0..%zu",
                            field, value, capacity);
+    }
+    if (v->type == VISITOR_OUTPUT && v->positional &&
+        !visit_value_sized_uint(v, field, &value, bytes, errp)) {
+        return false;
     }
     *count = (size_t)value;
     return true;

@@ -11,7 +11,7 @@
 #include <stdint.h>
 
 /* Generated code checks this at compile time (#error "regenerate"). */
-#define VMGEN_RUNTIME_VERSION 2
+#define VMGEN_RUNTIME_VERSION 3
 
 /* ---- errors ------------------------------------------------------------ */
 
@@ -56,6 +56,10 @@ struct Visitor {
      * it from the record header; UINT32_MAX (every field) otherwise.  Members
      * added in a later version (VMGEN_SINCE) are visited only up to it. */
     uint32_t version;
+    /* A positional format (the legacy VMState stream): no tags, no lengths.
+     * Counts travel before their arrays, union members are chosen by their
+     * discriminator on input too, and integers have their C width. */
+    bool positional;
     /* A struct: ASN.1 SEQUENCE.  check_struct (input) fails on members the
      * reader does not know, unless the data comes from a newer writer. */
     bool (*start_struct)(Visitor *v, const char *name, Error **errp);
@@ -93,6 +97,13 @@ struct Visitor {
                          Error **errp);
     /* Fails with `msg`, reported at member `name` of the current path. */
     bool (*fail)(Visitor *v, const char *name, const char *msg, Error **errp);
+    /* Optional (positional formats): an integer of `bytes` bytes in C, whatever
+     * its range.  When NULL, type_int64/type_uint64 serve. */
+    bool (*type_sized_int)(Visitor *v, const char *name, int64_t *obj,
+                           unsigned bytes, int64_t min, int64_t max,
+                           Error **errp);
+    bool (*type_sized_uint)(Visitor *v, const char *name, uint64_t *obj,
+                            unsigned bytes, uint64_t max, Error **errp);
     void (*free)(Visitor *v);
 };
 
@@ -165,32 +176,52 @@ bool visit_type_uint_range(Visitor *v, const char *name, uint64_t *obj,
  * discriminators, const fields): like the _range forms, but on input *obj
  * is written whatever v->store says, so point obj at a local.
  */
-bool visit_value_int(Visitor *v, const char *name, int64_t *obj, int64_t min,
-                     int64_t max, Error **errp);
+bool visit_value_int(Visitor *v, const char *name, int64_t *obj,
+                     unsigned bytes, int64_t min, int64_t max, Error **errp);
 bool visit_value_uint(Visitor *v, const char *name, uint64_t *obj,
-                      uint64_t min, uint64_t max, Error **errp);
+                      unsigned bytes, uint64_t min, uint64_t max,
+                      Error **errp);
 bool visit_value_enum(Visitor *v, const char *name, int64_t *obj,
                       const int64_t *values, size_t n, Error **errp);
 /*
+ * Integers whose C type is `bytes` wide but whose range is narrower (ranged
+ * fields, bit-fields).  The _value_ forms read a whole C-width integer and
+ * always write *obj (counts and the like, needed in both passes).
+ */
+bool visit_value_sized_int(Visitor *v, const char *name, int64_t *obj,
+                           unsigned bytes, Error **errp);
+bool visit_value_sized_uint(Visitor *v, const char *name, uint64_t *obj,
+                            unsigned bytes, Error **errp);
+bool visit_type_int_sized(Visitor *v, const char *name, int64_t *obj,
+                          unsigned bytes, int64_t min, int64_t max,
+                          Error **errp);
+bool visit_type_uint_sized(Visitor *v, const char *name, uint64_t *obj,
+                           unsigned bytes, uint64_t min, uint64_t max,
+                           Error **errp);
+/*
  * The element count of an array sized by a sibling count field
- * (VMGEN_SIZE_IS).  Output: checks the count field's value, then sets *count;
- * input: nothing to do (visit_start_list reads the count from the data).
+ * (VMGEN_SIZE_IS), whose C type is `bytes` wide.  Output: checks the count
+ * field's value, then sets *count.  Input: a self-describing format reads
+ * the count at visit_start_list; a positional one reads the count field
+ * here, before the array, and checks it is in 0..capacity.
  */
 bool visit_count_int(Visitor *v, const char *array, const char *field,
-                     int64_t value, size_t capacity, size_t *count,
-                     Error **errp);
+                     int64_t value, unsigned bytes, size_t capacity,
+                     size_t *count, Error **errp);
 bool visit_count_uint(Visitor *v, const char *array, const char *field,
-                      uint64_t value, size_t capacity, size_t *count,
-                      Error **errp);
+                      uint64_t value, unsigned bytes, size_t capacity,
+                      size_t *count, Error **errp);
 /*
  * The element count of a flexible array member or pointer sized by a count
  * field: in both directions *count is the count field's value (checked to be
  * in 0..max), i.e. what the destination holds; a load must find exactly that.
  */
 bool visit_room_int(Visitor *v, const char *array, const char *field,
-                    int64_t value, size_t max, size_t *count, Error **errp);
+                    int64_t value, unsigned bytes, size_t max, size_t *count,
+                    Error **errp);
 bool visit_room_uint(Visitor *v, const char *array, const char *field,
-                     uint64_t value, size_t max, size_t *count, Error **errp);
+                     uint64_t value, unsigned bytes, size_t max,
+                     size_t *count, Error **errp);
 /*
  * Unions (VMGEN_UNION / VMGEN_CASE): cases[i] selects alternative alts[i].
  * Output: visit_select_case sets *alt from the discriminator's value, or

@@ -62,6 +62,15 @@ static int bench_mode(const char *state, const char *codec, const char *op)
     return strcmp(only, want) == 0 ? 1 : -1;
 }
 
+/* Whether BENCH_ONLY, if set, names a measurement of `state`. */
+static int bench_state_wanted(const char *state)
+{
+    const char *only = getenv("BENCH_ONLY");
+    size_t n = strlen(state);
+
+    return !only || !*only || (strncmp(only, state, n) == 0 && only[n] == '/');
+}
+
 static long bench_iters(void)
 {
     const char *s = getenv("BENCH_ITERS");

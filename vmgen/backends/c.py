@@ -15,7 +15,7 @@ from vmgen import ir
 from vmgen.backends import banner, render
 
 # Generated code refuses to build against a runtime it was not generated for.
-RUNTIME_VERSION = 2
+RUNTIME_VERSION = 3
 
 # C type of each runtime visitor's value (for casts when visiting through a value).
 _C_TYPES = {
@@ -120,8 +120,8 @@ class _Members:
         if isinstance(t, ir.IntType):
             temp, kind, lo, hi, _ = _int_args(t)
             return _snippet("c/member_ranged.c.j2", temp=temp,
-                            function=f"visit_type_{kind}_range", name=name, path=path, lo=lo,
-                            hi=hi, c_type=_C_TYPES[t.visitor])
+                            function=f"visit_type_{kind}_sized", name=name, path=path,
+                            bytes=t.bits // 8, lo=lo, hi=hi, c_type=_C_TYPES[t.visitor])
         if isinstance(t, ir.EnumRef):
             e = self.module.enum(t.name)
             return _snippet("c/member_enum_value.c.j2", name=name, path=path, enum=e.name,
@@ -138,7 +138,7 @@ class _Members:
                     f"vmgen_values_{e.name}, {len(e.enumerators)}", "PRId64")
         assert isinstance(t, ir.IntType)
         temp, kind, lo, hi, fmt = _int_args(t)
-        return (temp, f"visit_value_{kind}", f"{lo}, {hi}", fmt)
+        return (temp, f"visit_value_{kind}", f"{t.bits // 8}, {lo}, {hi}", fmt)
 
     def _selector(self, f: ir.Field, t: ir.WireType, name: str, path: str) -> str:
         _, function, args, _ = self._value_call(t)
@@ -160,6 +160,7 @@ class _Members:
         common = dict(name=name, path=path, count=count.name,
                       count_path=f"{self.base}{count.name}", temp=temp, sign=sign,
                       count_c_type=_C_TYPES[count.type.visitor],
+                      count_bytes=count.type.bits // 8,
                       min=t.count.min, max=t.count.max)
         null_check = (_snippet("c/null_check.c.j2", path=path, name=name)
                       if t.count.pointer else "")

@@ -247,6 +247,31 @@ bool vmgen_load_DisplayState(DisplayState *obj, const uint8_t *buf, size_t len, 
     return vmgen_load_record(&vmgen_info_DisplayState, obj, buf, len, errp);
 }
 
+bool vmgen_save_DisplayState_legacy(const DisplayState *obj, uint32_t version, uint8_t **buf, size_t *len, Error **errp)
+{
+    return vmgen_save_record_legacy(&vmgen_info_DisplayState, obj, version, buf, len, errp);
+}
+
+bool vmgen_load_DisplayState_legacy(DisplayState *obj, uint32_t version, const uint8_t *buf, size_t len, Error **errp)
+{
+    return vmgen_load_record_legacy(&vmgen_info_DisplayState, obj, version, buf, len, errp);
+}
+
+bool vmgen_save_DisplayState_as(const DisplayState *obj, VmgenFormat format, uint32_t version, uint8_t **buf, size_t *len, Error **errp)
+{
+    return vmgen_save_record_as(&vmgen_info_DisplayState, obj, format, version, buf, len, errp);
+}
+
+bool vmgen_load_DisplayState_as(DisplayState *obj, VmgenFormat format, uint32_t version, const uint8_t *buf, size_t len, Error **errp)
+{
+    return vmgen_load_record_as(&vmgen_info_DisplayState, obj, format, version, buf, len, errp);
+}
+
+VmgenOffer vmgen_offer_DisplayState(uint32_t formats)
+{
+    return vmgen_offer(&vmgen_info_DisplayState, formats);
+}
+
 static bool vmgen_visit_state_CursorState(Visitor *v, const char *name, void *obj, Error **errp)
 {
     return visit_type_CursorState(v, name, obj, errp);
@@ -269,4 +294,29 @@ bool vmgen_save_CursorState_version(const CursorState *obj, uint32_t version, ui
 bool vmgen_load_CursorState(CursorState *obj, const uint8_t *buf, size_t len, Error **errp)
 {
     return vmgen_load_record(&vmgen_info_CursorState, obj, buf, len, errp);
+}
+
+bool vmgen_save_CursorState_legacy(const CursorState *obj, uint32_t version, uint8_t **buf, size_t *len, Error **errp)
+{
+    return vmgen_save_record_legacy(&vmgen_info_CursorState, obj, version, buf, len, errp);
+}
+
+bool vmgen_load_CursorState_legacy(CursorState *obj, uint32_t version, const uint8_t *buf, size_t len, Error **errp)
+{
+    return vmgen_load_record_legacy(&vmgen_info_CursorState, obj, version, buf, len, errp);
+}
+
+bool vmgen_save_CursorState_as(const CursorState *obj, VmgenFormat format, uint32_t version, uint8_t **buf, size_t *len, Error **errp)
+{
+    return vmgen_save_record_as(&vmgen_info_CursorState, obj, format, version, buf, len, errp);
+}
+
+bool vmgen_load_CursorState_as(CursorState *obj, VmgenFormat format, uint32_t version, const uint8_t *buf, size_t len, Error **errp)
+{
+    return vmgen_load_record_as(&vmgen_info_CursorState, obj, format, version, buf, len, errp);
+}
+
+VmgenOffer vmgen_offer_CursorState(uint32_t formats)
+{
+    return vmgen_offer(&vmgen_info_CursorState, formats);
 }

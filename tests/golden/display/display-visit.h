@@ -7,10 +7,11 @@
 #include <stdint.h>
 
 #include "vmgen-visitor.h"
+#include "vmgen-legacy.h"
 #include "display.h"
 
-#if !defined(VMGEN_RUNTIME_VERSION) || VMGEN_RUNTIME_VERSION != 2
-#error "display-visit.h needs vmgen runtime version 2: regenerate it and the runtime (vmgen generate, vmgen runtime) with one vmgen"
+#if !defined(VMGEN_RUNTIME_VERSION) || VMGEN_RUNTIME_VERSION != 3
+#error "display-visit.h needs vmgen runtime version 3: regenerate it and the runtime (vmgen generate, vmgen runtime) with one vmgen"
 #endif
 
 bool visit_type_DisplayMode(Visitor *v, const char *name, DisplayMode *obj, Error **errp);
@@ -30,6 +31,13 @@ bool visit_type_CursorState(Visitor *v, const char *name, CursorState *obj, Erro
 bool vmgen_save_DisplayState(const DisplayState *obj, uint8_t **buf, size_t *len, Error **errp);
 bool vmgen_save_DisplayState_version(const DisplayState *obj, uint32_t version, uint8_t **buf, size_t *len, Error **errp);
 bool vmgen_load_DisplayState(DisplayState *obj, const uint8_t *buf, size_t len, Error **errp);
+/* The legacy VMState stream of DisplayState (see vmgen-legacy.h), and save/load in a negotiated format. */
+bool vmgen_save_DisplayState_legacy(const DisplayState *obj, uint32_t version, uint8_t **buf, size_t *len, Error **errp);
+bool vmgen_load_DisplayState_legacy(DisplayState *obj, uint32_t version, const uint8_t *buf, size_t len, Error **errp);
+bool vmgen_save_DisplayState_as(const DisplayState *obj, VmgenFormat format, uint32_t version, uint8_t **buf, size_t *len, Error **errp);
+bool vmgen_load_DisplayState_as(DisplayState *obj, VmgenFormat format, uint32_t version, const uint8_t *buf, size_t len, Error **errp);
+/* This build's offer for DisplayState (versions 1..1) with the given VmgenFormat bits. */
+VmgenOffer vmgen_offer_DisplayState(uint32_t formats);
 
 /*
  * CursorState: data version 5, readable by readers of version 3 and later.
@@ -42,5 +50,12 @@ bool vmgen_load_DisplayState(DisplayState *obj, const uint8_t *buf, size_t len, 
 bool vmgen_save_CursorState(const CursorState *obj, uint8_t **buf, size_t *len, Error **errp);
 bool vmgen_save_CursorState_version(const CursorState *obj, uint32_t version, uint8_t **buf, size_t *len, Error **errp);
 bool vmgen_load_CursorState(CursorState *obj, const uint8_t *buf, size_t len, Error **errp);
+/* The legacy VMState stream of CursorState (see vmgen-legacy.h), and save/load in a negotiated format. */
+bool vmgen_save_CursorState_legacy(const CursorState *obj, uint32_t version, uint8_t **buf, size_t *len, Error **errp);
+bool vmgen_load_CursorState_legacy(CursorState *obj, uint32_t version, const uint8_t *buf, size_t len, Error **errp);
+bool vmgen_save_CursorState_as(const CursorState *obj, VmgenFormat format, uint32_t version, uint8_t **buf, size_t *len, Error **errp);
+bool vmgen_load_CursorState_as(CursorState *obj, VmgenFormat format, uint32_t version, const uint8_t *buf, size_t len, Error **errp);
+/* This build's offer for CursorState (versions 3..5) with the given VmgenFormat bits. */
+VmgenOffer vmgen_offer_CursorState(uint32_t formats);
 
 #endif /* VMGEN_DISPLAY_VISIT_H */

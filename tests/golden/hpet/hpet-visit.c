@@ -11,7 +11,7 @@ bool visit_type_HPETTimer(Visitor *v, const char *name, HPETTimer *obj, Error **
     {
         int64_t value = visit_is_input(v) ? 0 : (int64_t)obj->tn;
 
-        if (!visit_type_int_range(v, "tn", &value, INT64_C(0), INT64_C(31), errp)) {
+        if (!visit_type_int_sized(v, "tn", &value, 1, INT64_C(0), INT64_C(31), errp)) {
             return false;
         }
         if (visit_is_input(v) && v->store) {
@@ -54,7 +54,7 @@ bool visit_type_HPETState(Visitor *v, const char *name, HPETState *obj, Error **
     {
         size_t n0 = 0;
 
-        if (!visit_count_int(v, "timer", "num_timers", (int64_t)obj->num_timers, 32, &n0, errp)) {
+        if (!visit_count_int(v, "timer", "num_timers", (int64_t)obj->num_timers, 4, 32, &n0, errp)) {
             return false;
         }
         if (!visit_start_list(v, "timer", &n0, 3, 32, errp)) {
@@ -127,4 +127,29 @@ bool vmgen_save_HPETState_version(const HPETState *obj, uint32_t version, uint8_
 bool vmgen_load_HPETState(HPETState *obj, const uint8_t *buf, size_t len, Error **errp)
 {
     return vmgen_load_record(&vmgen_info_HPETState, obj, buf, len, errp);
+}
+
+bool vmgen_save_HPETState_legacy(const HPETState *obj, uint32_t version, uint8_t **buf, size_t *len, Error **errp)
+{
+    return vmgen_save_record_legacy(&vmgen_info_HPETState, obj, version, buf, len, errp);
+}
+
+bool vmgen_load_HPETState_legacy(HPETState *obj, uint32_t version, const uint8_t *buf, size_t len, Error **errp)
+{
+    return vmgen_load_record_legacy(&vmgen_info_HPETState, obj, version, buf, len, errp);
+}
+
+bool vmgen_save_HPETState_as(const HPETState *obj, VmgenFormat format, uint32_t version, uint8_t **buf, size_t *len, Error **errp)
+{
+    return vmgen_save_record_as(&vmgen_info_HPETState, obj, format, version, buf, len, errp);
+}
+
+bool vmgen_load_HPETState_as(HPETState *obj, VmgenFormat format, uint32_t version, const uint8_t *buf, size_t len, Error **errp)
+{
+    return vmgen_load_record_as(&vmgen_info_HPETState, obj, format, version, buf, len, errp);
+}
+
+VmgenOffer vmgen_offer_HPETState(uint32_t formats)
+{
+    return vmgen_offer(&vmgen_info_HPETState, formats);
 }

@@ -7,10 +7,11 @@
 #include <stdint.h>
 
 #include "vmgen-visitor.h"
+#include "vmgen-legacy.h"
 #include "hpet.h"
 
-#if !defined(VMGEN_RUNTIME_VERSION) || VMGEN_RUNTIME_VERSION != 2
-#error "hpet-visit.h needs vmgen runtime version 2: regenerate it and the runtime (vmgen generate, vmgen runtime) with one vmgen"
+#if !defined(VMGEN_RUNTIME_VERSION) || VMGEN_RUNTIME_VERSION != 3
+#error "hpet-visit.h needs vmgen runtime version 3: regenerate it and the runtime (vmgen generate, vmgen runtime) with one vmgen"
 #endif
 
 bool visit_type_HPETTimer(Visitor *v, const char *name, HPETTimer *obj, Error **errp);
@@ -27,5 +28,12 @@ bool visit_type_HPETState(Visitor *v, const char *name, HPETState *obj, Error **
 bool vmgen_save_HPETState(const HPETState *obj, uint8_t **buf, size_t *len, Error **errp);
 bool vmgen_save_HPETState_version(const HPETState *obj, uint32_t version, uint8_t **buf, size_t *len, Error **errp);
 bool vmgen_load_HPETState(HPETState *obj, const uint8_t *buf, size_t len, Error **errp);
+/* The legacy VMState stream of HPETState (see vmgen-legacy.h), and save/load in a negotiated format. */
+bool vmgen_save_HPETState_legacy(const HPETState *obj, uint32_t version, uint8_t **buf, size_t *len, Error **errp);
+bool vmgen_load_HPETState_legacy(HPETState *obj, uint32_t version, const uint8_t *buf, size_t len, Error **errp);
+bool vmgen_save_HPETState_as(const HPETState *obj, VmgenFormat format, uint32_t version, uint8_t **buf, size_t *len, Error **errp);
+bool vmgen_load_HPETState_as(HPETState *obj, VmgenFormat format, uint32_t version, const uint8_t *buf, size_t len, Error **errp);
+/* This build's offer for HPETState (versions 1..2) with the given VmgenFormat bits. */
+VmgenOffer vmgen_offer_HPETState(uint32_t formats);
 
 #endif /* VMGEN_HPET_VISIT_H */

@@ -100,7 +100,7 @@ bool visit_type_E1000State(Visitor *v, const char *name, E1000State *obj, Error 
         int64_t current = (int64_t)obj->mac_reg_count;
         int64_t value = current;
 
-        if (!visit_value_int(v, "mac_reg_count", &value, INT64_C(0), INT64_C(4294967295), errp)) {
+        if (!visit_value_int(v, "mac_reg_count", &value, 4, INT64_C(0), INT64_C(4294967295), errp)) {
             return false;
         }
         if (visit_is_input(v) && value != current) {
@@ -182,7 +182,7 @@ bool visit_type_E1000State(Visitor *v, const char *name, E1000State *obj, Error 
     {
         int64_t value = visit_is_input(v) ? 0 : (int64_t)obj->link_up;
 
-        if (!visit_type_int_range(v, "link_up", &value, INT64_C(0), INT64_C(1), errp)) {
+        if (!visit_type_int_sized(v, "link_up", &value, 4, INT64_C(0), INT64_C(1), errp)) {
             return false;
         }
         if (visit_is_input(v) && v->store) {
@@ -192,7 +192,7 @@ bool visit_type_E1000State(Visitor *v, const char *name, E1000State *obj, Error 
     {
         int64_t value = visit_is_input(v) ? 0 : (int64_t)obj->autoneg;
 
-        if (!visit_type_int_range(v, "autoneg", &value, INT64_C(0), INT64_C(1), errp)) {
+        if (!visit_type_int_sized(v, "autoneg", &value, 4, INT64_C(0), INT64_C(1), errp)) {
             return false;
         }
         if (visit_is_input(v) && v->store) {
@@ -202,7 +202,7 @@ bool visit_type_E1000State(Visitor *v, const char *name, E1000State *obj, Error 
     {
         int64_t value = visit_is_input(v) ? 0 : (int64_t)obj->compat_flags;
 
-        if (!visit_type_int_range(v, "compat_flags", &value, INT64_C(0), INT64_C(63), errp)) {
+        if (!visit_type_int_sized(v, "compat_flags", &value, 4, INT64_C(0), INT64_C(63), errp)) {
             return false;
         }
         if (visit_is_input(v) && v->store) {
@@ -243,4 +243,29 @@ bool vmgen_save_E1000State_version(const E1000State *obj, uint32_t version, uint
 bool vmgen_load_E1000State(E1000State *obj, const uint8_t *buf, size_t len, Error **errp)
 {
     return vmgen_load_record(&vmgen_info_E1000State, obj, buf, len, errp);
+}
+
+bool vmgen_save_E1000State_legacy(const E1000State *obj, uint32_t version, uint8_t **buf, size_t *len, Error **errp)
+{
+    return vmgen_save_record_legacy(&vmgen_info_E1000State, obj, version, buf, len, errp);
+}
+
+bool vmgen_load_E1000State_legacy(E1000State *obj, uint32_t version, const uint8_t *buf, size_t len, Error **errp)
+{
+    return vmgen_load_record_legacy(&vmgen_info_E1000State, obj, version, buf, len, errp);
+}
+
+bool vmgen_save_E1000State_as(const E1000State *obj, VmgenFormat format, uint32_t version, uint8_t **buf, size_t *len, Error **errp)
+{
+    return vmgen_save_record_as(&vmgen_info_E1000State, obj, format, version, buf, len, errp);
+}
+
+bool vmgen_load_E1000State_as(E1000State *obj, VmgenFormat format, uint32_t version, const uint8_t *buf, size_t len, Error **errp)
+{
+    return vmgen_load_record_as(&vmgen_info_E1000State, obj, format, version, buf, len, errp);
+}
+
+VmgenOffer vmgen_offer_E1000State(uint32_t formats)
+{
+    return vmgen_offer(&vmgen_info_E1000State, formats);
 }

@@ -7,10 +7,11 @@
 #include <stdint.h>
 
 #include "vmgen-visitor.h"
+#include "vmgen-legacy.h"
 #include "nic.h"
 
-#if !defined(VMGEN_RUNTIME_VERSION) || VMGEN_RUNTIME_VERSION != 2
-#error "nic-visit.h needs vmgen runtime version 2: regenerate it and the runtime (vmgen generate, vmgen runtime) with one vmgen"
+#if !defined(VMGEN_RUNTIME_VERSION) || VMGEN_RUNTIME_VERSION != 3
+#error "nic-visit.h needs vmgen runtime version 3: regenerate it and the runtime (vmgen generate, vmgen runtime) with one vmgen"
 #endif
 
 bool visit_type_e1000_tx(Visitor *v, const char *name, e1000_tx *obj, Error **errp);
@@ -27,5 +28,12 @@ bool visit_type_E1000State(Visitor *v, const char *name, E1000State *obj, Error 
 bool vmgen_save_E1000State(const E1000State *obj, uint8_t **buf, size_t *len, Error **errp);
 bool vmgen_save_E1000State_version(const E1000State *obj, uint32_t version, uint8_t **buf, size_t *len, Error **errp);
 bool vmgen_load_E1000State(E1000State *obj, const uint8_t *buf, size_t len, Error **errp);
+/* The legacy VMState stream of E1000State (see vmgen-legacy.h), and save/load in a negotiated format. */
+bool vmgen_save_E1000State_legacy(const E1000State *obj, uint32_t version, uint8_t **buf, size_t *len, Error **errp);
+bool vmgen_load_E1000State_legacy(E1000State *obj, uint32_t version, const uint8_t *buf, size_t len, Error **errp);
+bool vmgen_save_E1000State_as(const E1000State *obj, VmgenFormat format, uint32_t version, uint8_t **buf, size_t *len, Error **errp);
+bool vmgen_load_E1000State_as(E1000State *obj, VmgenFormat format, uint32_t version, const uint8_t *buf, size_t len, Error **errp);
+/* This build's offer for E1000State (versions 2..3) with the given VmgenFormat bits. */
+VmgenOffer vmgen_offer_E1000State(uint32_t formats);
 
 #endif /* VMGEN_NIC_VISIT_H */

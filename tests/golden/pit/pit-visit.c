@@ -117,3 +117,28 @@ bool vmgen_load_PITCommonState(PITCommonState *obj, const uint8_t *buf, size_t l
 {
     return vmgen_load_record(&vmgen_info_PITCommonState, obj, buf, len, errp);
 }
+
+bool vmgen_save_PITCommonState_legacy(const PITCommonState *obj, uint32_t version, uint8_t **buf, size_t *len, Error **errp)
+{
+    return vmgen_save_record_legacy(&vmgen_info_PITCommonState, obj, version, buf, len, errp);
+}
+
+bool vmgen_load_PITCommonState_legacy(PITCommonState *obj, uint32_t version, const uint8_t *buf, size_t len, Error **errp)
+{
+    return vmgen_load_record_legacy(&vmgen_info_PITCommonState, obj, version, buf, len, errp);
+}
+
+bool vmgen_save_PITCommonState_as(const PITCommonState *obj, VmgenFormat format, uint32_t version, uint8_t **buf, size_t *len, Error **errp)
+{
+    return vmgen_save_record_as(&vmgen_info_PITCommonState, obj, format, version, buf, len, errp);
+}
+
+bool vmgen_load_PITCommonState_as(PITCommonState *obj, VmgenFormat format, uint32_t version, const uint8_t *buf, size_t len, Error **errp)
+{
+    return vmgen_load_record_as(&vmgen_info_PITCommonState, obj, format, version, buf, len, errp);
+}
+
+VmgenOffer vmgen_offer_PITCommonState(uint32_t formats)
+{
+    return vmgen_offer(&vmgen_info_PITCommonState, formats);
+}

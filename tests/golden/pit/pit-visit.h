@@ -7,10 +7,11 @@
 #include <stdint.h>
 
 #include "vmgen-visitor.h"
+#include "vmgen-legacy.h"
 #include "pit.h"
 
-#if !defined(VMGEN_RUNTIME_VERSION) || VMGEN_RUNTIME_VERSION != 2
-#error "pit-visit.h needs vmgen runtime version 2: regenerate it and the runtime (vmgen generate, vmgen runtime) with one vmgen"
+#if !defined(VMGEN_RUNTIME_VERSION) || VMGEN_RUNTIME_VERSION != 3
+#error "pit-visit.h needs vmgen runtime version 3: regenerate it and the runtime (vmgen generate, vmgen runtime) with one vmgen"
 #endif
 
 bool visit_type_PITChannelState(Visitor *v, const char *name, PITChannelState *obj, Error **errp);
@@ -27,5 +28,12 @@ bool visit_type_PITCommonState(Visitor *v, const char *name, PITCommonState *obj
 bool vmgen_save_PITCommonState(const PITCommonState *obj, uint8_t **buf, size_t *len, Error **errp);
 bool vmgen_save_PITCommonState_version(const PITCommonState *obj, uint32_t version, uint8_t **buf, size_t *len, Error **errp);
 bool vmgen_load_PITCommonState(PITCommonState *obj, const uint8_t *buf, size_t len, Error **errp);
+/* The legacy VMState stream of PITCommonState (see vmgen-legacy.h), and save/load in a negotiated format. */
+bool vmgen_save_PITCommonState_legacy(const PITCommonState *obj, uint32_t version, uint8_t **buf, size_t *len, Error **errp);
+bool vmgen_load_PITCommonState_legacy(PITCommonState *obj, uint32_t version, const uint8_t *buf, size_t len, Error **errp);
+bool vmgen_save_PITCommonState_as(const PITCommonState *obj, VmgenFormat format, uint32_t version, uint8_t **buf, size_t *len, Error **errp);
+bool vmgen_load_PITCommonState_as(PITCommonState *obj, VmgenFormat format, uint32_t version, const uint8_t *buf, size_t len, Error **errp);
+/* This build's offer for PITCommonState (versions 2..2) with the given VmgenFormat bits. */
+VmgenOffer vmgen_offer_PITCommonState(uint32_t formats);
 
 #endif /* VMGEN_PIT_VISIT_H */

@@ -78,3 +78,28 @@ bool vmgen_load_RTCState(RTCState *obj, const uint8_t *buf, size_t len, Error **
 {
     return vmgen_load_record(&vmgen_info_RTCState, obj, buf, len, errp);
 }
+
+bool vmgen_save_RTCState_legacy(const RTCState *obj, uint32_t version, uint8_t **buf, size_t *len, Error **errp)
+{
+    return vmgen_save_record_legacy(&vmgen_info_RTCState, obj, version, buf, len, errp);
+}
+
+bool vmgen_load_RTCState_legacy(RTCState *obj, uint32_t version, const uint8_t *buf, size_t len, Error **errp)
+{
+    return vmgen_load_record_legacy(&vmgen_info_RTCState, obj, version, buf, len, errp);
+}
+
+bool vmgen_save_RTCState_as(const RTCState *obj, VmgenFormat format, uint32_t version, uint8_t **buf, size_t *len, Error **errp)
+{
+    return vmgen_save_record_as(&vmgen_info_RTCState, obj, format, version, buf, len, errp);
+}
+
+bool vmgen_load_RTCState_as(RTCState *obj, VmgenFormat format, uint32_t version, const uint8_t *buf, size_t len, Error **errp)
+{
+    return vmgen_load_record_as(&vmgen_info_RTCState, obj, format, version, buf, len, errp);
+}
+
+VmgenOffer vmgen_offer_RTCState(uint32_t formats)
+{
+    return vmgen_offer(&vmgen_info_RTCState, formats);
+}

@@ -7,10 +7,11 @@
 #include <stdint.h>
 
 #include "vmgen-visitor.h"
+#include "vmgen-legacy.h"
 #include "rtc.h"
 
-#if !defined(VMGEN_RUNTIME_VERSION) || VMGEN_RUNTIME_VERSION != 2
-#error "rtc-visit.h needs vmgen runtime version 2: regenerate it and the runtime (vmgen generate, vmgen runtime) with one vmgen"
+#if !defined(VMGEN_RUNTIME_VERSION) || VMGEN_RUNTIME_VERSION != 3
+#error "rtc-visit.h needs vmgen runtime version 3: regenerate it and the runtime (vmgen generate, vmgen runtime) with one vmgen"
 #endif
 
 bool visit_type_RTCState(Visitor *v, const char *name, RTCState *obj, Error **errp);
@@ -26,5 +27,12 @@ bool visit_type_RTCState(Visitor *v, const char *name, RTCState *obj, Error **er
 bool vmgen_save_RTCState(const RTCState *obj, uint8_t **buf, size_t *len, Error **errp);
 bool vmgen_save_RTCState_version(const RTCState *obj, uint32_t version, uint8_t **buf, size_t *len, Error **errp);
 bool vmgen_load_RTCState(RTCState *obj, const uint8_t *buf, size_t len, Error **errp);
+/* The legacy VMState stream of RTCState (see vmgen-legacy.h), and save/load in a negotiated format. */
+bool vmgen_save_RTCState_legacy(const RTCState *obj, uint32_t version, uint8_t **buf, size_t *len, Error **errp);
+bool vmgen_load_RTCState_legacy(RTCState *obj, uint32_t version, const uint8_t *buf, size_t len, Error **errp);
+bool vmgen_save_RTCState_as(const RTCState *obj, VmgenFormat format, uint32_t version, uint8_t **buf, size_t *len, Error **errp);
+bool vmgen_load_RTCState_as(RTCState *obj, VmgenFormat format, uint32_t version, const uint8_t *buf, size_t len, Error **errp);
+/* This build's offer for RTCState (versions 1..3) with the given VmgenFormat bits. */
+VmgenOffer vmgen_offer_RTCState(uint32_t formats);
 
 #endif /* VMGEN_RTC_VISIT_H */

@@ -225,3 +225,28 @@ bool vmgen_load_ScalarState(ScalarState *obj, const uint8_t *buf, size_t len, Er
 {
     return vmgen_load_record(&vmgen_info_ScalarState, obj, buf, len, errp);
 }
+
+bool vmgen_save_ScalarState_legacy(const ScalarState *obj, uint32_t version, uint8_t **buf, size_t *len, Error **errp)
+{
+    return vmgen_save_record_legacy(&vmgen_info_ScalarState, obj, version, buf, len, errp);
+}
+
+bool vmgen_load_ScalarState_legacy(ScalarState *obj, uint32_t version, const uint8_t *buf, size_t len, Error **errp)
+{
+    return vmgen_load_record_legacy(&vmgen_info_ScalarState, obj, version, buf, len, errp);
+}
+
+bool vmgen_save_ScalarState_as(const ScalarState *obj, VmgenFormat format, uint32_t version, uint8_t **buf, size_t *len, Error **errp)
+{
+    return vmgen_save_record_as(&vmgen_info_ScalarState, obj, format, version, buf, len, errp);
+}
+
+bool vmgen_load_ScalarState_as(ScalarState *obj, VmgenFormat format, uint32_t version, const uint8_t *buf, size_t len, Error **errp)
+{
+    return vmgen_load_record_as(&vmgen_info_ScalarState, obj, format, version, buf, len, errp);
+}
+
+VmgenOffer vmgen_offer_ScalarState(uint32_t formats)
+{
+    return vmgen_offer(&vmgen_info_ScalarState, formats);
+}

@@ -7,10 +7,11 @@
 #include <stdint.h>
 
 #include "vmgen-visitor.h"
+#include "vmgen-legacy.h"
 #include "scalars.h"
 
-#if !defined(VMGEN_RUNTIME_VERSION) || VMGEN_RUNTIME_VERSION != 2
-#error "scalars-visit.h needs vmgen runtime version 2: regenerate it and the runtime (vmgen generate, vmgen runtime) with one vmgen"
+#if !defined(VMGEN_RUNTIME_VERSION) || VMGEN_RUNTIME_VERSION != 3
+#error "scalars-visit.h needs vmgen runtime version 3: regenerate it and the runtime (vmgen generate, vmgen runtime) with one vmgen"
 #endif
 
 bool visit_type_Level(Visitor *v, const char *name, Level *obj, Error **errp);
@@ -27,5 +28,12 @@ bool visit_type_ScalarState(Visitor *v, const char *name, ScalarState *obj, Erro
 bool vmgen_save_ScalarState(const ScalarState *obj, uint8_t **buf, size_t *len, Error **errp);
 bool vmgen_save_ScalarState_version(const ScalarState *obj, uint32_t version, uint8_t **buf, size_t *len, Error **errp);
 bool vmgen_load_ScalarState(ScalarState *obj, const uint8_t *buf, size_t len, Error **errp);
+/* The legacy VMState stream of ScalarState (see vmgen-legacy.h), and save/load in a negotiated format. */
+bool vmgen_save_ScalarState_legacy(const ScalarState *obj, uint32_t version, uint8_t **buf, size_t *len, Error **errp);
+bool vmgen_load_ScalarState_legacy(ScalarState *obj, uint32_t version, const uint8_t *buf, size_t len, Error **errp);
+bool vmgen_save_ScalarState_as(const ScalarState *obj, VmgenFormat format, uint32_t version, uint8_t **buf, size_t *len, Error **errp);
+bool vmgen_load_ScalarState_as(ScalarState *obj, VmgenFormat format, uint32_t version, const uint8_t *buf, size_t len, Error **errp);
+/* This build's offer for ScalarState (versions 0..1) with the given VmgenFormat bits. */
+VmgenOffer vmgen_offer_ScalarState(uint32_t formats);
 
 #endif /* VMGEN_SCALARS_VISIT_H */

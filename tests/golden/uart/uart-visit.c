@@ -147,3 +147,28 @@ bool vmgen_load_SerialState(SerialState *obj, const uint8_t *buf, size_t len, Er
 {
     return vmgen_load_record(&vmgen_info_SerialState, obj, buf, len, errp);
 }
+
+bool vmgen_save_SerialState_legacy(const SerialState *obj, uint32_t version, uint8_t **buf, size_t *len, Error **errp)
+{
+    return vmgen_save_record_legacy(&vmgen_info_SerialState, obj, version, buf, len, errp);
+}
+
+bool vmgen_load_SerialState_legacy(SerialState *obj, uint32_t version, const uint8_t *buf, size_t len, Error **errp)
+{
+    return vmgen_load_record_legacy(&vmgen_info_SerialState, obj, version, buf, len, errp);
+}
+
+bool vmgen_save_SerialState_as(const SerialState *obj, VmgenFormat format, uint32_t version, uint8_t **buf, size_t *len, Error **errp)
+{
+    return vmgen_save_record_as(&vmgen_info_SerialState, obj, format, version, buf, len, errp);
+}
+
+bool vmgen_load_SerialState_as(SerialState *obj, VmgenFormat format, uint32_t version, const uint8_t *buf, size_t len, Error **errp)
+{
+    return vmgen_load_record_as(&vmgen_info_SerialState, obj, format, version, buf, len, errp);
+}
+
+VmgenOffer vmgen_offer_SerialState(uint32_t formats)
+{
+    return vmgen_offer(&vmgen_info_SerialState, formats);
+}

@@ -7,10 +7,11 @@
 #include <stdint.h>
 
 #include "vmgen-visitor.h"
+#include "vmgen-legacy.h"
 #include "uart.h"
 
-#if !defined(VMGEN_RUNTIME_VERSION) || VMGEN_RUNTIME_VERSION != 2
-#error "uart-visit.h needs vmgen runtime version 2: regenerate it and the runtime (vmgen generate, vmgen runtime) with one vmgen"
+#if !defined(VMGEN_RUNTIME_VERSION) || VMGEN_RUNTIME_VERSION != 3
+#error "uart-visit.h needs vmgen runtime version 3: regenerate it and the runtime (vmgen generate, vmgen runtime) with one vmgen"
 #endif
 
 bool visit_type_UARTParity(Visitor *v, const char *name, UARTParity *obj, Error **errp);
@@ -28,5 +29,12 @@ bool visit_type_SerialState(Visitor *v, const char *name, SerialState *obj, Erro
 bool vmgen_save_SerialState(const SerialState *obj, uint8_t **buf, size_t *len, Error **errp);
 bool vmgen_save_SerialState_version(const SerialState *obj, uint32_t version, uint8_t **buf, size_t *len, Error **errp);
 bool vmgen_load_SerialState(SerialState *obj, const uint8_t *buf, size_t len, Error **errp);
+/* The legacy VMState stream of SerialState (see vmgen-legacy.h), and save/load in a negotiated format. */
+bool vmgen_save_SerialState_legacy(const SerialState *obj, uint32_t version, uint8_t **buf, size_t *len, Error **errp);
+bool vmgen_load_SerialState_legacy(SerialState *obj, uint32_t version, const uint8_t *buf, size_t len, Error **errp);
+bool vmgen_save_SerialState_as(const SerialState *obj, VmgenFormat format, uint32_t version, uint8_t **buf, size_t *len, Error **errp);
+bool vmgen_load_SerialState_as(SerialState *obj, VmgenFormat format, uint32_t version, const uint8_t *buf, size_t len, Error **errp);
+/* This build's offer for SerialState (versions 2..4) with the given VmgenFormat bits. */
+VmgenOffer vmgen_offer_SerialState(uint32_t formats);
 
 #endif /* VMGEN_UART_VISIT_H */

@@ -45,7 +45,7 @@ bool visit_type_USBDevice(Visitor *v, const char *name, USBDevice *obj, Error **
     {
         int64_t value = visit_is_input(v) ? 0 : (int64_t)obj->setup_len;
 
-        if (!visit_type_int_range(v, "setup_len", &value, INT64_C(0), INT64_C(4096), errp)) {
+        if (!visit_type_int_sized(v, "setup_len", &value, 4, INT64_C(0), INT64_C(4096), errp)) {
             return false;
         }
         if (visit_is_input(v) && v->store) {
@@ -55,7 +55,7 @@ bool visit_type_USBDevice(Visitor *v, const char *name, USBDevice *obj, Error **
     {
         int64_t value = visit_is_input(v) ? 0 : (int64_t)obj->setup_index;
 
-        if (!visit_type_int_range(v, "setup_index", &value, INT64_C(0), INT64_C(4096), errp)) {
+        if (!visit_type_int_sized(v, "setup_index", &value, 4, INT64_C(0), INT64_C(4096), errp)) {
             return false;
         }
         if (visit_is_input(v) && v->store) {
@@ -68,7 +68,7 @@ bool visit_type_USBDevice(Visitor *v, const char *name, USBDevice *obj, Error **
     {
         size_t len = 0;
 
-        if (!visit_count_int(v, "data_buf", "data_len", (int64_t)obj->data_len, 4096, &len, errp)) {
+        if (!visit_count_int(v, "data_buf", "data_len", (int64_t)obj->data_len, 2, 4096, &len, errp)) {
             return false;
         }
         if (!visit_type_bytes(v, "data_buf", (uint8_t *)obj->data_buf, &len, 0, 4096, errp)) {
@@ -107,4 +107,29 @@ bool vmgen_save_USBDevice_version(const USBDevice *obj, uint32_t version, uint8_
 bool vmgen_load_USBDevice(USBDevice *obj, const uint8_t *buf, size_t len, Error **errp)
 {
     return vmgen_load_record(&vmgen_info_USBDevice, obj, buf, len, errp);
+}
+
+bool vmgen_save_USBDevice_legacy(const USBDevice *obj, uint32_t version, uint8_t **buf, size_t *len, Error **errp)
+{
+    return vmgen_save_record_legacy(&vmgen_info_USBDevice, obj, version, buf, len, errp);
+}
+
+bool vmgen_load_USBDevice_legacy(USBDevice *obj, uint32_t version, const uint8_t *buf, size_t len, Error **errp)
+{
+    return vmgen_load_record_legacy(&vmgen_info_USBDevice, obj, version, buf, len, errp);
+}
+
+bool vmgen_save_USBDevice_as(const USBDevice *obj, VmgenFormat format, uint32_t version, uint8_t **buf, size_t *len, Error **errp)
+{
+    return vmgen_save_record_as(&vmgen_info_USBDevice, obj, format, version, buf, len, errp);
+}
+
+bool vmgen_load_USBDevice_as(USBDevice *obj, VmgenFormat format, uint32_t version, const uint8_t *buf, size_t len, Error **errp)
+{
+    return vmgen_load_record_as(&vmgen_info_USBDevice, obj, format, version, buf, len, errp);
+}
+
+VmgenOffer vmgen_offer_USBDevice(uint32_t formats)
+{
+    return vmgen_offer(&vmgen_info_USBDevice, formats);
 }

@@ -7,10 +7,11 @@
 #include <stdint.h>
 
 #include "vmgen-visitor.h"
+#include "vmgen-legacy.h"
 #include "usb.h"
 
-#if !defined(VMGEN_RUNTIME_VERSION) || VMGEN_RUNTIME_VERSION != 2
-#error "usb-visit.h needs vmgen runtime version 2: regenerate it and the runtime (vmgen generate, vmgen runtime) with one vmgen"
+#if !defined(VMGEN_RUNTIME_VERSION) || VMGEN_RUNTIME_VERSION != 3
+#error "usb-visit.h needs vmgen runtime version 3: regenerate it and the runtime (vmgen generate, vmgen runtime) with one vmgen"
 #endif
 
 bool visit_type_usb_state(Visitor *v, const char *name, enum usb_state *obj, Error **errp);
@@ -27,5 +28,12 @@ bool visit_type_USBDevice(Visitor *v, const char *name, USBDevice *obj, Error **
 bool vmgen_save_USBDevice(const USBDevice *obj, uint8_t **buf, size_t *len, Error **errp);
 bool vmgen_save_USBDevice_version(const USBDevice *obj, uint32_t version, uint8_t **buf, size_t *len, Error **errp);
 bool vmgen_load_USBDevice(USBDevice *obj, const uint8_t *buf, size_t len, Error **errp);
+/* The legacy VMState stream of USBDevice (see vmgen-legacy.h), and save/load in a negotiated format. */
+bool vmgen_save_USBDevice_legacy(const USBDevice *obj, uint32_t version, uint8_t **buf, size_t *len, Error **errp);
+bool vmgen_load_USBDevice_legacy(USBDevice *obj, uint32_t version, const uint8_t *buf, size_t len, Error **errp);
+bool vmgen_save_USBDevice_as(const USBDevice *obj, VmgenFormat format, uint32_t version, uint8_t **buf, size_t *len, Error **errp);
+bool vmgen_load_USBDevice_as(USBDevice *obj, VmgenFormat format, uint32_t version, const uint8_t *buf, size_t len, Error **errp);
+/* This build's offer for USBDevice (versions 1..1) with the given VmgenFormat bits. */
+VmgenOffer vmgen_offer_USBDevice(uint32_t formats);
 
 #endif /* VMGEN_USB_VISIT_H */

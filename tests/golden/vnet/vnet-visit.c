@@ -99,7 +99,7 @@ bool visit_type_VirtIONet(Visitor *v, const char *name, VirtIONet *obj, Error **
         {
             size_t n0 = 0;
 
-            if (!visit_count_int(v, "macs", "in_use", (int64_t)obj->mac_table.in_use, 64, &n0, errp)) {
+            if (!visit_count_int(v, "macs", "in_use", (int64_t)obj->mac_table.in_use, 4, 64, &n0, errp)) {
                 return false;
             }
             if (!visit_start_list(v, "macs", &n0, 0, 64, errp)) {
@@ -173,7 +173,7 @@ bool visit_type_VirtIONet(Visitor *v, const char *name, VirtIONet *obj, Error **
     {
         int64_t value = visit_is_input(v) ? 0 : (int64_t)obj->vlan_filter;
 
-        if (!visit_type_int_range(v, "vlan_filter", &value, INT64_C(0), INT64_C(1), errp)) {
+        if (!visit_type_int_sized(v, "vlan_filter", &value, 4, INT64_C(0), INT64_C(1), errp)) {
             return false;
         }
         if (visit_is_input(v) && v->store) {
@@ -183,7 +183,7 @@ bool visit_type_VirtIONet(Visitor *v, const char *name, VirtIONet *obj, Error **
     {
         int64_t value = visit_is_input(v) ? 0 : (int64_t)obj->mergeable_rx_bufs;
 
-        if (!visit_type_int_range(v, "mergeable_rx_bufs", &value, INT64_C(0), INT64_C(1), errp)) {
+        if (!visit_type_int_sized(v, "mergeable_rx_bufs", &value, 4, INT64_C(0), INT64_C(1), errp)) {
             return false;
         }
         if (visit_is_input(v) && v->store) {
@@ -193,7 +193,7 @@ bool visit_type_VirtIONet(Visitor *v, const char *name, VirtIONet *obj, Error **
     {
         int64_t value = visit_is_input(v) ? 0 : (int64_t)obj->mtu_bits;
 
-        if (!visit_type_int_range(v, "mtu_bits", &value, INT64_C(-16), INT64_C(15), errp)) {
+        if (!visit_type_int_sized(v, "mtu_bits", &value, 4, INT64_C(-16), INT64_C(15), errp)) {
             return false;
         }
         if (visit_is_input(v) && v->store) {
@@ -249,4 +249,29 @@ bool vmgen_save_VirtIONet_version(const VirtIONet *obj, uint32_t version, uint8_
 bool vmgen_load_VirtIONet(VirtIONet *obj, const uint8_t *buf, size_t len, Error **errp)
 {
     return vmgen_load_record(&vmgen_info_VirtIONet, obj, buf, len, errp);
+}
+
+bool vmgen_save_VirtIONet_legacy(const VirtIONet *obj, uint32_t version, uint8_t **buf, size_t *len, Error **errp)
+{
+    return vmgen_save_record_legacy(&vmgen_info_VirtIONet, obj, version, buf, len, errp);
+}
+
+bool vmgen_load_VirtIONet_legacy(VirtIONet *obj, uint32_t version, const uint8_t *buf, size_t len, Error **errp)
+{
+    return vmgen_load_record_legacy(&vmgen_info_VirtIONet, obj, version, buf, len, errp);
+}
+
+bool vmgen_save_VirtIONet_as(const VirtIONet *obj, VmgenFormat format, uint32_t version, uint8_t **buf, size_t *len, Error **errp)
+{
+    return vmgen_save_record_as(&vmgen_info_VirtIONet, obj, format, version, buf, len, errp);
+}
+
+bool vmgen_load_VirtIONet_as(VirtIONet *obj, VmgenFormat format, uint32_t version, const uint8_t *buf, size_t len, Error **errp)
+{
+    return vmgen_load_record_as(&vmgen_info_VirtIONet, obj, format, version, buf, len, errp);
+}
+
+VmgenOffer vmgen_offer_VirtIONet(uint32_t formats)
+{
+    return vmgen_offer(&vmgen_info_VirtIONet, formats);
 }

@@ -7,10 +7,11 @@
 #include <stdint.h>
 
 #include "vmgen-visitor.h"
+#include "vmgen-legacy.h"
 #include "vnet.h"
 
-#if !defined(VMGEN_RUNTIME_VERSION) || VMGEN_RUNTIME_VERSION != 2
-#error "vnet-visit.h needs vmgen runtime version 2: regenerate it and the runtime (vmgen generate, vmgen runtime) with one vmgen"
+#if !defined(VMGEN_RUNTIME_VERSION) || VMGEN_RUNTIME_VERSION != 3
+#error "vnet-visit.h needs vmgen runtime version 3: regenerate it and the runtime (vmgen generate, vmgen runtime) with one vmgen"
 #endif
 
 bool visit_type_VNetOffload(Visitor *v, const char *name, VNetOffload *obj, Error **errp);
@@ -29,5 +30,12 @@ bool visit_type_VirtIONet(Visitor *v, const char *name, VirtIONet *obj, Error **
 bool vmgen_save_VirtIONet(const VirtIONet *obj, uint8_t **buf, size_t *len, Error **errp);
 bool vmgen_save_VirtIONet_version(const VirtIONet *obj, uint32_t version, uint8_t **buf, size_t *len, Error **errp);
 bool vmgen_load_VirtIONet(VirtIONet *obj, const uint8_t *buf, size_t len, Error **errp);
+/* The legacy VMState stream of VirtIONet (see vmgen-legacy.h), and save/load in a negotiated format. */
+bool vmgen_save_VirtIONet_legacy(const VirtIONet *obj, uint32_t version, uint8_t **buf, size_t *len, Error **errp);
+bool vmgen_load_VirtIONet_legacy(VirtIONet *obj, uint32_t version, const uint8_t *buf, size_t len, Error **errp);
+bool vmgen_save_VirtIONet_as(const VirtIONet *obj, VmgenFormat format, uint32_t version, uint8_t **buf, size_t *len, Error **errp);
+bool vmgen_load_VirtIONet_as(VirtIONet *obj, VmgenFormat format, uint32_t version, const uint8_t *buf, size_t len, Error **errp);
+/* This build's offer for VirtIONet (versions 1..1) with the given VmgenFormat bits. */
+VmgenOffer vmgen_offer_VirtIONet(uint32_t formats);
 
 #endif /* VMGEN_VNET_VISIT_H */
