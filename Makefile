@@ -52,3 +52,8 @@ test: lint pytest
 
 clean:
 	rm -rf build .pytest_cache .mypy_cache .ruff_cache .hypothesis
+
+# ---- benchmarks (tests/bench/bench_codec.py; results in BENCHMARKS.md) --------
+.PHONY: bench
+bench: $(STAMP) system-deps
+	$(PY) tests/bench/bench_codec.py

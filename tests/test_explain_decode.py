@@ -91,3 +91,49 @@ def test_decode_refusals(built, tmp_path: Path) -> None:  # type: ignore[no-unty
     assert proc.returncode == 1
     assert proc.stderr == (f"vmgen: error: {cut}: RTCState-Record: 1 trailing byte(s) after "
                            "the value\n")
+
+
+@pytest.mark.parametrize("stem", ["hpet", "vnet", "display"])
+def test_explain_vmstate_matches_golden(stem: str) -> None:
+    proc = support.run_vmgen("explain", "--vmstate", "-I", "fixtures", f"fixtures/{stem}.h",
+                             cwd=support.REPO)
+    assert proc.returncode == 0, proc.stderr
+    golden = GOLDEN / f"{stem}.vmstate.txt"
+    if os.environ.get("UPDATE_GOLDEN"):
+        golden.write_text(proc.stdout)
+    assert proc.stdout == golden.read_text()
+
+
+def test_convert_is_lossless_both_ways(built, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    b = built("hpet")
+    timer = {"tn": 0, "config": 1, "cmp": 2, "fsb": 3, "period": 4, "wrap_flag": 0, "last": 5}
+    state = {"rtc_irq_level": 1, "num_timers": 3, "timer": [timer] * 3, "capability": 6,
+             "config": 7, "isr": 8, "hpet_counter": 9, "hpet_id": 0,
+             "hpet_offset_saved": 10, "hpet_offset": 11}
+    (blob,) = b.c_save([("HPETState", state)])
+    ber = tmp_path / "hpet.ber"
+    ber.write_bytes(blob)
+    legacy, again = tmp_path / "hpet.legacy", tmp_path / "again.ber"
+    proc = support.run_vmgen("convert", "--module", str(b.out), "--to", "legacy", str(ber),
+                             str(legacy))
+    assert (proc.returncode, proc.stdout) == (
+        0, f"HPETState: legacy stream of version 2 ({len(legacy.read_bytes())} bytes)\n")
+    assert legacy.read_bytes() == b.py.save_legacy("HPETState", state)
+    proc = support.run_vmgen("convert", "--module", str(b.out), "--to", "ber", "--device",
+                             "HPETState", "--version", "2", str(legacy), str(again))
+    assert proc.returncode == 0, proc.stderr
+    assert again.read_bytes() == blob
+    # A legacy stream of version 1 lacks the version-2 fields; converting it gives a
+    # version-1 record.
+    old = tmp_path / "v1.legacy"
+    old.write_bytes(b.py.save_legacy("HPETState", state, 1))
+    proc = support.run_vmgen("convert", "--module", str(b.out), "--to", "ber", "--device",
+                             "HPETState", "--version", "1", str(old), str(again))
+    assert proc.returncode == 0, proc.stderr
+    assert b.py.load("HPETState", again.read_bytes()) == {
+        k: v for k, v in state.items() if not k.startswith("hpet_offset")}
+    proc = support.run_vmgen("convert", "--module", str(b.out), "--to", "ber", str(old),
+                             str(again))
+    assert (proc.returncode, proc.stderr) == (
+        1, "vmgen: error: a legacy stream does not say its device and version: give "
+           "--device and --version\n")

@@ -32,6 +32,7 @@ commands:
   compat     compare two wire schemas (STEM.vmgen.json): compatible or breaking
   explain    print, per device state, what each C field becomes on the wire
   decode     print a saved record readably (from the generated Python module)
+  convert    convert a record between the legacy VMState stream and BER
   runtime    write the C runtime (vmgen.h, visitor, DER writer, BER reader)
 """
 
@@ -124,6 +125,9 @@ def build_parser() -> argparse.ArgumentParser:
         "(skipped, sized by, range, ...).  Fields are listed in wire order.",
     )
     _add_input_options(x)
+    x.add_argument("--vmstate", action="store_true",
+                   help="print instead the VMState description equivalent to the legacy "
+                   "stream (what vmgen_save_S_legacy writes)")
 
     d = sub.add_parser(
         "decode", help="print a saved record readably",
@@ -136,6 +140,22 @@ def build_parser() -> argparse.ArgumentParser:
                    help="a generated MOD_asn1.py, or a folder of them (repeatable)")
     d.add_argument("--json", action="store_true", help="print JSON (byte buffers as hex)")
     d.add_argument("record", metavar="RECORD.ber")
+
+    v = sub.add_parser(
+        "convert", help="convert a record between the legacy VMState stream and BER",
+        description="Convert a device record between the legacy VMState stream and vmgen's "
+        "BER records, losslessly, with the generated Python module that knows the device. "
+        "A BER record says its device and version; a legacy stream does not (the migration "
+        "section header does): give --device and --version.  Needs asn1tools.",
+    )
+    v.add_argument("--module", action="append", default=[], metavar="PATH",
+                   help="a generated MOD_asn1.py, or a folder of them (repeatable)")
+    v.add_argument("--to", choices=("ber", "legacy"), required=True,
+                   help="the format to write")
+    v.add_argument("--device", metavar="S", help="the device state of a legacy input")
+    v.add_argument("--version", type=int, metavar="V", help="the version of a legacy input")
+    v.add_argument("input", metavar="IN")
+    v.add_argument("output", metavar="OUT")
 
     r = sub.add_parser(
         "runtime", help="write the C runtime (vmgen.h, visitor, DER writer, BER reader)",
@@ -288,13 +308,14 @@ def _compat(args: argparse.Namespace) -> int:
 
 def _explain(args: argparse.Namespace) -> int:
     from vmgen.diagnostics import VmgenError
-    from vmgen.explain import explain
+    from vmgen.explain import explain, vmstate
     from vmgen.pipeline import build_module
 
     failed = False
     for header in args.headers:
         try:
-            sys.stdout.write(explain(build_module(header, _options(args))))
+            module = build_module(header, _options(args))
+            sys.stdout.write(vmstate(module) if args.vmstate else explain(module))
         except VmgenError as exc:
             print(exc, file=sys.stderr)
             failed = True
@@ -313,6 +334,21 @@ def _decode(args: argparse.Namespace) -> int:
     return 0
 
 
+def _convert(args: argparse.Namespace) -> int:
+    from vmgen.decode import convert
+    from vmgen.diagnostics import VmgenError
+    from vmgen.output import write_bytes_if_changed
+
+    try:
+        data, note = convert(args.input, args.module, args.to, args.device, args.version)
+    except VmgenError as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    write_bytes_if_changed(Path(args.output), data)
+    print(note)
+    return 0
+
+
 def _runtime(args: argparse.Namespace) -> int:
     from vmgen.output import write_all
     from vmgen.pipeline import runtime_files
@@ -328,7 +364,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 1
     commands = {"generate": _generate, "check": _check, "compat": _compat, "explain": _explain,
-                "decode": _decode, "runtime": _runtime}
+                "decode": _decode, "convert": _convert, "runtime": _runtime}
     try:
         return commands[args.command](args)
     except KeyboardInterrupt:

@@ -132,3 +132,33 @@ def decode(record: str, modules: list[str], as_json: bool) -> str:
     for k, v in state.items():
         _text(v, "  ", out, k)
     return "\n".join(out) + "\n"
+
+
+def convert(path: str, modules: list[str], to: str, device: str | None,
+            version: int | None) -> tuple[bytes, str]:
+    """(converted bytes, a one-line note) for `vmgen convert`."""
+    try:
+        data = Path(path).read_bytes()
+    except OSError as exc:
+        raise VmgenError.at(None, f"cannot read '{path}': {exc.strerror}") from None
+    if to == "legacy":
+        try:
+            device, version, _ = record_header(data)
+        except ValueError as exc:
+            raise VmgenError.at(None, f"{path}: {exc}") from None
+        module = find_module(modules, device)
+        try:
+            legacy, version = module.to_legacy(device, data)
+        except module.Error as exc:
+            raise VmgenError.at(None, f"{path}: {exc}") from None
+        return legacy, f"{device}: legacy stream of version {version} ({len(legacy)} bytes)"
+    if device is None or version is None:
+        raise VmgenError.at(None, "a legacy stream does not say its device and version: "
+                            "give --device and --version")
+    module = find_module(modules, device)
+    try:
+        record = module.from_legacy(device, data, version)
+    except module.Error as exc:
+        raise VmgenError.at(None, f"{path}: {exc}") from None
+    return record, f"{device}: BER record of version {version} ({len(record)} bytes)"
+

@@ -74,3 +74,116 @@ def explain(module: ir.Module) -> str:
         lines += ["  " + line for line in _table(rows)]
         lines.append("")
     return "\n".join(lines)
+
+
+def _vm_int(t: ir.IntType) -> str:
+    return f"{'' if t.signed else 'U'}INT{t.bits}"
+
+
+def _vmstate_entry(module: ir.Module, s: ir.Struct, f: ir.Field) -> list[str]:
+    """The VMSTATE_* line(s) that write what the legacy stream holds for `f`."""
+    assert f.type is not None
+    t, name, owner = f.type, f.name, s.c_type or s.name
+    v = f"_V({name}, {owner}, {f.since})" if f.since is not None else f"({name}, {owner})"
+    if isinstance(t, ir.ExternalType):
+        t = t.wire
+    if f.const and isinstance(t, ir.IntType):
+        return [f"VMSTATE_{_vm_int(t)}_EQUAL({name}, {owner}, NULL),"]
+    if f.bit_width is not None:
+        width = t.bits if isinstance(t, ir.IntType) else 32 if isinstance(t, ir.EnumRef) else 8
+        return [f"/* bit-field {name}: {width // 8} bytes through a shadow field "
+                "(VMState cannot address bit-fields) */"]
+    if isinstance(t, ir.IntType):
+        return [f"VMSTATE_{_vm_int(t)}{v},"]
+    if isinstance(t, ir.BoolType):
+        return [f"VMSTATE_BOOL{v},"]
+    if isinstance(t, ir.FloatType):
+        return [f"VMSTATE_FLOAT64{v}," if t.bits == 64
+                else f"VMSTATE_UINT32{v}, /* the float's bits */"]
+    if isinstance(t, ir.EnumRef):
+        return [f"VMSTATE_INT32{v}, /* enum {t.name} */"]
+    if isinstance(t, ir.StringType):
+        return [f"VMSTATE_BUFFER{v}, /* a NUL-padded string */"]
+    if isinstance(t, ir.UnionRef):
+        sel = f.selector
+        return [f"/* {name}: the member of {t.name} that '{sel}' selects, inline "
+                f"(VMSTATE_STRUCT_TEST / .field_exists per member) */"]
+    if isinstance(t, ir.StructRef):
+        inner = module.struct(t.name)
+        return [f"VMSTATE_STRUCT({name}, {owner}, {f.since or 0}, vmstate_{inner.name}, "
+                f"{inner.c_type or inner.name}),"]
+    if isinstance(t, (ir.BytesType, ir.ArrayType)):
+        out = []
+        if t.count is not None:
+            count = s.field(t.count.field)
+            assert isinstance(count.type, ir.IntType)
+            cw = f"{'' if count.type.signed else 'U'}INT{count.type.bits}"
+            out.append(f"VMSTATE_{_vm_int(count.type)}({count.name}, {owner}), "
+                       f"/* the count of {name}, first */")
+            if isinstance(t, ir.BytesType):
+                return [*out, f"VMSTATE_VBUFFER_{cw}({name}, {owner}, "
+                        f"{f.since or 0}, NULL, {count.name}),"]
+            element = t.element
+            if isinstance(element, ir.StructRef):
+                inner = module.struct(element.name)
+                return [*out, f"VMSTATE_STRUCT_VARRAY_{cw}({name}, {owner}, {count.name}, "
+                        f"{f.since or 0}, vmstate_{inner.name}, {inner.c_type or inner.name}),"]
+            return [*out, f"VMSTATE_VARRAY_{cw}({name}, {owner}, {count.name}, "
+                    f"{f.since or 0}, vmstate_info_{_info(element)}, {_ctype(element)}),"]
+        if isinstance(t, ir.BytesType):
+            return [f"VMSTATE_BUFFER{v},"]
+        dims = [t.length]
+        element = t.element
+        while isinstance(element, ir.ArrayType) and element.count is None:
+            dims.append(element.length)
+            element = element.element
+        if isinstance(element, ir.StructRef):
+            inner = module.struct(element.name)
+            return [f"VMSTATE_STRUCT_ARRAY({name}, {owner}, {' * '.join(map(str, dims))}, "
+                    f"{f.since or 0}, vmstate_{inner.name}, {inner.c_type or inner.name}),"]
+        kind = "2DARRAY" if len(dims) == 2 else "ARRAY"
+        shape = ", ".join(map(str, dims)) if len(dims) <= 2 else " * ".join(map(str, dims))
+        if isinstance(element, ir.BytesType):
+            kind, shape = ("2DARRAY", f"{shape}, {element.length}")
+        return [f"VMSTATE_{_info(element).upper()}_{kind}({name}, {owner}, {shape}),"]
+    return [f"/* {name} */"]
+
+
+def _info(t: ir.WireType) -> str:
+    if isinstance(t, ir.IntType):
+        return f"{'' if t.signed else 'u'}int{t.bits}"
+    if isinstance(t, ir.BoolType):
+        return "bool"
+    if isinstance(t, ir.BytesType):
+        return "uint8"
+    if isinstance(t, ir.FloatType):
+        return "float64" if t.bits == 64 else "uint32"
+    return "int32"
+
+
+def _ctype(t: ir.WireType) -> str:
+    if isinstance(t, ir.IntType):
+        return f"{'' if t.signed else 'u'}int{t.bits}_t"
+    return {"bool": "bool", "float64": "double"}.get(_info(t), "int32_t")
+
+
+def vmstate(module: ir.Module) -> str:
+    """The VMState description equivalent to the legacy stream of each struct."""
+    lines: list[str] = []
+    for s in module.structs:
+        owner = s.c_type or s.name
+        version = s.state.version if s.state else 1
+        minimum = s.state.minimum_version if s.state else 1
+        lines.append(f"static const VMStateDescription vmstate_{s.name} = {{")
+        lines.append(f'    .name = "{s.name}",')
+        lines.append(f"    .version_id = {version},")
+        lines.append(f"    .minimum_version_id = {minimum},")
+        lines.append("    .fields = (VMStateField[]) {")
+        for f in s.wire:
+            for entry in _vmstate_entry(module, s, f):
+                lines.append(f"        {entry}")
+        lines.append("        VMSTATE_END_OF_LIST()")
+        lines.append("    },")
+        lines.append("};" + (f" /* {owner} */" if owner != s.name else ""))
+        lines.append("")
+    return "\n".join(lines)

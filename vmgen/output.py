@@ -18,7 +18,11 @@ from pathlib import Path
 
 def write_if_changed(path: Path, text: str) -> bool:
     """Write `text` to `path` unless it already holds exactly that; True if written."""
-    data = text.encode("utf-8")
+    return write_bytes_if_changed(path, text.encode("utf-8"))
+
+
+def write_bytes_if_changed(path: Path, data: bytes) -> bool:
+    """Write `data` to `path` unless it already holds exactly that; True if written."""
     try:
         if path.read_bytes() == data:
             return False

@@ -83,42 +83,72 @@ static void path_append(VmgenPath *p, const char *s)
     p->buf[p->len] = '\0';
 }
 
-static void path_reset(VmgenPath *p, size_t len)
+/* Forgets the components after the first `n`. */
+static void path_reset(VmgenPath *p, size_t n)
 {
-    if (len < p->len) {
-        p->len = len;
+    if (n < p->n) {
+        p->n = n;
     }
-    p->buf[p->len] = '\0';
 }
 
 /* Adds the component of a value visited inside a frame of `kind`; returns
- * the length to restore afterwards. */
-static size_t path_push(VmgenPath *p, int kind, const char *name,
-                        size_t index)
+ * what to pass to path_reset afterwards.  Nothing is formatted here: the
+ * text is rendered by path_render, when an error is reported. */
+static inline size_t path_push(VmgenPath *p, int kind, const char *name,
+                               size_t index)
 {
-    size_t old = p->len;
-    char comp[32];
+    size_t old = p->n;
 
     if (kind == FRAME_LIST) {
-        snprintf(comp, sizeof(comp), "[%zu]", index);
-        path_append(p, comp);
-    } else if (name) {
-        if (p->len) {
-            path_append(p, ".");
-        }
-        path_append(p, name);
+        name = NULL;
+    } else if (!name) {
+        return old;
     }
+    if (old < VMGEN_PATH_COMPS) {
+        p->comp[old].name = name;
+        p->comp[old].index = index;
+    }
+    p->n = old + 1;
     return old;
 }
 
-static void report(Error **errp, const char *prefix, const VmgenPath *path,
+/* Renders the components into p->buf (truncated to VMGEN_PATH_MAX - 1). */
+static void path_render(VmgenPath *p)
+{
+    size_t i, n = p->n < VMGEN_PATH_COMPS ? p->n : VMGEN_PATH_COMPS;
+    char comp[32];
+
+    p->len = 0;
+    p->buf[0] = '\0';
+    for (i = 0; i < n; i++) {
+        if (!p->comp[i].name) {
+            snprintf(comp, sizeof(comp), "[%zu]", p->comp[i].index);
+            path_append(p, comp);
+        } else {
+            if (p->len) {
+                path_append(p, ".");
+            }
+            path_append(p, p->comp[i].name);
+        }
+    }
+}
+
+static void path_init(VmgenPath *p)
+{
+    p->buf[0] = '\0';
+    p->len = 0;
+    p->n = 0;
+}
+
+static void report(Error **errp, const char *prefix, VmgenPath *path,
                    const char *fmt, va_list ap) VMGEN_PRINTF(4, 0);
 
-static void report(Error **errp, const char *prefix, const VmgenPath *path,
+static void report(Error **errp, const char *prefix, VmgenPath *path,
                    const char *fmt, va_list ap)
 {
     char msg[320];
 
+    path_render(path);
     if (vsnprintf(msg, sizeof(msg), fmt, ap) < 0) {
         msg[0] = '\0';
     }
@@ -161,24 +191,36 @@ static void tag_describe(const Tag *t, char *out, size_t size)
 
 /* ---- INTEGER contents ---------------------------------------------------- */
 
-/* Minimal two's complement of a value given by its sign and low 64 bits. */
-static size_t int_encode(bool negative, uint64_t bits, uint8_t out[9])
+/* Number of significant bits of x (0 for 0). */
+static inline unsigned bit_length(uint64_t x)
 {
-    uint8_t tmp[9];
-    size_t start = 0;
-    int i;
+#if defined(__GNUC__)
+    return x ? 64u - (unsigned)__builtin_clzll(x) : 0u;
+#else
+    unsigned n = 0;
 
-    tmp[0] = negative ? 0xff : 0x00;
-    for (i = 0; i < 8; i++) {
-        tmp[8 - i] = (uint8_t)(bits >> (8 * i));
+    while (x) {
+        n++;
+        x >>= 1;
     }
-    while (start < 8 &&
-           ((tmp[start] == 0x00 && !(tmp[start + 1] & 0x80)) ||
-            (tmp[start] == 0xff && (tmp[start + 1] & 0x80)))) {
-        start++;
+    return n;
+#endif
+}
+
+/* Minimal two's complement of a value given by its sign and low 64 bits
+ * (negative: bits is the int64_t value's two's complement). */
+static inline size_t int_encode(bool negative, uint64_t bits, uint8_t out[9])
+{
+    /* one sign bit plus the significant bits of the value (of its
+     * complement when negative), rounded up to whole bytes */
+    size_t n = bit_length(negative ? ~bits : bits) / 8 + 1, i;
+
+    for (i = 0; i < n; i++) {
+        unsigned shift = (unsigned)(8 * (n - 1 - i));
+
+        out[i] = shift < 64 ? (uint8_t)(bits >> shift) : 0x00;
     }
-    memcpy(out, tmp + start, 9 - start);
-    return 9 - start;
+    return n;
 }
 
 typedef enum { INT_SIGNED, INT_BIG, INT_HUGE } IntKind;
@@ -238,10 +280,46 @@ static void int_describe(const BerInt *x, char *out, size_t size)
     }
 }
 
+/*
+ * The identifier octets of the next value inside a frame of `kind` whose
+ * next member is `index` (context tag [index]; elsewhere the universal tag
+ * `utag`): their number, 1 or 2, or 0 for a tag number above 127.  The fast
+ * paths below use it; anything unusual goes the general way, which reports
+ * errors.
+ */
+static inline size_t next_id(int kind, size_t index, unsigned utag,
+                             bool constructed, uint8_t id[2])
+{
+    unsigned c = constructed ? ID_CONSTRUCTED : 0u;
+
+    if (kind != FRAME_STRUCT) {
+        id[0] = (uint8_t)(CLASS_UNIVERSAL | c | utag);
+        return 1;
+    }
+    if (index < 31) {
+        id[0] = (uint8_t)(CLASS_CONTEXT | c | (unsigned)index);
+        return 1;
+    }
+    if (index < 128) {
+        id[0] = (uint8_t)(CLASS_CONTEXT | c | 0x1fu);
+        id[1] = (uint8_t)index;
+        return 2;
+    }
+    return 0;
+}
+
 /* ---- DER output visitor ---------------------------------------------------- */
 
+/*
+ * A slot: bytes that belong at offset `at` of data.  Either a header (bytes,
+ * n), or (record saves only, see out_prim) the contents of a long primitive
+ * value left in the caller's object (ext, ext_n) and copied straight into the
+ * output by finish().  Both count in hdr_bytes once they are complete.
+ */
 typedef struct DerHeader {
     size_t at;                 /* offset in data where it belongs */
+    const uint8_t *ext;        /* external contents, or NULL */
+    size_t ext_n;
     unsigned char n;           /* bytes used */
     uint8_t bytes[TAG_MAX_BYTES + LEN_MAX_BYTES];
 } DerHeader;
@@ -265,6 +343,10 @@ typedef struct DerOutputVisitor {
     DerHeader *hdrs;
     size_t nhdrs, hdrcap;
     size_t hdr_bytes;
+    /* Byte strings of at least this many bytes are referenced, not copied,
+     * until finish() (SIZE_MAX: never; only the record helpers set it, as
+     * the object they save outlives the visitor). */
+    size_t ext_min;
     DerFrame *frames;   /* frames[0] is the top level */
     size_t depth, framecap;
     VmgenPath path;
@@ -292,7 +374,7 @@ static bool out_fail(DerOutputVisitor *dv, Error **errp, const char *fmt, ...)
 /* Makes room for `need` elements of `size` bytes in *p (capacity *cap). */
 static bool grow(void **p, size_t *cap, size_t need, size_t size)
 {
-    size_t ncap = *cap ? *cap : 16;
+    size_t ncap = *cap ? *cap : (size == 1 ? 256 : 16);
     void *np;
 
     if (need <= *cap) {
@@ -393,24 +475,56 @@ static bool out_prim(DerOutputVisitor *dv, const Tag *tag, const void *content,
                      size_t n, Error **errp)
 {
     size_t max = TAG_MAX_BYTES + LEN_MAX_BYTES;
+    uint8_t *p;
 
+    if (n >= dv->ext_min) {
+        /* A long value: its header here, its contents from the object at
+         * finish(), so they are copied once. */
+        DerHeader *h;
+
+        if (!grow((void **)&dv->data, &dv->cap, dv->len + max, 1) ||
+            !grow((void **)&dv->hdrs, &dv->hdrcap, dv->nhdrs + 1,
+                  sizeof(*dv->hdrs))) {
+            return out_fail(dv, errp, "out of memory");
+        }
+        dv->len += tag_encode(tag, dv->data + dv->len);
+        dv->len += len_encode(n, dv->data + dv->len);
+        h = &dv->hdrs[dv->nhdrs++];
+        h->at = dv->len;
+        h->ext = content;
+        h->ext_n = n;
+        h->n = 0;
+        dv->hdr_bytes += n;
+        return true;
+    }
     if (n > SIZE_MAX - max - dv->len ||
-        !grow((void **)&dv->data, &dv->cap, dv->len + max + n, 1)) {
+        (dv->len + max + n > dv->cap &&
+         !grow((void **)&dv->data, &dv->cap, dv->len + max + n, 1))) {
         return out_fail(dv, errp, "out of memory");
     }
-    dv->len += tag_encode(tag, dv->data + dv->len);
-    dv->len += len_encode(n, dv->data + dv->len);
-    if (n) {
-        memcpy(dv->data + dv->len, content, n);
-        dv->len += n;
+    p = dv->data + dv->len;
+    if (tag->number < 31 && n < 0x80) {
+        /* the usual case: one identifier octet, one length octet */
+        p[0] = (uint8_t)(tag->cls | (tag->constructed ? ID_CONSTRUCTED : 0) |
+                         tag->number);
+        p[1] = (uint8_t)n;
+        p += 2;
+    } else {
+        p += tag_encode(tag, p);
+        p += len_encode(n, p);
     }
+    if (n) {
+        memcpy(p, content, n);
+        p += n;
+    }
+    dv->len = (size_t)(p - dv->data);
     return true;
 }
 
 static bool out_start(DerOutputVisitor *dv, const char *name, int kind,
                       size_t count, Error **errp)
 {
-    Tag tag;
+    Tag tag = { 0, false, 0 };
     size_t old;
     DerHeader *h;
     DerFrame *f;
@@ -429,6 +543,7 @@ static bool out_start(DerOutputVisitor *dv, const char *name, int kind,
     }
     h = &dv->hdrs[dv->nhdrs];
     h->at = dv->len;
+    h->ext = NULL;
     h->n = (unsigned char)tag_encode(&tag, h->bytes);
     f = &dv->frames[++dv->depth];
     f->header = dv->nhdrs++;
@@ -548,6 +663,36 @@ static void der_end_list(Visitor *v)
     out_end(to_der(v));
 }
 
+/*
+ * Fast path of an INTEGER / ENUMERATED / BOOLEAN value with a one-octet
+ * identifier: writes the whole TLV (contents c[0..n)) and returns true, or
+ * returns false having changed nothing (the general path then runs).
+ */
+static inline bool out_small(DerOutputVisitor *dv, unsigned utag,
+                             const uint8_t *c, size_t n)
+{
+    DerFrame *f = &dv->frames[dv->depth];
+    uint8_t id[2] = { 0, 0 };
+    size_t k = next_id(f->kind, f->index, utag, false, id), i;
+    uint8_t *p;
+
+    if (k == 0 || dv->failed ||
+        (dv->len + 3 + n > dv->cap &&
+         !grow((void **)&dv->data, &dv->cap, dv->len + 3 + n, 1))) {
+        return false;
+    }
+    p = dv->data + dv->len;
+    p[0] = id[0];
+    p[1] = id[1];
+    p[k] = (uint8_t)n;
+    for (i = 0; i < n; i++) {
+        p[k + 1 + i] = c[i];
+    }
+    dv->len += k + 1 + n;
+    f->index++;
+    return true;
+}
+
 static bool der_type_int64(Visitor *v, const char *name, int64_t *obj,
                            int64_t min, int64_t max, Error **errp)
 {
@@ -556,6 +701,12 @@ static bool der_type_int64(Visitor *v, const char *name, int64_t *obj,
     Tag tag;
     size_t old;
     bool ok = false;
+
+    if (*obj >= min && *obj <= max &&
+        out_small(dv, TAG_INTEGER, c,
+                  int_encode(*obj < 0, (uint64_t)*obj, c))) {
+        return true;
+    }
 
     if (out_begin(dv, name, TAG_INTEGER, false, &tag, &old, errp)) {
         if (*obj < min || *obj > max) {
@@ -579,6 +730,11 @@ static bool der_type_uint64(Visitor *v, const char *name, uint64_t *obj,
     Tag tag;
     size_t old;
     bool ok = false;
+
+    if (*obj <= max &&
+        out_small(dv, TAG_INTEGER, c, int_encode(false, *obj, c))) {
+        return true;
+    }
 
     if (out_begin(dv, name, TAG_INTEGER, false, &tag, &old, errp)) {
         if (*obj > max) {
@@ -634,6 +790,10 @@ static bool der_type_bool(Visitor *v, const char *name, bool *obj,
     Tag tag;
     size_t old;
     bool ok = false;
+
+    if (out_small(dv, TAG_BOOLEAN, &c, 1)) {
+        return true;
+    }
 
     if (out_begin(dv, name, TAG_BOOLEAN, false, &tag, &old, errp)) {
         ok = out_prim(dv, &tag, &c, 1, errp);
@@ -726,6 +886,7 @@ Visitor *der_output_visitor_new(void)
     if (!dv) {
         return NULL;
     }
+    dv->ext_min = SIZE_MAX;
     dv->framecap = 8;
     dv->frames = calloc(dv->framecap, sizeof(*dv->frames));
     if (!dv->frames) {
@@ -783,8 +944,13 @@ bool der_output_visitor_finish(Visitor *v, uint8_t **buf, size_t *len,
         memcpy(out + dst, dv->data + src, h->at - src);
         dst += h->at - src;
         src = h->at;
-        memcpy(out + dst, h->bytes, h->n);
-        dst += h->n;
+        if (h->ext) {
+            memcpy(out + dst, h->ext, h->ext_n);
+            dst += h->ext_n;
+        } else {
+            memcpy(out + dst, h->bytes, h->n);
+            dst += h->n;
+        }
     }
     if (dv->len > src) {
         memcpy(out + dst, dv->data + src, dv->len - src);
@@ -920,24 +1086,66 @@ static bool in_begin(BerInputVisitor *bv, const char *name, uint32_t utag,
     if (bv->failed) {
         return in_fail(bv, errp, "an earlier visit failed");
     }
-    tag_describe(&want, ws, sizeof(ws));
     if (bv->pos >= f->end) {
         if (f->kind == FRAME_TOP) {
             return in_fail(bv, errp, "truncated value");
         }
+        tag_describe(&want, ws, sizeof(ws));
         return in_fail(bv, errp, "missing value, expected tag %s", ws);
     }
     if (!in_header(bv, &bv->pos, f->end, &got, len, errp)) {
         return false;
     }
     if (got.cls != want.cls || got.number != want.number) {
+        tag_describe(&want, ws, sizeof(ws));
         tag_describe(&got, gs, sizeof(gs));
         return in_fail(bv, errp, "expected tag %s, found tag %s", ws, gs);
     }
     if (got.constructed != want.constructed) {
+        tag_describe(&want, ws, sizeof(ws));
         return in_fail(bv, errp, "%s encoding of tag %s not allowed",
                        got.constructed ? "constructed" : "primitive", ws);
     }
+    return true;
+}
+
+/*
+ * Fast path of in_begin: when the next value inside the innermost frame has
+ * the identifier octet `id` (>= 0) and a definite length (short form, or long
+ * form of up to 4 octets) that fits the frame, sets *hlen to the header's
+ * size and *len to the contents' and returns true; changes nothing.  False
+ * means "take the general path" (which reports any error).
+ */
+static inline bool in_peek(const BerInputVisitor *bv, unsigned utag,
+                           bool constructed, size_t *hlen, size_t *len)
+{
+    const BerInputFrame *f = &bv->frames[bv->depth];
+    const uint8_t *p = bv->buf + bv->pos;
+    uint8_t id[2] = { 0, 0 };
+    size_t t = next_id(f->kind, f->index, utag, constructed, id);
+    size_t room = f->end - bv->pos, n, k, i;
+
+    if (t == 0 || bv->failed || bv->pos >= f->end || room < t + 1 ||
+        p[0] != id[0] || (t == 2 && p[1] != id[1])) {
+        return false;
+    }
+    n = p[t];
+    k = 0;
+    if (n >= 0x80) {
+        k = n & 0x7fu;
+        if (k == 0 || k > 4 || room - t - 1 < k) {
+            return false;
+        }
+        n = 0;
+        for (i = 0; i < k; i++) {
+            n = (n << 8) | p[t + 1 + i];
+        }
+    }
+    if (n > room - t - 1 - k) {
+        return false;
+    }
+    *hlen = t + 1 + k;
+    *len = n;
     return true;
 }
 
@@ -959,14 +1167,58 @@ static bool in_int(BerInputVisitor *bv, size_t n, const char *what,
     return true;
 }
 
+/*
+ * Fast path of an INTEGER (ENUMERATED) of 1..8 content octets, minimal:
+ * sets *val and *n (its contents' size) and returns true without consuming
+ * anything, or returns false (the general path decides).
+ */
+static inline bool in_peek_int(const BerInputVisitor *bv, unsigned utag,
+                               int64_t *val, size_t *hlen, size_t *n)
+{
+    const uint8_t *p;
+    uint64_t acc;
+    size_t i;
+
+    if (!in_peek(bv, utag, false, hlen, n) ||
+        *n == 0 || *n > 8) {
+        return false;
+    }
+    p = bv->buf + bv->pos + *hlen;
+    if (*n > 1 && ((p[0] == 0x00 && !(p[1] & 0x80)) ||
+                   (p[0] == 0xff && (p[1] & 0x80)))) {
+        return false;
+    }
+    acc = (p[0] & 0x80) ? UINT64_MAX : 0;
+    for (i = 0; i < *n; i++) {
+        acc = (acc << 8) | p[i];
+    }
+    *val = acc <= (uint64_t)INT64_MAX ? (int64_t)acc : -(int64_t)(~acc) - 1;
+    return true;
+}
+
+/* Consumes a value read by a fast path: hlen + n bytes, one member. */
+static inline void in_took(BerInputVisitor *bv, size_t hlen, size_t n)
+{
+    bv->frames[bv->depth].index++;
+    bv->pos += hlen + n;
+}
+
 static bool ber_type_int64(Visitor *v, const char *name, int64_t *obj,
                            int64_t min, int64_t max, Error **errp)
 {
     BerInputVisitor *bv = to_ber(v);
-    size_t len, old;
+    size_t len, old, hlen;
     BerInt x;
     char xs[48];
     bool ok = false;
+    int64_t val;
+
+    if (in_peek_int(bv, TAG_INTEGER, &val, &hlen, &len) && val >= min &&
+        val <= max) {
+        *obj = val;
+        in_took(bv, hlen, len);
+        return true;
+    }
 
     if (in_begin(bv, name, TAG_INTEGER, false, &len, &old, errp) &&
         in_int(bv, len, "INTEGER", &x, errp)) {
@@ -988,10 +1240,18 @@ static bool ber_type_uint64(Visitor *v, const char *name, uint64_t *obj,
                             uint64_t max, Error **errp)
 {
     BerInputVisitor *bv = to_ber(v);
-    size_t len, old;
+    size_t len, old, hlen;
     BerInt x;
     char xs[48];
     bool ok = false;
+    int64_t val;
+
+    if (in_peek_int(bv, TAG_INTEGER, &val, &hlen, &len) && val >= 0 &&
+        (uint64_t)val <= max) {
+        *obj = (uint64_t)val;
+        in_took(bv, hlen, len);
+        return true;
+    }
 
     if (in_begin(bv, name, TAG_INTEGER, false, &len, &old, errp) &&
         in_int(bv, len, "INTEGER", &x, errp)) {
@@ -1014,10 +1274,18 @@ static bool ber_type_enum(Visitor *v, const char *name, int64_t *obj,
                           const int64_t *values, size_t n, Error **errp)
 {
     BerInputVisitor *bv = to_ber(v);
-    size_t len, old;
+    size_t len, old, hlen;
     BerInt x;
     char xs[48];
     bool ok = false;
+    int64_t val;
+
+    if (in_peek_int(bv, TAG_ENUMERATED, &val, &hlen, &len) &&
+        enum_valid(val, values, n)) {
+        *obj = val;
+        in_took(bv, hlen, len);
+        return true;
+    }
 
     if (in_begin(bv, name, TAG_ENUMERATED, false, &len, &old, errp) &&
         in_int(bv, len, "ENUMERATED", &x, errp)) {
@@ -1037,8 +1305,14 @@ static bool ber_type_bool(Visitor *v, const char *name, bool *obj,
                           Error **errp)
 {
     BerInputVisitor *bv = to_ber(v);
-    size_t len, old;
+    size_t len, old, hlen;
     bool ok = false;
+
+    if (in_peek(bv, TAG_BOOLEAN, false, &hlen, &len) && len == 1) {
+        *obj = bv->buf[bv->pos + hlen] != 0;
+        in_took(bv, hlen, len);
+        return true;
+    }
 
     if (in_begin(bv, name, TAG_BOOLEAN, false, &len, &old, errp)) {
         if (len != 1) {
@@ -1058,9 +1332,20 @@ static bool ber_type_bytes(Visitor *v, const char *name, uint8_t *buf,
                            size_t *len, size_t min, size_t max, Error **errp)
 {
     BerInputVisitor *bv = to_ber(v);
-    size_t n, old;
+    size_t n, old, hlen;
     bool ok = false;
 
+    if (in_peek(bv, TAG_OCTET_STRING, false, &hlen, &n) && n >= min &&
+        n <= max) {
+        if (bv->v.store) {
+            if (n) {
+                memcpy(buf, bv->buf + bv->pos + hlen, n);
+            }
+            *len = n;
+        }
+        in_took(bv, hlen, n);
+        return true;
+    }
     if (in_begin(bv, name, TAG_OCTET_STRING, false, &n, &old, errp)) {
         if (n < min || n > max) {
             in_fail(bv, errp, "OCTET STRING length %zu out of range %zu..%zu",
@@ -1132,7 +1417,15 @@ static bool in_push(BerInputVisitor *bv, int kind, size_t len, size_t count,
 static bool ber_start_struct(Visitor *v, const char *name, Error **errp)
 {
     BerInputVisitor *bv = to_ber(v);
-    size_t len, old;
+    BerInputFrame *f = &bv->frames[bv->depth];
+    size_t len, old, hlen;
+
+    if (bv->depth < VMGEN_BER_MAX_DEPTH &&
+        in_peek(bv, TAG_SEQUENCE, true, &hlen, &len)) {
+        old = path_push(&bv->path, f->kind, name, f->index);
+        in_took(bv, hlen, 0);
+        return in_push(bv, FRAME_STRUCT, len, 0, old, errp);
+    }
 
     if (in_begin(bv, name, TAG_SEQUENCE, true, &len, &old, errp) &&
         in_push(bv, FRAME_STRUCT, len, 0, old, errp)) {
@@ -1147,7 +1440,7 @@ static bool ber_check_struct(Visitor *v, Error **errp)
     BerInputVisitor *bv = to_ber(v);
     BerInputFrame *f = &bv->frames[bv->depth];
     Tag tag;
-    size_t len;
+    size_t len = 0;
     char ts[40];
 
     if (bv->failed) {
@@ -1231,7 +1524,7 @@ static bool ber_start_list(Visitor *v, const char *name, size_t *count,
                            size_t min, size_t max, Error **errp)
 {
     BerInputVisitor *bv = to_ber(v);
-    size_t len, old, p, end, n = 0, elen, o;
+    size_t len, old, p, end, n = 0, elen = 0, o;
     Tag tag;
     bool ok;
 
@@ -1296,7 +1589,16 @@ static void ber_free(Visitor *v)
 void ber_input_visitor_init(BerInputVisitor *bv, const uint8_t *buf,
                             size_t len, bool store)
 {
-    memset(bv, 0, sizeof(*bv));
+    /* Field by field: the frames and the path are large and need no
+     * zeroing (a frame is set when it is opened). */
+    memset(&bv->v, 0, sizeof(bv->v));
+    bv->error_prefix = NULL;
+    bv->skip_unknown = false;
+    bv->pos = 0;
+    bv->failed = false;
+    bv->depth = 0;
+    memset(&bv->frames[0], 0, sizeof(bv->frames[0]));
+    path_init(&bv->path);
     bv->v.type = VISITOR_INPUT;
     bv->v.store = store;
     bv->v.start_struct = ber_start_struct;
@@ -1369,6 +1671,9 @@ bool vmgen_save_record_version(const VmgenStateInfo *info, const void *obj,
     v->version = data_version;
     dv = to_der(v);
     dv->error_prefix = info->name;
+    /* *obj outlives the visitor: long byte strings are copied from it once,
+     * by finish(). */
+    dv->ext_min = 256;
     if (!v->start_struct(v, NULL, errp)) {
         visit_free(v);
         return false;

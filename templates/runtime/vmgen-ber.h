@@ -29,10 +29,25 @@
 #define VMGEN_BER_MAX_DEPTH 64
 #define VMGEN_PATH_MAX 256
 
-/* The error path of a visitor (internal). */
+/* Path components kept: with each component one character or more, more
+ * than this many would be past the VMGEN_PATH_MAX - 1 characters shown. */
+#define VMGEN_PATH_COMPS (VMGEN_PATH_MAX / 2)
+
+/* One component of an error path: ".name", or "[index]" when name is NULL
+ * (internal). */
+typedef struct VmgenPathComp {
+    const char *name;
+    size_t index;
+} VmgenPathComp;
+
+/* The error path of a visitor (internal).  The components are recorded as
+ * values are visited (two stores each); the text in buf is rendered from
+ * them only when an error is reported. */
 typedef struct VmgenPath {
     char buf[VMGEN_PATH_MAX];
     size_t len;
+    size_t n; /* components, of which the first VMGEN_PATH_COMPS are kept */
+    VmgenPathComp comp[VMGEN_PATH_COMPS];
 } VmgenPath;
 
 /* ---- DER output ------------------------------------------------------------ */

@@ -335,7 +335,9 @@ def build_asn1c(cc: str, asn: Path, out: Path) -> list[Path]:
 # ---- the benchmark program ----------------------------------------------------------------
 
 
-def main_source(modules: list[tuple[str, ir.Module]]) -> str:
+def main_source(modules: list[tuple[str, ir.Module]], stream: bool) -> str:
+    """The benchmark program; `stream`: the runtime has the legacy VMState stream
+    (vmgen_save_S_legacy / vmgen_load_S_legacy, runtime v3)."""
     lines = ['#include "bench_timing.h"', "", "#include <stdbool.h>",
              '#include "legacy.h"']
     lines += [f'#include "{stem}-visit.h"' for stem, _ in modules]
@@ -397,6 +399,28 @@ def main_source(modules: list[tuple[str, ir.Module]]) -> str:
                 f'    BENCH("{n}", "memcpy", "load", sizeof(src_{n}),',
                 f"          {{ memcpy(&src_{n}, &dst_{n}, sizeof(src_{n})); }});",
             ]
+            if stream:
+                version = s.state.version if s.state else 0
+                lines += [
+                    "    {",
+                    "        uint8_t *vs;",
+                    "        size_t vn;",
+                    f"        if (!vmgen_save_{n}_legacy(&src_{n}, {version}u, &vs, &vn, &err))",
+                    "            die(error_get_pretty(err));",
+                    f"        memset(&dst_{n}, 0, sizeof(dst_{n}));",
+                    f"        if (!vmgen_load_{n}_legacy(&dst_{n}, {version}u, vs, vn, &err))",
+                    "            die(error_get_pretty(err));",
+                    f"        if (memcmp(&src_{n}, &dst_{n}, sizeof(src_{n}))) "
+                    f"die(\"vmgen stream {n}\");",
+                    f'        BENCH("{n}", "vmgen-stream", "save", vn,',
+                    f"              {{ if (!vmgen_save_{n}_legacy(&src_{n}, {version}u, &b, &l, "
+                    "NULL)) die(\"save\"); free(b); });",
+                    f'        BENCH("{n}", "vmgen-stream", "load", vn,',
+                    f"              {{ if (!vmgen_load_{n}_legacy(&dst_{n}, {version}u, vs, vn, "
+                    "NULL)) die(\"load\"); });",
+                    "        free(vs);",
+                    "    }",
+                ]
             if asn1c:
                 lines += [
                     "    {",
@@ -442,10 +466,12 @@ def build(cc: str) -> tuple[Path, dict[str, ir.Module]]:
     legacy_h, legacy_c = legacy_sources(modules)
     (BUILD / "legacy.h").write_text(legacy_h)
     (BUILD / "legacy.c").write_text(legacy_c)
-    (BUILD / "bench-main.c").write_text(main_source(modules))
+    stream = (BUILD / "vmgen-legacy.c").exists()
+    (BUILD / "bench-main.c").write_text(main_source(modules, stream))
     objects = build_asn1c(cc, BUILD / "bench_states.asn", BUILD)
     exe = BUILD / "bench-codec"
-    sources = ["bench-main.c", "legacy.c", "vmgen-visitor.c", "vmgen-ber.c",
+    runtime = sorted(p.name for p in BUILD.glob("vmgen-*.c"))  # every file `vmgen runtime` wrote
+    sources = ["bench-main.c", "legacy.c", *runtime,
                *(f"{stem}-visit.c" for stem, _ in modules)]
     run([cc, "-std=c11", *OPT, "-Wall", "-Wextra", "-I", str(BUILD), "-I", str(BENCH),
          *(str(BUILD / s) for s in sources), *map(str, objects), "-o", str(exe)])
@@ -531,6 +557,7 @@ def fmt_rate(x: float) -> str:
 CODECS = [
     ("vmgen", "(a) vmgen C (`vmgen_save_S` / `vmgen_load_S`)"),
     ("legacy", "(b) legacy big-endian fixed width"),
+    ("vmgen-stream", "(b\u2033) vmgen C, legacy VMState stream (`vmgen_save_S_legacy`)"),
     ("asn1c", "(c) asn1c DER encode / BER decode"),
     ("asn1c-checked", "(c') asn1c BER decode + `asn_check_constraints`"),
     ("memcpy", "(d) memcpy of the struct"),
@@ -573,6 +600,8 @@ def report(results: dict[tuple[str, str, str], tuple[int, float, float]], machin
            "from vmgen's IR by the script, into a preallocated buffer; its load checks the "
            "total length once, as a `QEMUFile` would notice a short stream (no range checks: "
            "VMState has none).",
+           "- (b\u2033) vmgen's own legacy VMState stream (runtime v3: the same visitors, "
+           "positional format), `vmgen_save_S_legacy` / `vmgen_load_S_legacy`.",
            "- (c) asn1c: `der_encode_to_buffer` from asn1c's decoded structure (no conversion "
            "from the C struct counted), `ber_decode` into freshly allocated structures + "
            "`ASN_STRUCT_FREE` (without constraint checks; (c') adds `asn_check_constraints`, "

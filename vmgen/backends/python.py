@@ -15,7 +15,7 @@ def module_file(module: ir.Module) -> str:
 
 def _descriptor(t: ir.WireType) -> tuple[Any, ...]:
     if isinstance(t, ir.IntType):
-        return ("int", t.min, t.max)
+        return ("int", t.min, t.max, t.bits // 8, t.signed)
     if isinstance(t, ir.BoolType):
         return ("bool",)
     if isinstance(t, ir.FloatType):
