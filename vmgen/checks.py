@@ -65,6 +65,9 @@ def diagnose(module: ir.Module) -> list[Diagnostic]:
                    f"In struct '{s.name}':")
         _claim_function(sink, functions, s.name, s.c_type, s.location)
     for e in module.enums:
+        if all(en.value != 0 for en in e.enumerators):
+            sink.warning(e.location, f"enum '{e.c_type}' has no enumerator with the value 0: "
+                         "a zero-initialized field of this type cannot be saved")
         _claim(sink, types, names.type_name(e.name), e.c_type, "type", e.location)
         values: dict[str, tuple[str, Location]] = {}
         for en in e.enumerators:

@@ -176,7 +176,7 @@ def _options(args: argparse.Namespace) -> Options:
 
 def _generate_all(args: argparse.Namespace) -> tuple[list[Generated], dict[str, str]] | None:
     """Every header's outputs, or None after printing the diagnostics."""
-    from vmgen.diagnostics import Diagnostic, VmgenError
+    from vmgen.diagnostics import Diagnostic, VmgenError, format_all
     from vmgen.pipeline import generate
 
     options = _options(args)
@@ -191,6 +191,8 @@ def _generate_all(args: argparse.Namespace) -> tuple[list[Generated], dict[str, 
             errors.append(str(exc))
             continue
         results.append(result)
+        if result.warnings:
+            print(format_all(result.warnings), file=sys.stderr)
         for name, text in result.files.items():
             if name in outputs:
                 errors.append(Diagnostic(None, f"'{header}' and '{owner[name]}' would both "

@@ -101,6 +101,10 @@ class DiagnosticSink:
               related: tuple[Location, ...] = ()) -> None:
         self.items.append(Diagnostic(location, message, context=context, related=related))
 
+    def warning(self, location: Location | None, message: str,
+                context: str | None = None) -> None:
+        self.items.append(Diagnostic(location, message, "warning", context=context))
+
     def extend(self, error: VmgenError) -> None:
         self.items.extend(error.diagnostics)
 

@@ -11,6 +11,7 @@ reason; all problems of a header are reported together.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -31,7 +32,9 @@ from vmgen.annotations import (
 from vmgen.cconst import Folder
 from vmgen.diagnostics import Diagnostic, DiagnosticSink, Location, VmgenError
 from vmgen.frontend import Options, Parsed
-from vmgen.sidecar import Sidecar
+
+if TYPE_CHECKING:
+    from vmgen.sidecar import Sidecar
 
 # Exact-width types are recognised by name: the C standard fixes their width.
 _STDINT: dict[str, ir.IntType] = {

@@ -10,31 +10,41 @@ from dataclasses import dataclass, replace
 
 from vmgen import checks, ir, lower
 from vmgen.backends import asn1, c, python, schema
-from vmgen.diagnostics import Location, VmgenError, in_source_order
+from vmgen.diagnostics import Diagnostic, Location, VmgenError, in_source_order
 from vmgen.frontend import Options, Parsed, parse
 from vmgen.resources import RUNTIME_FILES, runtime_dir
-from vmgen.sidecar import Sidecar
 
 
 @dataclass(frozen=True)
 class Generated:
     module: ir.Module
     files: dict[str, str]  # output file name -> text
+    warnings: tuple[Diagnostic, ...] = ()
 
 
-def build_module(header: str, options: Options) -> ir.Module:
-    sidecar = Sidecar.load(options.annotations) if options.annotations else None
+def build_module(header: str, options: Options,
+                 warnings: list[Diagnostic] | None = None) -> ir.Module:
+    """The checked IR of a header.  Errors raise VmgenError (with the warnings);
+    warnings alone are appended to `warnings`."""
+    sidecar = None
+    if options.annotations:
+        from vmgen.sidecar import Sidecar
+
+        sidecar = Sidecar.load(options.annotations)
     parsed = parse(header, options)
     module, problems = lower.lower(parsed, options, sidecar)
     # The name checks also run on a partly lowered module, so one run reports all.
     problems = problems + checks.diagnose(module)
-    if problems:
-        # Point every diagnostic at the user's own line, not the preprocessed one.
-        raise VmgenError(in_source_order(
-            replace(d, location=_original(parsed, d.location),
-                    related=tuple(parsed.original_location(r) for r in d.related))
-            for d in problems
-        ))
+    # Point every diagnostic at the user's own line, not the preprocessed one.
+    problems = in_source_order(
+        replace(d, location=_original(parsed, d.location),
+                related=tuple(parsed.original_location(r) for r in d.related))
+        for d in problems
+    )
+    if any(d.severity == "error" for d in problems):
+        raise VmgenError(problems)
+    if warnings is not None:
+        warnings.extend(problems)
     return module
 
 
@@ -56,8 +66,9 @@ def schema_file(module: ir.Module) -> str:
 
 
 def generate(header: str, options: Options) -> Generated:
-    module = build_module(header, options)
-    return Generated(module, generate_module(module))
+    warnings: list[Diagnostic] = []
+    module = build_module(header, options, warnings)
+    return Generated(module, generate_module(module), tuple(warnings))
 
 
 def runtime_files() -> dict[str, str]:

@@ -372,7 +372,7 @@ def main_source(modules: list[tuple[str, ir.Module]], stream: bool) -> str:
                 "    size_t len, l;",
                 "    Error *err = NULL;",
                 f"    static uint8_t legacy[LEGACY_SIZE_{n}];",
-                f"    size_t legacy_len;",
+                "    size_t legacy_len;",
                 f"    memset(&src_{n}, 0, sizeof(src_{n}));",
                 f"    fill_{n}(&src_{n});",
                 f"    if (!vmgen_save_{n}(&src_{n}, &der, &len, &err)) die(error_get_pretty(err));",
@@ -393,7 +393,8 @@ def main_source(modules: list[tuple[str, ir.Module]], stream: bool) -> str:
                 f'    BENCH("{n}", "legacy", "save", legacy_len,',
                 f"          {{ sink = (long)legacy_save_{n}(&src_{n}, legacy); }});",
                 f'    BENCH("{n}", "legacy", "load", legacy_len,',
-                f"          {{ if (!legacy_load_{n}(&dst_{n}, legacy, legacy_len)) die(\"load\"); }});",
+                f"          {{ if (!legacy_load_{n}(&dst_{n}, legacy, legacy_len)) "
+                "die(\"load\"); });",
                 f'    BENCH("{n}", "memcpy", "save", sizeof(src_{n}),',
                 f"          {{ memcpy(&dst_{n}, &src_{n}, sizeof(src_{n})); }});",
                 f'    BENCH("{n}", "memcpy", "load", sizeof(src_{n}),',

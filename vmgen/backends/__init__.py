@@ -6,6 +6,7 @@ Jinja2 template that only loops and substitutes.  Nothing here writes files.
 
 from __future__ import annotations
 
+import os
 from functools import cache
 from typing import Any
 
@@ -13,6 +14,18 @@ import jinja2
 
 from vmgen import __version__
 from vmgen.resources import templates_dir
+
+
+def _bytecode_cache() -> jinja2.BytecodeCache | None:
+    """Compiled templates, kept between runs (Jinja checks each one against its source);
+    none when the cache folder cannot be written.  Output does not depend on it."""
+    root = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    folder = os.path.join(root, "vmgen", __version__)
+    try:
+        os.makedirs(folder, exist_ok=True)
+    except OSError:
+        return None
+    return jinja2.FileSystemBytecodeCache(folder)
 
 
 @cache
@@ -24,6 +37,7 @@ def environment() -> jinja2.Environment:
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=True,
+        bytecode_cache=_bytecode_cache(),
     )
 
 

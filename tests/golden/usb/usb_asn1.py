@@ -11,6 +11,12 @@ float (carried bit-exactly: -0.0, infinities and NaN payloads survive).
     load(struct_name, data) -> dict       what vmgen_load_<S> accepts
     encode(type_name, value) -> bytes     DER of any ASN.1 type of SPEC
     decode(type_name, data) -> value
+    save_legacy(struct_name, state, version=None) -> bytes
+    load_legacy(struct_name, data, version) -> dict
+                                          the legacy VMState stream (no header:
+                                          the migration's section says the version)
+    negotiate(mine, theirs) -> (format, version)
+                                          pick the format and version two peers share
 
 Device states: USBDevice (version 1, readable from 1).
 Needs asn1tools; SPEC is never parsed at import time (PARSED is its parse).
@@ -108,7 +114,7 @@ PARSED = {'Usb': {'extensibility-implied': False,
          'values': {}}}
 
 # C view of every ASN.1 type.  Descriptors:
-#   ("int", min, max) ("bool",) ("float", bits) ("bytes", min len, max len)
+#   ("int", min, max, C bytes, signed) ("bool",) ("float", bits) ("bytes", min len, max len)
 #   ("string", max len) ("enum", T) ("struct", T) ("union", T)
 #   ("list", min len, max len, element descriptor) ("record", C state name)
 TYPES: dict[str, tuple[Any, ...]] = {'Usb-state': ('enum', 'Usb-state'),
@@ -119,14 +125,18 @@ TYPES: dict[str, tuple[Any, ...]] = {'Usb-state': ('enum', 'Usb-state'),
 # in wire order.  role: None, ("count", array): the field is the array's length
 # and not on the wire, or ("union", discriminator field).
 STRUCTS: dict[str, tuple[tuple[Any, ...], ...]] = {'USBDevice': (('product_desc', 'product-desc', ('string', 31), None, None),
-               ('speed', 'speed', ('int', -2147483648, 2147483647), None, None),
-               ('addr', 'addr', ('int', 0, 255), None, None),
+               ('speed', 'speed', ('int', -2147483648, 2147483647, 4, True), None, None),
+               ('addr', 'addr', ('int', 0, 255, 1, False), None, None),
                ('state', 'state', ('enum', 'Usb-state'), None, None),
                ('setup_buf', 'setup-buf', ('bytes', 8, 8), None, None),
-               ('setup_len', 'setup-len', ('int', 0, 4096), None, None),
-               ('setup_index', 'setup-index', ('int', 0, 4096), None, None),
-               ('remote_wakeup', 'remote-wakeup', ('int', -2147483648, 2147483647), None, None),
-               ('data_len', None, ('int', 0, 65535), None, ('count', 'data_buf')),
+               ('setup_len', 'setup-len', ('int', 0, 4096, 4, True), None, None),
+               ('setup_index', 'setup-index', ('int', 0, 4096, 4, True), None, None),
+               ('remote_wakeup',
+                'remote-wakeup',
+                ('int', -2147483648, 2147483647, 4, True),
+                None,
+                None),
+               ('data_len', None, ('int', 0, 65535, 2, False), None, ('count', 'data_buf')),
                ('data_buf', 'data-buf', ('bytes', 0, 4096), None, None))}
 
 # ASN.1 union type -> ((C member, ASN.1 alternative, descriptor, cases), ...)
@@ -452,3 +462,215 @@ def same(a: Any, b: Any) -> bool:
     if isinstance(a, list) and isinstance(b, list):
         return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b))
     return bool(a == b) and type(a) is type(b)
+
+
+# ---- the legacy VMState stream ---------------------------------------------------------
+#
+# What VMState writes for the equivalent field list (`vmgen explain`): integers
+# big-endian at their C width, bool one byte, enums int32, floats their IEEE
+# bits, byte arrays raw, a string its whole char array (NUL-padded), arrays
+# element by element, structs inline, a sized array's count field (at its C
+# width) right before it, a union its selected member; VMGEN_SINCE(v) fields
+# only when the version is >= v.
+
+LEGACY = 1
+BER = 2
+
+
+def _legacy_put(desc: tuple[Any, ...], value: Any, out: bytearray, version: int) -> None:
+    kind = desc[0]
+    if kind == "int":
+        out += value.to_bytes(desc[3], "big", signed=desc[4])
+    elif kind == "bool":
+        out.append(1 if value else 0)
+    elif kind == "float":
+        out += _float32_bits(float(value), "") if desc[1] == 32 else _struct.pack(">d", value)
+    elif kind == "enum":
+        out += _ENUM_VALUE[desc[1]][value].to_bytes(4, "big", signed=True)
+    elif kind == "bytes":
+        out += value
+    elif kind == "string":
+        out += value.encode("ascii").ljust(desc[1] + 1, b"\0")
+    elif kind == "list":
+        for v in value:
+            _legacy_put(desc[3], v, out, version)
+    elif kind == "struct":
+        _legacy_struct_put(desc[1], value, out, version)
+    else:  # a union: its selected member, inline
+        ((member, inner),) = value.items()
+        for c_name, _, d, _ in UNIONS[desc[1]]:
+            if c_name == member:
+                _legacy_put(d, inner, out, version)
+
+
+def _legacy_struct_put(type_name: str, value: dict[str, Any], out: bytearray,
+                       version: int) -> None:
+    members = STRUCTS[type_name]
+    counts = {m[4][1]: m for m in members if m[4] is not None and m[4][0] == "count"}
+    for c_name, _, desc, since, role in members:
+        if (since is not None and since > version) or (role is not None and
+                                                        role[0] == "count"):
+            continue
+        if c_name in counts:  # the count field travels right before its array
+            _legacy_put(counts[c_name][2], len(value[c_name]), out, version)
+        _legacy_put(desc, value[c_name], out, version)
+
+
+class _Reader:
+    def __init__(self, data: bytes) -> None:
+        self.data = bytes(data)
+        self.pos = 0
+
+    def take(self, n: int, path: str) -> bytes:
+        if n > len(self.data) - self.pos:
+            raise Error(f"{path}: truncated data: {n} bytes needed, "
+                        f"{len(self.data) - self.pos} left")
+        chunk = self.data[self.pos:self.pos + n]
+        self.pos += n
+        return chunk
+
+
+def _legacy_get(desc: tuple[Any, ...], r: _Reader, path: str, version: int,
+                count: int | None = None) -> Any:
+    kind = desc[0]
+    if kind == "int":
+        value = int.from_bytes(r.take(desc[3], path), "big", signed=desc[4])
+        if not desc[1] <= value <= desc[2]:
+            raise Error(f"{path}: {value} is out of range {desc[1]}..{desc[2]}")
+        return value
+    if kind == "bool":
+        byte = r.take(1, path)[0]
+        if byte > 1:
+            raise Error(f"{path}: {byte} is not a bool (0 or 1)")
+        return byte == 1
+    if kind == "float":
+        raw = r.take(desc[1] // 8, path)
+        return _float32_value(raw) if desc[1] == 32 else float(_struct.unpack(">d", raw)[0])
+    if kind == "enum":
+        value = int.from_bytes(r.take(4, path), "big", signed=True)
+        names = {v: c for c, _, v in ENUMS[desc[1]]}
+        if value not in names:
+            raise Error(f"{path}: {value} is not an enumerator of {desc[1]}")
+        return names[value]
+    if kind == "bytes":
+        return r.take(desc[1] if count is None else count, path)
+    if kind == "string":
+        raw = r.take(desc[1] + 1, path)
+        text, nul, _ = raw.partition(b"\0")
+        if not nul or not all(0x20 <= b <= 0x7E for b in text):
+            raise Error(f"{path}: not a NUL-terminated printable string of at most "
+                        f"{desc[1]} characters")
+        return text.decode("ascii")
+    if kind == "list":
+        n = desc[1] if count is None else count
+        return [_legacy_get(desc[3], r, f"{path}[{i}]", version) for i in range(n)]
+    if kind == "struct":
+        return _legacy_struct_get(desc[1], r, path, version)
+    raise AssertionError(kind)  # unions are read by their struct
+
+
+def _legacy_struct_get(type_name: str, r: _Reader, path: str, version: int) -> dict[str, Any]:
+    members = STRUCTS[type_name]
+    counts = {m[4][1]: m for m in members if m[4] is not None and m[4][0] == "count"}
+    out: dict[str, Any] = {}
+    for c_name, _, desc, since, role in members:
+        if (since is not None and since > version) or (role is not None and
+                                                        role[0] == "count"):
+            continue
+        where = f"{path}.{c_name}"
+        count = None
+        if c_name in counts:  # the count, read and checked before its array
+            cdesc = counts[c_name][2]
+            count = _legacy_get(cdesc, r, f"{path}.{counts[c_name][0]}", version)
+            if not desc[1] <= count <= desc[2]:
+                raise Error(f"{where}: count {count} is outside {desc[1]}..{desc[2]}")
+            out[counts[c_name][0]] = count
+        if desc[0] == "union":
+            selector = _selector_value(type_name, role[1], out[role[1]])
+            for m_name, _, d, cases in UNIONS[desc[1]]:
+                if selector in cases:
+                    out[c_name] = {m_name: _legacy_get(d, r, f"{where}.{m_name}", version)}
+                    break
+            else:
+                raise Error(f"{where}: '{role[1]}' = {selector} selects no member")
+            continue
+        out[c_name] = _legacy_get(desc, r, where, version, count)
+    return out
+
+
+def save_legacy(struct_name: str, state: dict[str, Any], version: int | None = None) -> bytes:
+    """The legacy VMState stream of `state` as data of `version` (default: the newest)."""
+    record, state_type, newest, minimum = STATES[struct_name]
+    version = newest if version is None else version
+    if not minimum <= version <= newest:
+        raise Error(f"{struct_name}: cannot write version {version}: this writer knows "
+                    f"versions {minimum}..{newest}")
+    _struct_to_asn1(state_type, state, struct_name, version)  # the same checks as save()
+    out = bytearray()
+    _legacy_struct_put(state_type, state, out, version)
+    return bytes(out)
+
+
+def load_legacy(struct_name: str, data: bytes, version: int) -> dict[str, Any]:
+    """The state in legacy stream data of `version` (VMState's version rules apply)."""
+    _, state_type, newest, minimum = STATES[struct_name]
+    if version > newest:
+        raise Error(f"{struct_name}: data is version {version}, this reader is version "
+                    f"{newest}")
+    if version < minimum:
+        raise Error(f"{struct_name}: data is version {version}, this reader needs version "
+                    f">= {minimum}")
+    r = _Reader(data)
+    state = _legacy_struct_get(state_type, r, struct_name, version)
+    if r.pos != len(r.data):
+        raise Error(f"{struct_name}: {len(r.data) - r.pos} trailing bytes after the data")
+    # every check of load(): ranges, enumerators, union members, ...
+    _struct_to_asn1(state_type, state, struct_name, version)
+    return state
+
+
+def offer(struct_name: str, formats: int = LEGACY | BER) -> tuple[int, int, int]:
+    """This module's offer for a device state: (formats, minimum version, version)."""
+    _, _, newest, minimum = STATES[struct_name]
+    return (formats, minimum, newest)
+
+
+def encode_offer(o: tuple[int, int, int]) -> bytes:
+    return b"VMGo" + _struct.pack(">III", *o)
+
+
+def decode_offer(data: bytes) -> tuple[int, int, int]:
+    if len(data) != 16 or data[:4] != b"VMGo":
+        raise Error("not a vmgen offer")
+    formats, minimum, newest = _struct.unpack(">III", data[4:])
+    if minimum > newest:
+        raise Error(f"invalid offer: versions {minimum}..{newest}")
+    return (formats, minimum, newest)
+
+
+def negotiate(mine: tuple[int, int, int], theirs: tuple[int, int, int]) -> tuple[int, int]:
+    """(format, version) both sides agree on: BER when both speak it, else legacy;
+    the newest version both know.  The C runtime's vmgen_negotiate twin."""
+    common = mine[0] & theirs[0]
+    if common & BER:
+        chosen = BER
+    elif common & LEGACY:
+        chosen = LEGACY
+    else:
+        raise Error(f"no common migration format (formats {mine[0]} and {theirs[0]})")
+    low, high = max(mine[1], theirs[1]), min(mine[2], theirs[2])
+    if low > high:
+        raise Error(f"no common version: {mine[1]}..{mine[2]} and {theirs[1]}..{theirs[2]}")
+    return chosen, high
+
+
+def to_legacy(struct_name: str, record: bytes) -> tuple[bytes, int]:
+    """A BER record as legacy stream data, and its version."""
+    value = decode(STATES[struct_name][0], record)
+    return save_legacy(struct_name, value["state"], value["version"]), value["version"]
+
+
+def from_legacy(struct_name: str, data: bytes, version: int) -> bytes:
+    """Legacy stream data of `version` as a BER record of that version."""
+    return save(struct_name, load_legacy(struct_name, data, version), version)
+
