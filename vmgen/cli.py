@@ -98,6 +98,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="write a make-style depfile (gcc -MD -MP format): the outputs depend "
                    "on every header the preprocessor read, the annotations file, and "
                    "vmgen's own templates and runtime")
+    g.add_argument("--depfile-target", metavar="TARGET", action="append", default=[],
+                   help="the depfile's target instead of the outputs, e.g. a stamp file "
+                   "(like gcc -MT; repeatable)")
 
     c = sub.add_parser(
         "check", help="fail if generated files are stale or the wire format broke",
@@ -165,6 +168,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     r.add_argument("-o", "--output-dir", default=".", metavar="OUTDIR",
                    help="where to write the runtime (default: the current folder)")
+    r.add_argument("--depfile", metavar="FILE",
+                   help="write a make-style depfile: the runtime files depend on vmgen's "
+                   "own copy of them (so an upgrade rewrites them)")
+    r.add_argument("--list", action="store_true",
+                   help="print the paths of the files it writes (compile the .c ones), "
+                   "and write nothing")
     return parser
 
 
@@ -217,7 +226,7 @@ def _generate(args: argparse.Namespace) -> int:
     if args.depfile:
         from vmgen.depfile import depfile
 
-        targets = [str(outdir / name) for name in outputs]
+        targets = args.depfile_target or [str(outdir / name) for name in outputs]
         inputs = [d for r in results for d in r.module.dependencies]
         if args.annotations:
             inputs.append(args.annotations)
@@ -352,10 +361,21 @@ def _convert(args: argparse.Namespace) -> int:
 
 
 def _runtime(args: argparse.Namespace) -> int:
-    from vmgen.output import write_all
+    from vmgen.output import write_all, write_if_changed
     from vmgen.pipeline import runtime_files
+    from vmgen.resources import RUNTIME_FILES, runtime_dir
 
-    write_all(Path(args.output_dir), runtime_files())
+    outdir = Path(args.output_dir)
+    if args.list:
+        print("\n".join(str(outdir / name) for name in RUNTIME_FILES))
+        return 0
+    write_all(outdir, runtime_files())
+    if args.depfile:
+        from vmgen.depfile import depfile
+
+        write_if_changed(Path(args.depfile), depfile(
+            [str(outdir / name) for name in RUNTIME_FILES],
+            [str(runtime_dir() / name) for name in RUNTIME_FILES]))
     return 0
 
 

@@ -11,9 +11,9 @@ reason; all problems of a header are reported together.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import TYPE_CHECKING
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pycparser import c_ast
 

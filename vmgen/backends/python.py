@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import pprint
 from typing import Any
 
 from vmgen import ir, names
@@ -46,8 +45,16 @@ def _member(f: ir.Field) -> tuple[Any, ...]:
     return (f.name, asn1_name, _descriptor(f.type), f.since, role)
 
 
-def _literal(value: object) -> str:
-    return pprint.pformat(value, width=96, sort_dicts=False)
+def _literal(value: object, indent: str = "", depth: int = 3) -> str:
+    """A Python literal: dicts one key a line (to `depth` levels), the rest repr().
+
+    (pprint is far slower on the tables of a large header.)"""
+    if isinstance(value, dict) and value and depth > 0:
+        inner = indent + "    "
+        items = "".join(f"{inner}{k!r}: {_literal(v, inner, depth - 1)},\n"
+                        for k, v in value.items())
+        return "{\n" + items + indent + "}"
+    return repr(value)
 
 
 def _text_literal(text: str) -> str:

@@ -90,159 +90,63 @@ CursorState-Record ::= SEQUENCE {
 END
 """
 
-PARSED = {'Display': {'extensibility-implied': False,
-             'imports': {},
-             'object-classes': {},
-             'object-sets': {},
-             'tags': 'AUTOMATIC',
-             'types': {'DisplayMode': {'type': 'ENUMERATED',
-                                       'values': [('display-text', 0),
-                                                  ('display-graphics', 1),
-                                                  ('display-blank', 127)]},
-                       'Blink-mode': {'type': 'ENUMERATED',
-                                      'values': [('blink-off', -1),
-                                                 ('blink-slow', 2),
-                                                 ('blink-fast', 3),
-                                                 ('blink-alternate', 10)]},
-                       'Cell': {'type': 'SEQUENCE',
-                                'members': [{'name': 'glyph',
-                                             'type': 'INTEGER',
-                                             'restricted-to': [(0, 255)]},
-                                            {'name': 'attr',
-                                             'type': 'INTEGER',
-                                             'restricted-to': [(0, 255)]},
-                                            {'name': 'dirty', 'type': 'BOOLEAN'},
-                                            None]},
-                       'DisplayState': {'type': 'SEQUENCE',
-                                        'members': [{'name': 'mode', 'type': 'DisplayMode'},
-                                                    {'name': 'blink',
-                                                     'type': 'SEQUENCE OF',
-                                                     'element': {'type': 'Blink-mode'},
-                                                     'size': [4]},
-                                                    {'name': 'palette',
-                                                     'type': 'SEQUENCE OF',
-                                                     'element': {'type': 'OCTET STRING',
-                                                                 'size': [3]},
-                                                     'size': [16]},
-                                                    {'name': 'scanline',
-                                                     'type': 'SEQUENCE OF',
-                                                     'element': {'type': 'SEQUENCE OF',
-                                                                 'element': {'type': 'INTEGER',
-                                                                             'restricted-to': [(0,
-                                                                                                65535)]},
-                                                                 'size': [4]},
-                                                     'size': [4]},
-                                                    {'name': 'cells',
-                                                     'type': 'SEQUENCE OF',
-                                                     'element': {'type': 'SEQUENCE OF',
-                                                                 'element': {'type': 'Cell'},
-                                                                 'size': [8]},
-                                                     'size': [4]},
-                                                    {'name': 'gamma',
-                                                     'type': 'SEQUENCE OF',
-                                                     'element': {'type': 'SEQUENCE OF',
-                                                                 'element': {'type': 'INTEGER',
-                                                                             'restricted-to': [(-128,
-                                                                                                127)]},
-                                                                 'size': [3]},
-                                                     'size': [2]},
-                                                    {'name': 'title',
-                                                     'type': 'OCTET STRING',
-                                                     'size': [20]},
-                                                    None]},
-                       'CursorState': {'type': 'SEQUENCE',
-                                       'members': [{'name': 'x',
-                                                    'type': 'INTEGER',
-                                                    'restricted-to': [(0, 65535)]},
-                                                   {'name': 'y',
-                                                    'type': 'INTEGER',
-                                                    'restricted-to': [(0, 65535)]},
-                                                   {'name': 'blink', 'type': 'Blink-mode'},
-                                                   {'name': 'visible', 'type': 'BOOLEAN'},
-                                                   None]},
-                       'DisplayState-Record': {'type': 'SEQUENCE',
-                                               'members': [{'name': 'device',
-                                                            'type': 'VisibleString'},
-                                                           {'name': 'version',
-                                                            'restricted-to': [(0, 4294967295)],
-                                                            'type': 'INTEGER'},
-                                                           {'name': 'minimum-version',
-                                                            'restricted-to': [(0, 4294967295)],
-                                                            'type': 'INTEGER'},
-                                                           {'name': 'state',
-                                                            'type': 'DisplayState'},
-                                                           None]},
-                       'CursorState-Record': {'type': 'SEQUENCE',
-                                              'members': [{'name': 'device',
-                                                           'type': 'VisibleString'},
-                                                          {'name': 'version',
-                                                           'restricted-to': [(0, 4294967295)],
-                                                           'type': 'INTEGER'},
-                                                          {'name': 'minimum-version',
-                                                           'restricted-to': [(0, 4294967295)],
-                                                           'type': 'INTEGER'},
-                                                          {'name': 'state',
-                                                           'type': 'CursorState'},
-                                                          None]}},
-             'values': {}}}
+PARSED = {
+    'Display': {
+        'extensibility-implied': False,
+        'imports': {},
+        'object-classes': {},
+        'object-sets': {},
+        'tags': 'AUTOMATIC',
+        'types': {
+            'DisplayMode': {'type': 'ENUMERATED', 'values': [('display-text', 0), ('display-graphics', 1), ('display-blank', 127)]},
+            'Blink-mode': {'type': 'ENUMERATED', 'values': [('blink-off', -1), ('blink-slow', 2), ('blink-fast', 3), ('blink-alternate', 10)]},
+            'Cell': {'type': 'SEQUENCE', 'members': [{'name': 'glyph', 'type': 'INTEGER', 'restricted-to': [(0, 255)]}, {'name': 'attr', 'type': 'INTEGER', 'restricted-to': [(0, 255)]}, {'name': 'dirty', 'type': 'BOOLEAN'}, None]},
+            'DisplayState': {'type': 'SEQUENCE', 'members': [{'name': 'mode', 'type': 'DisplayMode'}, {'name': 'blink', 'type': 'SEQUENCE OF', 'element': {'type': 'Blink-mode'}, 'size': [4]}, {'name': 'palette', 'type': 'SEQUENCE OF', 'element': {'type': 'OCTET STRING', 'size': [3]}, 'size': [16]}, {'name': 'scanline', 'type': 'SEQUENCE OF', 'element': {'type': 'SEQUENCE OF', 'element': {'type': 'INTEGER', 'restricted-to': [(0, 65535)]}, 'size': [4]}, 'size': [4]}, {'name': 'cells', 'type': 'SEQUENCE OF', 'element': {'type': 'SEQUENCE OF', 'element': {'type': 'Cell'}, 'size': [8]}, 'size': [4]}, {'name': 'gamma', 'type': 'SEQUENCE OF', 'element': {'type': 'SEQUENCE OF', 'element': {'type': 'INTEGER', 'restricted-to': [(-128, 127)]}, 'size': [3]}, 'size': [2]}, {'name': 'title', 'type': 'OCTET STRING', 'size': [20]}, None]},
+            'CursorState': {'type': 'SEQUENCE', 'members': [{'name': 'x', 'type': 'INTEGER', 'restricted-to': [(0, 65535)]}, {'name': 'y', 'type': 'INTEGER', 'restricted-to': [(0, 65535)]}, {'name': 'blink', 'type': 'Blink-mode'}, {'name': 'visible', 'type': 'BOOLEAN'}, None]},
+            'DisplayState-Record': {'type': 'SEQUENCE', 'members': [{'name': 'device', 'type': 'VisibleString'}, {'name': 'version', 'restricted-to': [(0, 4294967295)], 'type': 'INTEGER'}, {'name': 'minimum-version', 'restricted-to': [(0, 4294967295)], 'type': 'INTEGER'}, {'name': 'state', 'type': 'DisplayState'}, None]},
+            'CursorState-Record': {'type': 'SEQUENCE', 'members': [{'name': 'device', 'type': 'VisibleString'}, {'name': 'version', 'restricted-to': [(0, 4294967295)], 'type': 'INTEGER'}, {'name': 'minimum-version', 'restricted-to': [(0, 4294967295)], 'type': 'INTEGER'}, {'name': 'state', 'type': 'CursorState'}, None]},
+        },
+        'values': {},
+    },
+}
 
 # C view of every ASN.1 type.  Descriptors:
 #   ("int", min, max, C bytes, signed) ("bool",) ("float", bits) ("bytes", min len, max len)
 #   ("string", max len) ("enum", T) ("struct", T) ("union", T)
 #   ("list", min len, max len, element descriptor) ("record", C state name)
-TYPES: dict[str, tuple[Any, ...]] = {'DisplayMode': ('enum', 'DisplayMode'),
- 'Blink-mode': ('enum', 'Blink-mode'),
- 'Cell': ('struct', 'Cell'),
- 'DisplayState': ('struct', 'DisplayState'),
- 'CursorState': ('struct', 'CursorState'),
- 'DisplayState-Record': ('record', 'DisplayState'),
- 'CursorState-Record': ('record', 'CursorState')}
+TYPES: dict[str, tuple[Any, ...]] = {
+    'DisplayMode': ('enum', 'DisplayMode'),
+    'Blink-mode': ('enum', 'Blink-mode'),
+    'Cell': ('struct', 'Cell'),
+    'DisplayState': ('struct', 'DisplayState'),
+    'CursorState': ('struct', 'CursorState'),
+    'DisplayState-Record': ('record', 'DisplayState'),
+    'CursorState-Record': ('record', 'CursorState'),
+}
 
 # ASN.1 struct type -> ((C field, ASN.1 member or None, descriptor, since, role), ...)
 # in wire order.  role: None, ("count", array): the field is the array's length
 # and not on the wire, or ("union", discriminator field).
-STRUCTS: dict[str, tuple[tuple[Any, ...], ...]] = {'Cell': (('glyph', 'glyph', ('int', 0, 255, 1, False), None, None),
-          ('attr', 'attr', ('int', 0, 255, 1, False), None, None),
-          ('dirty', 'dirty', ('bool',), None, None)),
- 'DisplayState': (('mode', 'mode', ('enum', 'DisplayMode'), None, None),
-                  ('blink', 'blink', ('list', 4, 4, ('enum', 'Blink-mode')), None, None),
-                  ('palette', 'palette', ('list', 16, 16, ('bytes', 3, 3)), None, None),
-                  ('scanline',
-                   'scanline',
-                   ('list', 4, 4, ('list', 4, 4, ('int', 0, 65535, 2, False))),
-                   None,
-                   None),
-                  ('cells',
-                   'cells',
-                   ('list', 4, 4, ('list', 8, 8, ('struct', 'Cell'))),
-                   None,
-                   None),
-                  ('gamma',
-                   'gamma',
-                   ('list', 2, 2, ('list', 3, 3, ('int', -128, 127, 1, True))),
-                   None,
-                   None),
-                  ('title', 'title', ('bytes', 20, 20), None, None)),
- 'CursorState': (('x', 'x', ('int', 0, 65535, 2, False), None, None),
-                 ('y', 'y', ('int', 0, 65535, 2, False), None, None),
-                 ('blink', 'blink', ('enum', 'Blink-mode'), None, None),
-                 ('visible', 'visible', ('bool',), None, None))}
+STRUCTS: dict[str, tuple[tuple[Any, ...], ...]] = {
+    'Cell': (('glyph', 'glyph', ('int', 0, 255, 1, False), None, None), ('attr', 'attr', ('int', 0, 255, 1, False), None, None), ('dirty', 'dirty', ('bool',), None, None)),
+    'DisplayState': (('mode', 'mode', ('enum', 'DisplayMode'), None, None), ('blink', 'blink', ('list', 4, 4, ('enum', 'Blink-mode')), None, None), ('palette', 'palette', ('list', 16, 16, ('bytes', 3, 3)), None, None), ('scanline', 'scanline', ('list', 4, 4, ('list', 4, 4, ('int', 0, 65535, 2, False))), None, None), ('cells', 'cells', ('list', 4, 4, ('list', 8, 8, ('struct', 'Cell'))), None, None), ('gamma', 'gamma', ('list', 2, 2, ('list', 3, 3, ('int', -128, 127, 1, True))), None, None), ('title', 'title', ('bytes', 20, 20), None, None)),
+    'CursorState': (('x', 'x', ('int', 0, 65535, 2, False), None, None), ('y', 'y', ('int', 0, 65535, 2, False), None, None), ('blink', 'blink', ('enum', 'Blink-mode'), None, None), ('visible', 'visible', ('bool',), None, None)),
+}
 
 # ASN.1 union type -> ((C member, ASN.1 alternative, descriptor, cases), ...)
 UNIONS: dict[str, tuple[tuple[Any, ...], ...]] = {}
 
 # ASN.1 enum type -> ((C enumerator, ASN.1 identifier, value), ...)
-ENUMS: dict[str, tuple[tuple[str, str, int], ...]] = {'DisplayMode': (('DISPLAY_TEXT', 'display-text', 0),
-                 ('DISPLAY_GRAPHICS', 'display-graphics', 1),
-                 ('DISPLAY_BLANK', 'display-blank', 127)),
- 'Blink-mode': (('BLINK_OFF', 'blink-off', -1),
-                ('BLINK_SLOW', 'blink-slow', 2),
-                ('BLINK_FAST', 'blink-fast', 3),
-                ('BLINK_ALTERNATE', 'blink-alternate', 10))}
+ENUMS: dict[str, tuple[tuple[str, str, int], ...]] = {
+    'DisplayMode': (('DISPLAY_TEXT', 'display-text', 0), ('DISPLAY_GRAPHICS', 'display-graphics', 1), ('DISPLAY_BLANK', 'display-blank', 127)),
+    'Blink-mode': (('BLINK_OFF', 'blink-off', -1), ('BLINK_SLOW', 'blink-slow', 2), ('BLINK_FAST', 'blink-fast', 3), ('BLINK_ALTERNATE', 'blink-alternate', 10)),
+}
 
 # device state (C name) -> (ASN.1 record type, ASN.1 state type, version, minimum version)
-STATES: dict[str, tuple[str, str, int, int]] = {'DisplayState': ('DisplayState-Record', 'DisplayState', 1, 1),
- 'CursorState': ('CursorState-Record', 'CursorState', 5, 3)}
+STATES: dict[str, tuple[str, str, int, int]] = {
+    'DisplayState': ('DisplayState-Record', 'DisplayState', 1, 1),
+    'CursorState': ('CursorState-Record', 'CursorState', 5, 3),
+}
 
 _NEWEST = 0xFFFFFFFF
 

@@ -74,122 +74,39 @@ HPETState-Record ::= SEQUENCE {
 END
 """
 
-PARSED = {'Hpet': {'extensibility-implied': False,
-          'imports': {},
-          'object-classes': {},
-          'object-sets': {},
-          'tags': 'AUTOMATIC',
-          'types': {'HPETTimer': {'type': 'SEQUENCE',
-                                  'members': [{'name': 'tn',
-                                               'type': 'INTEGER',
-                                               'restricted-to': [(0, 31)]},
-                                              {'name': 'config',
-                                               'type': 'INTEGER',
-                                               'restricted-to': [(0, 18446744073709551615)]},
-                                              {'name': 'cmp',
-                                               'type': 'INTEGER',
-                                               'restricted-to': [(0, 18446744073709551615)]},
-                                              {'name': 'fsb',
-                                               'type': 'INTEGER',
-                                               'restricted-to': [(0, 18446744073709551615)]},
-                                              {'name': 'period',
-                                               'type': 'INTEGER',
-                                               'restricted-to': [(0, 18446744073709551615)]},
-                                              {'name': 'wrap-flag',
-                                               'type': 'INTEGER',
-                                               'restricted-to': [(0, 255)]},
-                                              {'name': 'last',
-                                               'type': 'INTEGER',
-                                               'restricted-to': [(0, 18446744073709551615)]},
-                                              None]},
-                    'HPETState': {'type': 'SEQUENCE',
-                                  'members': [{'name': 'rtc-irq-level',
-                                               'type': 'INTEGER',
-                                               'restricted-to': [(0, 255)]},
-                                              {'name': 'timer',
-                                               'type': 'SEQUENCE OF',
-                                               'element': {'type': 'HPETTimer'},
-                                               'size': [(3, 32)]},
-                                              {'name': 'capability',
-                                               'type': 'INTEGER',
-                                               'restricted-to': [(0, 18446744073709551615)]},
-                                              {'name': 'config',
-                                               'type': 'INTEGER',
-                                               'restricted-to': [(0, 18446744073709551615)]},
-                                              {'name': 'isr',
-                                               'type': 'INTEGER',
-                                               'restricted-to': [(0, 18446744073709551615)]},
-                                              {'name': 'hpet-counter',
-                                               'type': 'INTEGER',
-                                               'restricted-to': [(0, 18446744073709551615)]},
-                                              {'name': 'hpet-id',
-                                               'type': 'INTEGER',
-                                               'restricted-to': [(0, 255)]},
-                                              None,
-                                              [{'name': 'hpet-offset-saved',
-                                                'type': 'INTEGER',
-                                                'restricted-to': [(0, 4294967295)]},
-                                               {'name': 'hpet-offset',
-                                                'type': 'INTEGER',
-                                                'restricted-to': [(0,
-                                                                   18446744073709551615)]}]]},
-                    'HPETState-Record': {'type': 'SEQUENCE',
-                                         'members': [{'name': 'device',
-                                                      'type': 'VisibleString'},
-                                                     {'name': 'version',
-                                                      'restricted-to': [(0, 4294967295)],
-                                                      'type': 'INTEGER'},
-                                                     {'name': 'minimum-version',
-                                                      'restricted-to': [(0, 4294967295)],
-                                                      'type': 'INTEGER'},
-                                                     {'name': 'state', 'type': 'HPETState'},
-                                                     None]}},
-          'values': {}}}
+PARSED = {
+    'Hpet': {
+        'extensibility-implied': False,
+        'imports': {},
+        'object-classes': {},
+        'object-sets': {},
+        'tags': 'AUTOMATIC',
+        'types': {
+            'HPETTimer': {'type': 'SEQUENCE', 'members': [{'name': 'tn', 'type': 'INTEGER', 'restricted-to': [(0, 31)]}, {'name': 'config', 'type': 'INTEGER', 'restricted-to': [(0, 18446744073709551615)]}, {'name': 'cmp', 'type': 'INTEGER', 'restricted-to': [(0, 18446744073709551615)]}, {'name': 'fsb', 'type': 'INTEGER', 'restricted-to': [(0, 18446744073709551615)]}, {'name': 'period', 'type': 'INTEGER', 'restricted-to': [(0, 18446744073709551615)]}, {'name': 'wrap-flag', 'type': 'INTEGER', 'restricted-to': [(0, 255)]}, {'name': 'last', 'type': 'INTEGER', 'restricted-to': [(0, 18446744073709551615)]}, None]},
+            'HPETState': {'type': 'SEQUENCE', 'members': [{'name': 'rtc-irq-level', 'type': 'INTEGER', 'restricted-to': [(0, 255)]}, {'name': 'timer', 'type': 'SEQUENCE OF', 'element': {'type': 'HPETTimer'}, 'size': [(3, 32)]}, {'name': 'capability', 'type': 'INTEGER', 'restricted-to': [(0, 18446744073709551615)]}, {'name': 'config', 'type': 'INTEGER', 'restricted-to': [(0, 18446744073709551615)]}, {'name': 'isr', 'type': 'INTEGER', 'restricted-to': [(0, 18446744073709551615)]}, {'name': 'hpet-counter', 'type': 'INTEGER', 'restricted-to': [(0, 18446744073709551615)]}, {'name': 'hpet-id', 'type': 'INTEGER', 'restricted-to': [(0, 255)]}, None, [{'name': 'hpet-offset-saved', 'type': 'INTEGER', 'restricted-to': [(0, 4294967295)]}, {'name': 'hpet-offset', 'type': 'INTEGER', 'restricted-to': [(0, 18446744073709551615)]}]]},
+            'HPETState-Record': {'type': 'SEQUENCE', 'members': [{'name': 'device', 'type': 'VisibleString'}, {'name': 'version', 'restricted-to': [(0, 4294967295)], 'type': 'INTEGER'}, {'name': 'minimum-version', 'restricted-to': [(0, 4294967295)], 'type': 'INTEGER'}, {'name': 'state', 'type': 'HPETState'}, None]},
+        },
+        'values': {},
+    },
+}
 
 # C view of every ASN.1 type.  Descriptors:
 #   ("int", min, max, C bytes, signed) ("bool",) ("float", bits) ("bytes", min len, max len)
 #   ("string", max len) ("enum", T) ("struct", T) ("union", T)
 #   ("list", min len, max len, element descriptor) ("record", C state name)
-TYPES: dict[str, tuple[Any, ...]] = {'HPETTimer': ('struct', 'HPETTimer'),
- 'HPETState': ('struct', 'HPETState'),
- 'HPETState-Record': ('record', 'HPETState')}
+TYPES: dict[str, tuple[Any, ...]] = {
+    'HPETTimer': ('struct', 'HPETTimer'),
+    'HPETState': ('struct', 'HPETState'),
+    'HPETState-Record': ('record', 'HPETState'),
+}
 
 # ASN.1 struct type -> ((C field, ASN.1 member or None, descriptor, since, role), ...)
 # in wire order.  role: None, ("count", array): the field is the array's length
 # and not on the wire, or ("union", discriminator field).
-STRUCTS: dict[str, tuple[tuple[Any, ...], ...]] = {'HPETTimer': (('tn', 'tn', ('int', 0, 31, 1, False), None, None),
-               ('config', 'config', ('int', 0, 18446744073709551615, 8, False), None, None),
-               ('cmp', 'cmp', ('int', 0, 18446744073709551615, 8, False), None, None),
-               ('fsb', 'fsb', ('int', 0, 18446744073709551615, 8, False), None, None),
-               ('period', 'period', ('int', 0, 18446744073709551615, 8, False), None, None),
-               ('wrap_flag', 'wrap-flag', ('int', 0, 255, 1, False), None, None),
-               ('last', 'last', ('int', 0, 18446744073709551615, 8, False), None, None)),
- 'HPETState': (('rtc_irq_level', 'rtc-irq-level', ('int', 0, 255, 1, False), None, None),
-               ('num_timers', None, ('int', 3, 32, 4, False), None, ('count', 'timer')),
-               ('timer', 'timer', ('list', 3, 32, ('struct', 'HPETTimer')), None, None),
-               ('capability',
-                'capability',
-                ('int', 0, 18446744073709551615, 8, False),
-                None,
-                None),
-               ('config', 'config', ('int', 0, 18446744073709551615, 8, False), None, None),
-               ('isr', 'isr', ('int', 0, 18446744073709551615, 8, False), None, None),
-               ('hpet_counter',
-                'hpet-counter',
-                ('int', 0, 18446744073709551615, 8, False),
-                None,
-                None),
-               ('hpet_id', 'hpet-id', ('int', 0, 255, 1, False), None, None),
-               ('hpet_offset_saved',
-                'hpet-offset-saved',
-                ('int', 0, 4294967295, 4, False),
-                2,
-                None),
-               ('hpet_offset',
-                'hpet-offset',
-                ('int', 0, 18446744073709551615, 8, False),
-                2,
-                None))}
+STRUCTS: dict[str, tuple[tuple[Any, ...], ...]] = {
+    'HPETTimer': (('tn', 'tn', ('int', 0, 31, 1, False), None, None), ('config', 'config', ('int', 0, 18446744073709551615, 8, False), None, None), ('cmp', 'cmp', ('int', 0, 18446744073709551615, 8, False), None, None), ('fsb', 'fsb', ('int', 0, 18446744073709551615, 8, False), None, None), ('period', 'period', ('int', 0, 18446744073709551615, 8, False), None, None), ('wrap_flag', 'wrap-flag', ('int', 0, 255, 1, False), None, None), ('last', 'last', ('int', 0, 18446744073709551615, 8, False), None, None)),
+    'HPETState': (('rtc_irq_level', 'rtc-irq-level', ('int', 0, 255, 1, False), None, None), ('num_timers', None, ('int', 3, 32, 4, False), None, ('count', 'timer')), ('timer', 'timer', ('list', 3, 32, ('struct', 'HPETTimer')), None, None), ('capability', 'capability', ('int', 0, 18446744073709551615, 8, False), None, None), ('config', 'config', ('int', 0, 18446744073709551615, 8, False), None, None), ('isr', 'isr', ('int', 0, 18446744073709551615, 8, False), None, None), ('hpet_counter', 'hpet-counter', ('int', 0, 18446744073709551615, 8, False), None, None), ('hpet_id', 'hpet-id', ('int', 0, 255, 1, False), None, None), ('hpet_offset_saved', 'hpet-offset-saved', ('int', 0, 4294967295, 4, False), 2, None), ('hpet_offset', 'hpet-offset', ('int', 0, 18446744073709551615, 8, False), 2, None)),
+}
 
 # ASN.1 union type -> ((C member, ASN.1 alternative, descriptor, cases), ...)
 UNIONS: dict[str, tuple[tuple[Any, ...], ...]] = {}
@@ -198,7 +115,9 @@ UNIONS: dict[str, tuple[tuple[Any, ...], ...]] = {}
 ENUMS: dict[str, tuple[tuple[str, str, int], ...]] = {}
 
 # device state (C name) -> (ASN.1 record type, ASN.1 state type, version, minimum version)
-STATES: dict[str, tuple[str, str, int, int]] = {'HPETState': ('HPETState-Record', 'HPETState', 2, 1)}
+STATES: dict[str, tuple[str, str, int, int]] = {
+    'HPETState': ('HPETState-Record', 'HPETState', 2, 1),
+}
 
 _NEWEST = 0xFFFFFFFF
 

@@ -74,148 +74,39 @@ PITCommonState-Record ::= SEQUENCE {
 END
 """
 
-PARSED = {'Pit': {'extensibility-implied': False,
-         'imports': {},
-         'object-classes': {},
-         'object-sets': {},
-         'tags': 'AUTOMATIC',
-         'types': {'PITChannelState': {'type': 'SEQUENCE',
-                                       'members': [{'name': 'count',
-                                                    'type': 'INTEGER',
-                                                    'restricted-to': [(-2147483648,
-                                                                       2147483647)]},
-                                                   {'name': 'latched-count',
-                                                    'type': 'INTEGER',
-                                                    'restricted-to': [(0, 65535)]},
-                                                   {'name': 'count-latched',
-                                                    'type': 'INTEGER',
-                                                    'restricted-to': [(0, 255)]},
-                                                   {'name': 'status-latched',
-                                                    'type': 'INTEGER',
-                                                    'restricted-to': [(0, 255)]},
-                                                   {'name': 'status',
-                                                    'type': 'INTEGER',
-                                                    'restricted-to': [(0, 255)]},
-                                                   {'name': 'read-state',
-                                                    'type': 'INTEGER',
-                                                    'restricted-to': [(0, 255)]},
-                                                   {'name': 'write-state',
-                                                    'type': 'INTEGER',
-                                                    'restricted-to': [(0, 255)]},
-                                                   {'name': 'write-latch',
-                                                    'type': 'INTEGER',
-                                                    'restricted-to': [(0, 255)]},
-                                                   {'name': 'rw-mode',
-                                                    'type': 'INTEGER',
-                                                    'restricted-to': [(0, 255)]},
-                                                   {'name': 'mode',
-                                                    'type': 'INTEGER',
-                                                    'restricted-to': [(0, 255)]},
-                                                   {'name': 'bcd',
-                                                    'type': 'INTEGER',
-                                                    'restricted-to': [(0, 255)]},
-                                                   {'name': 'gate',
-                                                    'type': 'INTEGER',
-                                                    'restricted-to': [(0, 255)]},
-                                                   {'name': 'count-load-time',
-                                                    'type': 'INTEGER',
-                                                    'restricted-to': [(-9223372036854775808,
-                                                                       9223372036854775807)]},
-                                                   {'name': 'next-transition-time',
-                                                    'type': 'INTEGER',
-                                                    'restricted-to': [(-9223372036854775808,
-                                                                       9223372036854775807)]},
-                                                   {'name': 'irq-disabled',
-                                                    'type': 'INTEGER',
-                                                    'restricted-to': [(0, 4294967295)]},
-                                                   None]},
-                   'PITCommonState': {'type': 'SEQUENCE',
-                                      'members': [{'name': 'channels-enabled',
-                                                   'type': 'INTEGER',
-                                                   'restricted-to': [(0, 255)]},
-                                                  {'name': 'channels',
-                                                   'type': 'SEQUENCE OF',
-                                                   'element': {'type': 'PITChannelState'},
-                                                   'size': [3]},
-                                                  {'name': 'speaker-data-on',
-                                                   'type': 'INTEGER',
-                                                   'restricted-to': [(0, 255)]},
-                                                  None]},
-                   'PITCommonState-Record': {'type': 'SEQUENCE',
-                                             'members': [{'name': 'device',
-                                                          'type': 'VisibleString'},
-                                                         {'name': 'version',
-                                                          'restricted-to': [(0, 4294967295)],
-                                                          'type': 'INTEGER'},
-                                                         {'name': 'minimum-version',
-                                                          'restricted-to': [(0, 4294967295)],
-                                                          'type': 'INTEGER'},
-                                                         {'name': 'state',
-                                                          'type': 'PITCommonState'},
-                                                         None]}},
-         'values': {}}}
+PARSED = {
+    'Pit': {
+        'extensibility-implied': False,
+        'imports': {},
+        'object-classes': {},
+        'object-sets': {},
+        'tags': 'AUTOMATIC',
+        'types': {
+            'PITChannelState': {'type': 'SEQUENCE', 'members': [{'name': 'count', 'type': 'INTEGER', 'restricted-to': [(-2147483648, 2147483647)]}, {'name': 'latched-count', 'type': 'INTEGER', 'restricted-to': [(0, 65535)]}, {'name': 'count-latched', 'type': 'INTEGER', 'restricted-to': [(0, 255)]}, {'name': 'status-latched', 'type': 'INTEGER', 'restricted-to': [(0, 255)]}, {'name': 'status', 'type': 'INTEGER', 'restricted-to': [(0, 255)]}, {'name': 'read-state', 'type': 'INTEGER', 'restricted-to': [(0, 255)]}, {'name': 'write-state', 'type': 'INTEGER', 'restricted-to': [(0, 255)]}, {'name': 'write-latch', 'type': 'INTEGER', 'restricted-to': [(0, 255)]}, {'name': 'rw-mode', 'type': 'INTEGER', 'restricted-to': [(0, 255)]}, {'name': 'mode', 'type': 'INTEGER', 'restricted-to': [(0, 255)]}, {'name': 'bcd', 'type': 'INTEGER', 'restricted-to': [(0, 255)]}, {'name': 'gate', 'type': 'INTEGER', 'restricted-to': [(0, 255)]}, {'name': 'count-load-time', 'type': 'INTEGER', 'restricted-to': [(-9223372036854775808, 9223372036854775807)]}, {'name': 'next-transition-time', 'type': 'INTEGER', 'restricted-to': [(-9223372036854775808, 9223372036854775807)]}, {'name': 'irq-disabled', 'type': 'INTEGER', 'restricted-to': [(0, 4294967295)]}, None]},
+            'PITCommonState': {'type': 'SEQUENCE', 'members': [{'name': 'channels-enabled', 'type': 'INTEGER', 'restricted-to': [(0, 255)]}, {'name': 'channels', 'type': 'SEQUENCE OF', 'element': {'type': 'PITChannelState'}, 'size': [3]}, {'name': 'speaker-data-on', 'type': 'INTEGER', 'restricted-to': [(0, 255)]}, None]},
+            'PITCommonState-Record': {'type': 'SEQUENCE', 'members': [{'name': 'device', 'type': 'VisibleString'}, {'name': 'version', 'restricted-to': [(0, 4294967295)], 'type': 'INTEGER'}, {'name': 'minimum-version', 'restricted-to': [(0, 4294967295)], 'type': 'INTEGER'}, {'name': 'state', 'type': 'PITCommonState'}, None]},
+        },
+        'values': {},
+    },
+}
 
 # C view of every ASN.1 type.  Descriptors:
 #   ("int", min, max, C bytes, signed) ("bool",) ("float", bits) ("bytes", min len, max len)
 #   ("string", max len) ("enum", T) ("struct", T) ("union", T)
 #   ("list", min len, max len, element descriptor) ("record", C state name)
-TYPES: dict[str, tuple[Any, ...]] = {'PITChannelState': ('struct', 'PITChannelState'),
- 'PITCommonState': ('struct', 'PITCommonState'),
- 'PITCommonState-Record': ('record', 'PITCommonState')}
+TYPES: dict[str, tuple[Any, ...]] = {
+    'PITChannelState': ('struct', 'PITChannelState'),
+    'PITCommonState': ('struct', 'PITCommonState'),
+    'PITCommonState-Record': ('record', 'PITCommonState'),
+}
 
 # ASN.1 struct type -> ((C field, ASN.1 member or None, descriptor, since, role), ...)
 # in wire order.  role: None, ("count", array): the field is the array's length
 # and not on the wire, or ("union", discriminator field).
-STRUCTS: dict[str, tuple[tuple[Any, ...], ...]] = {'PITChannelState': (('count', 'count', ('int', -2147483648, 2147483647, 4, True), None, None),
-                     ('latched_count',
-                      'latched-count',
-                      ('int', 0, 65535, 2, False),
-                      None,
-                      None),
-                     ('count_latched', 'count-latched', ('int', 0, 255, 1, False), None, None),
-                     ('status_latched',
-                      'status-latched',
-                      ('int', 0, 255, 1, False),
-                      None,
-                      None),
-                     ('status', 'status', ('int', 0, 255, 1, False), None, None),
-                     ('read_state', 'read-state', ('int', 0, 255, 1, False), None, None),
-                     ('write_state', 'write-state', ('int', 0, 255, 1, False), None, None),
-                     ('write_latch', 'write-latch', ('int', 0, 255, 1, False), None, None),
-                     ('rw_mode', 'rw-mode', ('int', 0, 255, 1, False), None, None),
-                     ('mode', 'mode', ('int', 0, 255, 1, False), None, None),
-                     ('bcd', 'bcd', ('int', 0, 255, 1, False), None, None),
-                     ('gate', 'gate', ('int', 0, 255, 1, False), None, None),
-                     ('count_load_time',
-                      'count-load-time',
-                      ('int', -9223372036854775808, 9223372036854775807, 8, True),
-                      None,
-                      None),
-                     ('next_transition_time',
-                      'next-transition-time',
-                      ('int', -9223372036854775808, 9223372036854775807, 8, True),
-                      None,
-                      None),
-                     ('irq_disabled',
-                      'irq-disabled',
-                      ('int', 0, 4294967295, 4, False),
-                      None,
-                      None)),
- 'PITCommonState': (('channels_enabled',
-                     'channels-enabled',
-                     ('int', 0, 255, 1, False),
-                     None,
-                     None),
-                    ('channels',
-                     'channels',
-                     ('list', 3, 3, ('struct', 'PITChannelState')),
-                     None,
-                     None),
-                    ('speaker_data_on',
-                     'speaker-data-on',
-                     ('int', 0, 255, 1, False),
-                     None,
-                     None))}
+STRUCTS: dict[str, tuple[tuple[Any, ...], ...]] = {
+    'PITChannelState': (('count', 'count', ('int', -2147483648, 2147483647, 4, True), None, None), ('latched_count', 'latched-count', ('int', 0, 65535, 2, False), None, None), ('count_latched', 'count-latched', ('int', 0, 255, 1, False), None, None), ('status_latched', 'status-latched', ('int', 0, 255, 1, False), None, None), ('status', 'status', ('int', 0, 255, 1, False), None, None), ('read_state', 'read-state', ('int', 0, 255, 1, False), None, None), ('write_state', 'write-state', ('int', 0, 255, 1, False), None, None), ('write_latch', 'write-latch', ('int', 0, 255, 1, False), None, None), ('rw_mode', 'rw-mode', ('int', 0, 255, 1, False), None, None), ('mode', 'mode', ('int', 0, 255, 1, False), None, None), ('bcd', 'bcd', ('int', 0, 255, 1, False), None, None), ('gate', 'gate', ('int', 0, 255, 1, False), None, None), ('count_load_time', 'count-load-time', ('int', -9223372036854775808, 9223372036854775807, 8, True), None, None), ('next_transition_time', 'next-transition-time', ('int', -9223372036854775808, 9223372036854775807, 8, True), None, None), ('irq_disabled', 'irq-disabled', ('int', 0, 4294967295, 4, False), None, None)),
+    'PITCommonState': (('channels_enabled', 'channels-enabled', ('int', 0, 255, 1, False), None, None), ('channels', 'channels', ('list', 3, 3, ('struct', 'PITChannelState')), None, None), ('speaker_data_on', 'speaker-data-on', ('int', 0, 255, 1, False), None, None)),
+}
 
 # ASN.1 union type -> ((C member, ASN.1 alternative, descriptor, cases), ...)
 UNIONS: dict[str, tuple[tuple[Any, ...], ...]] = {}
@@ -224,7 +115,9 @@ UNIONS: dict[str, tuple[tuple[Any, ...], ...]] = {}
 ENUMS: dict[str, tuple[tuple[str, str, int], ...]] = {}
 
 # device state (C name) -> (ASN.1 record type, ASN.1 state type, version, minimum version)
-STATES: dict[str, tuple[str, str, int, int]] = {'PITCommonState': ('PITCommonState-Record', 'PITCommonState', 2, 2)}
+STATES: dict[str, tuple[str, str, int, int]] = {
+    'PITCommonState': ('PITCommonState-Record', 'PITCommonState', 2, 2),
+}
 
 _NEWEST = 0xFFFFFFFF
 

@@ -63,99 +63,36 @@ RTCState-Record ::= SEQUENCE {
 END
 """
 
-PARSED = {'Rtc': {'extensibility-implied': False,
-         'imports': {},
-         'object-classes': {},
-         'object-sets': {},
-         'tags': 'AUTOMATIC',
-         'types': {'RTCState': {'type': 'SEQUENCE',
-                                'members': [{'name': 'cmos-data',
-                                             'type': 'OCTET STRING',
-                                             'size': [128]},
-                                            {'name': 'cmos-index',
-                                             'type': 'INTEGER',
-                                             'restricted-to': [(0, 255)]},
-                                            {'name': 'base-year',
-                                             'type': 'INTEGER',
-                                             'restricted-to': [(-2147483648, 2147483647)]},
-                                            {'name': 'base-rtc',
-                                             'type': 'INTEGER',
-                                             'restricted-to': [(0, 18446744073709551615)]},
-                                            {'name': 'last-update',
-                                             'type': 'INTEGER',
-                                             'restricted-to': [(0, 18446744073709551615)]},
-                                            {'name': 'offset',
-                                             'type': 'INTEGER',
-                                             'restricted-to': [(-9223372036854775808,
-                                                                9223372036854775807)]},
-                                            {'name': 'it-shift',
-                                             'type': 'INTEGER',
-                                             'restricted-to': [(-2147483648, 2147483647)]},
-                                            {'name': 'irq-coalesced',
-                                             'type': 'INTEGER',
-                                             'restricted-to': [(0, 4294967295)]},
-                                            {'name': 'period',
-                                             'type': 'INTEGER',
-                                             'restricted-to': [(0, 4294967295)]},
-                                            {'name': 'lost-tick-policy-slew',
-                                             'type': 'BOOLEAN'},
-                                            {'name': 'next-periodic-time',
-                                             'type': 'INTEGER',
-                                             'restricted-to': [(-9223372036854775808,
-                                                                9223372036854775807)]},
-                                            {'name': 'next-alarm-time',
-                                             'type': 'INTEGER',
-                                             'restricted-to': [(0, 18446744073709551615)]},
-                                            None]},
-                   'RTCState-Record': {'type': 'SEQUENCE',
-                                       'members': [{'name': 'device', 'type': 'VisibleString'},
-                                                   {'name': 'version',
-                                                    'restricted-to': [(0, 4294967295)],
-                                                    'type': 'INTEGER'},
-                                                   {'name': 'minimum-version',
-                                                    'restricted-to': [(0, 4294967295)],
-                                                    'type': 'INTEGER'},
-                                                   {'name': 'state', 'type': 'RTCState'},
-                                                   None]}},
-         'values': {}}}
+PARSED = {
+    'Rtc': {
+        'extensibility-implied': False,
+        'imports': {},
+        'object-classes': {},
+        'object-sets': {},
+        'tags': 'AUTOMATIC',
+        'types': {
+            'RTCState': {'type': 'SEQUENCE', 'members': [{'name': 'cmos-data', 'type': 'OCTET STRING', 'size': [128]}, {'name': 'cmos-index', 'type': 'INTEGER', 'restricted-to': [(0, 255)]}, {'name': 'base-year', 'type': 'INTEGER', 'restricted-to': [(-2147483648, 2147483647)]}, {'name': 'base-rtc', 'type': 'INTEGER', 'restricted-to': [(0, 18446744073709551615)]}, {'name': 'last-update', 'type': 'INTEGER', 'restricted-to': [(0, 18446744073709551615)]}, {'name': 'offset', 'type': 'INTEGER', 'restricted-to': [(-9223372036854775808, 9223372036854775807)]}, {'name': 'it-shift', 'type': 'INTEGER', 'restricted-to': [(-2147483648, 2147483647)]}, {'name': 'irq-coalesced', 'type': 'INTEGER', 'restricted-to': [(0, 4294967295)]}, {'name': 'period', 'type': 'INTEGER', 'restricted-to': [(0, 4294967295)]}, {'name': 'lost-tick-policy-slew', 'type': 'BOOLEAN'}, {'name': 'next-periodic-time', 'type': 'INTEGER', 'restricted-to': [(-9223372036854775808, 9223372036854775807)]}, {'name': 'next-alarm-time', 'type': 'INTEGER', 'restricted-to': [(0, 18446744073709551615)]}, None]},
+            'RTCState-Record': {'type': 'SEQUENCE', 'members': [{'name': 'device', 'type': 'VisibleString'}, {'name': 'version', 'restricted-to': [(0, 4294967295)], 'type': 'INTEGER'}, {'name': 'minimum-version', 'restricted-to': [(0, 4294967295)], 'type': 'INTEGER'}, {'name': 'state', 'type': 'RTCState'}, None]},
+        },
+        'values': {},
+    },
+}
 
 # C view of every ASN.1 type.  Descriptors:
 #   ("int", min, max, C bytes, signed) ("bool",) ("float", bits) ("bytes", min len, max len)
 #   ("string", max len) ("enum", T) ("struct", T) ("union", T)
 #   ("list", min len, max len, element descriptor) ("record", C state name)
-TYPES: dict[str, tuple[Any, ...]] = {'RTCState': ('struct', 'RTCState'), 'RTCState-Record': ('record', 'RTCState')}
+TYPES: dict[str, tuple[Any, ...]] = {
+    'RTCState': ('struct', 'RTCState'),
+    'RTCState-Record': ('record', 'RTCState'),
+}
 
 # ASN.1 struct type -> ((C field, ASN.1 member or None, descriptor, since, role), ...)
 # in wire order.  role: None, ("count", array): the field is the array's length
 # and not on the wire, or ("union", discriminator field).
-STRUCTS: dict[str, tuple[tuple[Any, ...], ...]] = {'RTCState': (('cmos_data', 'cmos-data', ('bytes', 128, 128), None, None),
-              ('cmos_index', 'cmos-index', ('int', 0, 255, 1, False), None, None),
-              ('base_year', 'base-year', ('int', -2147483648, 2147483647, 4, True), None, None),
-              ('base_rtc', 'base-rtc', ('int', 0, 18446744073709551615, 8, False), None, None),
-              ('last_update',
-               'last-update',
-               ('int', 0, 18446744073709551615, 8, False),
-               None,
-               None),
-              ('offset',
-               'offset',
-               ('int', -9223372036854775808, 9223372036854775807, 8, True),
-               None,
-               None),
-              ('it_shift', 'it-shift', ('int', -2147483648, 2147483647, 4, True), None, None),
-              ('irq_coalesced', 'irq-coalesced', ('int', 0, 4294967295, 4, False), None, None),
-              ('period', 'period', ('int', 0, 4294967295, 4, False), None, None),
-              ('lost_tick_policy_slew', 'lost-tick-policy-slew', ('bool',), None, None),
-              ('next_periodic_time',
-               'next-periodic-time',
-               ('int', -9223372036854775808, 9223372036854775807, 8, True),
-               None,
-               None),
-              ('next_alarm_time',
-               'next-alarm-time',
-               ('int', 0, 18446744073709551615, 8, False),
-               None,
-               None))}
+STRUCTS: dict[str, tuple[tuple[Any, ...], ...]] = {
+    'RTCState': (('cmos_data', 'cmos-data', ('bytes', 128, 128), None, None), ('cmos_index', 'cmos-index', ('int', 0, 255, 1, False), None, None), ('base_year', 'base-year', ('int', -2147483648, 2147483647, 4, True), None, None), ('base_rtc', 'base-rtc', ('int', 0, 18446744073709551615, 8, False), None, None), ('last_update', 'last-update', ('int', 0, 18446744073709551615, 8, False), None, None), ('offset', 'offset', ('int', -9223372036854775808, 9223372036854775807, 8, True), None, None), ('it_shift', 'it-shift', ('int', -2147483648, 2147483647, 4, True), None, None), ('irq_coalesced', 'irq-coalesced', ('int', 0, 4294967295, 4, False), None, None), ('period', 'period', ('int', 0, 4294967295, 4, False), None, None), ('lost_tick_policy_slew', 'lost-tick-policy-slew', ('bool',), None, None), ('next_periodic_time', 'next-periodic-time', ('int', -9223372036854775808, 9223372036854775807, 8, True), None, None), ('next_alarm_time', 'next-alarm-time', ('int', 0, 18446744073709551615, 8, False), None, None)),
+}
 
 # ASN.1 union type -> ((C member, ASN.1 alternative, descriptor, cases), ...)
 UNIONS: dict[str, tuple[tuple[Any, ...], ...]] = {}
@@ -164,7 +101,9 @@ UNIONS: dict[str, tuple[tuple[Any, ...], ...]] = {}
 ENUMS: dict[str, tuple[tuple[str, str, int], ...]] = {}
 
 # device state (C name) -> (ASN.1 record type, ASN.1 state type, version, minimum version)
-STATES: dict[str, tuple[str, str, int, int]] = {'RTCState': ('RTCState-Record', 'RTCState', 3, 1)}
+STATES: dict[str, tuple[str, str, int, int]] = {
+    'RTCState': ('RTCState-Record', 'RTCState', 3, 1),
+}
 
 _NEWEST = 0xFFFFFFFF
 

@@ -85,164 +85,54 @@ SerialState-Record ::= SEQUENCE {
 END
 """
 
-PARSED = {'Uart': {'extensibility-implied': False,
-          'imports': {},
-          'object-classes': {},
-          'object-sets': {},
-          'tags': 'AUTOMATIC',
-          'types': {'UARTParity': {'type': 'ENUMERATED',
-                                   'values': [('uart-parity-none', 78),
-                                              ('uart-parity-even', 69),
-                                              ('uart-parity-odd', 79)]},
-                    'Fifo8': {'type': 'SEQUENCE',
-                              'members': [{'name': 'data',
-                                           'type': 'OCTET STRING',
-                                           'size': [16]},
-                                          {'name': 'capacity',
-                                           'type': 'INTEGER',
-                                           'restricted-to': [(0, 4294967295)]},
-                                          {'name': 'head',
-                                           'type': 'INTEGER',
-                                           'restricted-to': [(0, 4294967295)]},
-                                          {'name': 'num',
-                                           'type': 'INTEGER',
-                                           'restricted-to': [(0, 4294967295)]},
-                                          None]},
-                    'SerialState': {'type': 'SEQUENCE',
-                                    'members': [{'name': 'divider',
-                                                 'type': 'INTEGER',
-                                                 'restricted-to': [(0, 65535)]},
-                                                {'name': 'rbr',
-                                                 'type': 'INTEGER',
-                                                 'restricted-to': [(0, 255)]},
-                                                {'name': 'thr',
-                                                 'type': 'INTEGER',
-                                                 'restricted-to': [(0, 255)]},
-                                                {'name': 'tsr',
-                                                 'type': 'INTEGER',
-                                                 'restricted-to': [(0, 255)]},
-                                                {'name': 'ier',
-                                                 'type': 'INTEGER',
-                                                 'restricted-to': [(0, 255)]},
-                                                {'name': 'iir',
-                                                 'type': 'INTEGER',
-                                                 'restricted-to': [(0, 255)]},
-                                                {'name': 'lcr',
-                                                 'type': 'INTEGER',
-                                                 'restricted-to': [(0, 255)]},
-                                                {'name': 'mcr',
-                                                 'type': 'INTEGER',
-                                                 'restricted-to': [(0, 255)]},
-                                                {'name': 'lsr',
-                                                 'type': 'INTEGER',
-                                                 'restricted-to': [(0, 255)]},
-                                                {'name': 'msr',
-                                                 'type': 'INTEGER',
-                                                 'restricted-to': [(0, 255)]},
-                                                {'name': 'scr',
-                                                 'type': 'INTEGER',
-                                                 'restricted-to': [(0, 255)]},
-                                                {'name': 'fcr',
-                                                 'type': 'INTEGER',
-                                                 'restricted-to': [(0, 255)]},
-                                                {'name': 'thr-ipending', 'type': 'BOOLEAN'},
-                                                {'name': 'parity', 'type': 'UARTParity'},
-                                                {'name': 'last-break-enable',
-                                                 'type': 'INTEGER',
-                                                 'restricted-to': [(-2147483648, 2147483647)]},
-                                                {'name': 'baudbase',
-                                                 'type': 'INTEGER',
-                                                 'restricted-to': [(0, 4294967295)]},
-                                                {'name': 'tsr-retry',
-                                                 'type': 'INTEGER',
-                                                 'restricted-to': [(0, 4294967295)]},
-                                                {'name': 'last-xmit-ts',
-                                                 'type': 'INTEGER',
-                                                 'restricted-to': [(0, 18446744073709551615)]},
-                                                {'name': 'recv-fifo', 'type': 'Fifo8'},
-                                                {'name': 'xmit-fifo', 'type': 'Fifo8'},
-                                                {'name': 'recv-fifo-itl',
-                                                 'type': 'INTEGER',
-                                                 'restricted-to': [(0, 255)]},
-                                                {'name': 'timeout-ipending',
-                                                 'type': 'INTEGER',
-                                                 'restricted-to': [(-9223372036854775808,
-                                                                    9223372036854775807)]},
-                                                None]},
-                    'SerialState-Record': {'type': 'SEQUENCE',
-                                           'members': [{'name': 'device',
-                                                        'type': 'VisibleString'},
-                                                       {'name': 'version',
-                                                        'restricted-to': [(0, 4294967295)],
-                                                        'type': 'INTEGER'},
-                                                       {'name': 'minimum-version',
-                                                        'restricted-to': [(0, 4294967295)],
-                                                        'type': 'INTEGER'},
-                                                       {'name': 'state', 'type': 'SerialState'},
-                                                       None]}},
-          'values': {}}}
+PARSED = {
+    'Uart': {
+        'extensibility-implied': False,
+        'imports': {},
+        'object-classes': {},
+        'object-sets': {},
+        'tags': 'AUTOMATIC',
+        'types': {
+            'UARTParity': {'type': 'ENUMERATED', 'values': [('uart-parity-none', 78), ('uart-parity-even', 69), ('uart-parity-odd', 79)]},
+            'Fifo8': {'type': 'SEQUENCE', 'members': [{'name': 'data', 'type': 'OCTET STRING', 'size': [16]}, {'name': 'capacity', 'type': 'INTEGER', 'restricted-to': [(0, 4294967295)]}, {'name': 'head', 'type': 'INTEGER', 'restricted-to': [(0, 4294967295)]}, {'name': 'num', 'type': 'INTEGER', 'restricted-to': [(0, 4294967295)]}, None]},
+            'SerialState': {'type': 'SEQUENCE', 'members': [{'name': 'divider', 'type': 'INTEGER', 'restricted-to': [(0, 65535)]}, {'name': 'rbr', 'type': 'INTEGER', 'restricted-to': [(0, 255)]}, {'name': 'thr', 'type': 'INTEGER', 'restricted-to': [(0, 255)]}, {'name': 'tsr', 'type': 'INTEGER', 'restricted-to': [(0, 255)]}, {'name': 'ier', 'type': 'INTEGER', 'restricted-to': [(0, 255)]}, {'name': 'iir', 'type': 'INTEGER', 'restricted-to': [(0, 255)]}, {'name': 'lcr', 'type': 'INTEGER', 'restricted-to': [(0, 255)]}, {'name': 'mcr', 'type': 'INTEGER', 'restricted-to': [(0, 255)]}, {'name': 'lsr', 'type': 'INTEGER', 'restricted-to': [(0, 255)]}, {'name': 'msr', 'type': 'INTEGER', 'restricted-to': [(0, 255)]}, {'name': 'scr', 'type': 'INTEGER', 'restricted-to': [(0, 255)]}, {'name': 'fcr', 'type': 'INTEGER', 'restricted-to': [(0, 255)]}, {'name': 'thr-ipending', 'type': 'BOOLEAN'}, {'name': 'parity', 'type': 'UARTParity'}, {'name': 'last-break-enable', 'type': 'INTEGER', 'restricted-to': [(-2147483648, 2147483647)]}, {'name': 'baudbase', 'type': 'INTEGER', 'restricted-to': [(0, 4294967295)]}, {'name': 'tsr-retry', 'type': 'INTEGER', 'restricted-to': [(0, 4294967295)]}, {'name': 'last-xmit-ts', 'type': 'INTEGER', 'restricted-to': [(0, 18446744073709551615)]}, {'name': 'recv-fifo', 'type': 'Fifo8'}, {'name': 'xmit-fifo', 'type': 'Fifo8'}, {'name': 'recv-fifo-itl', 'type': 'INTEGER', 'restricted-to': [(0, 255)]}, {'name': 'timeout-ipending', 'type': 'INTEGER', 'restricted-to': [(-9223372036854775808, 9223372036854775807)]}, None]},
+            'SerialState-Record': {'type': 'SEQUENCE', 'members': [{'name': 'device', 'type': 'VisibleString'}, {'name': 'version', 'restricted-to': [(0, 4294967295)], 'type': 'INTEGER'}, {'name': 'minimum-version', 'restricted-to': [(0, 4294967295)], 'type': 'INTEGER'}, {'name': 'state', 'type': 'SerialState'}, None]},
+        },
+        'values': {},
+    },
+}
 
 # C view of every ASN.1 type.  Descriptors:
 #   ("int", min, max, C bytes, signed) ("bool",) ("float", bits) ("bytes", min len, max len)
 #   ("string", max len) ("enum", T) ("struct", T) ("union", T)
 #   ("list", min len, max len, element descriptor) ("record", C state name)
-TYPES: dict[str, tuple[Any, ...]] = {'UARTParity': ('enum', 'UARTParity'),
- 'Fifo8': ('struct', 'Fifo8'),
- 'SerialState': ('struct', 'SerialState'),
- 'SerialState-Record': ('record', 'SerialState')}
+TYPES: dict[str, tuple[Any, ...]] = {
+    'UARTParity': ('enum', 'UARTParity'),
+    'Fifo8': ('struct', 'Fifo8'),
+    'SerialState': ('struct', 'SerialState'),
+    'SerialState-Record': ('record', 'SerialState'),
+}
 
 # ASN.1 struct type -> ((C field, ASN.1 member or None, descriptor, since, role), ...)
 # in wire order.  role: None, ("count", array): the field is the array's length
 # and not on the wire, or ("union", discriminator field).
-STRUCTS: dict[str, tuple[tuple[Any, ...], ...]] = {'Fifo8': (('data', 'data', ('bytes', 16, 16), None, None),
-           ('capacity', 'capacity', ('int', 0, 4294967295, 4, False), None, None),
-           ('head', 'head', ('int', 0, 4294967295, 4, False), None, None),
-           ('num', 'num', ('int', 0, 4294967295, 4, False), None, None)),
- 'SerialState': (('divider', 'divider', ('int', 0, 65535, 2, False), None, None),
-                 ('rbr', 'rbr', ('int', 0, 255, 1, False), None, None),
-                 ('thr', 'thr', ('int', 0, 255, 1, False), None, None),
-                 ('tsr', 'tsr', ('int', 0, 255, 1, False), None, None),
-                 ('ier', 'ier', ('int', 0, 255, 1, False), None, None),
-                 ('iir', 'iir', ('int', 0, 255, 1, False), None, None),
-                 ('lcr', 'lcr', ('int', 0, 255, 1, False), None, None),
-                 ('mcr', 'mcr', ('int', 0, 255, 1, False), None, None),
-                 ('lsr', 'lsr', ('int', 0, 255, 1, False), None, None),
-                 ('msr', 'msr', ('int', 0, 255, 1, False), None, None),
-                 ('scr', 'scr', ('int', 0, 255, 1, False), None, None),
-                 ('fcr', 'fcr', ('int', 0, 255, 1, False), None, None),
-                 ('thr_ipending', 'thr-ipending', ('bool',), None, None),
-                 ('parity', 'parity', ('enum', 'UARTParity'), None, None),
-                 ('last_break_enable',
-                  'last-break-enable',
-                  ('int', -2147483648, 2147483647, 4, True),
-                  None,
-                  None),
-                 ('baudbase', 'baudbase', ('int', 0, 4294967295, 4, False), None, None),
-                 ('tsr_retry', 'tsr-retry', ('int', 0, 4294967295, 4, False), None, None),
-                 ('last_xmit_ts',
-                  'last-xmit-ts',
-                  ('int', 0, 18446744073709551615, 8, False),
-                  None,
-                  None),
-                 ('recv_fifo', 'recv-fifo', ('struct', 'Fifo8'), None, None),
-                 ('xmit_fifo', 'xmit-fifo', ('struct', 'Fifo8'), None, None),
-                 ('recv_fifo_itl', 'recv-fifo-itl', ('int', 0, 255, 1, False), None, None),
-                 ('timeout_ipending',
-                  'timeout-ipending',
-                  ('int', -9223372036854775808, 9223372036854775807, 8, True),
-                  None,
-                  None))}
+STRUCTS: dict[str, tuple[tuple[Any, ...], ...]] = {
+    'Fifo8': (('data', 'data', ('bytes', 16, 16), None, None), ('capacity', 'capacity', ('int', 0, 4294967295, 4, False), None, None), ('head', 'head', ('int', 0, 4294967295, 4, False), None, None), ('num', 'num', ('int', 0, 4294967295, 4, False), None, None)),
+    'SerialState': (('divider', 'divider', ('int', 0, 65535, 2, False), None, None), ('rbr', 'rbr', ('int', 0, 255, 1, False), None, None), ('thr', 'thr', ('int', 0, 255, 1, False), None, None), ('tsr', 'tsr', ('int', 0, 255, 1, False), None, None), ('ier', 'ier', ('int', 0, 255, 1, False), None, None), ('iir', 'iir', ('int', 0, 255, 1, False), None, None), ('lcr', 'lcr', ('int', 0, 255, 1, False), None, None), ('mcr', 'mcr', ('int', 0, 255, 1, False), None, None), ('lsr', 'lsr', ('int', 0, 255, 1, False), None, None), ('msr', 'msr', ('int', 0, 255, 1, False), None, None), ('scr', 'scr', ('int', 0, 255, 1, False), None, None), ('fcr', 'fcr', ('int', 0, 255, 1, False), None, None), ('thr_ipending', 'thr-ipending', ('bool',), None, None), ('parity', 'parity', ('enum', 'UARTParity'), None, None), ('last_break_enable', 'last-break-enable', ('int', -2147483648, 2147483647, 4, True), None, None), ('baudbase', 'baudbase', ('int', 0, 4294967295, 4, False), None, None), ('tsr_retry', 'tsr-retry', ('int', 0, 4294967295, 4, False), None, None), ('last_xmit_ts', 'last-xmit-ts', ('int', 0, 18446744073709551615, 8, False), None, None), ('recv_fifo', 'recv-fifo', ('struct', 'Fifo8'), None, None), ('xmit_fifo', 'xmit-fifo', ('struct', 'Fifo8'), None, None), ('recv_fifo_itl', 'recv-fifo-itl', ('int', 0, 255, 1, False), None, None), ('timeout_ipending', 'timeout-ipending', ('int', -9223372036854775808, 9223372036854775807, 8, True), None, None)),
+}
 
 # ASN.1 union type -> ((C member, ASN.1 alternative, descriptor, cases), ...)
 UNIONS: dict[str, tuple[tuple[Any, ...], ...]] = {}
 
 # ASN.1 enum type -> ((C enumerator, ASN.1 identifier, value), ...)
-ENUMS: dict[str, tuple[tuple[str, str, int], ...]] = {'UARTParity': (('UART_PARITY_NONE', 'uart-parity-none', 78),
-                ('UART_PARITY_EVEN', 'uart-parity-even', 69),
-                ('UART_PARITY_ODD', 'uart-parity-odd', 79))}
+ENUMS: dict[str, tuple[tuple[str, str, int], ...]] = {
+    'UARTParity': (('UART_PARITY_NONE', 'uart-parity-none', 78), ('UART_PARITY_EVEN', 'uart-parity-even', 69), ('UART_PARITY_ODD', 'uart-parity-odd', 79)),
+}
 
 # device state (C name) -> (ASN.1 record type, ASN.1 state type, version, minimum version)
-STATES: dict[str, tuple[str, str, int, int]] = {'SerialState': ('SerialState-Record', 'SerialState', 4, 2)}
+STATES: dict[str, tuple[str, str, int, int]] = {
+    'SerialState': ('SerialState-Record', 'SerialState', 4, 2),
+}
 
 _NEWEST = 0xFFFFFFFF
 

@@ -63,94 +63,51 @@ USBDevice-Record ::= SEQUENCE {
 END
 """
 
-PARSED = {'Usb': {'extensibility-implied': False,
-         'imports': {},
-         'object-classes': {},
-         'object-sets': {},
-         'tags': 'AUTOMATIC',
-         'types': {'Usb-state': {'type': 'ENUMERATED',
-                                 'values': [('setup-state-idle', 0),
-                                            ('setup-state-setup', 1),
-                                            ('setup-state-data', 2),
-                                            ('setup-state-ack', 3),
-                                            ('setup-state-param', 4)]},
-                   'USBDevice': {'type': 'SEQUENCE',
-                                 'members': [{'name': 'product-desc',
-                                              'type': 'VisibleString',
-                                              'size': [(0, 31)]},
-                                             {'name': 'speed',
-                                              'type': 'INTEGER',
-                                              'restricted-to': [(-2147483648, 2147483647)]},
-                                             {'name': 'addr',
-                                              'type': 'INTEGER',
-                                              'restricted-to': [(0, 255)]},
-                                             {'name': 'state', 'type': 'Usb-state'},
-                                             {'name': 'setup-buf',
-                                              'type': 'OCTET STRING',
-                                              'size': [8]},
-                                             {'name': 'setup-len',
-                                              'type': 'INTEGER',
-                                              'restricted-to': [(0, 4096)]},
-                                             {'name': 'setup-index',
-                                              'type': 'INTEGER',
-                                              'restricted-to': [(0, 4096)]},
-                                             {'name': 'remote-wakeup',
-                                              'type': 'INTEGER',
-                                              'restricted-to': [(-2147483648, 2147483647)]},
-                                             {'name': 'data-buf',
-                                              'type': 'OCTET STRING',
-                                              'size': [(0, 4096)]},
-                                             None]},
-                   'USBDevice-Record': {'type': 'SEQUENCE',
-                                        'members': [{'name': 'device', 'type': 'VisibleString'},
-                                                    {'name': 'version',
-                                                     'restricted-to': [(0, 4294967295)],
-                                                     'type': 'INTEGER'},
-                                                    {'name': 'minimum-version',
-                                                     'restricted-to': [(0, 4294967295)],
-                                                     'type': 'INTEGER'},
-                                                    {'name': 'state', 'type': 'USBDevice'},
-                                                    None]}},
-         'values': {}}}
+PARSED = {
+    'Usb': {
+        'extensibility-implied': False,
+        'imports': {},
+        'object-classes': {},
+        'object-sets': {},
+        'tags': 'AUTOMATIC',
+        'types': {
+            'Usb-state': {'type': 'ENUMERATED', 'values': [('setup-state-idle', 0), ('setup-state-setup', 1), ('setup-state-data', 2), ('setup-state-ack', 3), ('setup-state-param', 4)]},
+            'USBDevice': {'type': 'SEQUENCE', 'members': [{'name': 'product-desc', 'type': 'VisibleString', 'size': [(0, 31)]}, {'name': 'speed', 'type': 'INTEGER', 'restricted-to': [(-2147483648, 2147483647)]}, {'name': 'addr', 'type': 'INTEGER', 'restricted-to': [(0, 255)]}, {'name': 'state', 'type': 'Usb-state'}, {'name': 'setup-buf', 'type': 'OCTET STRING', 'size': [8]}, {'name': 'setup-len', 'type': 'INTEGER', 'restricted-to': [(0, 4096)]}, {'name': 'setup-index', 'type': 'INTEGER', 'restricted-to': [(0, 4096)]}, {'name': 'remote-wakeup', 'type': 'INTEGER', 'restricted-to': [(-2147483648, 2147483647)]}, {'name': 'data-buf', 'type': 'OCTET STRING', 'size': [(0, 4096)]}, None]},
+            'USBDevice-Record': {'type': 'SEQUENCE', 'members': [{'name': 'device', 'type': 'VisibleString'}, {'name': 'version', 'restricted-to': [(0, 4294967295)], 'type': 'INTEGER'}, {'name': 'minimum-version', 'restricted-to': [(0, 4294967295)], 'type': 'INTEGER'}, {'name': 'state', 'type': 'USBDevice'}, None]},
+        },
+        'values': {},
+    },
+}
 
 # C view of every ASN.1 type.  Descriptors:
 #   ("int", min, max, C bytes, signed) ("bool",) ("float", bits) ("bytes", min len, max len)
 #   ("string", max len) ("enum", T) ("struct", T) ("union", T)
 #   ("list", min len, max len, element descriptor) ("record", C state name)
-TYPES: dict[str, tuple[Any, ...]] = {'Usb-state': ('enum', 'Usb-state'),
- 'USBDevice': ('struct', 'USBDevice'),
- 'USBDevice-Record': ('record', 'USBDevice')}
+TYPES: dict[str, tuple[Any, ...]] = {
+    'Usb-state': ('enum', 'Usb-state'),
+    'USBDevice': ('struct', 'USBDevice'),
+    'USBDevice-Record': ('record', 'USBDevice'),
+}
 
 # ASN.1 struct type -> ((C field, ASN.1 member or None, descriptor, since, role), ...)
 # in wire order.  role: None, ("count", array): the field is the array's length
 # and not on the wire, or ("union", discriminator field).
-STRUCTS: dict[str, tuple[tuple[Any, ...], ...]] = {'USBDevice': (('product_desc', 'product-desc', ('string', 31), None, None),
-               ('speed', 'speed', ('int', -2147483648, 2147483647, 4, True), None, None),
-               ('addr', 'addr', ('int', 0, 255, 1, False), None, None),
-               ('state', 'state', ('enum', 'Usb-state'), None, None),
-               ('setup_buf', 'setup-buf', ('bytes', 8, 8), None, None),
-               ('setup_len', 'setup-len', ('int', 0, 4096, 4, True), None, None),
-               ('setup_index', 'setup-index', ('int', 0, 4096, 4, True), None, None),
-               ('remote_wakeup',
-                'remote-wakeup',
-                ('int', -2147483648, 2147483647, 4, True),
-                None,
-                None),
-               ('data_len', None, ('int', 0, 65535, 2, False), None, ('count', 'data_buf')),
-               ('data_buf', 'data-buf', ('bytes', 0, 4096), None, None))}
+STRUCTS: dict[str, tuple[tuple[Any, ...], ...]] = {
+    'USBDevice': (('product_desc', 'product-desc', ('string', 31), None, None), ('speed', 'speed', ('int', -2147483648, 2147483647, 4, True), None, None), ('addr', 'addr', ('int', 0, 255, 1, False), None, None), ('state', 'state', ('enum', 'Usb-state'), None, None), ('setup_buf', 'setup-buf', ('bytes', 8, 8), None, None), ('setup_len', 'setup-len', ('int', 0, 4096, 4, True), None, None), ('setup_index', 'setup-index', ('int', 0, 4096, 4, True), None, None), ('remote_wakeup', 'remote-wakeup', ('int', -2147483648, 2147483647, 4, True), None, None), ('data_len', None, ('int', 0, 65535, 2, False), None, ('count', 'data_buf')), ('data_buf', 'data-buf', ('bytes', 0, 4096), None, None)),
+}
 
 # ASN.1 union type -> ((C member, ASN.1 alternative, descriptor, cases), ...)
 UNIONS: dict[str, tuple[tuple[Any, ...], ...]] = {}
 
 # ASN.1 enum type -> ((C enumerator, ASN.1 identifier, value), ...)
-ENUMS: dict[str, tuple[tuple[str, str, int], ...]] = {'Usb-state': (('SETUP_STATE_IDLE', 'setup-state-idle', 0),
-               ('SETUP_STATE_SETUP', 'setup-state-setup', 1),
-               ('SETUP_STATE_DATA', 'setup-state-data', 2),
-               ('SETUP_STATE_ACK', 'setup-state-ack', 3),
-               ('SETUP_STATE_PARAM', 'setup-state-param', 4))}
+ENUMS: dict[str, tuple[tuple[str, str, int], ...]] = {
+    'Usb-state': (('SETUP_STATE_IDLE', 'setup-state-idle', 0), ('SETUP_STATE_SETUP', 'setup-state-setup', 1), ('SETUP_STATE_DATA', 'setup-state-data', 2), ('SETUP_STATE_ACK', 'setup-state-ack', 3), ('SETUP_STATE_PARAM', 'setup-state-param', 4)),
+}
 
 # device state (C name) -> (ASN.1 record type, ASN.1 state type, version, minimum version)
-STATES: dict[str, tuple[str, str, int, int]] = {'USBDevice': ('USBDevice-Record', 'USBDevice', 1, 1)}
+STATES: dict[str, tuple[str, str, int, int]] = {
+    'USBDevice': ('USBDevice-Record', 'USBDevice', 1, 1),
+}
 
 _NEWEST = 0xFFFFFFFF
 

@@ -97,167 +97,64 @@ VirtIONet-Record ::= SEQUENCE {
 END
 """
 
-PARSED = {'Vnet': {'extensibility-implied': False,
-          'imports': {},
-          'object-classes': {},
-          'object-sets': {},
-          'tags': 'AUTOMATIC',
-          'types': {'VNetOffload': {'type': 'ENUMERATED',
-                                    'values': [('offload-none', 0),
-                                               ('offload-csum', 1),
-                                               ('offload-tso', 4)]},
-                    'VNetOffloadParams': {'type': 'CHOICE',
-                                          'members': [{'name': 'csum', 'type': 'CsumParams'},
-                                                      {'name': 'tso', 'type': 'TsoParams'},
-                                                      {'name': 'none',
-                                                       'type': 'INTEGER',
-                                                       'restricted-to': [(0, 4294967295)]}]},
-                    'VirtIONet-mac-table': {'type': 'SEQUENCE',
-                                            'members': [{'name': 'first-multi',
-                                                         'type': 'INTEGER',
-                                                         'restricted-to': [(-2147483648,
-                                                                            2147483647)]},
-                                                        {'name': 'multi-overflow',
-                                                         'type': 'INTEGER',
-                                                         'restricted-to': [(0, 255)]},
-                                                        {'name': 'uni-overflow',
-                                                         'type': 'INTEGER',
-                                                         'restricted-to': [(0, 255)]},
-                                                        {'name': 'macs',
-                                                         'type': 'SEQUENCE OF',
-                                                         'element': {'type': 'OCTET STRING',
-                                                                     'size': [6]},
-                                                         'size': [(0, 64)]},
-                                                        None]},
-                    'CsumParams': {'type': 'SEQUENCE',
-                                   'members': [{'name': 'start',
-                                                'type': 'INTEGER',
-                                                'restricted-to': [(0, 65535)]},
-                                               {'name': 'offset',
-                                                'type': 'INTEGER',
-                                                'restricted-to': [(0, 65535)]},
-                                               None]},
-                    'TsoParams': {'type': 'SEQUENCE',
-                                  'members': [{'name': 'mss',
-                                               'type': 'INTEGER',
-                                               'restricted-to': [(0, 65535)]},
-                                              {'name': 'hdr-len',
-                                               'type': 'INTEGER',
-                                               'restricted-to': [(0, 255)]},
-                                              {'name': 'ecn', 'type': 'BOOLEAN'},
-                                              None]},
-                    'VirtIONet': {'type': 'SEQUENCE',
-                                  'members': [{'name': 'mac',
-                                               'type': 'OCTET STRING',
-                                               'size': [6]},
-                                              {'name': 'status',
-                                               'type': 'INTEGER',
-                                               'restricted-to': [(0, 65535)]},
-                                              {'name': 'promisc',
-                                               'type': 'INTEGER',
-                                               'restricted-to': [(0, 255)]},
-                                              {'name': 'allmulti',
-                                               'type': 'INTEGER',
-                                               'restricted-to': [(0, 255)]},
-                                              {'name': 'mac-table',
-                                               'type': 'VirtIONet-mac-table'},
-                                              {'name': 'offload-kind', 'type': 'VNetOffload'},
-                                              {'name': 'offload', 'type': 'VNetOffloadParams'},
-                                              {'name': 'vlan-filter',
-                                               'type': 'INTEGER',
-                                               'restricted-to': [(0, 1)]},
-                                              {'name': 'mergeable-rx-bufs',
-                                               'type': 'INTEGER',
-                                               'restricted-to': [(0, 1)]},
-                                              {'name': 'mtu-bits',
-                                               'type': 'INTEGER',
-                                               'restricted-to': [(-16, 15)]},
-                                              {'name': 'last-kind', 'type': 'VNetOffload'},
-                                              {'name': 'ecn', 'type': 'BOOLEAN'},
-                                              None]},
-                    'VirtIONet-Record': {'type': 'SEQUENCE',
-                                         'members': [{'name': 'device',
-                                                      'type': 'VisibleString'},
-                                                     {'name': 'version',
-                                                      'restricted-to': [(0, 4294967295)],
-                                                      'type': 'INTEGER'},
-                                                     {'name': 'minimum-version',
-                                                      'restricted-to': [(0, 4294967295)],
-                                                      'type': 'INTEGER'},
-                                                     {'name': 'state', 'type': 'VirtIONet'},
-                                                     None]}},
-          'values': {}}}
+PARSED = {
+    'Vnet': {
+        'extensibility-implied': False,
+        'imports': {},
+        'object-classes': {},
+        'object-sets': {},
+        'tags': 'AUTOMATIC',
+        'types': {
+            'VNetOffload': {'type': 'ENUMERATED', 'values': [('offload-none', 0), ('offload-csum', 1), ('offload-tso', 4)]},
+            'VNetOffloadParams': {'type': 'CHOICE', 'members': [{'name': 'csum', 'type': 'CsumParams'}, {'name': 'tso', 'type': 'TsoParams'}, {'name': 'none', 'type': 'INTEGER', 'restricted-to': [(0, 4294967295)]}]},
+            'VirtIONet-mac-table': {'type': 'SEQUENCE', 'members': [{'name': 'first-multi', 'type': 'INTEGER', 'restricted-to': [(-2147483648, 2147483647)]}, {'name': 'multi-overflow', 'type': 'INTEGER', 'restricted-to': [(0, 255)]}, {'name': 'uni-overflow', 'type': 'INTEGER', 'restricted-to': [(0, 255)]}, {'name': 'macs', 'type': 'SEQUENCE OF', 'element': {'type': 'OCTET STRING', 'size': [6]}, 'size': [(0, 64)]}, None]},
+            'CsumParams': {'type': 'SEQUENCE', 'members': [{'name': 'start', 'type': 'INTEGER', 'restricted-to': [(0, 65535)]}, {'name': 'offset', 'type': 'INTEGER', 'restricted-to': [(0, 65535)]}, None]},
+            'TsoParams': {'type': 'SEQUENCE', 'members': [{'name': 'mss', 'type': 'INTEGER', 'restricted-to': [(0, 65535)]}, {'name': 'hdr-len', 'type': 'INTEGER', 'restricted-to': [(0, 255)]}, {'name': 'ecn', 'type': 'BOOLEAN'}, None]},
+            'VirtIONet': {'type': 'SEQUENCE', 'members': [{'name': 'mac', 'type': 'OCTET STRING', 'size': [6]}, {'name': 'status', 'type': 'INTEGER', 'restricted-to': [(0, 65535)]}, {'name': 'promisc', 'type': 'INTEGER', 'restricted-to': [(0, 255)]}, {'name': 'allmulti', 'type': 'INTEGER', 'restricted-to': [(0, 255)]}, {'name': 'mac-table', 'type': 'VirtIONet-mac-table'}, {'name': 'offload-kind', 'type': 'VNetOffload'}, {'name': 'offload', 'type': 'VNetOffloadParams'}, {'name': 'vlan-filter', 'type': 'INTEGER', 'restricted-to': [(0, 1)]}, {'name': 'mergeable-rx-bufs', 'type': 'INTEGER', 'restricted-to': [(0, 1)]}, {'name': 'mtu-bits', 'type': 'INTEGER', 'restricted-to': [(-16, 15)]}, {'name': 'last-kind', 'type': 'VNetOffload'}, {'name': 'ecn', 'type': 'BOOLEAN'}, None]},
+            'VirtIONet-Record': {'type': 'SEQUENCE', 'members': [{'name': 'device', 'type': 'VisibleString'}, {'name': 'version', 'restricted-to': [(0, 4294967295)], 'type': 'INTEGER'}, {'name': 'minimum-version', 'restricted-to': [(0, 4294967295)], 'type': 'INTEGER'}, {'name': 'state', 'type': 'VirtIONet'}, None]},
+        },
+        'values': {},
+    },
+}
 
 # C view of every ASN.1 type.  Descriptors:
 #   ("int", min, max, C bytes, signed) ("bool",) ("float", bits) ("bytes", min len, max len)
 #   ("string", max len) ("enum", T) ("struct", T) ("union", T)
 #   ("list", min len, max len, element descriptor) ("record", C state name)
-TYPES: dict[str, tuple[Any, ...]] = {'VNetOffload': ('enum', 'VNetOffload'),
- 'VirtIONet-mac-table': ('struct', 'VirtIONet-mac-table'),
- 'CsumParams': ('struct', 'CsumParams'),
- 'TsoParams': ('struct', 'TsoParams'),
- 'VirtIONet': ('struct', 'VirtIONet'),
- 'VNetOffloadParams': ('union', 'VNetOffloadParams'),
- 'VirtIONet-Record': ('record', 'VirtIONet')}
+TYPES: dict[str, tuple[Any, ...]] = {
+    'VNetOffload': ('enum', 'VNetOffload'),
+    'VirtIONet-mac-table': ('struct', 'VirtIONet-mac-table'),
+    'CsumParams': ('struct', 'CsumParams'),
+    'TsoParams': ('struct', 'TsoParams'),
+    'VirtIONet': ('struct', 'VirtIONet'),
+    'VNetOffloadParams': ('union', 'VNetOffloadParams'),
+    'VirtIONet-Record': ('record', 'VirtIONet'),
+}
 
 # ASN.1 struct type -> ((C field, ASN.1 member or None, descriptor, since, role), ...)
 # in wire order.  role: None, ("count", array): the field is the array's length
 # and not on the wire, or ("union", discriminator field).
-STRUCTS: dict[str, tuple[tuple[Any, ...], ...]] = {'VirtIONet-mac-table': (('in_use',
-                          None,
-                          ('int', -2147483648, 2147483647, 4, True),
-                          None,
-                          ('count', 'macs')),
-                         ('first_multi',
-                          'first-multi',
-                          ('int', -2147483648, 2147483647, 4, True),
-                          None,
-                          None),
-                         ('multi_overflow',
-                          'multi-overflow',
-                          ('int', 0, 255, 1, False),
-                          None,
-                          None),
-                         ('uni_overflow',
-                          'uni-overflow',
-                          ('int', 0, 255, 1, False),
-                          None,
-                          None),
-                         ('macs', 'macs', ('list', 0, 64, ('bytes', 6, 6)), None, None)),
- 'CsumParams': (('start', 'start', ('int', 0, 65535, 2, False), None, None),
-                ('offset', 'offset', ('int', 0, 65535, 2, False), None, None)),
- 'TsoParams': (('mss', 'mss', ('int', 0, 65535, 2, False), None, None),
-               ('hdr_len', 'hdr-len', ('int', 0, 255, 1, False), None, None),
-               ('ecn', 'ecn', ('bool',), None, None)),
- 'VirtIONet': (('mac', 'mac', ('bytes', 6, 6), None, None),
-               ('status', 'status', ('int', 0, 65535, 2, False), None, None),
-               ('promisc', 'promisc', ('int', 0, 255, 1, False), None, None),
-               ('allmulti', 'allmulti', ('int', 0, 255, 1, False), None, None),
-               ('mac_table', 'mac-table', ('struct', 'VirtIONet-mac-table'), None, None),
-               ('offload_kind', 'offload-kind', ('enum', 'VNetOffload'), None, None),
-               ('offload',
-                'offload',
-                ('union', 'VNetOffloadParams'),
-                None,
-                ('union', 'offload_kind')),
-               ('vlan_filter', 'vlan-filter', ('int', 0, 1, 4, False), None, None),
-               ('mergeable_rx_bufs', 'mergeable-rx-bufs', ('int', 0, 1, 4, False), None, None),
-               ('mtu_bits', 'mtu-bits', ('int', -16, 15, 4, True), None, None),
-               ('last_kind', 'last-kind', ('enum', 'VNetOffload'), None, None),
-               ('ecn', 'ecn', ('bool',), None, None))}
+STRUCTS: dict[str, tuple[tuple[Any, ...], ...]] = {
+    'VirtIONet-mac-table': (('in_use', None, ('int', -2147483648, 2147483647, 4, True), None, ('count', 'macs')), ('first_multi', 'first-multi', ('int', -2147483648, 2147483647, 4, True), None, None), ('multi_overflow', 'multi-overflow', ('int', 0, 255, 1, False), None, None), ('uni_overflow', 'uni-overflow', ('int', 0, 255, 1, False), None, None), ('macs', 'macs', ('list', 0, 64, ('bytes', 6, 6)), None, None)),
+    'CsumParams': (('start', 'start', ('int', 0, 65535, 2, False), None, None), ('offset', 'offset', ('int', 0, 65535, 2, False), None, None)),
+    'TsoParams': (('mss', 'mss', ('int', 0, 65535, 2, False), None, None), ('hdr_len', 'hdr-len', ('int', 0, 255, 1, False), None, None), ('ecn', 'ecn', ('bool',), None, None)),
+    'VirtIONet': (('mac', 'mac', ('bytes', 6, 6), None, None), ('status', 'status', ('int', 0, 65535, 2, False), None, None), ('promisc', 'promisc', ('int', 0, 255, 1, False), None, None), ('allmulti', 'allmulti', ('int', 0, 255, 1, False), None, None), ('mac_table', 'mac-table', ('struct', 'VirtIONet-mac-table'), None, None), ('offload_kind', 'offload-kind', ('enum', 'VNetOffload'), None, None), ('offload', 'offload', ('union', 'VNetOffloadParams'), None, ('union', 'offload_kind')), ('vlan_filter', 'vlan-filter', ('int', 0, 1, 4, False), None, None), ('mergeable_rx_bufs', 'mergeable-rx-bufs', ('int', 0, 1, 4, False), None, None), ('mtu_bits', 'mtu-bits', ('int', -16, 15, 4, True), None, None), ('last_kind', 'last-kind', ('enum', 'VNetOffload'), None, None), ('ecn', 'ecn', ('bool',), None, None)),
+}
 
 # ASN.1 union type -> ((C member, ASN.1 alternative, descriptor, cases), ...)
-UNIONS: dict[str, tuple[tuple[Any, ...], ...]] = {'VNetOffloadParams': (('csum', 'csum', ('struct', 'CsumParams'), (1,)),
-                       ('tso', 'tso', ('struct', 'TsoParams'), (4,)),
-                       ('none', 'none', ('int', 0, 4294967295, 4, False), (0,)))}
+UNIONS: dict[str, tuple[tuple[Any, ...], ...]] = {
+    'VNetOffloadParams': (('csum', 'csum', ('struct', 'CsumParams'), (1,)), ('tso', 'tso', ('struct', 'TsoParams'), (4,)), ('none', 'none', ('int', 0, 4294967295, 4, False), (0,))),
+}
 
 # ASN.1 enum type -> ((C enumerator, ASN.1 identifier, value), ...)
-ENUMS: dict[str, tuple[tuple[str, str, int], ...]] = {'VNetOffload': (('OFFLOAD_NONE', 'offload-none', 0),
-                 ('OFFLOAD_CSUM', 'offload-csum', 1),
-                 ('OFFLOAD_TSO', 'offload-tso', 4))}
+ENUMS: dict[str, tuple[tuple[str, str, int], ...]] = {
+    'VNetOffload': (('OFFLOAD_NONE', 'offload-none', 0), ('OFFLOAD_CSUM', 'offload-csum', 1), ('OFFLOAD_TSO', 'offload-tso', 4)),
+}
 
 # device state (C name) -> (ASN.1 record type, ASN.1 state type, version, minimum version)
-STATES: dict[str, tuple[str, str, int, int]] = {'VirtIONet': ('VirtIONet-Record', 'VirtIONet', 1, 1)}
+STATES: dict[str, tuple[str, str, int, int]] = {
+    'VirtIONet': ('VirtIONet-Record', 'VirtIONet', 1, 1),
+}
 
 _NEWEST = 0xFFFFFFFF
 
