@@ -22,6 +22,7 @@ from pycparser import c_ast, c_parser
 
 from vmgen.diagnostics import Diagnostic, Location, VmgenError
 from vmgen.resources import probe_header, runtime_dir
+from vmgen.slicer import slice_text
 from vmgen.tu import neutralize
 
 # GNU spellings in system headers that pycparser does not parse and vmgen does
@@ -65,6 +66,7 @@ class Parsed:
     ast: c_ast.FileAST
     dependencies: tuple[str, ...]  # files the preprocessor read, in first-seen order
     text: str  # the preprocessed text, for mapping columns back to the original lines
+    sliced: bool = False  # only what the annotated structs need was parsed
 
     def original_location(self, loc: Location) -> Location:
         """`loc` with its column moved from the preprocessed line to the original line."""
@@ -229,17 +231,34 @@ def dependencies(text: str) -> tuple[str, ...]:
 _PARSE_ERROR = re.compile(r"^(?P<file>.*?):(?P<line>\d+):(?P<col>\d+): (?P<msg>.*)$", re.DOTALL)
 
 
-def parse(header: str, options: Options) -> Parsed:
+def parse(header: str, options: Options, roots: tuple[str, ...] | None = ()) -> Parsed:
+    """The AST of a header.  With `roots` (names an annotations file gives; may be
+    empty), only the declarations the annotated structs need are parsed (see
+    vmgen.slicer); with None, everything.  A sliced text that fails to parse is
+    parsed whole."""
     text = preprocess(header, options)
+    # Function bodies and initializers of file-scope objects hold what pycparser
+    # cannot parse (GNU asm, statement expressions) and vmgen does not need.
+    neutral = neutralize(text)
+    if roots is not None:
+        sliced = slice_text(neutral, [str(probe_header())], roots)
+        try:
+            ast = _parse(sliced, header)
+        except VmgenError:
+            pass  # parse everything: its error, if any, is the user's
+        else:
+            return Parsed(header, ast, dependencies(text), text, sliced=True)
+    return Parsed(header, _parse(neutral, header), dependencies(text), text)
+
+
+def _parse(text: str, header: str) -> c_ast.FileAST:
     parser = c_parser.CParser(dialect="c23")
     # The parse allocates millions of short-lived objects; pausing the cyclic
     # collector around it saves about a quarter of the time (shared NOTES).
     enabled = gc.isenabled()
     gc.disable()
     try:
-        # Function bodies and initializers of file-scope objects hold what pycparser
-        # cannot parse (GNU asm, statement expressions) and vmgen does not need.
-        ast = parser.parse(neutralize(text), filename=header)
+        return parser.parse(text, filename=header)
     except c_parser.ParseError as exc:
         m = _PARSE_ERROR.match(str(exc))
         if m is None:
@@ -252,4 +271,3 @@ def parse(header: str, options: Options) -> Parsed:
     finally:
         if enabled:
             gc.enable()
-    return Parsed(header, ast, dependencies(text), text)

@@ -7,12 +7,16 @@ Nothing here writes a file; :mod:`vmgen.output` does that.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 from vmgen import checks, ir, lower
 from vmgen.backends import asn1, c, python, schema
 from vmgen.diagnostics import Diagnostic, Location, VmgenError, in_source_order
 from vmgen.frontend import Options, Parsed, parse
 from vmgen.resources import RUNTIME_FILES, runtime_dir
+
+if TYPE_CHECKING:
+    from vmgen.sidecar import Sidecar
 
 
 @dataclass(frozen=True)
@@ -31,10 +35,13 @@ def build_module(header: str, options: Options,
         from vmgen.sidecar import Sidecar
 
         sidecar = Sidecar.load(options.annotations)
-    parsed = parse(header, options)
-    module, problems = lower.lower(parsed, options, sidecar)
-    # The name checks also run on a partly lowered module, so one run reports all.
-    problems = problems + checks.diagnose(module)
+    parsed = parse(header, options, sidecar.names() if sidecar is not None else ())
+    module, problems = _lower(parsed, options, sidecar)
+    if parsed.sliced and any(d.severity == "error" for d in problems):
+        # Slicing may have left out something a broken header needed: report what
+        # the whole text says.
+        parsed = parse(header, options, None)
+        module, problems = _lower(parsed, options, sidecar)
     # Point every diagnostic at the user's own line, not the preprocessed one.
     problems = in_source_order(
         replace(d, location=_original(parsed, d.location),
@@ -46,6 +53,13 @@ def build_module(header: str, options: Options,
     if warnings is not None:
         warnings.extend(problems)
     return module
+
+
+def _lower(parsed: Parsed, options: Options,
+           sidecar: Sidecar | None) -> tuple[ir.Module, list[Diagnostic]]:
+    module, problems = lower.lower(parsed, options, sidecar)
+    # The name checks also run on a partly lowered module, so one run reports all.
+    return module, problems + checks.diagnose(module)
 
 
 def _original(parsed: Parsed, loc: Location | None) -> Location | None:

@@ -165,6 +165,11 @@ class Sidecar:
             anns.append(self._annotation(kind, value, struct, name))
         return anns
 
+    def names(self) -> tuple[str, ...]:
+        """The structs, unions and types it names (what a sliced parse must keep)."""
+        found = [*self.structs, *(s for s, _ in self.fields), *self.types]
+        return tuple(dict.fromkeys(found))
+
     # ---- queries from the lowering ------------------------------------------------
 
     def struct(self, name: str) -> list[Annotation]:
