@@ -160,3 +160,72 @@ def test_newer_writer_members_are_skipped_only_when_newer(built: Callable[[str],
     assert b.py.load("RTCState", newer) == value
     with pytest.raises(b.py.Error):
         b.py.load("RTCState", same)
+
+
+def _vnet_value() -> dict[str, Any]:
+    return {"mac": bytes(6), "status": 0, "promisc": 0, "allmulti": 0,
+            "mac_table": {"in_use": 1, "first_multi": 0, "multi_overflow": 0,
+                          "uni_overflow": 0, "macs": [b"abcdef"]},
+            "offload_kind": "OFFLOAD_CSUM", "offload": {"csum": {"start": 1, "offset": 2}},
+            "vlan_filter": 0, "mergeable_rx_bufs": 0, "mtu_bits": 0,
+            "last_kind": "OFFLOAD_NONE", "ecn": False}
+
+
+def test_counts_indexes_and_union_tags_refused_in_c_and_python(
+        built: Callable[[str], Built]) -> None:
+    """Out-of-range counts, indexes and union tags, written with asn1tools (what a
+    hostile or buggy peer could send), refused by both loaders; C leaves the
+    destination as it was."""
+    vnet = built("vnet")
+    c = Crafter(vnet, "VirtIONet")
+    value = _vnet_value()
+    good = vnet.py.save("VirtIONet", value)
+    decoded = c.ber.decode(c.record_type, good)
+    too_many = copy.deepcopy(decoded)
+    too_many["state"]["mac-table"]["macs"] = [b"abcdef"] * 65
+    wrong_member = copy.deepcopy(decoded)
+    wrong_member["state"]["offload-kind"] = "offload-tso"  # but the data holds csum
+    cases = [
+        (vnet, "VirtIONet", bytes(c.der.encode(c.record_type, too_many)),
+         "VirtIONet: mac_table.macs: list length 65 out of range 0..64",
+         "VirtIONet-Record.state.mac_table.macs: expected 0..64 elements, got 65"),
+        (vnet, "VirtIONet", bytes(c.der.encode(c.record_type, wrong_member)),
+         "VirtIONet: offload: the data holds member 'csum', but 'offload_kind' = 4 "
+         "selects 'tso'",
+         "VirtIONet-Record.state.offload: the data holds member 'csum', but 'offload_kind' "
+         "= 4 selects 'tso'"),
+    ]
+    usb = built("usb")
+    u = Crafter(usb, "USBDevice")
+    usb_value = {"product_desc": "x", "speed": 0, "addr": 0, "state": "SETUP_STATE_IDLE",
+                 "setup_buf": bytes(8), "setup_len": 0, "setup_index": 0, "remote_wakeup": 0,
+                 "data_len": 0, "data_buf": b""}
+    for field, bad in (("setup-index", 4097), ("setup-index", -1), ("setup-len", 4097)):
+        c_name = field.replace("-", "_")
+        cases.append((usb, "USBDevice", u.record(usb_value, **{f"state/{field}": bad}),
+                      f"USBDevice: {c_name}: INTEGER {bad} out of range 0..4096",
+                      f"USBDevice-Record.state.{c_name}: {bad} is out of range 0..4096"))
+    hpet = built("hpet")
+    h = Crafter(hpet, "HPETState")
+    timer = {"tn": 0, "config": 0, "cmp": 0, "fsb": 0, "period": 0, "wrap_flag": 0, "last": 0}
+    hpet_value = {"rtc_irq_level": 0, "num_timers": 3, "timer": [timer] * 3, "capability": 0,
+                  "config": 0, "isr": 0, "hpet_counter": 0, "hpet_id": 0,
+                  "hpet_offset_saved": 0, "hpet_offset": 0}
+    hdec = h.ber.decode(h.record_type, hpet.py.save("HPETState", hpet_value))
+    for n in (2, 33):
+        bad_timers = copy.deepcopy(hdec)
+        bad_timers["state"]["timer"] = bad_timers["state"]["timer"][:1] * n
+        cases.append((hpet, "HPETState", bytes(h.der.encode(h.record_type, bad_timers)),
+                      f"HPETState: timer: list length {n} out of range 3..32",
+                      # Python checks the count it derives from the list first
+                      f"HPETState-Record.state.num_timers: {n} is out of range 3..32"))
+    bad_index = copy.deepcopy(hdec)
+    bad_index["state"]["timer"][1]["tn"] = 32
+    cases.append((hpet, "HPETState", bytes(h.der.encode(h.record_type, bad_index)),
+                  "HPETState: timer[1].tn: INTEGER 32 out of range 0..31",
+                  "HPETState-Record.state.timer[1].tn: 32 is out of range 0..31"))
+    for b, state, blob, c_message, py_message in cases:
+        assert b.c_roundtrip([(state, blob)]) == [f"ERR {c_message}"]
+        with pytest.raises(b.py.Error) as info:
+            b.py.load(state, blob)
+        assert str(info.value) == py_message

@@ -304,6 +304,8 @@ def _to_c(desc: tuple[Any, ...], value: Any, path: str) -> Any:
     if kind in ("int", "bool", "bytes", "string"):
         return value
     if kind == "float":
+        if len(value) != desc[1] // 8:
+            raise Error(f"{path}: expected {desc[1] // 8} bytes of IEEE bits, got {len(value)}")
         if desc[1] == 32:
             return _float32_value(value)
         return float(_struct.unpack(">d", value)[0])
@@ -363,7 +365,8 @@ def encode(type_name: str, value: Any) -> bytes:
 
 def _decode_asn1(type_name: str, data: bytes) -> Any:
     try:
-        value, used = _codec("ber").decode_with_length(type_name, data, check_constraints=True)
+        # Constraints are checked on the C view (the checks of save(), with C names).
+        value, used = _codec("ber").decode_with_length(type_name, data)
     except _asn1tools.Error as exc:
         raise Error(f"{type_name}: {exc}") from None
     if used != len(data):
@@ -383,17 +386,27 @@ def decode(type_name: str, data: bytes) -> Any:
     """The C view of `data`, a DER encoding of the ASN.1 type `type_name`."""
     desc = _type(type_name)
     value = _decode_asn1(type_name, data)
+    version, known = _NEWEST, True
     if desc[0] == "record":
         _check_header(desc[1], value)
-        if value["version"] <= STATES[desc[1]][2]:
-            _require_der(type_name, value, data)
+        version = min(value["version"], STATES[desc[1]][2])
+        known = value["version"] <= STATES[desc[1]][2]
+    c_view = _to_c(desc, value, type_name)
+    # The checks of save() (ranges, sizes, enumerators, union members), with C names.
+    if desc[0] == "record":
+        _struct_to_asn1(STATES[desc[1]][1], c_view["state"], f"{type_name}.state", version)
     else:
+        _to_asn1(desc, c_view, type_name, version)
+    if known:
         _require_der(type_name, value, data)
-    return _to_c(desc, value, type_name)
+    return c_view
 
 
 def _check_header(state: str, value: dict[str, Any]) -> None:
     _, _, version, minimum = STATES[state]
+    for key in ("version", "minimum-version"):
+        if not 0 <= value[key] <= 0xFFFFFFFF:
+            raise Error(f"{state}: {key} {value[key]} is out of range 0..4294967295")
     if value["device"] != state:
         raise Error(f"record is for device '{value['device']}', expected '{state}'")
     if value["minimum-version"] > version:

@@ -147,7 +147,7 @@ bool visit_type_VirtIONet(Visitor *v, const char *name, VirtIONet *obj, Error **
         if (!visit_start_choice(v, "offload", &alt, 3, errp)) {
             return false;
         }
-        if (!visit_check_case(v, "offload", "offload_kind", vmgen_sel_offload_kind, vmgen_cases_VNetOffloadParams, vmgen_alts_VNetOffloadParams, 3, vmgen_members_VNetOffloadParams, alt, errp)) {
+        if (!visit_check_case(v, NULL, "offload_kind", vmgen_sel_offload_kind, vmgen_cases_VNetOffloadParams, vmgen_alts_VNetOffloadParams, 3, vmgen_members_VNetOffloadParams, alt, errp)) {
             return false;
         }
         if (alt == 0) {
