@@ -1,0 +1,5 @@
+#include <stdint.h>
+#include "vmgen.h"
+
+#include "include_self.h"
+typedef struct VMGEN_STATE(1, 1) S { uint32_t a; } S;

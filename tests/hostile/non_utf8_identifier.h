@@ -1,0 +1,3 @@
+#include <stdint.h>
+#include "vmgen.h"
+typedef struct VMGEN_STATE(1, 1) S { uint32_t ÿþ; } S;
