@@ -57,3 +57,10 @@ clean:
 .PHONY: bench
 bench: $(STAMP) system-deps
 	$(PY) tests/bench/bench_codec.py
+
+# Fuzzing (tests/fuzz/): builds a libFuzzer target per fixture device state (plain and
+# with the structure-aware BER mutator) into build/fuzz and runs each for FUZZ_SECONDS.
+FUZZ_SECONDS ?= 60
+.PHONY: fuzz
+fuzz: $(STAMP)
+	$(PY) -m tests.fuzz.build --out build/fuzz --seconds $(FUZZ_SECONDS)

@@ -12,7 +12,6 @@ untouched, and the generated Python `load` must refuse it with its exact message
 from __future__ import annotations
 
 import re
-
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -34,7 +33,7 @@ def gens(tmp_path_factory: pytest.TempPathFactory) -> dict[str, harness.Gen]:
     root = tmp_path_factory.mktemp("cve")
     with ThreadPoolExecutor(2) as pool:
         built = pool.map(lambda s: harness.generate(CVE / f"{s}.h", root / s), STEMS)
-        return dict(zip(STEMS, built))
+        return dict(zip(STEMS, built, strict=True))
 
 
 def _set(path: str, value: Any) -> Callable[[dict[str, Any]], None]:

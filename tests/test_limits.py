@@ -223,8 +223,8 @@ def test_truncation_at_every_byte(built: Callable[[str], Built], stem: str) -> N
                 cuts = sorted(set(range(0, len(good), 61)) | set(range(len(good) - 300,
                                                                        len(good))))
             results = b.c_roundtrip([(s.name, good[:n]) for n in cuts])
-            bad = [(n, r) for n, r in zip(cuts, results) if not r.startswith(f"ERR {s.name}: ")
-                   or "[object changed]" in r]
+            bad = [(n, r) for n, r in zip(cuts, results, strict=True)
+                   if not r.startswith(f"ERR {s.name}: ") or "[object changed]" in r]
             assert not bad, bad[:3]
             for n in list(cuts)[:: max(1, len(cuts) // 150)]:
                 with pytest.raises(b.py.Error):

@@ -24,6 +24,7 @@ Invariants (established by the frontend, relied on by every backend):
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 from vmgen.diagnostics import Location
 
@@ -239,21 +240,25 @@ class Struct:
         (``Outer_member``), visited inline (C cannot name its type)."""
         return not self.c_type
 
-    @property
+    # Derived views, computed once (the dataclass is frozen; cached_property
+    # stores into the instance dict without going through __setattr__).
+
+    @cached_property
     def migrated(self) -> tuple[Field, ...]:
         """Fields with a wire type (derived count fields included)."""
         return tuple(f for f in self.fields if f.type is not None)
 
-    @property
+    @cached_property
     def wire(self) -> tuple[Field, ...]:
         """Fields on the wire, in wire order: these are the SEQUENCE's members."""
         return tuple(f for f in self.fields if f.on_wire)
 
+    @cached_property
+    def _by_name(self) -> dict[str, Field]:
+        return {f.name: f for f in self.fields}
+
     def field(self, name: str) -> Field:
-        for f in self.fields:
-            if f.name == name:
-                return f
-        raise KeyError(name)
+        return self._by_name[name]
 
 
 @dataclass(frozen=True)

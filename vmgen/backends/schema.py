@@ -96,6 +96,20 @@ def schema(module: ir.Module) -> dict[str, Any]:
             "types": types}
 
 
+def _layout(value: Any, indent: str, depth: int) -> str:
+    """JSON with objects and lists broken over lines down to `depth`, and compact
+    (C-accelerated) below: one field of a struct per line, for readable diffs."""
+    if depth > 0 and isinstance(value, dict) and value:
+        inner = indent + "  "
+        items = ",\n".join(f"{inner}{json.dumps(k)}: {_layout(v, inner, depth - 1)}"
+                           for k, v in value.items())
+        return "{\n" + items + "\n" + indent + "}"
+    if depth > 0 and isinstance(value, list) and value:
+        inner = indent + "  "
+        items = ",\n".join(f"{inner}{_layout(v, inner, depth - 1)}" for v in value)
+        return "[\n" + items + "\n" + indent + "]"
+    return json.dumps(value, separators=(", ", ": "))
+
+
 def generate(module: ir.Module) -> str:
-    text = json.dumps(schema(module), indent=2, sort_keys=False)
-    return text + "\n"
+    return _layout(schema(module), "", 4) + "\n"

@@ -1,0 +1,86 @@
+"""CI smoke run of the libFuzzer targets (tests/fuzz/): every fixture device state and
+every CVE fixture, plain and with the structure-aware BER mutator, a few seconds each.
+A crash (sanitizer report or a fuzz_load.c oracle abort) fails the test with libFuzzer's
+output.  `make fuzz` runs the same targets for longer (FUZZ_SECONDS)."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+from tests.fuzz import build
+
+SECONDS = 2
+RUNS = 300_000
+
+
+def _have_libfuzzer(tmp: Path) -> bool:
+    if not shutil.which("clang"):
+        return False
+    src = tmp / "probe.c"
+    src.write_text("#include <stddef.h>\n#include <stdint.h>\n"
+                   "int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n);\n"
+                   "int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n)"
+                   " { (void)d; (void)n; return 0; }\n")
+    proc = subprocess.run(["clang", "-fsanitize=fuzzer", str(src), "-o", str(tmp / "probe")],
+                          capture_output=True, check=False)
+    return proc.returncode == 0
+
+
+@pytest.fixture(scope="module")
+def targets(tmp_path_factory: pytest.TempPathFactory) -> list[build.Target]:
+    root = tmp_path_factory.mktemp("fuzz")
+    if not _have_libfuzzer(root):
+        pytest.skip("clang with libFuzzer is not installed")
+    return build.build(root, seeds=4, jobs=2)
+
+
+def test_every_state_has_a_target(targets: list[build.Target]) -> None:
+    expected = {f"{h.stem}.{s.name}" for h in build.headers()
+                for s in build.module_of(h).states}
+    assert {t.name for t in targets} == expected
+    assert all(any(t.seeds.iterdir()) for t in targets)
+
+
+def test_smoke(targets: list[build.Target], tmp_path: Path) -> None:
+    jobs = [(t, mode) for t in targets for mode in build.MODES]
+
+    def one(job: tuple[build.Target, str]) -> build.FuzzRun:
+        t, mode = job
+        return build.run(t, mode, SECONDS, runs=RUNS, corpus=tmp_path / t.name / mode)
+
+    with ThreadPoolExecutor(2) as pool:
+        results = list(pool.map(one, jobs))
+    crashed = [r for r in results if r.crashed]
+    assert not crashed, "\n\n".join(f"{r.target} {r.mode}:\n{r.output[-4000:]}"
+                                    for r in crashed)
+    assert all(r.executions > 0 for r in results), [(r.target, r.mode) for r in results]
+
+
+def test_oracle_catches_a_loader_that_writes_on_failure(targets: list[build.Target],
+                                                        tmp_path: Path) -> None:
+    """The harness can fail: a load that writes the destination and then fails aborts."""
+    t = next(t for t in targets if t.state == "RTCState")
+    cfg = tmp_path / "config.h"
+    cfg.write_text((t.dir / "config.h").read_text() + (
+        "static bool broken_load(RTCState *o, const uint8_t *b, size_t n, Error **e)\n"
+        "{ bool ok = vmgen_load_RTCState(o, b, n, e); if (!ok) o->cmos_index ^= 1; "
+        "return ok; }\n#undef FUZZ_LOAD\n#define FUZZ_LOAD broken_load\n"))
+    gen = t.dir.parent
+    rt = gen.parent / "runtime"
+    exe = tmp_path / "broken"
+    subprocess.run(["clang", *build.FUZZ_CFLAGS, "-I", str(gen), "-I", str(rt), "-include",
+                    str(cfg), str(build.HERE / "fuzz_load.c"), str(gen / "rtc-visit.c"),
+                    str(rt / "vmgen-visitor.o"), str(rt / "vmgen-ber.o"), "-o", str(exe)],
+                   check=True, capture_output=True)
+    proc = subprocess.run([str(exe), "-runs=10", str(t.seeds)], capture_output=True, text=True,
+                          check=False, timeout=60, input="")
+    (tmp_path / "x").write_bytes(b"\x30\x00")
+    proc = subprocess.run([str(exe), str(tmp_path / "x")], capture_output=True, text=True,
+                          check=False, timeout=60)
+    assert proc.returncode != 0
+    assert "failed load changed the destination" in proc.stderr
