@@ -123,3 +123,23 @@ def test_wheel_ships_templates_and_runtime(tmp_path: Path) -> None:
         assert proc.returncode == 0, proc.stderr
         assert proc.stdout.startswith(str(target))
     assert (out / "vmgen-ber.c").is_file() and (out / "rtc_asn1.py").is_file()
+
+
+def test_runtime_list_names_what_runtime_writes(tmp_path: Path) -> None:
+    listed = support.run_vmgen("runtime", "--list", "-o", str(tmp_path))
+    assert listed.returncode == 0 and not any(tmp_path.iterdir())
+    written = support.run_vmgen("runtime", "-o", str(tmp_path))
+    assert written.returncode == 0
+    assert sorted(listed.stdout.split()) == sorted(str(p) for p in tmp_path.iterdir())
+
+
+def test_warnings_do_not_stop_generation(tmp_path: Path) -> None:
+    (tmp_path / "dev.h").write_text(
+        '#include "vmgen.h"\n#include <stdint.h>\n'
+        "enum mode { MODE_A = 1, MODE_B };\n"
+        "struct VMGEN_STATE(1, 1) Dev { enum mode m; uint8_t x; };\n")
+    proc = support.run_vmgen("generate", "-o", "out", "dev.h", cwd=tmp_path)
+    assert proc.returncode == 0
+    assert proc.stderr == ("dev.h:3:1: warning: enum 'enum mode' has no enumerator with the "
+                           "value 0: a zero-initialized field of this type cannot be saved\n")
+    assert (tmp_path / "out" / "dev-visit.c").is_file()

@@ -61,18 +61,17 @@ def _r(stem: str, state: str, field: str, value: int, lo: int, hi: int) -> tuple
     """An INTEGER `field` set to `value` outside its range lo..hi."""
     return (stem, state, _set(field, value),
             f"{state}: {field.replace('-', '_')}: INTEGER {value} out of range {lo}..{hi}",
-            f"{state}-Record: {state}-Record.state.{field.replace('/', '.')}: Expected an "
-            "integer between "
-            f"{lo} and {hi}, but got {value}.")
+            f"{state}-Record.state.{field.replace('-', '_')}: {value} is out of range {lo}..{hi}")
 
 
 def _n(stem: str, state: str, field: str, c_field: str, n: int, lo: int,
-       hi: int) -> tuple[Any, ...]:
-    """The list `field` (count field elsewhere) with n elements, outside lo..hi."""
+       hi: int, count: str | None = None) -> tuple[Any, ...]:
+    """The list `field` (count field elsewhere) with n elements, outside lo..hi.  Python
+    names the count field when it has a VMGEN_RANGE (`count`), else the array."""
+    py = (f"{state}-Record.state.{count}: {n} is out of range {lo}..{hi}" if count else
+          f"{state}-Record.state.{c_field}: expected {lo}..{hi} elements, got {n}")
     return (stem, state, _grow(field, n),
-            f"{state}: {c_field}: list length {n} out of range {lo}..{hi}",
-            f"{state}-Record: {state}-Record.state.{field}: Expected a list of between "
-            f"{lo} and {hi} elements, but got {n}.")
+            f"{state}: {c_field}: list length {n} out of range {lo}..{hi}", py)
 
 
 CASES: dict[str, tuple[Any, ...]] = {
@@ -85,14 +84,15 @@ CASES: dict[str, tuple[Any, ...]] = {
     "virtio-net first_multi=-1": _r("virtio_net_mac", "VirtIONetMacTable", "first-multi", -1,
                                     0, 64),
     # HPET: num_timers (u8) walked timer[32].
-    "hpet num_timers=33": _n("hpet_timers", "HPETTimerBlock", "timer", "timer", 33, 3, 32),
-    "hpet num_timers=255": _n("hpet_timers", "HPETTimerBlock", "timer", "timer", 255, 3, 32),
-    "hpet num_timers=2": _n("hpet_timers", "HPETTimerBlock", "timer", "timer", 2, 3, 32),
-    # (the Python path has no list index: asn1tools reports `timer.tn`)
+    "hpet num_timers=33": _n("hpet_timers", "HPETTimerBlock", "timer", "timer", 33, 3, 32,
+                                 "num_timers"),
+    "hpet num_timers=255": _n("hpet_timers", "HPETTimerBlock", "timer", "timer", 255, 3, 32,
+                                  "num_timers"),
+    "hpet num_timers=2": _n("hpet_timers", "HPETTimerBlock", "timer", "timer", 2, 3, 32,
+                                "num_timers"),
     "hpet timer[0].tn=32": ("hpet_timers", "HPETTimerBlock", _set("timer/0/tn", 32),
                             "HPETTimerBlock: timer[0].tn: INTEGER 32 out of range 0..31",
-                            "HPETTimerBlock-Record: HPETTimerBlock-Record.state.timer.tn: "
-                            "Expected an integer between 0 and 31, but got 32."),
+                            "HPETTimerBlock-Record.state.timer[0].tn: 32 is out of range 0..31"),
     # USB: setup_index / setup_len int32 over data_buf[4096]; -1 passed a `>=` check.
     "usb setup_index=-1": _r("usb_setup", "USBSetupState", "setup-index", -1, 0, 4096),
     "usb setup_index=4097": _r("usb_setup", "USBSetupState", "setup-index", 4097, 0, 4096),
@@ -118,8 +118,8 @@ CASES: dict[str, tuple[Any, ...]] = {
         "PCIEAERLog: log_max: the data has 8, this device has 0 (a const field must match)",
         None),  # Python has no destination to compare with: see the test below
     # OpenPIC: nb_cpus walked dst[MAX_CPU].
-    "openpic nb_cpus=33": _n("openpic_cpus", "OpenPICCpus", "dst", "dst", 33, 1, 32),
-    "openpic nb_cpus=0": _n("openpic_cpus", "OpenPICCpus", "dst", "dst", 0, 1, 32),
+    "openpic nb_cpus=33": _n("openpic_cpus", "OpenPICCpus", "dst", "dst", 33, 1, 32, "nb_cpus"),
+    "openpic nb_cpus=0": _n("openpic_cpus", "OpenPICCpus", "dst", "dst", 0, 1, 32, "nb_cpus"),
 }
 
 

@@ -75,10 +75,8 @@ def test_oracle_catches_a_loader_that_writes_on_failure(targets: list[build.Targ
     exe = tmp_path / "broken"
     subprocess.run(["clang", *build.FUZZ_CFLAGS, "-I", str(gen), "-I", str(rt), "-include",
                     str(cfg), str(build.HERE / "fuzz_load.c"), str(gen / "rtc-visit.c"),
-                    str(rt / "vmgen-visitor.o"), str(rt / "vmgen-ber.o"), "-o", str(exe)],
+                    *(str(o) for o in sorted(rt.glob("vmgen-*.o"))), "-o", str(exe)],
                    check=True, capture_output=True)
-    proc = subprocess.run([str(exe), "-runs=10", str(t.seeds)], capture_output=True, text=True,
-                          check=False, timeout=60, input="")
     (tmp_path / "x").write_bytes(b"\x30\x00")
     proc = subprocess.run([str(exe), str(tmp_path / "x")], capture_output=True, text=True,
                           check=False, timeout=60)

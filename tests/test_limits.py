@@ -346,7 +346,7 @@ def test_loads_allocate_nothing_and_leak_nothing(built: Callable[[str], Built], 
     src = tmp_path / "count.c"
     src.write_text(_counting_source(b.module, stem))
     exe = support.compile_c(
-        [src, b.out / f"{stem}-visit.c", b.out / "vmgen-visitor.c", b.out / "vmgen-ber.c"],
+        [src, b.out / f"{stem}-visit.c", *harness.runtime_sources(b.out)],
         tmp_path / "count", cc="gcc", include=[b.out, support.FIXTURES],
         extra=["-fsanitize=address", "-g",
                "-Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc"])

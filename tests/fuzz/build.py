@@ -137,7 +137,7 @@ def _objects(out: Path, cc: str) -> tuple[Path, Path]:
     proc = support.run_vmgen("runtime", "-o", str(rt))
     assert proc.returncode == 0, proc.stderr
     _run([cc, *FUZZ_CFLAGS, "-fsanitize=fuzzer-no-link", "-c", "-I", str(rt),
-          str(rt / "vmgen-visitor.c"), str(rt / "vmgen-ber.c")], cwd=rt)
+          *(str(c) for c in sorted(rt.glob("vmgen-*.c")))], cwd=rt)
     _run([cc, *FUZZ_CFLAGS, "-c", str(HERE / "ber_mutator.c"), "-o", str(rt / "mutator.o")])
     return rt, rt / "mutator.o"
 
@@ -181,7 +181,7 @@ def build(out: Path, cc: str = "clang", seeds: int = 6, jobs: int = 2,
               "-o", str(t.dir / "fuzz_load.o")])
         _run([*common, "-c", str(gen / f"{t.stem}-visit.c"), "-o", str(t.dir / "visit.o")])
         objs = [str(t.dir / "fuzz_load.o"), str(t.dir / "visit.o"),
-                str(rt / "vmgen-visitor.o"), str(rt / "vmgen-ber.o")]
+                *(str(o) for o in sorted(rt.glob("vmgen-*.o")))]
         _run([cc, *FUZZ_CFLAGS, *objs, "-o", str(t.binary("plain"))])
         _run([cc, *FUZZ_CFLAGS, *objs, str(mutator), "-o", str(t.binary("struct"))])
 

@@ -51,10 +51,15 @@ def generate(header: Path, out: Path) -> Gen:
     module = build_module(str(header), Options(include_dirs=(str(support.FIXTURES),)))
     (out / "driver.c").write_text(support.driver_source(module, f"{stem}-visit.h"))
     driver = support.compile_c(
-        [out / "driver.c", out / f"{stem}-visit.c", out / "vmgen-visitor.c", out / "vmgen-ber.c"],
+        [out / "driver.c", out / f"{stem}-visit.c", *runtime_sources(out)],
         out / "driver", include=[out, support.FIXTURES], extra=support.SANITIZE)
     py = support.import_module(out / f"{python_module(stem)}_asn1.py")
     return Gen(stem, out, module, py, driver)
+
+
+def runtime_sources(out: Path) -> list[Path]:
+    """The runtime's C files in `out` (as written by `vmgen runtime`)."""
+    return sorted(out.glob("vmgen-*.c"))
 
 
 def relax(node: Any) -> Any:

@@ -142,8 +142,12 @@ class _Members:
 
     def _selector(self, f: ir.Field, t: ir.WireType, name: str, path: str) -> str:
         _, function, args, _ = self._value_call(t)
-        c_type = self.module.enum(t.name).c_type if isinstance(t, ir.EnumRef) else \
-            _C_TYPES[t.visitor] if isinstance(t, ir.IntType) else "int"
+        # a discriminator is an enum or an integer (checked when fields are linked)
+        if isinstance(t, ir.EnumRef):
+            c_type = self.module.enum(t.name).c_type
+        else:
+            assert isinstance(t, ir.IntType)
+            c_type = _C_TYPES[t.visitor]
         return _snippet("c/member_selector.c.j2", name=name, path=path, function=function,
                         args=args, c_type=c_type, local=self.selectors()[f.name])
 
