@@ -67,16 +67,18 @@ def test_oracle_catches_a_loader_that_writes_on_failure(targets: list[build.Targ
     t = next(t for t in targets if t.state == "RTCState")
     cfg = tmp_path / "config.h"
     cfg.write_text((t.dir / "config.h").read_text() + (
-        "static bool broken_load(RTCState *o, const uint8_t *b, size_t n, Error **e)\n"
+        "static inline bool broken_load(RTCState *o, const uint8_t *b, size_t n, Error **e)\n"
         "{ bool ok = vmgen_load_RTCState(o, b, n, e); if (!ok) o->cmos_index ^= 1; "
         "return ok; }\n#undef FUZZ_LOAD\n#define FUZZ_LOAD broken_load\n"))
     gen = t.dir.parent
     rt = gen.parent / "runtime"
     exe = tmp_path / "broken"
-    subprocess.run(["clang", *build.FUZZ_CFLAGS, "-I", str(gen), "-I", str(rt), "-include",
-                    str(cfg), str(build.HERE / "fuzz_load.c"), str(gen / "rtc-visit.c"),
-                    *(str(o) for o in sorted(rt.glob("vmgen-*.o"))), "-o", str(exe)],
-                   check=True, capture_output=True)
+    cc = subprocess.run(["clang", *build.FUZZ_CFLAGS, "-I", str(gen), "-I", str(rt),
+                         "-I", str(build.support.FIXTURES), "-include",
+                         str(cfg), str(build.HERE / "fuzz_load.c"), str(gen / "rtc-visit.c"),
+                         *(str(o) for o in sorted(rt.glob("vmgen-*.o"))), "-o", str(exe)],
+                        check=False, capture_output=True, text=True)
+    assert cc.returncode == 0, cc.stderr
     (tmp_path / "x").write_bytes(b"\x30\x00")
     proc = subprocess.run([str(exe), str(tmp_path / "x")], capture_output=True, text=True,
                           check=False, timeout=60)
