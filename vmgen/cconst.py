@@ -62,9 +62,11 @@ class Folder:
         self,
         constants: Mapping[str, int],
         sizeof: Callable[[c_ast.Node], int | None],
+        cast: Callable[[c_ast.Node], tuple[int, bool] | None] | None = None,
     ) -> None:
         self.constants = constants
         self.sizeof = sizeof
+        self.cast = cast  # a type name -> (bits, signed) of an integer type, else None
 
     def fold(self, node: c_ast.Node, what: str) -> int:
         """The value of `node`; `what` names it in errors ("array size")."""
@@ -117,7 +119,13 @@ class Folder:
             c = self._eval(node.cond, what)
             return self._eval(node.iftrue if c else node.iffalse, what)
         if isinstance(node, c_ast.Cast):
-            return self._eval(node.expr, what)
+            value = self._eval(node.expr, what)
+            shape = self.cast(node.to_type) if self.cast is not None else None
+            if shape is None:
+                return value
+            bits, signed = shape  # C's conversion to the integer type
+            value &= (1 << bits) - 1
+            return value - (1 << bits) if signed and value >> (bits - 1) else value
         if isinstance(node, c_ast.ExprList) and node.exprs:
             return self._eval(node.exprs[-1], what)
         raise self._fail(node, what, f"unsupported expression ({type(node).__name__})")

@@ -81,11 +81,65 @@ def diagnose(module: ir.Module) -> list[Diagnostic]:
     for s in module.states:
         if s.state is not None:
             _check_since(module, s.name, s.state.version, s.name, sink, set())
+            depth = 1 + _depth(module, ir.StructRef(s.name), {})  # the record, then the state
+            if depth > MAX_DEPTH:
+                sink.error(s.location, f"device state '{s.name}' nests {depth} levels deep "
+                           f"(structs, arrays, unions); the C loader reads at most {MAX_DEPTH}")
+            total = _values(module, ir.StructRef(s.name), {})
+            if total > MAX_VALUES:
+                sink.error(s.location, f"device state '{s.name}' holds {total} values in all; "
+                           f"vmgen migrates at most {MAX_VALUES}")
         tn = names.type_name(s.name)
         if tn is not None:
             _claim(sink, types, names.record_name(tn), f"record of {s.c_type}", "type",
                    s.location, described=f"the record type of '{s.c_type}'")
     return sink.items
+
+
+# The runtime's VMGEN_BER_MAX_DEPTH: open structs and lists, the record included.
+MAX_DEPTH = 64
+
+
+# Scalars and bytes one device state may hold, in all (bounds a record's size).
+MAX_VALUES = (1 << 31) - 1
+
+
+def _values(module: ir.Module, t: ir.WireType | None, memo: dict[str, int]) -> int:
+    """How many scalars and bytes one value of `t` holds at most."""
+    if isinstance(t, ir.ArrayType):
+        return t.length * _values(module, t.element, memo)
+    if isinstance(t, ir.BytesType):
+        return t.length
+    if isinstance(t, ir.UnionRef):
+        return max((_values(module, m.type, memo) for m in module.union(t.name).members),
+                   default=0)
+    if isinstance(t, ir.StructRef):
+        if t.name not in memo:
+            try:
+                s = module.struct(t.name)
+            except KeyError:
+                return 1
+            memo[t.name] = sum(_values(module, f.type, memo) for f in s.wire)
+        return memo[t.name]
+    return 1
+
+
+def _depth(module: ir.Module, t: ir.WireType | None, memo: dict[str, int]) -> int:
+    """How many constructed values nest in one value of `t`."""
+    if isinstance(t, ir.ArrayType):
+        return 1 + _depth(module, t.element, memo)
+    if isinstance(t, ir.UnionRef):
+        return 1 + max((_depth(module, m.type, memo) for m in module.union(t.name).members),
+                       default=0)
+    if isinstance(t, ir.StructRef):
+        if t.name not in memo:
+            try:
+                s = module.struct(t.name)
+            except KeyError:
+                return 1
+            memo[t.name] = 1 + max((_depth(module, f.type, memo) for f in s.wire), default=0)
+        return memo[t.name]
+    return 0
 
 
 def _escape(text: str) -> str:

@@ -67,6 +67,9 @@ _plain("llong", "long_long", True, "long long", "long long int", "signed long lo
 _plain("ullong", "long_long", False, "unsigned long long", "unsigned long long int")
 
 _BYTE_VISITORS = ("uint8", "uchar", "char")
+# No array migrates more elements (nor, for arrays of arrays, in all): bounds the
+# loaders' loops, keeps every count in a size_t, and refuses impossible objects.
+_MAX_ELEMENTS = (1 << 31) - 1
 _TARGET_ENUM = "__vmgen_target"
 
 # VMGEN_EXTERNAL(kind): the scalar a user-supplied visitor visits.
@@ -84,6 +87,15 @@ class _RawField:
 
     field: ir.Field
     anns: dict[str, Annotation]
+
+
+def _elements(t: ir.WireType) -> int:
+    """How many scalar elements one value of `t` holds across its array dimensions."""
+    if isinstance(t, ir.ArrayType):
+        return t.length * _elements(t.element)
+    if isinstance(t, ir.BytesType):
+        return t.length
+    return 1
 
 
 def _wire_order(fields: list[ir.Field]) -> list[ir.Field]:
@@ -151,7 +163,7 @@ class Lowerer:
         self.t = _Tables()
         self.sink = DiagnosticSink()
         self.target = ir.Target(8, True, 2, 4, 8, 8)
-        self.folder = Folder(self.t.constants, self._sizeof)
+        self.folder = Folder(self.t.constants, self._sizeof, self._cast)
         self.structs: dict[int, ir.Struct] = {}  # id(definition) -> lowered
         self.order: list[ir.Struct] = []
         self.enums: dict[int, ir.Enum] = {}
@@ -240,6 +252,16 @@ class Lowerer:
         if node.values is not None:
             return node
         return self.t.enums.get(node.name) if node.name else None
+
+    def _cast(self, node: c_ast.Node) -> tuple[int, bool] | None:
+        if isinstance(node, c_ast.Typename):
+            try:
+                t = self._resolve(node.type, set())
+            except (_FieldError, _AlreadyReported):
+                return None
+            if isinstance(t, ir.IntType):
+                return t.bits, t.signed
+        return None
 
     def _sizeof(self, node: c_ast.Node) -> int | None:
         if isinstance(node, c_ast.Typename):
@@ -662,6 +684,9 @@ class Lowerer:
             length = self.folder.fold(node.dim, "the array size")
             if length <= 0:
                 raise _FieldError(location_of(node.dim), f"array size {length} is not positive")
+            if length > _MAX_ELEMENTS:
+                raise _FieldError(location_of(node.dim), f"array size {length} is too large "
+                                  f"(vmgen migrates at most {_MAX_ELEMENTS} elements)")
             return self._array(self._resolve(node.type, seen, top=False), length, sized,
                                fixed=True)
         if isinstance(node, c_ast.PtrDecl):
@@ -704,6 +729,10 @@ class Lowerer:
             raise _FieldError(Location(self.parsed.header, 0, 0), "arrays of unions are not "
                               "supported (each element would need its own discriminator)")
         count = ir.Sizing("", fixed, pointer=pointer) if sized else None
+        total = length * _elements(element)
+        if total > _MAX_ELEMENTS:
+            raise _FieldError(Location(self.parsed.header, 0, 0), f"the array holds {total} "
+                              f"elements in all; vmgen migrates at most {_MAX_ELEMENTS}")
         if isinstance(element, ir.IntType) and element.visitor in _BYTE_VISITORS:
             return ir.BytesType(length, count)
         return ir.ArrayType(element, length, count)

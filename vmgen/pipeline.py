@@ -30,6 +30,15 @@ def build_module(header: str, options: Options,
                  warnings: list[Diagnostic] | None = None) -> ir.Module:
     """The checked IR of a header.  Errors raise VmgenError (with the warnings);
     warnings alone are appended to `warnings`."""
+    try:
+        return _build_module(header, options, warnings)
+    except RecursionError:
+        raise VmgenError.at(Location(header, 0, 0), "the header nests declarations or "
+                            "expressions too deeply for vmgen (hundreds of levels)") from None
+
+
+def _build_module(header: str, options: Options,
+                  warnings: list[Diagnostic] | None) -> ir.Module:
     sidecar = None
     if options.annotations:
         from vmgen.sidecar import Sidecar

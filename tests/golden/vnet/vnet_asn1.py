@@ -392,6 +392,9 @@ def _decode_asn1(type_name: str, data: bytes) -> Any:
         value, used = _codec("ber").decode_with_length(type_name, data)
     except _asn1tools.Error as exc:
         raise Error(f"{type_name}: {exc}") from None
+    except (ValueError, TypeError, IndexError, KeyError, AttributeError) as exc:
+        # asn1tools' decoder trips over some malformed input before checking it
+        raise Error(f"{type_name}: malformed data ({type(exc).__name__}: {exc})") from None
     if used != len(data):
         raise Error(f"{type_name}: {len(data) - used} trailing byte(s) after the value")
     return value
