@@ -110,15 +110,20 @@ def _text(value: Any, indent: str, out: list[str], name: str) -> None:
                    else f"{indent}{name}: {value}")
 
 
-def decode(record: str, modules: list[str], as_json: bool) -> str:
+def _read_record(path: str) -> tuple[bytes, str, int, int]:
+    """A record file's bytes, device, version and minimum version."""
     try:
-        data = Path(record).read_bytes()
+        data = Path(path).read_bytes()
     except OSError as exc:
-        raise VmgenError.at(None, f"cannot read '{record}': {exc.strerror}") from None
+        raise VmgenError.at(None, f"cannot read '{path}': {exc.strerror}") from None
     try:
-        device, version, minimum = record_header(data)
+        return (data, *record_header(data))
     except ValueError as exc:
-        raise VmgenError.at(None, f"{record}: {exc}") from None
+        raise VmgenError.at(None, f"{path}: {exc}") from None
+
+
+def decode(record: str, modules: list[str], as_json: bool) -> str:
+    data, device, version, minimum = _read_record(record)
     module = find_module(modules, device)
     try:
         state = module.load(device, data)
@@ -137,15 +142,8 @@ def decode(record: str, modules: list[str], as_json: bool) -> str:
 def convert(path: str, modules: list[str], to: str, device: str | None,
             version: int | None) -> tuple[bytes, str]:
     """(converted bytes, a one-line note) for `vmgen convert`."""
-    try:
-        data = Path(path).read_bytes()
-    except OSError as exc:
-        raise VmgenError.at(None, f"cannot read '{path}': {exc.strerror}") from None
     if to == "legacy":
-        try:
-            device, version, _ = record_header(data)
-        except ValueError as exc:
-            raise VmgenError.at(None, f"{path}: {exc}") from None
+        data, device, version, _ = _read_record(path)
         module = find_module(modules, device)
         try:
             legacy, version = module.to_legacy(device, data)
@@ -155,6 +153,10 @@ def convert(path: str, modules: list[str], to: str, device: str | None,
     if device is None or version is None:
         raise VmgenError.at(None, "a legacy stream does not say its device and version: "
                             "give --device and --version")
+    try:
+        data = Path(path).read_bytes()
+    except OSError as exc:
+        raise VmgenError.at(None, f"cannot read '{path}': {exc.strerror}") from None
     module = find_module(modules, device)
     try:
         record = module.from_legacy(device, data, version)
