@@ -11,8 +11,10 @@ at depth 0, so before pycparser runs this:
 2. indexes what each one *defines*: typedef names, struct/union/enum tags (a
    forward declaration too) and enumerators -- never functions or objects, which
    no struct can need -- and what each one *mentions*;
-3. starts from the declarations holding a ``[[vmgen::`` annotation, the target
-   probe, and the structs and types the annotations file names;
+3. starts from the declarations annotated themselves (``struct [[vmgen::state(..)]]``,
+   a typedef's ``[[vmgen::external(..)]]``; field annotations do not count: a struct
+   no state reaches is not needed), the target probe, and the structs and types
+   the annotations file names;
 4. keeps the closure of those over "mentions -> every declaration defining it";
 5. emits the kept declarations in their original order, each behind a line
    marker and indented to its original column, so every coordinate is the
@@ -111,6 +113,8 @@ def _declarations(text: str) -> list[_Decl]:
         if kind != "p":
             continue
         if tok in "{([":
+            if tok == "[" and depth == 0 and text.startswith("[vmgen::", m.end()):
+                cur.annotated = True  # on the declaration itself: a state, a type
             if tok == "{" and pending_enum:
                 enum_depth = depth
             if tok == "(" and typedef and depth == 0:
@@ -133,7 +137,6 @@ def _declarations(text: str) -> list[_Decl]:
             last_id = ""
             if tok == ";":
                 cur.end = m.end()
-                cur.annotated = "[[vmgen::" in text[cur.start:cur.end]
                 decls.append(cur)
                 cur = None
                 enum_depth, after_eq = -1, False
