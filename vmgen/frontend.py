@@ -201,9 +201,23 @@ def preprocess(header: str, options: Options) -> str:
     try:
         return proc.stdout.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise VmgenError(
-            [Diagnostic(None, f"{header}: the preprocessed text is not UTF-8 ({exc.reason})")]
-        ) from None
+        loc = _offset_location(proc.stdout, exc.start, header)
+        loc = remap_column(proc.stdout.decode("utf-8", "replace"), loc)
+        raise VmgenError([Diagnostic(
+            loc,
+            f"byte 0x{proc.stdout[exc.start]:02x} is not UTF-8 ({exc.reason}): vmgen reads "
+            "headers as UTF-8",
+        )]) from None
+
+
+def _offset_location(data: bytes, offset: int, header: str) -> Location:
+    """Where byte `offset` of preprocessed output comes from (by its line markers)."""
+    start = data.rfind(b"\n", 0, offset) + 1
+    file, line = header, 1
+    for m in re.finditer(rb'^# (\d+) "((?:[^"\\]|\\.)*)"', data[:start], re.MULTILINE):
+        file, line = m.group(2).decode("utf-8", "replace"), int(m.group(1))
+        line += data.count(b"\n", m.end(), start) - 1
+    return Location(file, line, offset - start + 1)
 
 
 class PreprocessorError(VmgenError):
