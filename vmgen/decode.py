@@ -110,12 +110,16 @@ def _text(value: Any, indent: str, out: list[str], name: str) -> None:
                    else f"{indent}{name}: {value}")
 
 
-def _read_record(path: str) -> tuple[bytes, str, int, int]:
-    """A record file's bytes, device, version and minimum version."""
+def _read(path: str) -> bytes:
     try:
-        data = Path(path).read_bytes()
+        return Path(path).read_bytes()
     except OSError as exc:
         raise VmgenError.at(None, f"cannot read '{path}': {exc.strerror}") from None
+
+
+def _read_record(path: str) -> tuple[bytes, str, int, int]:
+    """A record file's bytes, device, version and minimum version."""
+    data = _read(path)
     try:
         return (data, *record_header(data))
     except ValueError as exc:
@@ -153,10 +157,7 @@ def convert(path: str, modules: list[str], to: str, device: str | None,
     if device is None or version is None:
         raise VmgenError.at(None, "a legacy stream does not say its device and version: "
                             "give --device and --version")
-    try:
-        data = Path(path).read_bytes()
-    except OSError as exc:
-        raise VmgenError.at(None, f"cannot read '{path}': {exc.strerror}") from None
+    data = _read(path)
     module = find_module(modules, device)
     try:
         record = module.from_legacy(device, data, version)

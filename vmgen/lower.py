@@ -148,6 +148,15 @@ def _type_chain(node: c_ast.Node | None) -> Iterator[c_ast.Node]:
         node = getattr(node, "type", None)
 
 
+def _name_location(node: c_ast.Node, default: c_ast.Node | Location) -> Location:
+    """Where a declarator chain names its identifier (a compiler points there, not
+    at a '*' or '('); `default` when it names none."""
+    for n in _type_chain(node):
+        if isinstance(n, c_ast.TypeDecl):
+            return location_of(n)
+    return default if isinstance(default, Location) else location_of(default)
+
+
 class Lowerer:
     def __init__(self, parsed: Parsed, options: Options, sidecar: Sidecar | None = None) -> None:
         self.parsed = parsed
@@ -439,8 +448,7 @@ class Lowerer:
 
     def _lower_field(self, decl: c_ast.Decl, struct: str) -> _RawField:
         # Point at the member's name, as a compiler does (the Decl points at a '*').
-        declared = [n for n in _type_chain(decl.type) if isinstance(n, c_ast.TypeDecl)]
-        loc = location_of(declared[0] if declared else decl)
+        loc = _name_location(decl.type, decl)
         if decl.name is None:
             raise _FieldError(loc, "anonymous members are not supported: name it")
         label = f"field '{decl.name}'"
@@ -698,16 +706,14 @@ class Lowerer:
                 return self._array(self._resolve(node.type, seen, top=False), 0, sized,
                                    fixed=False, pointer=True)
             # Point at the declared name, not at the '*'.
-            declared = [n for n in _type_chain(node) if isinstance(n, c_ast.TypeDecl)]
-            where = location_of(declared[0]) if declared else loc
+            where = _name_location(node, loc)
             hint = " (or VMGEN_SIZE_IS(count) for a buffer of count elements)" if (
                 data and top) else ""
             raise _FieldError(where, "pointers cannot be migrated: mark the field VMGEN_SKIP"
                               + hint)
         if isinstance(node, c_ast.FuncDecl):
-            declared = [n for n in _type_chain(node) if isinstance(n, c_ast.TypeDecl)]
-            where = location_of(declared[0]) if declared else loc
-            raise _FieldError(where, "functions cannot be migrated: mark the field VMGEN_SKIP")
+            raise _FieldError(_name_location(node, loc),
+                              "functions cannot be migrated: mark the field VMGEN_SKIP")
         raise _FieldError(loc, f"unsupported declarator ({type(node).__name__})")
 
     def _is_union(self, node: c_ast.Node | None, seen: set[str]) -> bool:
