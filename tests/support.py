@@ -278,6 +278,13 @@ def c_assignments(module: ir.Module, t: ir.WireType, lvalue: str, value: Any,
     return out
 
 
+def has_specialized_codec(module: ir.Module, state: str) -> bool:
+    """Whether the C backend gives `state` a specialized DER writer / BER reader."""
+    from vmgen.backends import cfast
+
+    return any(s.name == state for s in cfast.plan(module).states)
+
+
 def const_paths(module: ir.Module, struct: str, base: str) -> list[str]:
     """The const fields reachable from a struct by value (not through arrays)."""
     out = []

@@ -1637,6 +1637,14 @@ bool ber_input_visitor_check_end(BerInputVisitor *bv, Error **errp)
     return true;
 }
 
+/* ---- specialized codecs (see vmgen-ber.h) --------------------------------- */
+
+uint8_t *vmgen_der_shift(uint8_t *contents, size_t n, size_t gap)
+{
+    memmove(contents - gap, contents, n);
+    return contents - gap + n;
+}
+
 /* ---- records --------------------------------------------------------------- */
 
 bool vmgen_save_record(const VmgenStateInfo *info, const void *obj,

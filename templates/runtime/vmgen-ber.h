@@ -22,6 +22,9 @@
 #ifndef VMGEN_BER_H
 #define VMGEN_BER_H
 
+#include <stdlib.h>
+#include <string.h>
+
 #include "vmgen-visitor.h"
 
 /* Constructed values (structs and lists, the record included) the input
@@ -116,5 +119,387 @@ void ber_input_visitor_init(BerInputVisitor *bv, const uint8_t *buf,
                             size_t len, bool store);
 /* Fails ("trailing bytes after the record") unless every byte was read. */
 bool ber_input_visitor_check_end(BerInputVisitor *bv, Error **errp);
+
+/* ---- specialized codecs ------------------------------------------------------
+ *
+ * Inline helpers for the straight-line DER writer and BER reader vmgen
+ * generates for each device state beside its visitors (vmgen_der_save_S and
+ * vmgen_der_load_S).  Those handle the common case only: a save whose values
+ * all fit their declarations, and a record of the reader's own version in DER
+ * form.  Anything else makes them return false without a message, having
+ * changed nothing, and the visitors (which write the messages) take over.
+ *
+ * Identifier octets are passed as `id` (up to 4 octets, big-endian) and
+ * `idlen`; both are constants in generated code, so the loops unroll.
+ */
+
+/* Device states up to this size (and small for their number of values: the
+ * generated code decides) are loaded into a copy on the stack in one pass and
+ * copied back on success; others in two passes over the record (check, then
+ * store).  Define it smaller where stacks are small. */
+#ifndef VMGEN_DER_COPY_MAX
+#define VMGEN_DER_COPY_MAX 16384
+#endif
+
+/* Octets of the minimal DER length form of n. */
+static inline size_t vmgen_der_len_size(size_t n)
+{
+    size_t k = 1;
+
+    if (n < 0x80) {
+        return 1;
+    }
+    while (n > 0xff) {
+        n >>= 8;
+        k++;
+    }
+    return k + 1;
+}
+
+static inline uint8_t *vmgen_der_put_id(uint8_t *p, uint32_t id, unsigned idlen)
+{
+    while (idlen--) {
+        *p++ = (uint8_t)(id >> (8 * idlen));
+    }
+    return p;
+}
+
+static inline uint8_t *vmgen_der_put_len(uint8_t *p, size_t n, size_t size)
+{
+    if (size == 1) {
+        *p++ = (uint8_t)n;
+        return p;
+    }
+    *p++ = (uint8_t)(0x80u | (size - 1));
+    while (--size) {
+        *p++ = (uint8_t)(n >> (8 * (size - 1)));
+    }
+    return p;
+}
+
+/* Content octets of the minimal INTEGER holding x (x >= 0 as uint64_t, or
+ * the two's complement of a negative int64_t when `negative`). */
+static inline size_t vmgen_der_int_size(uint64_t x, bool negative)
+{
+    unsigned bits;
+
+    if (negative) {
+        x = ~x;
+    }
+#if defined(__GNUC__)
+    bits = x ? 64u - (unsigned)__builtin_clzll(x) : 0u;
+#else
+    bits = 0;
+    while (x >> bits && bits < 64) {
+        bits++;
+    }
+#endif
+    return bits / 8 + 1;
+}
+
+static inline uint8_t *vmgen_der_put_intval(uint8_t *p, uint32_t id, unsigned idlen,
+                                            uint64_t x, bool negative)
+{
+    size_t n = vmgen_der_int_size(x, negative), i;
+
+    p = vmgen_der_put_id(p, id, idlen);
+    *p++ = (uint8_t)n;
+    for (i = n; i-- > 0;) {
+        p[i] = (uint8_t)x;
+        x >>= 8;
+    }
+    return p + n;
+}
+
+static inline uint8_t *vmgen_der_put_uint(uint8_t *p, uint32_t id, unsigned idlen,
+                                          uint64_t x, uint64_t lo, uint64_t hi, bool *ok)
+{
+    *ok &= x >= lo && x <= hi;
+    return vmgen_der_put_intval(p, id, idlen, x, false);
+}
+
+static inline uint8_t *vmgen_der_put_int(uint8_t *p, uint32_t id, unsigned idlen,
+                                         int64_t x, int64_t lo, int64_t hi, bool *ok)
+{
+    *ok &= x >= lo && x <= hi;
+    return vmgen_der_put_intval(p, id, idlen, (uint64_t)x, x < 0);
+}
+
+static inline uint8_t *vmgen_der_put_bool(uint8_t *p, uint32_t id, unsigned idlen, bool x)
+{
+    p = vmgen_der_put_id(p, id, idlen);
+    p[0] = 1;
+    p[1] = x ? 0xff : 0x00;
+    return p + 2;
+}
+
+static inline uint8_t *vmgen_der_put_bytes(uint8_t *p, uint32_t id, unsigned idlen,
+                                           const void *bytes, size_t n)
+{
+    p = vmgen_der_put_id(p, id, idlen);
+    p = vmgen_der_put_len(p, n, vmgen_der_len_size(n));
+    if (n) {
+        memcpy(p, bytes, n);
+    }
+    return p + n;
+}
+
+static inline uint8_t *vmgen_der_put_bits(uint8_t *p, uint32_t id, unsigned idlen,
+                                          uint64_t bits, size_t n)
+{
+    size_t i;
+
+    p = vmgen_der_put_id(p, id, idlen);
+    *p++ = (uint8_t)n;
+    for (i = n; i-- > 0;) {
+        p[i] = (uint8_t)bits;
+        bits >>= 8;
+    }
+    return p + n;
+}
+
+static inline uint8_t *vmgen_der_put_float(uint8_t *p, uint32_t id, unsigned idlen,
+                                           const float *x)
+{
+    uint32_t bits;
+
+    memcpy(&bits, x, sizeof(bits));
+    return vmgen_der_put_bits(p, id, idlen, bits, 4);
+}
+
+static inline uint8_t *vmgen_der_put_double(uint8_t *p, uint32_t id, unsigned idlen,
+                                            const double *x)
+{
+    uint64_t bits;
+
+    memcpy(&bits, x, sizeof(bits));
+    return vmgen_der_put_bits(p, id, idlen, bits, 8);
+}
+
+/*
+ * Starts a constructed value: writes its identifier and reserves `size`
+ * length octets (enough for the largest contents it can have); returns where
+ * the contents start.  vmgen_der_close() writes the length once the contents
+ * are known, moving them down when the minimal form is shorter.
+ */
+static inline uint8_t *vmgen_der_open(uint8_t **pp, uint32_t id, unsigned idlen, size_t size)
+{
+    *pp = vmgen_der_put_id(*pp, id, idlen) + size;
+    return *pp;
+}
+
+/* Moves contents[0..n) down by `gap` octets (out of line: rarely needed). */
+uint8_t *vmgen_der_shift(uint8_t *contents, size_t n, size_t gap);
+
+static inline uint8_t *vmgen_der_close(uint8_t *contents, uint8_t *p, size_t size)
+{
+    size_t n = (size_t)(p - contents), need = vmgen_der_len_size(n);
+
+    /* need <= size: `size` covers the largest contents the value can have */
+    if (need < size) {
+        p = vmgen_der_shift(contents, n, size - need);
+        contents -= size - need;
+    }
+    vmgen_der_put_len(contents - need, n, need);
+    return p;
+}
+
+/*
+ * Reads the header of the next value, which must have identifier `id` and a
+ * definite length whose contents fit before end: sets *n and moves *pp to the
+ * contents.  False (nothing moved) otherwise.
+ */
+static inline bool vmgen_ber_head(const uint8_t **pp, const uint8_t *end, uint32_t id,
+                                  unsigned idlen, size_t *n)
+{
+    const uint8_t *p = *pp;
+    size_t room = (size_t)(end - p), len, k;
+    unsigned i;
+
+    if (room < idlen + 1u) {
+        return false;
+    }
+    for (i = 0; i < idlen; i++) {
+        if (p[i] != (uint8_t)(id >> (8 * (idlen - 1 - i)))) {
+            return false;
+        }
+    }
+    p += idlen;
+    room -= idlen + 1u;
+    len = *p++;
+    if (len >= 0x80) {
+        k = len & 0x7fu;
+        if (k == 0 || k > sizeof(size_t) || k > room) {
+            return false;
+        }
+        room -= k;
+        len = 0;
+        while (k--) {
+            len = (len << 8) | *p++;
+        }
+    }
+    if (len > room) {
+        return false;
+    }
+    *pp = p;
+    *n = len;
+    return true;
+}
+
+/* Opens a constructed value: *pp moves to its contents, *inner to their end. */
+static inline bool vmgen_ber_open(const uint8_t **pp, const uint8_t *end, uint32_t id,
+                                  unsigned idlen, const uint8_t **inner)
+{
+    size_t n;
+
+    if (!vmgen_ber_head(pp, end, id, idlen, &n)) {
+        return false;
+    }
+    *inner = *pp + n;
+    return true;
+}
+
+/*
+ * The identifier `id` and a short-form length of 1..max octets (what DER
+ * writes for INTEGER, ENUMERATED and BOOLEAN): *n and *pp move to the
+ * contents.  False (nothing moved) otherwise.
+ */
+static inline bool vmgen_ber_small(const uint8_t **pp, const uint8_t *end, uint32_t id,
+                                   unsigned idlen, size_t max, size_t *n)
+{
+    const uint8_t *p = *pp;
+    size_t room = (size_t)(end - p);
+    unsigned i;
+
+    if (room < idlen + 1u) {
+        return false;
+    }
+    for (i = 0; i < idlen; i++) {
+        if (p[i] != (uint8_t)(id >> (8 * (idlen - 1 - i)))) {
+            return false;
+        }
+    }
+    *n = p[idlen];
+    if (*n == 0 || *n > max || *n > room - idlen - 1u) {
+        return false;
+    }
+    *pp = p + idlen + 1;
+    return true;
+}
+
+/* An INTEGER of 1..9 minimal content octets in [lo, hi] (as uint64_t). */
+static inline bool vmgen_ber_get_uint(const uint8_t **pp, const uint8_t *end, uint32_t id,
+                                      unsigned idlen, uint64_t lo, uint64_t hi, uint64_t *out)
+{
+    const uint8_t *p = *pp;
+    size_t n, i;
+    uint64_t x;
+
+    if (!vmgen_ber_small(&p, end, id, idlen, 9, &n) || (p[0] & 0x80) ||
+        (n > 1 && p[0] == 0 && !(p[1] & 0x80)) || (n == 9 && p[0] != 0)) {
+        return false; /* negative, not minimal, or too long */
+    }
+    x = p[0];
+    for (i = 1; i < n; i++) {
+        x = (x << 8) | p[i];
+    }
+    if (x < lo || x > hi) {
+        return false;
+    }
+    *out = x;
+    *pp = p + n;
+    return true;
+}
+
+/* An INTEGER (or ENUMERATED) of 1..8 minimal content octets in [lo, hi]. */
+static inline bool vmgen_ber_get_int(const uint8_t **pp, const uint8_t *end, uint32_t id,
+                                     unsigned idlen, int64_t lo, int64_t hi, int64_t *out)
+{
+    const uint8_t *p = *pp;
+    size_t n, i;
+    uint64_t x;
+    int64_t v;
+
+    if (!vmgen_ber_small(&p, end, id, idlen, 8, &n) ||
+        (n > 1 && ((p[0] == 0x00 && !(p[1] & 0x80)) || (p[0] == 0xff && (p[1] & 0x80))))) {
+        return false; /* not minimal */
+    }
+    x = (p[0] & 0x80) ? UINT64_MAX : 0;
+    for (i = 0; i < n; i++) {
+        x = (x << 8) | p[i];
+    }
+    v = x <= (uint64_t)INT64_MAX ? (int64_t)x : -(int64_t)(~x) - 1;
+    if (v < lo || v > hi) {
+        return false;
+    }
+    *out = v;
+    *pp = p + n;
+    return true;
+}
+
+/* A BOOLEAN in DER form (0x00 or 0xff). */
+static inline bool vmgen_ber_get_bool(const uint8_t **pp, const uint8_t *end, uint32_t id,
+                                      unsigned idlen, bool *out)
+{
+    const uint8_t *p = *pp;
+    size_t n;
+
+    if (!vmgen_ber_small(&p, end, id, idlen, 1, &n) || (p[0] != 0 && p[0] != 0xff)) {
+        return false;
+    }
+    *out = p[0] != 0;
+    *pp = p + 1;
+    return true;
+}
+
+/* A primitive OCTET STRING of exactly n octets: *out points at them. */
+static inline bool vmgen_ber_get_bytes(const uint8_t **pp, const uint8_t *end, uint32_t id,
+                                       unsigned idlen, size_t n, const uint8_t **out)
+{
+    const uint8_t *p = *pp;
+    size_t got;
+
+    if (!vmgen_ber_head(&p, end, id, idlen, &got) || got != n) {
+        return false;
+    }
+    *out = p;
+    *pp = p + n;
+    return true;
+}
+
+static inline bool vmgen_ber_get_float(const uint8_t **pp, const uint8_t *end, uint32_t id,
+                                       unsigned idlen, float *obj, bool store)
+{
+    const uint8_t *b;
+    uint32_t bits;
+
+    if (!vmgen_ber_get_bytes(pp, end, id, idlen, 4, &b)) {
+        return false;
+    }
+    if (store) {
+        bits = (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | b[3];
+        memcpy(obj, &bits, sizeof(bits));
+    }
+    return true;
+}
+
+static inline bool vmgen_ber_get_double(const uint8_t **pp, const uint8_t *end, uint32_t id,
+                                        unsigned idlen, double *obj, bool store)
+{
+    const uint8_t *b;
+    uint64_t bits = 0;
+    int i;
+
+    if (!vmgen_ber_get_bytes(pp, end, id, idlen, 8, &b)) {
+        return false;
+    }
+    if (store) {
+        for (i = 0; i < 8; i++) {
+            bits = (bits << 8) | b[i];
+        }
+        memcpy(obj, &bits, sizeof(bits));
+    }
+    return true;
+}
 
 #endif /* VMGEN_BER_H */

@@ -11,7 +11,7 @@
 #include <stdint.h>
 
 /* Generated code checks this at compile time (#error "regenerate"). */
-#define VMGEN_RUNTIME_VERSION 3
+#define VMGEN_RUNTIME_VERSION 4
 
 /* ---- errors ------------------------------------------------------------ */
 

@@ -5,7 +5,7 @@
 For each header (the fixtures of `support.FIXTURE_HEADERS` and `fixtures/cve/*.h`) the
 runtime and the generated code go to OUT/STEM/; for each device state S, OUT/STEM/S/ holds:
 
-    config.h      includes STEM-visit.h and names S for tests/fuzz/fuzz_load.c
+    config.h      includes STEM-visit.h and names S (and its codecs) for tests/fuzz/fuzz_load.c
     fuzz-plain    libFuzzer with its own byte-level mutations
     fuzz-struct   the same target with tests/fuzz/ber_mutator.c (LLVMFuzzerCustomMutator)
     seeds/        records written by the generated Python `save` of Hypothesis values
@@ -126,6 +126,11 @@ def config_header(module: ir.Module, stem: str, state: str) -> str:
     return (f'#include <string.h>\n#include "{stem}-visit.h"\n'
             f"#define FUZZ_STATE {module.struct(state).c_type}\n"
             f"#define FUZZ_LOAD vmgen_load_{state}\n#define FUZZ_SAVE vmgen_save_{state}\n"
+            f"#define FUZZ_DER_LOAD vmgen_der_load_{state}\n"
+            f"#define FUZZ_DER_SAVE vmgen_der_save_{state}\n"
+            f"#define FUZZ_VISIT_LOAD vmgen_visit_load_{state}\n"
+            f"#define FUZZ_VISIT_SAVE vmgen_visit_save_{state}\n"
+            f"#define FUZZ_HAS_DER {int(support.has_specialized_codec(module, state))}\n"
             f'#define FUZZ_NAME "{state}"\n'
             f"#define FUZZ_PREPARE(obj) do {{ {prepare}}} while (0)\n")
 

@@ -7,6 +7,9 @@
  *   FUZZ_LOAD          vmgen_load_S
  *   FUZZ_SAVE          vmgen_save_S
  *   FUZZ_NAME          "S" (every error message starts with "S: ")
+ *   FUZZ_DER_LOAD/SAVE vmgen_der_load_S / vmgen_der_save_S (the specialized codec)
+ *   FUZZ_VISIT_LOAD/SAVE vmgen_visit_load_S / vmgen_visit_save_S (the visitors)
+ *   FUZZ_HAS_DER       1 if S has a specialized codec
  *   FUZZ_PREPARE(obj)  what a real destination holds before a load besides
  *                      the 0xa5 fill (const fields: their configured value)
  *
@@ -15,7 +18,11 @@
  *     leaves the destination byte-identical;
  *   - after a successful load, saving succeeds, loading the saved bytes into
  *     a fresh destination succeeds, gives the same object, and saving that
- *     gives the same bytes (the DER form is a fixed point).
+ *     gives the same bytes (the DER form is a fixed point);
+ *   - the specialized codec agrees with the visitors: what it loads, the
+ *     visitors load into the same object (when it declines, the destination
+ *     is unchanged); what it saves is byte for byte what they save, and it
+ *     declines no value the loader accepted.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,7 +39,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    static FUZZ_STATE obj, before, again;
+    static FUZZ_STATE obj, before, again, viader, viavisit;
     uint8_t *out = NULL, *out2 = NULL;
     size_t outlen = 0, outlen2 = 0;
     Error *err = NULL;
@@ -41,6 +48,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     memset(&obj, 0xa5, sizeof(obj));
     FUZZ_PREPARE(&obj);
     memcpy(&before, &obj, sizeof(obj));
+    memcpy(&viader, &obj, sizeof(obj));
+    memcpy(&viavisit, &obj, sizeof(obj));
+    if (FUZZ_DER_LOAD(&viader, data, size)) {
+        if (!FUZZ_VISIT_LOAD(&viavisit, data, size, &err)) {
+            fuzz_fail("the specialized loader accepted what the visitors refuse", err);
+        }
+        if (memcmp(&viader, &viavisit, sizeof(obj)) != 0) {
+            fuzz_fail("the specialized loader stored another object", NULL);
+        }
+    } else if (memcmp(&viader, &before, sizeof(obj)) != 0) {
+        fuzz_fail("the specialized loader declined but changed the destination", NULL);
+    }
+    error_free(err);
+    err = NULL;
     if (!FUZZ_LOAD(&obj, data, size, &err)) {
         if (!err) {
             fuzz_fail("load failed without an error", NULL);
@@ -60,6 +81,23 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     if (!FUZZ_SAVE(&obj, &out, &outlen, &err)) {
         fuzz_fail("save after a successful load failed", err);
+    }
+    {
+        uint8_t *der = NULL, *vis = NULL;
+        size_t derlen = 0, vislen = 0;
+
+        if (FUZZ_DER_SAVE(&obj, &der, &derlen)) {
+            if (!FUZZ_VISIT_SAVE(&obj, &vis, &vislen, &err)) {
+                fuzz_fail("the visitors refuse what the specialized writer saves", err);
+            }
+            if (derlen != vislen || memcmp(der, vis, derlen) != 0) {
+                fuzz_fail("the specialized writer wrote other bytes", NULL);
+            }
+        } else if (FUZZ_HAS_DER) {
+            fuzz_fail("the specialized writer declined a loaded object", NULL);
+        }
+        free(der);
+        free(vis);
     }
     memcpy(&again, &before, sizeof(again));
     if (!FUZZ_LOAD(&again, out, outlen, &err)) {

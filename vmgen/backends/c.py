@@ -12,10 +12,10 @@ import textwrap
 from dataclasses import dataclass
 
 from vmgen import ir
-from vmgen.backends import banner, render
+from vmgen.backends import banner, cfast, render
 
 # Generated code refuses to build against a runtime it was not generated for.
-RUNTIME_VERSION = 3
+RUNTIME_VERSION = 4
 
 # C type of each runtime visitor's value (for casts when visiting through a value).
 _C_TYPES = {
@@ -311,6 +311,7 @@ def _context(module: ir.Module) -> dict[str, object]:
         "unions": unions,
         "states": states,
         "externals": _externals(module),
+        "fast": cfast.plan(module),
     }
 
 

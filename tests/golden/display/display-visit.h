@@ -10,8 +10,8 @@
 #include "vmgen-legacy.h"
 #include "display.h"
 
-#if !defined(VMGEN_RUNTIME_VERSION) || VMGEN_RUNTIME_VERSION != 3
-#error "display-visit.h needs vmgen runtime version 3: regenerate it and the runtime (vmgen generate, vmgen runtime) with one vmgen"
+#if !defined(VMGEN_RUNTIME_VERSION) || VMGEN_RUNTIME_VERSION != 4
+#error "display-visit.h needs vmgen runtime version 4: regenerate it and the runtime (vmgen generate, vmgen runtime) with one vmgen"
 #endif
 
 bool visit_type_DisplayMode(Visitor *v, const char *name, DisplayMode *obj, Error **errp);
@@ -38,6 +38,16 @@ bool vmgen_save_DisplayState_as(const DisplayState *obj, VmgenFormat format, uin
 bool vmgen_load_DisplayState_as(DisplayState *obj, VmgenFormat format, uint32_t version, const uint8_t *buf, size_t len, Error **errp);
 /* This build's offer for DisplayState (versions 1..1) with the given VmgenFormat bits. */
 VmgenOffer vmgen_offer_DisplayState(uint32_t formats);
+/*
+ * The two paths vmgen_save_DisplayState / vmgen_load_DisplayState combine (for tests and benchmarks).
+ * vmgen_der_*: the specialized straight-line codec; it handles values that fit their
+ * declarations and DER records of this version, and otherwise returns false having
+ * changed nothing (no message).  vmgen_visit_*: the visitors alone (every error message).
+ */
+bool vmgen_der_save_DisplayState(const DisplayState *obj, uint8_t **buf, size_t *len);
+bool vmgen_der_load_DisplayState(DisplayState *obj, const uint8_t *buf, size_t len);
+bool vmgen_visit_save_DisplayState(const DisplayState *obj, uint8_t **buf, size_t *len, Error **errp);
+bool vmgen_visit_load_DisplayState(DisplayState *obj, const uint8_t *buf, size_t len, Error **errp);
 
 /*
  * CursorState: data version 5, readable by readers of version 3 and later.
@@ -57,5 +67,15 @@ bool vmgen_save_CursorState_as(const CursorState *obj, VmgenFormat format, uint3
 bool vmgen_load_CursorState_as(CursorState *obj, VmgenFormat format, uint32_t version, const uint8_t *buf, size_t len, Error **errp);
 /* This build's offer for CursorState (versions 3..5) with the given VmgenFormat bits. */
 VmgenOffer vmgen_offer_CursorState(uint32_t formats);
+/*
+ * The two paths vmgen_save_CursorState / vmgen_load_CursorState combine (for tests and benchmarks).
+ * vmgen_der_*: the specialized straight-line codec; it handles values that fit their
+ * declarations and DER records of this version, and otherwise returns false having
+ * changed nothing (no message).  vmgen_visit_*: the visitors alone (every error message).
+ */
+bool vmgen_der_save_CursorState(const CursorState *obj, uint8_t **buf, size_t *len);
+bool vmgen_der_load_CursorState(CursorState *obj, const uint8_t *buf, size_t len);
+bool vmgen_visit_save_CursorState(const CursorState *obj, uint8_t **buf, size_t *len, Error **errp);
+bool vmgen_visit_load_CursorState(CursorState *obj, const uint8_t *buf, size_t len, Error **errp);
 
 #endif /* VMGEN_DISPLAY_VISIT_H */

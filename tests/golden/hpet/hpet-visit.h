@@ -10,8 +10,8 @@
 #include "vmgen-legacy.h"
 #include "hpet.h"
 
-#if !defined(VMGEN_RUNTIME_VERSION) || VMGEN_RUNTIME_VERSION != 3
-#error "hpet-visit.h needs vmgen runtime version 3: regenerate it and the runtime (vmgen generate, vmgen runtime) with one vmgen"
+#if !defined(VMGEN_RUNTIME_VERSION) || VMGEN_RUNTIME_VERSION != 4
+#error "hpet-visit.h needs vmgen runtime version 4: regenerate it and the runtime (vmgen generate, vmgen runtime) with one vmgen"
 #endif
 
 bool visit_type_HPETTimer(Visitor *v, const char *name, HPETTimer *obj, Error **errp);
@@ -35,5 +35,15 @@ bool vmgen_save_HPETState_as(const HPETState *obj, VmgenFormat format, uint32_t 
 bool vmgen_load_HPETState_as(HPETState *obj, VmgenFormat format, uint32_t version, const uint8_t *buf, size_t len, Error **errp);
 /* This build's offer for HPETState (versions 1..2) with the given VmgenFormat bits. */
 VmgenOffer vmgen_offer_HPETState(uint32_t formats);
+/*
+ * The two paths vmgen_save_HPETState / vmgen_load_HPETState combine (for tests and benchmarks).
+ * vmgen_der_*: the specialized straight-line codec; it handles values that fit their
+ * declarations and DER records of this version, and otherwise returns false having
+ * changed nothing (no message).  vmgen_visit_*: the visitors alone (every error message).
+ */
+bool vmgen_der_save_HPETState(const HPETState *obj, uint8_t **buf, size_t *len);
+bool vmgen_der_load_HPETState(HPETState *obj, const uint8_t *buf, size_t len);
+bool vmgen_visit_save_HPETState(const HPETState *obj, uint8_t **buf, size_t *len, Error **errp);
+bool vmgen_visit_load_HPETState(HPETState *obj, const uint8_t *buf, size_t len, Error **errp);
 
 #endif /* VMGEN_HPET_VISIT_H */

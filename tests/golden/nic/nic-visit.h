@@ -10,8 +10,8 @@
 #include "vmgen-legacy.h"
 #include "nic.h"
 
-#if !defined(VMGEN_RUNTIME_VERSION) || VMGEN_RUNTIME_VERSION != 3
-#error "nic-visit.h needs vmgen runtime version 3: regenerate it and the runtime (vmgen generate, vmgen runtime) with one vmgen"
+#if !defined(VMGEN_RUNTIME_VERSION) || VMGEN_RUNTIME_VERSION != 4
+#error "nic-visit.h needs vmgen runtime version 4: regenerate it and the runtime (vmgen generate, vmgen runtime) with one vmgen"
 #endif
 
 bool visit_type_e1000_tx(Visitor *v, const char *name, e1000_tx *obj, Error **errp);
@@ -35,5 +35,15 @@ bool vmgen_save_E1000State_as(const E1000State *obj, VmgenFormat format, uint32_
 bool vmgen_load_E1000State_as(E1000State *obj, VmgenFormat format, uint32_t version, const uint8_t *buf, size_t len, Error **errp);
 /* This build's offer for E1000State (versions 2..3) with the given VmgenFormat bits. */
 VmgenOffer vmgen_offer_E1000State(uint32_t formats);
+/*
+ * The two paths vmgen_save_E1000State / vmgen_load_E1000State combine (for tests and benchmarks).
+ * vmgen_der_*: the specialized straight-line codec; it handles values that fit their
+ * declarations and DER records of this version, and otherwise returns false having
+ * changed nothing (no message).  vmgen_visit_*: the visitors alone (every error message).
+ */
+bool vmgen_der_save_E1000State(const E1000State *obj, uint8_t **buf, size_t *len);
+bool vmgen_der_load_E1000State(E1000State *obj, const uint8_t *buf, size_t len);
+bool vmgen_visit_save_E1000State(const E1000State *obj, uint8_t **buf, size_t *len, Error **errp);
+bool vmgen_visit_load_E1000State(E1000State *obj, const uint8_t *buf, size_t len, Error **errp);
 
 #endif /* VMGEN_NIC_VISIT_H */

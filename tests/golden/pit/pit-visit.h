@@ -10,8 +10,8 @@
 #include "vmgen-legacy.h"
 #include "pit.h"
 
-#if !defined(VMGEN_RUNTIME_VERSION) || VMGEN_RUNTIME_VERSION != 3
-#error "pit-visit.h needs vmgen runtime version 3: regenerate it and the runtime (vmgen generate, vmgen runtime) with one vmgen"
+#if !defined(VMGEN_RUNTIME_VERSION) || VMGEN_RUNTIME_VERSION != 4
+#error "pit-visit.h needs vmgen runtime version 4: regenerate it and the runtime (vmgen generate, vmgen runtime) with one vmgen"
 #endif
 
 bool visit_type_PITChannelState(Visitor *v, const char *name, PITChannelState *obj, Error **errp);
@@ -35,5 +35,15 @@ bool vmgen_save_PITCommonState_as(const PITCommonState *obj, VmgenFormat format,
 bool vmgen_load_PITCommonState_as(PITCommonState *obj, VmgenFormat format, uint32_t version, const uint8_t *buf, size_t len, Error **errp);
 /* This build's offer for PITCommonState (versions 2..2) with the given VmgenFormat bits. */
 VmgenOffer vmgen_offer_PITCommonState(uint32_t formats);
+/*
+ * The two paths vmgen_save_PITCommonState / vmgen_load_PITCommonState combine (for tests and benchmarks).
+ * vmgen_der_*: the specialized straight-line codec; it handles values that fit their
+ * declarations and DER records of this version, and otherwise returns false having
+ * changed nothing (no message).  vmgen_visit_*: the visitors alone (every error message).
+ */
+bool vmgen_der_save_PITCommonState(const PITCommonState *obj, uint8_t **buf, size_t *len);
+bool vmgen_der_load_PITCommonState(PITCommonState *obj, const uint8_t *buf, size_t len);
+bool vmgen_visit_save_PITCommonState(const PITCommonState *obj, uint8_t **buf, size_t *len, Error **errp);
+bool vmgen_visit_load_PITCommonState(PITCommonState *obj, const uint8_t *buf, size_t len, Error **errp);
 
 #endif /* VMGEN_PIT_VISIT_H */

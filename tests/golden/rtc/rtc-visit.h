@@ -10,8 +10,8 @@
 #include "vmgen-legacy.h"
 #include "rtc.h"
 
-#if !defined(VMGEN_RUNTIME_VERSION) || VMGEN_RUNTIME_VERSION != 3
-#error "rtc-visit.h needs vmgen runtime version 3: regenerate it and the runtime (vmgen generate, vmgen runtime) with one vmgen"
+#if !defined(VMGEN_RUNTIME_VERSION) || VMGEN_RUNTIME_VERSION != 4
+#error "rtc-visit.h needs vmgen runtime version 4: regenerate it and the runtime (vmgen generate, vmgen runtime) with one vmgen"
 #endif
 
 bool visit_type_RTCState(Visitor *v, const char *name, RTCState *obj, Error **errp);
@@ -34,5 +34,15 @@ bool vmgen_save_RTCState_as(const RTCState *obj, VmgenFormat format, uint32_t ve
 bool vmgen_load_RTCState_as(RTCState *obj, VmgenFormat format, uint32_t version, const uint8_t *buf, size_t len, Error **errp);
 /* This build's offer for RTCState (versions 1..3) with the given VmgenFormat bits. */
 VmgenOffer vmgen_offer_RTCState(uint32_t formats);
+/*
+ * The two paths vmgen_save_RTCState / vmgen_load_RTCState combine (for tests and benchmarks).
+ * vmgen_der_*: the specialized straight-line codec; it handles values that fit their
+ * declarations and DER records of this version, and otherwise returns false having
+ * changed nothing (no message).  vmgen_visit_*: the visitors alone (every error message).
+ */
+bool vmgen_der_save_RTCState(const RTCState *obj, uint8_t **buf, size_t *len);
+bool vmgen_der_load_RTCState(RTCState *obj, const uint8_t *buf, size_t len);
+bool vmgen_visit_save_RTCState(const RTCState *obj, uint8_t **buf, size_t *len, Error **errp);
+bool vmgen_visit_load_RTCState(RTCState *obj, const uint8_t *buf, size_t len, Error **errp);
 
 #endif /* VMGEN_RTC_VISIT_H */

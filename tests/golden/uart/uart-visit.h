@@ -10,8 +10,8 @@
 #include "vmgen-legacy.h"
 #include "uart.h"
 
-#if !defined(VMGEN_RUNTIME_VERSION) || VMGEN_RUNTIME_VERSION != 3
-#error "uart-visit.h needs vmgen runtime version 3: regenerate it and the runtime (vmgen generate, vmgen runtime) with one vmgen"
+#if !defined(VMGEN_RUNTIME_VERSION) || VMGEN_RUNTIME_VERSION != 4
+#error "uart-visit.h needs vmgen runtime version 4: regenerate it and the runtime (vmgen generate, vmgen runtime) with one vmgen"
 #endif
 
 bool visit_type_UARTParity(Visitor *v, const char *name, UARTParity *obj, Error **errp);
@@ -36,5 +36,15 @@ bool vmgen_save_SerialState_as(const SerialState *obj, VmgenFormat format, uint3
 bool vmgen_load_SerialState_as(SerialState *obj, VmgenFormat format, uint32_t version, const uint8_t *buf, size_t len, Error **errp);
 /* This build's offer for SerialState (versions 2..4) with the given VmgenFormat bits. */
 VmgenOffer vmgen_offer_SerialState(uint32_t formats);
+/*
+ * The two paths vmgen_save_SerialState / vmgen_load_SerialState combine (for tests and benchmarks).
+ * vmgen_der_*: the specialized straight-line codec; it handles values that fit their
+ * declarations and DER records of this version, and otherwise returns false having
+ * changed nothing (no message).  vmgen_visit_*: the visitors alone (every error message).
+ */
+bool vmgen_der_save_SerialState(const SerialState *obj, uint8_t **buf, size_t *len);
+bool vmgen_der_load_SerialState(SerialState *obj, const uint8_t *buf, size_t len);
+bool vmgen_visit_save_SerialState(const SerialState *obj, uint8_t **buf, size_t *len, Error **errp);
+bool vmgen_visit_load_SerialState(SerialState *obj, const uint8_t *buf, size_t len, Error **errp);
 
 #endif /* VMGEN_UART_VISIT_H */

@@ -10,8 +10,8 @@
 #include "vmgen-legacy.h"
 #include "vnet.h"
 
-#if !defined(VMGEN_RUNTIME_VERSION) || VMGEN_RUNTIME_VERSION != 3
-#error "vnet-visit.h needs vmgen runtime version 3: regenerate it and the runtime (vmgen generate, vmgen runtime) with one vmgen"
+#if !defined(VMGEN_RUNTIME_VERSION) || VMGEN_RUNTIME_VERSION != 4
+#error "vnet-visit.h needs vmgen runtime version 4: regenerate it and the runtime (vmgen generate, vmgen runtime) with one vmgen"
 #endif
 
 bool visit_type_VNetOffload(Visitor *v, const char *name, VNetOffload *obj, Error **errp);
@@ -37,5 +37,15 @@ bool vmgen_save_VirtIONet_as(const VirtIONet *obj, VmgenFormat format, uint32_t 
 bool vmgen_load_VirtIONet_as(VirtIONet *obj, VmgenFormat format, uint32_t version, const uint8_t *buf, size_t len, Error **errp);
 /* This build's offer for VirtIONet (versions 1..1) with the given VmgenFormat bits. */
 VmgenOffer vmgen_offer_VirtIONet(uint32_t formats);
+/*
+ * The two paths vmgen_save_VirtIONet / vmgen_load_VirtIONet combine (for tests and benchmarks).
+ * vmgen_der_*: the specialized straight-line codec; it handles values that fit their
+ * declarations and DER records of this version, and otherwise returns false having
+ * changed nothing (no message).  vmgen_visit_*: the visitors alone (every error message).
+ */
+bool vmgen_der_save_VirtIONet(const VirtIONet *obj, uint8_t **buf, size_t *len);
+bool vmgen_der_load_VirtIONet(VirtIONet *obj, const uint8_t *buf, size_t len);
+bool vmgen_visit_save_VirtIONet(const VirtIONet *obj, uint8_t **buf, size_t *len, Error **errp);
+bool vmgen_visit_load_VirtIONet(VirtIONet *obj, const uint8_t *buf, size_t len, Error **errp);
 
 #endif /* VMGEN_VNET_VISIT_H */

@@ -1,0 +1,348 @@
+"""Plans the specialized DER writer and BER reader of each device state.
+
+Beside the generic visitors, the C backend emits for every struct it can a
+straight-line ``vmgen_der_put_S`` (DER contents of S) and ``vmgen_ber_get_S``
+(the reverse, in a checking and a storing pass), and for each device state
+``vmgen_der_save_S`` / ``vmgen_der_load_S`` on top of them.  They cover the
+common case: values that fit their declarations, and records of the reader's
+own version in DER form.  Anything else makes them return false, and the
+visitors (which produce every error message) take over; so they may accept
+only bytes the visitors accept, and must store exactly what the visitors
+store.
+
+This module decides which structs get such code (plain integers, ranged
+integers, bit-fields, bool, enums, floats, fixed byte arrays, fixed arrays,
+nested and anonymous structs, VMGEN_SINCE members) and computes the
+identifier octets, the largest possible encodings and the record header;
+``templates/c/fast.c.j2`` only substitutes.  Members it does not handle
+(unions, strings, sized arrays, const fields, external types) leave the
+struct, and every struct or state containing it, to the visitors.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from vmgen import ir
+
+# Universal identifier octets of list elements (ASN.1 SEQUENCE OF keeps them).
+_INTEGER, _BOOLEAN, _OCTET_STRING, _ENUMERATED, _SEQUENCE = 0x02, 0x01, 0x04, 0x0A, 0x30
+
+# C type of an integer visitor's value (the cast when storing).
+_INT_C_TYPES = {
+    "int8": "int8_t", "int16": "int16_t", "int32": "int32_t", "int64": "int64_t",
+    "uint8": "uint8_t", "uint16": "uint16_t", "uint32": "uint32_t", "uint64": "uint64_t",
+    "char": "char", "schar": "signed char", "uchar": "unsigned char", "short": "short",
+    "ushort": "unsigned short", "int": "int", "uint": "unsigned int", "long": "long",
+    "ulong": "unsigned long", "llong": "long long", "ullong": "unsigned long long",
+}
+
+
+class Unsupported(Exception):
+    """A member the specialized code does not handle (the visitors do)."""
+
+
+def len_size(n: int) -> int:
+    """Octets of the minimal DER length form of n."""
+    if n < 0x80:
+        return 1
+    return 1 + (n.bit_length() + 7) // 8
+
+
+def context_id(index: int, constructed: bool) -> bytes:
+    """Identifier octets of the context-specific tag [index]."""
+    first = 0x80 | (0x20 if constructed else 0)
+    if index < 31:
+        return bytes([first | index])
+    groups = []
+    while True:
+        groups.append(index & 0x7F)
+        index >>= 7
+        if not index:
+            break
+    tail = [g | 0x80 for g in reversed(groups[1:])] + [groups[0]]
+    return bytes([first | 0x1F, *tail])
+
+
+def _der_int(value: int) -> bytes:
+    return value.to_bytes(value.bit_length() // 8 + 1, "big", signed=True)
+
+
+def _tlv(identifier: bytes, content: bytes) -> bytes:
+    n = len(content)
+    length = bytes([n]) if n < 0x80 else bytes([0x80 | (len_size(n) - 1)]) + n.to_bytes(
+        len_size(n) - 1, "big")
+    return identifier + length + content
+
+
+def record_head(name: str, version: int, minimum_version: int) -> bytes:
+    """The record's members before the state: device, version, minimum version
+    (what vmgen_save_record writes for this writer's own version)."""
+    return (_tlv(context_id(0, False), name.encode("ascii"))
+            + _tlv(context_id(1, False), _der_int(version))
+            + _tlv(context_id(2, False), _der_int(minimum_version)))
+
+
+def c_bytes(data: bytes) -> str:
+    return ", ".join(f"0x{b:02x}" for b in data)
+
+
+def _literal(value: int, signed: bool) -> str:
+    if signed:
+        return "INT64_MIN" if value == -(1 << 63) else f"INT64_C({value})"
+    return f"UINT64_C({value})"
+
+
+@dataclass(frozen=True)
+class Op:
+    """One member (or list element) in the specialized code.
+
+    `kind` picks the template macro: uint, int, enum, bool, float, double,
+    bytes, struct, inline (an anonymous struct's members), list."""
+
+    kind: str
+    id: str  # identifier octets as a C constant, big-endian
+    idlen: int
+    expr: str  # the C lvalue of the member
+    depth: int  # nesting of lists and inline structs (names loop variables)
+    c_type: str = ""  # for stores: the member's C type
+    lo: str = ""
+    hi: str = ""
+    length: int = 0  # bytes, list: element count
+    name: str = ""  # struct: its name; enum: its name
+    lensize: int = 0  # constructed: length octets reserved
+    members: tuple[Op, ...] = ()  # inline: the members
+    element: tuple[Op, ...] = ()  # list: the one element op
+
+    @property
+    def inner_end(self) -> str:
+        return f"e{self.depth}"
+
+    @property
+    def index(self) -> str:
+        return f"i{self.depth}"
+
+
+@dataclass(frozen=True)
+class FastStruct:
+    name: str
+    c_type: str
+    ops: tuple[Op, ...]
+    locals: tuple[str, ...]  # the reader's temporaries
+
+
+@dataclass(frozen=True)
+class FastEnum:
+    name: str
+    values: tuple[str, ...]  # distinct, as C constants
+
+
+@dataclass(frozen=True)
+class FastState:
+    name: str
+    c_type: str
+    head: str  # the record header bytes, as a C initializer
+    head_len: int
+    max_size: int  # largest record the writer can produce
+    outer_lensize: int
+    state_lensize: int
+    copy_max: int  # load into a stack copy up to this struct size (else check + store)
+    reason: str  # why there is no specialized code ("" when there is)
+
+
+@dataclass
+class _Planner:
+    module: ir.Module
+    # struct name -> (ops, largest contents); None: not supported, with the reason
+    done: dict[str, tuple[tuple[Op, ...], int] | None] = field(default_factory=dict)
+    reasons: dict[str, str] = field(default_factory=dict)
+    order: list[str] = field(default_factory=list)
+
+    def struct(self, name: str) -> tuple[tuple[Op, ...], int]:
+        if name in self.done:
+            result = self.done[name]
+            if result is None:
+                raise Unsupported(self.reasons[name])
+            return result
+        s = self.module.struct(name)
+        try:
+            result = self.members(s, "obj->", 0)
+        except Unsupported as e:
+            self.done[name] = None
+            self.reasons[name] = str(e)
+            raise
+        self.done[name] = result
+        if not s.anonymous:
+            self.order.append(name)
+        return result
+
+    def members(self, s: ir.Struct, base: str, depth: int) -> tuple[tuple[Op, ...], int]:
+        if any(f.selector is not None for f in s.wire):
+            raise Unsupported(f"{s.name}: union members are visited")
+        ops = []
+        total = 0
+        for index, f in enumerate(s.wire):
+            assert f.type is not None
+            if f.const:
+                raise Unsupported(f"{s.name}.{f.name}: const members are visited")
+            op, size = self.value(f.type, context_id(index, _constructed(f.type)),
+                                  f"{base}{f.name}", depth, f"{s.name}.{f.name}")
+            ops.append(op)
+            total += size
+        return tuple(ops), total
+
+    def value(self, t: ir.WireType, ident: bytes, expr: str, depth: int,
+              where: str) -> tuple[Op, int]:
+        """The op for one value and the largest TLV it can take."""
+        if len(ident) > 4:
+            raise Unsupported(f"{where}: tag number too large")
+        head = len(ident) + 1
+
+        def op(kind: str, **more: Any) -> Op:
+            return Op(kind, f"0x{int.from_bytes(ident, 'big'):02x}u", len(ident), expr, depth,
+                      **more)
+
+        if isinstance(t, ir.IntType):
+            c_type = _INT_C_TYPES[t.visitor]
+            if _signed(t):
+                return (op("int", c_type=c_type, lo=_literal(t.min, True),
+                           hi=_literal(t.max, True)), head + t.bits // 8)
+            return (op("uint", c_type=c_type, lo=_literal(t.min, False),
+                       hi=_literal(t.max, False)), head + t.bits // 8 + 1)
+        if isinstance(t, ir.BoolType):
+            return op("bool"), head + 1
+        if isinstance(t, ir.FloatType):
+            return op(t.visitor), head + t.bits // 8
+        if isinstance(t, ir.EnumRef):
+            e = self.module.enum(t.name)
+            return op("enum", c_type=e.c_type, name=e.name), head + 8
+        if isinstance(t, ir.BytesType):
+            if t.count is not None:
+                raise Unsupported(f"{where}: sized arrays are visited")
+            return op("bytes", length=t.length), len(ident) + len_size(t.length) + t.length
+        if isinstance(t, ir.ArrayType):
+            if t.count is not None:
+                raise Unsupported(f"{where}: sized arrays are visited")
+            element, size = self.value(t.element, bytes([_universal(t.element)]),
+                                       f"{expr}[i{depth}]", depth + 1, where)
+            content = size * t.length
+            return (op("list", length=t.length, lensize=len_size(content), element=(element,)),
+                    len(ident) + len_size(content) + content)
+        if isinstance(t, ir.StructRef):
+            s = self.module.struct(t.name)
+            if s.anonymous:
+                members, content = self.members(s, f"{expr}.", depth + 1)
+                return (op("inline", lensize=len_size(content), members=members),
+                        len(ident) + len_size(content) + content)
+            _, content = self.struct(t.name)
+            return (op("struct", name=s.name, lensize=len_size(content)),
+                    len(ident) + len_size(content) + content)
+        if isinstance(t, ir.StringType):
+            raise Unsupported(f"{where}: strings are visited")
+        if isinstance(t, ir.ExternalType):
+            raise Unsupported(f"{where}: external types are visited")
+        raise Unsupported(f"{where}: unions are visited")
+
+
+def _signed(t: ir.IntType) -> bool:
+    """Carried in an int64_t (else a uint64_t), as the visitors do."""
+    return t.max < (1 << 63) and t.signed
+
+
+def _constructed(t: ir.WireType) -> bool:
+    return isinstance(t, (ir.StructRef, ir.ArrayType))
+
+
+def _universal(t: ir.WireType) -> int:
+    if isinstance(t, ir.IntType):
+        return _INTEGER
+    if isinstance(t, ir.BoolType):
+        return _BOOLEAN
+    if isinstance(t, ir.EnumRef):
+        return _ENUMERATED
+    if isinstance(t, (ir.FloatType, ir.BytesType)):
+        return _OCTET_STRING
+    return _SEQUENCE
+
+
+@dataclass(frozen=True)
+class Plan:
+    structs: tuple[FastStruct, ...]  # in dependency order (callees first)
+    states: tuple[FastState, ...]  # states with specialized code
+    visited: tuple[FastState, ...]  # states without (reason set)
+    enums: tuple[FastEnum, ...]  # enums whose membership the specialized code checks
+
+
+# The reader's temporary for each kind of op that needs one.
+_TEMPS = {"uint": "uint64_t u = 0", "int": "int64_t s = 0", "enum": "int64_t s = 0",
+          "bool": "bool b = false", "bytes": "const uint8_t *q = NULL"}
+
+
+def plan(module: ir.Module) -> Plan:
+    planner = _Planner(module)
+    states = []
+    visited = []
+    for s in module.states:
+        assert s.state is not None
+        head = record_head(s.name, s.state.version, s.state.minimum_version)
+        try:
+            _, content = planner.struct(s.name)
+        except Unsupported as why:
+            visited.append(FastState(s.name, s.c_type, "", 0, 0, 0, 0, 0, str(why)))
+            continue
+        state_tlv = 1 + len_size(content) + content
+        outer = len(head) + state_tlv
+        states.append(FastState(
+            s.name, s.c_type, c_bytes(head), len(head), 1 + len_size(outer) + outer,
+            len_size(outer), len_size(content),
+            _COPY_BASE + _COPY_PER_VALUE * _values(planner.struct(s.name)[0], planner), ""))
+    structs = []
+    enums: list[str] = []
+    for name in planner.order:
+        ops, _ = planner.struct(name)
+        s = module.struct(name)
+        kinds: list[str] = []
+        _walk(ops, kinds)
+        temps = tuple(dict.fromkeys(_TEMPS[k] for k in kinds if k in _TEMPS))
+        structs.append(FastStruct(s.name, s.c_type, ops, temps))
+        for op_kind_name in kinds:
+            if op_kind_name.startswith("enum:") and op_kind_name[5:] not in enums:
+                enums.append(op_kind_name[5:])
+    fast_enums = []
+    for name in enums:
+        enum = module.enum(name)
+        values = sorted({en.value for en in enum.enumerators})
+        fast_enums.append(FastEnum(enum.name, tuple(_literal(v, True) for v in values)))
+    return Plan(tuple(structs), tuple(states), tuple(visited), tuple(fast_enums))
+
+
+# A load copies the state (twice) instead of reading the record twice (check, then
+# store) when the state is at most this big: a second read costs a few ns per value,
+# copying ~0.1 ns per byte (and VMGEN_DER_COPY_MAX bounds the stack used).
+_COPY_BASE, _COPY_PER_VALUE = 2048, 32
+
+
+def _values(ops: tuple[Op, ...], planner: _Planner) -> int:
+    """How many values (byte strings count once) the ops read."""
+    total = 0
+    for op in ops:
+        if op.kind == "list":
+            total += op.length * _values(op.element, planner)
+        elif op.kind == "inline":
+            total += _values(op.members, planner)
+        elif op.kind == "struct":
+            total += _values(planner.struct(op.name)[0], planner)
+        else:
+            total += 1
+    return total
+
+
+def _walk(ops: tuple[Op, ...], kinds: list[str]) -> None:
+    """Every op kind used (enums also as "enum:NAME")."""
+    for op in ops:
+        kinds.append(op.kind)
+        if op.kind == "enum":
+            kinds.append(f"enum:{op.name}")
+        _walk(op.members, kinds)
+        _walk(op.element, kinds)
