@@ -276,6 +276,42 @@ static inline uint8_t *vmgen_der_put_double(uint8_t *p, uint32_t id, unsigned id
     return vmgen_der_put_bits(p, id, idlen, bits, 8);
 }
 
+/* A VisibleString from a NUL-terminated buffer of max + 1 chars; clears *ok
+ * when there is no NUL or a character is not visible (nothing is written
+ * then beyond the buffer's first max chars). */
+static inline uint8_t *vmgen_der_put_str(uint8_t *p, uint32_t id, unsigned idlen,
+                                         const char *buf, size_t max, bool *ok)
+{
+    const char *nul = (const char *)memchr(buf, '\0', max + 1);
+    size_t n = nul ? (size_t)(nul - buf) : 0, i;
+
+    *ok &= nul != NULL;
+    for (i = 0; i < n; i++) {
+        *ok &= (unsigned char)buf[i] >= 0x20 && (unsigned char)buf[i] <= 0x7e;
+    }
+    return vmgen_der_put_bytes(p, id, idlen, buf, n);
+}
+
+/* The element count of a VMGEN_SIZE_IS array: its count field's value when
+ * it lies in [lo, hi], else 0 with *ok cleared. */
+static inline size_t vmgen_der_count_uint(uint64_t x, uint64_t lo, uint64_t hi, bool *ok)
+{
+    if (x < lo || x > hi) {
+        *ok = false;
+        return 0;
+    }
+    return (size_t)x;
+}
+
+static inline size_t vmgen_der_count_int(int64_t x, int64_t lo, int64_t hi, bool *ok)
+{
+    if (x < lo || x > hi) {
+        *ok = false;
+        return 0;
+    }
+    return (size_t)x;
+}
+
 /*
  * Starts a constructed value: writes its identifier and reserves `size`
  * length octets (enough for the largest contents it can have); returns where
@@ -463,6 +499,51 @@ static inline bool vmgen_ber_get_bytes(const uint8_t **pp, const uint8_t *end, u
         return false;
     }
     *out = p;
+    *pp = p + n;
+    return true;
+}
+
+/* A primitive OCTET STRING of min..max octets: *out points at them, *n. */
+static inline bool vmgen_ber_get_sized(const uint8_t **pp, const uint8_t *end, uint32_t id,
+                                       unsigned idlen, size_t min, size_t max,
+                                       const uint8_t **out, size_t *n)
+{
+    const uint8_t *p = *pp;
+
+    if (!vmgen_ber_head(&p, end, id, idlen, n) || *n < min || *n > max) {
+        return false;
+    }
+    *out = p;
+    *pp = p + *n;
+    return true;
+}
+
+static inline bool vmgen_ber_at_least(size_t n, size_t min)
+{
+    return n >= min;
+}
+
+/* A VisibleString of at most max characters into buf (NUL-terminated). */
+static inline bool vmgen_ber_get_str(const uint8_t **pp, const uint8_t *end, uint32_t id,
+                                     unsigned idlen, char *buf, size_t max, bool store)
+{
+    const uint8_t *p = *pp;
+    size_t n, i;
+
+    if (!vmgen_ber_head(&p, end, id, idlen, &n) || n > max) {
+        return false;
+    }
+    for (i = 0; i < n; i++) {
+        if (p[i] < 0x20 || p[i] > 0x7e) {
+            return false;
+        }
+    }
+    if (store) {
+        if (n) {
+            memcpy(buf, p, n);
+        }
+        buf[n] = '\0';
+    }
     *pp = p + n;
     return true;
 }

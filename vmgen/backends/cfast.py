@@ -21,13 +21,14 @@ struct, and every struct or state containing it, to the visitors.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from vmgen import ir
 
 # Universal identifier octets of list elements (ASN.1 SEQUENCE OF keeps them).
 _INTEGER, _BOOLEAN, _OCTET_STRING, _ENUMERATED, _SEQUENCE = 0x02, 0x01, 0x04, 0x0A, 0x30
+_VISIBLE_STRING = 0x1A
 
 # C type of an integer visitor's value (the cast when storing).
 _INT_C_TYPES = {
@@ -98,8 +99,12 @@ def _literal(value: int, signed: bool) -> str:
 class Op:
     """One member (or list element) in the specialized code.
 
-    `kind` picks the template macro: uint, int, enum, bool, float, double,
-    bytes, struct, inline (an anonymous struct's members), list."""
+    `kind` picks the template macros (put_KIND, get_KIND): uint, int, enum,
+    bool, float, double, bytes, string, struct, inline (an anonymous struct's
+    members), list; const_uint, const_int, const_enum (written like the plain
+    kinds, compared on load); sized_bytes, sized_list (VMGEN_SIZE_IS arrays of
+    fixed capacity: `count` is the count field, `min`..`length` the counts
+    the wire allows)."""
 
     kind: str
     id: str  # identifier octets as a C constant, big-endian
@@ -114,6 +119,10 @@ class Op:
     lensize: int = 0  # constructed: length octets reserved
     members: tuple[Op, ...] = ()  # inline: the members
     element: tuple[Op, ...] = ()  # list: the one element op
+    min: int = 0  # sized: fewest elements
+    count: str = ""  # sized: the count field's lvalue
+    count_c_type: str = ""  # sized: its C type
+    count_sign: str = ""  # sized: "int" or "uint" (how it is compared)
 
     @property
     def inner_end(self) -> str:
@@ -122,6 +131,18 @@ class Op:
     @property
     def index(self) -> str:
         return f"i{self.depth}"
+
+    @property
+    def count_temp(self) -> str:
+        return "int64_t" if self.count_sign == "int" else "uint64_t"
+
+    @property
+    def count_lo(self) -> str:
+        return _literal(self.min, self.count_sign == "int")
+
+    @property
+    def count_hi(self) -> str:
+        return _literal(self.length, self.count_sign == "int")
 
 
 @dataclass(frozen=True)
@@ -184,13 +205,45 @@ class _Planner:
         total = 0
         for index, f in enumerate(s.wire):
             assert f.type is not None
+            where = f"{s.name}.{f.name}"
+            ident = context_id(index, _constructed(f.type))
+            t = f.type
+            if isinstance(t, (ir.ArrayType, ir.BytesType)) and t.count is not None:
+                op, size = self.sized(s, t, ident, f"{base}{f.name}", base, depth, where)
+            else:
+                op, size = self.value(t, ident, f"{base}{f.name}", depth, where)
             if f.const:
-                raise Unsupported(f"{s.name}.{f.name}: const members are visited")
-            op, size = self.value(f.type, context_id(index, _constructed(f.type)),
-                                  f"{base}{f.name}", depth, f"{s.name}.{f.name}")
+                if op.kind not in ("uint", "int", "enum"):
+                    raise Unsupported(f"{where}: const aggregates are visited")
+                op = replace(op, kind=f"const_{op.kind}")
             ops.append(op)
             total += size
         return tuple(ops), total
+
+    def sized(self, s: ir.Struct, t: ir.ArrayType | ir.BytesType, ident: bytes, expr: str,
+              base: str, depth: int, where: str) -> tuple[Op, int]:
+        """A VMGEN_SIZE_IS array of fixed capacity: as many elements as its count says."""
+        assert t.count is not None
+        if not t.count.fixed:
+            raise Unsupported(f"{where}: arrays sized by the destination are visited")
+        if len(ident) > 4:
+            raise Unsupported(f"{where}: tag number too large")
+        count = s.field(t.count.field)
+        assert isinstance(count.type, ir.IntType)
+        common: dict[str, Any] = dict(
+            min=t.count.min, length=t.count.max, count=f"{base}{count.name}",
+            count_c_type=_INT_C_TYPES[count.type.visitor],
+            count_sign="int" if count.type.signed else "uint")
+        ident_c = f"0x{int.from_bytes(ident, 'big'):02x}u"
+        if isinstance(t, ir.BytesType):
+            return (Op("sized_bytes", ident_c, len(ident), expr, depth, **common),
+                    len(ident) + len_size(t.count.max) + t.count.max)
+        element, size = self.value(t.element, bytes([_universal(t.element)]),
+                                   f"{expr}[i{depth}]", depth + 1, where)
+        content = size * t.count.max
+        return (Op("sized_list", ident_c, len(ident), expr, depth, lensize=len_size(content),
+                   element=(element,), **common),
+                len(ident) + len_size(content) + content)
 
     def value(self, t: ir.WireType, ident: bytes, expr: str, depth: int,
               where: str) -> tuple[Op, int]:
@@ -239,7 +292,8 @@ class _Planner:
             return (op("struct", name=s.name, lensize=len_size(content)),
                     len(ident) + len_size(content) + content)
         if isinstance(t, ir.StringType):
-            raise Unsupported(f"{where}: strings are visited")
+            n = t.capacity - 1
+            return op("string", length=n), len(ident) + len_size(n) + n
         if isinstance(t, ir.ExternalType):
             raise Unsupported(f"{where}: external types are visited")
         raise Unsupported(f"{where}: unions are visited")
@@ -263,6 +317,8 @@ def _universal(t: ir.WireType) -> int:
         return _ENUMERATED
     if isinstance(t, (ir.FloatType, ir.BytesType)):
         return _OCTET_STRING
+    if isinstance(t, ir.StringType):
+        return _VISIBLE_STRING
     return _SEQUENCE
 
 
@@ -276,7 +332,10 @@ class Plan:
 
 # The reader's temporary for each kind of op that needs one.
 _TEMPS = {"uint": "uint64_t u = 0", "int": "int64_t s = 0", "enum": "int64_t s = 0",
-          "bool": "bool b = false", "bytes": "const uint8_t *q = NULL"}
+          "const_uint": "uint64_t u = 0", "const_int": "int64_t s = 0",
+          "const_enum": "int64_t s = 0", "bool": "bool b = false",
+          "bytes": "const uint8_t *q = NULL", "sized_bytes": "const uint8_t *q = NULL",
+          "size": "size_t n = 0"}
 
 
 def plan(module: ir.Module) -> Plan:
@@ -327,7 +386,7 @@ def _values(ops: tuple[Op, ...], planner: _Planner) -> int:
     """How many values (byte strings count once) the ops read."""
     total = 0
     for op in ops:
-        if op.kind == "list":
+        if op.kind in ("list", "sized_list"):
             total += op.length * _values(op.element, planner)
         elif op.kind == "inline":
             total += _values(op.members, planner)
@@ -342,7 +401,9 @@ def _walk(ops: tuple[Op, ...], kinds: list[str]) -> None:
     """Every op kind used (enums also as "enum:NAME")."""
     for op in ops:
         kinds.append(op.kind)
-        if op.kind == "enum":
+        if op.kind in ("enum", "const_enum"):
             kinds.append(f"enum:{op.name}")
+        if op.kind == "sized_bytes":
+            kinds.append("size")
         _walk(op.members, kinds)
         _walk(op.element, kinds)

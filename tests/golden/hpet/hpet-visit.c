@@ -110,21 +110,261 @@ bool visit_type_HPETState(Visitor *v, const char *name, HPETState *obj, Error **
 
 /* ---- specialized DER writer and BER reader ---------------------------------- */
 
-/* HPETState has no specialized codec (HPETState.timer: sized arrays are visited): its saves and loads use the visitors. */
-bool vmgen_der_save_HPETState(const HPETState *obj, uint8_t **buf, size_t *len)
+/* The DER contents of HPETTimer; clears *ok when a value does not fit its declaration. */
+static uint8_t *vmgen_der_put_HPETTimer(uint8_t *p, const HPETTimer *obj, bool *ok)
 {
     (void)obj;
-    (void)buf;
-    (void)len;
-    return false;
+    (void)ok;
+    p = vmgen_der_put_uint(p, 0x80u, 1, (uint64_t)obj->tn, UINT64_C(0), UINT64_C(31), ok);
+    p = vmgen_der_put_uint(p, 0x81u, 1, (uint64_t)obj->config, UINT64_C(0), UINT64_C(18446744073709551615), ok);
+    p = vmgen_der_put_uint(p, 0x82u, 1, (uint64_t)obj->cmp, UINT64_C(0), UINT64_C(18446744073709551615), ok);
+    p = vmgen_der_put_uint(p, 0x83u, 1, (uint64_t)obj->fsb, UINT64_C(0), UINT64_C(18446744073709551615), ok);
+    p = vmgen_der_put_uint(p, 0x84u, 1, (uint64_t)obj->period, UINT64_C(0), UINT64_C(18446744073709551615), ok);
+    p = vmgen_der_put_uint(p, 0x85u, 1, (uint64_t)obj->wrap_flag, UINT64_C(0), UINT64_C(255), ok);
+    p = vmgen_der_put_uint(p, 0x86u, 1, (uint64_t)obj->last, UINT64_C(0), UINT64_C(18446744073709551615), ok);
+    return p;
+}
+
+/* Reads the DER contents of HPETTimer in [*pp, end), storing only when `store`. */
+static bool vmgen_ber_get_HPETTimer(const uint8_t **pp, const uint8_t *end, HPETTimer *obj, bool store)
+{
+    const uint8_t *p = *pp;
+    uint64_t u = 0;
+
+    (void)obj;
+    (void)store;
+    if (!vmgen_ber_get_uint(&p, end, 0x80u, 1, UINT64_C(0), UINT64_C(31), &u)) {
+        return false;
+    }
+    if (store) {
+        obj->tn = (uint8_t)u;
+    }
+    if (!vmgen_ber_get_uint(&p, end, 0x81u, 1, UINT64_C(0), UINT64_C(18446744073709551615), &u)) {
+        return false;
+    }
+    if (store) {
+        obj->config = (uint64_t)u;
+    }
+    if (!vmgen_ber_get_uint(&p, end, 0x82u, 1, UINT64_C(0), UINT64_C(18446744073709551615), &u)) {
+        return false;
+    }
+    if (store) {
+        obj->cmp = (uint64_t)u;
+    }
+    if (!vmgen_ber_get_uint(&p, end, 0x83u, 1, UINT64_C(0), UINT64_C(18446744073709551615), &u)) {
+        return false;
+    }
+    if (store) {
+        obj->fsb = (uint64_t)u;
+    }
+    if (!vmgen_ber_get_uint(&p, end, 0x84u, 1, UINT64_C(0), UINT64_C(18446744073709551615), &u)) {
+        return false;
+    }
+    if (store) {
+        obj->period = (uint64_t)u;
+    }
+    if (!vmgen_ber_get_uint(&p, end, 0x85u, 1, UINT64_C(0), UINT64_C(255), &u)) {
+        return false;
+    }
+    if (store) {
+        obj->wrap_flag = (uint8_t)u;
+    }
+    if (!vmgen_ber_get_uint(&p, end, 0x86u, 1, UINT64_C(0), UINT64_C(18446744073709551615), &u)) {
+        return false;
+    }
+    if (store) {
+        obj->last = (uint64_t)u;
+    }
+    if (p != end) {
+        return false;
+    }
+    *pp = p;
+    return true;
+}
+
+/* The DER contents of HPETState; clears *ok when a value does not fit its declaration. */
+static uint8_t *vmgen_der_put_HPETState(uint8_t *p, const HPETState *obj, bool *ok)
+{
+    (void)obj;
+    (void)ok;
+    p = vmgen_der_put_uint(p, 0x80u, 1, (uint64_t)obj->rtc_irq_level, UINT64_C(0), UINT64_C(255), ok);
+    {
+        uint8_t *c0 = vmgen_der_open(&p, 0xa1u, 1, 3);
+        size_t n0 = vmgen_der_count_uint((uint64_t)obj->num_timers, UINT64_C(3), UINT64_C(32), ok);
+
+        for (size_t i0 = 0; i0 < n0; i0++) {
+            {
+                uint8_t *c1 = vmgen_der_open(&p, 0x30u, 1, 1);
+
+                p = vmgen_der_put_HPETTimer(p, &obj->timer[i0], ok);
+                p = vmgen_der_close(c1, p, 1);
+            }
+        }
+        p = vmgen_der_close(c0, p, 3);
+    }
+    p = vmgen_der_put_uint(p, 0x82u, 1, (uint64_t)obj->capability, UINT64_C(0), UINT64_C(18446744073709551615), ok);
+    p = vmgen_der_put_uint(p, 0x83u, 1, (uint64_t)obj->config, UINT64_C(0), UINT64_C(18446744073709551615), ok);
+    p = vmgen_der_put_uint(p, 0x84u, 1, (uint64_t)obj->isr, UINT64_C(0), UINT64_C(18446744073709551615), ok);
+    p = vmgen_der_put_uint(p, 0x85u, 1, (uint64_t)obj->hpet_counter, UINT64_C(0), UINT64_C(18446744073709551615), ok);
+    p = vmgen_der_put_uint(p, 0x86u, 1, (uint64_t)obj->hpet_id, UINT64_C(0), UINT64_C(255), ok);
+    p = vmgen_der_put_uint(p, 0x87u, 1, (uint64_t)obj->hpet_offset_saved, UINT64_C(0), UINT64_C(4294967295), ok);
+    p = vmgen_der_put_uint(p, 0x88u, 1, (uint64_t)obj->hpet_offset, UINT64_C(0), UINT64_C(18446744073709551615), ok);
+    return p;
+}
+
+/* Reads the DER contents of HPETState in [*pp, end), storing only when `store`. */
+static bool vmgen_ber_get_HPETState(const uint8_t **pp, const uint8_t *end, HPETState *obj, bool store)
+{
+    const uint8_t *p = *pp;
+    uint64_t u = 0;
+
+    (void)obj;
+    (void)store;
+    if (!vmgen_ber_get_uint(&p, end, 0x80u, 1, UINT64_C(0), UINT64_C(255), &u)) {
+        return false;
+    }
+    if (store) {
+        obj->rtc_irq_level = (uint8_t)u;
+    }
+    {
+        const uint8_t *e0;
+        size_t i0;
+
+        if (!vmgen_ber_open(&p, end, 0xa1u, 1, &e0)) {
+            return false;
+        }
+        for (i0 = 0; p != e0; i0++) {
+            if (i0 == 32) {
+                return false;
+            }
+            {
+                const uint8_t *e1;
+
+                if (!vmgen_ber_open(&p, e0, 0x30u, 1, &e1) ||
+                    !vmgen_ber_get_HPETTimer(&p, e1, &obj->timer[i0], store)) {
+                    return false;
+                }
+            }
+        }
+        if (!vmgen_ber_at_least(i0, 3)) {
+            return false;
+        }
+        if (store) {
+            obj->num_timers = (uint32_t)i0;
+        }
+    }
+    if (!vmgen_ber_get_uint(&p, end, 0x82u, 1, UINT64_C(0), UINT64_C(18446744073709551615), &u)) {
+        return false;
+    }
+    if (store) {
+        obj->capability = (uint64_t)u;
+    }
+    if (!vmgen_ber_get_uint(&p, end, 0x83u, 1, UINT64_C(0), UINT64_C(18446744073709551615), &u)) {
+        return false;
+    }
+    if (store) {
+        obj->config = (uint64_t)u;
+    }
+    if (!vmgen_ber_get_uint(&p, end, 0x84u, 1, UINT64_C(0), UINT64_C(18446744073709551615), &u)) {
+        return false;
+    }
+    if (store) {
+        obj->isr = (uint64_t)u;
+    }
+    if (!vmgen_ber_get_uint(&p, end, 0x85u, 1, UINT64_C(0), UINT64_C(18446744073709551615), &u)) {
+        return false;
+    }
+    if (store) {
+        obj->hpet_counter = (uint64_t)u;
+    }
+    if (!vmgen_ber_get_uint(&p, end, 0x86u, 1, UINT64_C(0), UINT64_C(255), &u)) {
+        return false;
+    }
+    if (store) {
+        obj->hpet_id = (uint8_t)u;
+    }
+    if (!vmgen_ber_get_uint(&p, end, 0x87u, 1, UINT64_C(0), UINT64_C(4294967295), &u)) {
+        return false;
+    }
+    if (store) {
+        obj->hpet_offset_saved = (uint32_t)u;
+    }
+    if (!vmgen_ber_get_uint(&p, end, 0x88u, 1, UINT64_C(0), UINT64_C(18446744073709551615), &u)) {
+        return false;
+    }
+    if (store) {
+        obj->hpet_offset = (uint64_t)u;
+    }
+    if (p != end) {
+        return false;
+    }
+    *pp = p;
+    return true;
+}
+
+bool vmgen_der_save_HPETState(const HPETState *obj, uint8_t **buf, size_t *len)
+{
+    static const uint8_t head[17] = { 0x80, 0x09, 0x48, 0x50, 0x45, 0x54, 0x53, 0x74, 0x61, 0x74, 0x65, 0x81, 0x01, 0x02, 0x82, 0x01, 0x01 };
+    uint8_t *out = malloc((size_t)UINT64_C(2179)), *p = out, *c0, *c1;
+    bool ok = true;
+
+    if (!out) {
+        return false;
+    }
+    c0 = vmgen_der_open(&p, 0x30u, 1, 3);
+    memcpy(p, head, sizeof(head));
+    p += sizeof(head);
+    c1 = vmgen_der_open(&p, 0xa3u, 1, 3);
+    p = vmgen_der_put_HPETState(p, obj, &ok);
+    p = vmgen_der_close(c1, p, 3);
+    p = vmgen_der_close(c0, p, 3);
+    if (!ok) {
+        free(out);
+        return false;
+    }
+    *buf = out;
+    *len = (size_t)(p - out);
+    return true;
+}
+
+static bool vmgen_der_load_pass_HPETState(HPETState *obj, const uint8_t *buf, size_t len, bool store)
+{
+    static const uint8_t head[17] = { 0x80, 0x09, 0x48, 0x50, 0x45, 0x54, 0x53, 0x74, 0x61, 0x74, 0x65, 0x81, 0x01, 0x02, 0x82, 0x01, 0x01 };
+    const uint8_t *p = buf, *end = buf + len, *e0, *e1;
+
+    if (!vmgen_ber_open(&p, end, 0x30u, 1, &e0) || e0 != end ||
+        (size_t)(end - p) < sizeof(head) || memcmp(p, head, sizeof(head)) != 0) {
+        return false;
+    }
+    p += sizeof(head);
+    return vmgen_ber_open(&p, end, 0xa3u, 1, &e1) && e1 == end &&
+           vmgen_ber_get_HPETState(&p, end, obj, store);
+}
+
+/* Small states: one pass into a copy, copied back only when everything was read. */
+static bool vmgen_der_load_copy_HPETState(HPETState *obj, const uint8_t *buf, size_t len)
+{
+    HPETState copy;
+
+    memcpy(&copy, obj, sizeof(copy));
+    if (!vmgen_der_load_pass_HPETState(&copy, buf, len, true)) {
+        return false;
+    }
+    memcpy(obj, &copy, sizeof(copy));
+    return true;
 }
 
 bool vmgen_der_load_HPETState(HPETState *obj, const uint8_t *buf, size_t len)
 {
-    (void)obj;
-    (void)buf;
-    (void)len;
-    return false;
+    if (!buf) {
+        return false;
+    }
+    if (sizeof(*obj) <= VMGEN_DER_COPY_MAX && sizeof(*obj) <= 9472u) {
+        return vmgen_der_load_copy_HPETState(obj, buf, len);
+    }
+    /* Large states: a checking pass decides, then a storing pass reads the same bytes. */
+    return vmgen_der_load_pass_HPETState(obj, buf, len, false) &&
+           vmgen_der_load_pass_HPETState(obj, buf, len, true);
 }
 
 static bool vmgen_visit_state_HPETState(Visitor *v, const char *name, void *obj, Error **errp)

@@ -226,21 +226,432 @@ bool visit_type_E1000State(Visitor *v, const char *name, E1000State *obj, Error 
 
 /* ---- specialized DER writer and BER reader ---------------------------------- */
 
-/* E1000State has no specialized codec (E1000State.mac_reg_count: const members are visited): its saves and loads use the visitors. */
-bool vmgen_der_save_E1000State(const E1000State *obj, uint8_t **buf, size_t *len)
+/* The DER contents of e1000_tx; clears *ok when a value does not fit its declaration. */
+static uint8_t *vmgen_der_put_e1000_tx(uint8_t *p, const e1000_tx *obj, bool *ok)
 {
     (void)obj;
-    (void)buf;
-    (void)len;
-    return false;
+    (void)ok;
+    p = vmgen_der_put_bytes(p, 0x80u, 1, obj->header, 256);
+    p = vmgen_der_put_bytes(p, 0x81u, 1, obj->vlan_header, 4);
+    p = vmgen_der_put_bytes(p, 0x82u, 1, obj->vlan, 4);
+    p = vmgen_der_put_bytes(p, 0x83u, 1, obj->data, 16384);
+    p = vmgen_der_put_uint(p, 0x84u, 1, (uint64_t)obj->size, UINT64_C(0), UINT64_C(65535), ok);
+    p = vmgen_der_put_uint(p, 0x85u, 1, (uint64_t)obj->vlan_needed, UINT64_C(0), UINT64_C(255), ok);
+    p = vmgen_der_put_uint(p, 0x86u, 1, (uint64_t)obj->ipcss, UINT64_C(0), UINT64_C(255), ok);
+    p = vmgen_der_put_uint(p, 0x87u, 1, (uint64_t)obj->ipcso, UINT64_C(0), UINT64_C(255), ok);
+    p = vmgen_der_put_uint(p, 0x88u, 1, (uint64_t)obj->ipcse, UINT64_C(0), UINT64_C(65535), ok);
+    p = vmgen_der_put_uint(p, 0x89u, 1, (uint64_t)obj->tucss, UINT64_C(0), UINT64_C(255), ok);
+    p = vmgen_der_put_uint(p, 0x8au, 1, (uint64_t)obj->tucso, UINT64_C(0), UINT64_C(255), ok);
+    p = vmgen_der_put_uint(p, 0x8bu, 1, (uint64_t)obj->tucse, UINT64_C(0), UINT64_C(65535), ok);
+    p = vmgen_der_put_uint(p, 0x8cu, 1, (uint64_t)obj->hdr_len, UINT64_C(0), UINT64_C(255), ok);
+    p = vmgen_der_put_uint(p, 0x8du, 1, (uint64_t)obj->mss, UINT64_C(0), UINT64_C(65535), ok);
+    p = vmgen_der_put_uint(p, 0x8eu, 1, (uint64_t)obj->paylen, UINT64_C(0), UINT64_C(4294967295), ok);
+    p = vmgen_der_put_uint(p, 0x8fu, 1, (uint64_t)obj->tso_frames, UINT64_C(0), UINT64_C(65535), ok);
+    p = vmgen_der_put_int(p, 0x90u, 1, (int64_t)obj->tse, INT64_C(-128), INT64_C(127), ok);
+    p = vmgen_der_put_int(p, 0x91u, 1, (int64_t)obj->ip, INT64_C(-128), INT64_C(127), ok);
+    p = vmgen_der_put_int(p, 0x92u, 1, (int64_t)obj->tcp, INT64_C(-128), INT64_C(127), ok);
+    p = vmgen_der_put_int(p, 0x93u, 1, (int64_t)obj->cptse, INT64_C(-128), INT64_C(127), ok);
+    return p;
+}
+
+/* Reads the DER contents of e1000_tx in [*pp, end), storing only when `store`. */
+static bool vmgen_ber_get_e1000_tx(const uint8_t **pp, const uint8_t *end, e1000_tx *obj, bool store)
+{
+    const uint8_t *p = *pp;
+    const uint8_t *q = NULL;
+    uint64_t u = 0;
+    int64_t s = 0;
+
+    (void)obj;
+    (void)store;
+    if (!vmgen_ber_get_bytes(&p, end, 0x80u, 1, 256, &q)) {
+        return false;
+    }
+    if (store) {
+        memcpy(obj->header, q, 256);
+    }
+    if (!vmgen_ber_get_bytes(&p, end, 0x81u, 1, 4, &q)) {
+        return false;
+    }
+    if (store) {
+        memcpy(obj->vlan_header, q, 4);
+    }
+    if (!vmgen_ber_get_bytes(&p, end, 0x82u, 1, 4, &q)) {
+        return false;
+    }
+    if (store) {
+        memcpy(obj->vlan, q, 4);
+    }
+    if (!vmgen_ber_get_bytes(&p, end, 0x83u, 1, 16384, &q)) {
+        return false;
+    }
+    if (store) {
+        memcpy(obj->data, q, 16384);
+    }
+    if (!vmgen_ber_get_uint(&p, end, 0x84u, 1, UINT64_C(0), UINT64_C(65535), &u)) {
+        return false;
+    }
+    if (store) {
+        obj->size = (uint16_t)u;
+    }
+    if (!vmgen_ber_get_uint(&p, end, 0x85u, 1, UINT64_C(0), UINT64_C(255), &u)) {
+        return false;
+    }
+    if (store) {
+        obj->vlan_needed = (unsigned char)u;
+    }
+    if (!vmgen_ber_get_uint(&p, end, 0x86u, 1, UINT64_C(0), UINT64_C(255), &u)) {
+        return false;
+    }
+    if (store) {
+        obj->ipcss = (uint8_t)u;
+    }
+    if (!vmgen_ber_get_uint(&p, end, 0x87u, 1, UINT64_C(0), UINT64_C(255), &u)) {
+        return false;
+    }
+    if (store) {
+        obj->ipcso = (uint8_t)u;
+    }
+    if (!vmgen_ber_get_uint(&p, end, 0x88u, 1, UINT64_C(0), UINT64_C(65535), &u)) {
+        return false;
+    }
+    if (store) {
+        obj->ipcse = (uint16_t)u;
+    }
+    if (!vmgen_ber_get_uint(&p, end, 0x89u, 1, UINT64_C(0), UINT64_C(255), &u)) {
+        return false;
+    }
+    if (store) {
+        obj->tucss = (uint8_t)u;
+    }
+    if (!vmgen_ber_get_uint(&p, end, 0x8au, 1, UINT64_C(0), UINT64_C(255), &u)) {
+        return false;
+    }
+    if (store) {
+        obj->tucso = (uint8_t)u;
+    }
+    if (!vmgen_ber_get_uint(&p, end, 0x8bu, 1, UINT64_C(0), UINT64_C(65535), &u)) {
+        return false;
+    }
+    if (store) {
+        obj->tucse = (uint16_t)u;
+    }
+    if (!vmgen_ber_get_uint(&p, end, 0x8cu, 1, UINT64_C(0), UINT64_C(255), &u)) {
+        return false;
+    }
+    if (store) {
+        obj->hdr_len = (uint8_t)u;
+    }
+    if (!vmgen_ber_get_uint(&p, end, 0x8du, 1, UINT64_C(0), UINT64_C(65535), &u)) {
+        return false;
+    }
+    if (store) {
+        obj->mss = (uint16_t)u;
+    }
+    if (!vmgen_ber_get_uint(&p, end, 0x8eu, 1, UINT64_C(0), UINT64_C(4294967295), &u)) {
+        return false;
+    }
+    if (store) {
+        obj->paylen = (uint32_t)u;
+    }
+    if (!vmgen_ber_get_uint(&p, end, 0x8fu, 1, UINT64_C(0), UINT64_C(65535), &u)) {
+        return false;
+    }
+    if (store) {
+        obj->tso_frames = (uint16_t)u;
+    }
+    if (!vmgen_ber_get_int(&p, end, 0x90u, 1, INT64_C(-128), INT64_C(127), &s)) {
+        return false;
+    }
+    if (store) {
+        obj->tse = (char)s;
+    }
+    if (!vmgen_ber_get_int(&p, end, 0x91u, 1, INT64_C(-128), INT64_C(127), &s)) {
+        return false;
+    }
+    if (store) {
+        obj->ip = (int8_t)s;
+    }
+    if (!vmgen_ber_get_int(&p, end, 0x92u, 1, INT64_C(-128), INT64_C(127), &s)) {
+        return false;
+    }
+    if (store) {
+        obj->tcp = (int8_t)s;
+    }
+    if (!vmgen_ber_get_int(&p, end, 0x93u, 1, INT64_C(-128), INT64_C(127), &s)) {
+        return false;
+    }
+    if (store) {
+        obj->cptse = (char)s;
+    }
+    if (p != end) {
+        return false;
+    }
+    *pp = p;
+    return true;
+}
+
+/* The DER contents of E1000State; clears *ok when a value does not fit its declaration. */
+static uint8_t *vmgen_der_put_E1000State(uint8_t *p, const E1000State *obj, bool *ok)
+{
+    (void)obj;
+    (void)ok;
+    p = vmgen_der_put_uint(p, 0x80u, 1, (uint64_t)obj->mac_reg_count, UINT64_C(0), UINT64_C(4294967295), ok);
+    {
+        uint8_t *c0 = vmgen_der_open(&p, 0xa1u, 1, 3);
+
+        for (size_t i0 = 0; i0 < 512; i0++) {
+            p = vmgen_der_put_uint(p, 0x02u, 1, (uint64_t)obj->mac_reg[i0], UINT64_C(0), UINT64_C(4294967295), ok);
+        }
+        p = vmgen_der_close(c0, p, 3);
+    }
+    {
+        uint8_t *c0 = vmgen_der_open(&p, 0xa2u, 1, 2);
+
+        for (size_t i0 = 0; i0 < 32; i0++) {
+            p = vmgen_der_put_uint(p, 0x02u, 1, (uint64_t)obj->phy_reg[i0], UINT64_C(0), UINT64_C(65535), ok);
+        }
+        p = vmgen_der_close(c0, p, 2);
+    }
+    {
+        uint8_t *c0 = vmgen_der_open(&p, 0xa3u, 1, 3);
+
+        for (size_t i0 = 0; i0 < 64; i0++) {
+            p = vmgen_der_put_uint(p, 0x02u, 1, (uint64_t)obj->eeprom_data[i0], UINT64_C(0), UINT64_C(65535), ok);
+        }
+        p = vmgen_der_close(c0, p, 3);
+    }
+    p = vmgen_der_put_uint(p, 0x84u, 1, (uint64_t)obj->rxbuf_size, UINT64_C(0), UINT64_C(4294967295), ok);
+    p = vmgen_der_put_uint(p, 0x85u, 1, (uint64_t)obj->rxbuf_min_shift, UINT64_C(0), UINT64_C(4294967295), ok);
+    p = vmgen_der_put_uint(p, 0x86u, 1, (uint64_t)obj->val_in, UINT64_C(0), UINT64_C(4294967295), ok);
+    p = vmgen_der_put_uint(p, 0x87u, 1, (uint64_t)obj->bitnum_in, UINT64_C(0), UINT64_C(65535), ok);
+    p = vmgen_der_put_uint(p, 0x88u, 1, (uint64_t)obj->bitnum_out, UINT64_C(0), UINT64_C(65535), ok);
+    p = vmgen_der_put_bool(p, 0x89u, 1, obj->reading);
+    p = vmgen_der_put_uint(p, 0x8au, 1, (uint64_t)obj->old_eecd, UINT64_C(0), UINT64_C(4294967295), ok);
+    {
+        uint8_t *c0 = vmgen_der_open(&p, 0xabu, 1, 3);
+
+        p = vmgen_der_put_e1000_tx(p, &obj->tx, ok);
+        p = vmgen_der_close(c0, p, 3);
+    }
+    p = vmgen_der_put_uint(p, 0x8cu, 1, (uint64_t)obj->link_up, UINT64_C(0), UINT64_C(1), ok);
+    p = vmgen_der_put_uint(p, 0x8du, 1, (uint64_t)obj->autoneg, UINT64_C(0), UINT64_C(1), ok);
+    p = vmgen_der_put_uint(p, 0x8eu, 1, (uint64_t)obj->compat_flags, UINT64_C(0), UINT64_C(63), ok);
+    p = vmgen_der_put_uint(p, 0x8fu, 1, (uint64_t)obj->rx_packets, UINT64_C(0), UINT64_C(4294967295), ok);
+    return p;
+}
+
+/* Reads the DER contents of E1000State in [*pp, end), storing only when `store`. */
+static bool vmgen_ber_get_E1000State(const uint8_t **pp, const uint8_t *end, E1000State *obj, bool store)
+{
+    const uint8_t *p = *pp;
+    uint64_t u = 0;
+    bool b = false;
+
+    (void)obj;
+    (void)store;
+    if (!vmgen_ber_get_uint(&p, end, 0x80u, 1, UINT64_C(0), UINT64_C(4294967295), &u) ||
+        u != (uint64_t)obj->mac_reg_count) {
+        return false;
+    }
+    {
+        const uint8_t *e0;
+
+        if (!vmgen_ber_open(&p, end, 0xa1u, 1, &e0)) {
+            return false;
+        }
+        for (size_t i0 = 0; i0 < 512; i0++) {
+            if (!vmgen_ber_get_uint(&p, e0, 0x02u, 1, UINT64_C(0), UINT64_C(4294967295), &u)) {
+                return false;
+            }
+            if (store) {
+                obj->mac_reg[i0] = (uint32_t)u;
+            }
+        }
+        if (p != e0) {
+            return false;
+        }
+    }
+    {
+        const uint8_t *e0;
+
+        if (!vmgen_ber_open(&p, end, 0xa2u, 1, &e0)) {
+            return false;
+        }
+        for (size_t i0 = 0; i0 < 32; i0++) {
+            if (!vmgen_ber_get_uint(&p, e0, 0x02u, 1, UINT64_C(0), UINT64_C(65535), &u)) {
+                return false;
+            }
+            if (store) {
+                obj->phy_reg[i0] = (uint16_t)u;
+            }
+        }
+        if (p != e0) {
+            return false;
+        }
+    }
+    {
+        const uint8_t *e0;
+
+        if (!vmgen_ber_open(&p, end, 0xa3u, 1, &e0)) {
+            return false;
+        }
+        for (size_t i0 = 0; i0 < 64; i0++) {
+            if (!vmgen_ber_get_uint(&p, e0, 0x02u, 1, UINT64_C(0), UINT64_C(65535), &u)) {
+                return false;
+            }
+            if (store) {
+                obj->eeprom_data[i0] = (uint16_t)u;
+            }
+        }
+        if (p != e0) {
+            return false;
+        }
+    }
+    if (!vmgen_ber_get_uint(&p, end, 0x84u, 1, UINT64_C(0), UINT64_C(4294967295), &u)) {
+        return false;
+    }
+    if (store) {
+        obj->rxbuf_size = (uint32_t)u;
+    }
+    if (!vmgen_ber_get_uint(&p, end, 0x85u, 1, UINT64_C(0), UINT64_C(4294967295), &u)) {
+        return false;
+    }
+    if (store) {
+        obj->rxbuf_min_shift = (uint32_t)u;
+    }
+    if (!vmgen_ber_get_uint(&p, end, 0x86u, 1, UINT64_C(0), UINT64_C(4294967295), &u)) {
+        return false;
+    }
+    if (store) {
+        obj->val_in = (uint32_t)u;
+    }
+    if (!vmgen_ber_get_uint(&p, end, 0x87u, 1, UINT64_C(0), UINT64_C(65535), &u)) {
+        return false;
+    }
+    if (store) {
+        obj->bitnum_in = (uint16_t)u;
+    }
+    if (!vmgen_ber_get_uint(&p, end, 0x88u, 1, UINT64_C(0), UINT64_C(65535), &u)) {
+        return false;
+    }
+    if (store) {
+        obj->bitnum_out = (uint16_t)u;
+    }
+    if (!vmgen_ber_get_bool(&p, end, 0x89u, 1, &b)) {
+        return false;
+    }
+    if (store) {
+        obj->reading = b;
+    }
+    if (!vmgen_ber_get_uint(&p, end, 0x8au, 1, UINT64_C(0), UINT64_C(4294967295), &u)) {
+        return false;
+    }
+    if (store) {
+        obj->old_eecd = (uint32_t)u;
+    }
+    {
+        const uint8_t *e0;
+
+        if (!vmgen_ber_open(&p, end, 0xabu, 1, &e0) ||
+            !vmgen_ber_get_e1000_tx(&p, e0, &obj->tx, store)) {
+            return false;
+        }
+    }
+    if (!vmgen_ber_get_uint(&p, end, 0x8cu, 1, UINT64_C(0), UINT64_C(1), &u)) {
+        return false;
+    }
+    if (store) {
+        obj->link_up = (unsigned int)u;
+    }
+    if (!vmgen_ber_get_uint(&p, end, 0x8du, 1, UINT64_C(0), UINT64_C(1), &u)) {
+        return false;
+    }
+    if (store) {
+        obj->autoneg = (unsigned int)u;
+    }
+    if (!vmgen_ber_get_uint(&p, end, 0x8eu, 1, UINT64_C(0), UINT64_C(63), &u)) {
+        return false;
+    }
+    if (store) {
+        obj->compat_flags = (unsigned int)u;
+    }
+    if (!vmgen_ber_get_uint(&p, end, 0x8fu, 1, UINT64_C(0), UINT64_C(4294967295), &u)) {
+        return false;
+    }
+    if (store) {
+        obj->rx_packets = (uint32_t)u;
+    }
+    if (p != end) {
+        return false;
+    }
+    *pp = p;
+    return true;
+}
+
+bool vmgen_der_save_E1000State(const E1000State *obj, uint8_t **buf, size_t *len)
+{
+    static const uint8_t head[18] = { 0x80, 0x0a, 0x45, 0x31, 0x30, 0x30, 0x30, 0x53, 0x74, 0x61, 0x74, 0x65, 0x81, 0x01, 0x03, 0x82, 0x01, 0x02 };
+    uint8_t *out = malloc((size_t)UINT64_C(20909)), *p = out, *c0, *c1;
+    bool ok = true;
+
+    if (!out) {
+        return false;
+    }
+    c0 = vmgen_der_open(&p, 0x30u, 1, 3);
+    memcpy(p, head, sizeof(head));
+    p += sizeof(head);
+    c1 = vmgen_der_open(&p, 0xa3u, 1, 3);
+    p = vmgen_der_put_E1000State(p, obj, &ok);
+    p = vmgen_der_close(c1, p, 3);
+    p = vmgen_der_close(c0, p, 3);
+    if (!ok) {
+        free(out);
+        return false;
+    }
+    *buf = out;
+    *len = (size_t)(p - out);
+    return true;
+}
+
+static bool vmgen_der_load_pass_E1000State(E1000State *obj, const uint8_t *buf, size_t len, bool store)
+{
+    static const uint8_t head[18] = { 0x80, 0x0a, 0x45, 0x31, 0x30, 0x30, 0x30, 0x53, 0x74, 0x61, 0x74, 0x65, 0x81, 0x01, 0x03, 0x82, 0x01, 0x02 };
+    const uint8_t *p = buf, *end = buf + len, *e0, *e1;
+
+    if (!vmgen_ber_open(&p, end, 0x30u, 1, &e0) || e0 != end ||
+        (size_t)(end - p) < sizeof(head) || memcmp(p, head, sizeof(head)) != 0) {
+        return false;
+    }
+    p += sizeof(head);
+    return vmgen_ber_open(&p, end, 0xa3u, 1, &e1) && e1 == end &&
+           vmgen_ber_get_E1000State(&p, end, obj, store);
+}
+
+/* Small states: one pass into a copy, copied back only when everything was read. */
+static bool vmgen_der_load_copy_E1000State(E1000State *obj, const uint8_t *buf, size_t len)
+{
+    E1000State copy;
+
+    memcpy(&copy, obj, sizeof(copy));
+    if (!vmgen_der_load_pass_E1000State(&copy, buf, len, true)) {
+        return false;
+    }
+    memcpy(obj, &copy, sizeof(copy));
+    return true;
 }
 
 bool vmgen_der_load_E1000State(E1000State *obj, const uint8_t *buf, size_t len)
 {
-    (void)obj;
-    (void)buf;
-    (void)len;
-    return false;
+    if (!buf) {
+        return false;
+    }
+    if (sizeof(*obj) <= VMGEN_DER_COPY_MAX && sizeof(*obj) <= 22528u) {
+        return vmgen_der_load_copy_E1000State(obj, buf, len);
+    }
+    /* Large states: a checking pass decides, then a storing pass reads the same bytes. */
+    return vmgen_der_load_pass_E1000State(obj, buf, len, false) &&
+           vmgen_der_load_pass_E1000State(obj, buf, len, true);
 }
 
 static bool vmgen_visit_state_E1000State(Visitor *v, const char *name, void *obj, Error **errp)

@@ -90,21 +90,173 @@ bool visit_type_USBDevice(Visitor *v, const char *name, USBDevice *obj, Error **
 
 /* ---- specialized DER writer and BER reader ---------------------------------- */
 
-/* USBDevice has no specialized codec (USBDevice.product_desc: strings are visited): its saves and loads use the visitors. */
-bool vmgen_der_save_USBDevice(const USBDevice *obj, uint8_t **buf, size_t *len)
+static bool vmgen_enum_ok_usb_state(int64_t x)
+{
+    switch (x) {
+    case INT64_C(0):
+    case INT64_C(1):
+    case INT64_C(2):
+    case INT64_C(3):
+    case INT64_C(4):
+        return true;
+    default:
+        return false;
+    }
+}
+
+/* The DER contents of USBDevice; clears *ok when a value does not fit its declaration. */
+static uint8_t *vmgen_der_put_USBDevice(uint8_t *p, const USBDevice *obj, bool *ok)
 {
     (void)obj;
-    (void)buf;
-    (void)len;
-    return false;
+    (void)ok;
+    p = vmgen_der_put_str(p, 0x80u, 1, obj->product_desc, 31, ok);
+    p = vmgen_der_put_int(p, 0x81u, 1, (int64_t)obj->speed, INT64_C(-2147483648), INT64_C(2147483647), ok);
+    p = vmgen_der_put_uint(p, 0x82u, 1, (uint64_t)obj->addr, UINT64_C(0), UINT64_C(255), ok);
+    p = vmgen_der_put_int(p, 0x83u, 1, (int64_t)obj->state, INT64_MIN, INT64_MAX, ok);
+    *ok &= vmgen_enum_ok_usb_state((int64_t)obj->state);
+    p = vmgen_der_put_bytes(p, 0x84u, 1, obj->setup_buf, 8);
+    p = vmgen_der_put_int(p, 0x85u, 1, (int64_t)obj->setup_len, INT64_C(0), INT64_C(4096), ok);
+    p = vmgen_der_put_int(p, 0x86u, 1, (int64_t)obj->setup_index, INT64_C(0), INT64_C(4096), ok);
+    p = vmgen_der_put_int(p, 0x87u, 1, (int64_t)obj->remote_wakeup, INT64_C(-2147483648), INT64_C(2147483647), ok);
+    p = vmgen_der_put_bytes(p, 0x88u, 1, obj->data_buf,
+                            vmgen_der_count_uint((uint64_t)obj->data_len, UINT64_C(0), UINT64_C(4096), ok));
+    return p;
+}
+
+/* Reads the DER contents of USBDevice in [*pp, end), storing only when `store`. */
+static bool vmgen_ber_get_USBDevice(const uint8_t **pp, const uint8_t *end, USBDevice *obj, bool store)
+{
+    const uint8_t *p = *pp;
+    int64_t s = 0;
+    uint64_t u = 0;
+    const uint8_t *q = NULL;
+    size_t n = 0;
+
+    (void)obj;
+    (void)store;
+    if (!vmgen_ber_get_str(&p, end, 0x80u, 1, obj->product_desc, 31, store)) {
+        return false;
+    }
+    if (!vmgen_ber_get_int(&p, end, 0x81u, 1, INT64_C(-2147483648), INT64_C(2147483647), &s)) {
+        return false;
+    }
+    if (store) {
+        obj->speed = (int32_t)s;
+    }
+    if (!vmgen_ber_get_uint(&p, end, 0x82u, 1, UINT64_C(0), UINT64_C(255), &u)) {
+        return false;
+    }
+    if (store) {
+        obj->addr = (uint8_t)u;
+    }
+    if (!vmgen_ber_get_int(&p, end, 0x83u, 1, INT64_MIN, INT64_MAX, &s) ||
+        !vmgen_enum_ok_usb_state(s)) {
+        return false;
+    }
+    if (store) {
+        obj->state = (enum usb_state)s;
+    }
+    if (!vmgen_ber_get_bytes(&p, end, 0x84u, 1, 8, &q)) {
+        return false;
+    }
+    if (store) {
+        memcpy(obj->setup_buf, q, 8);
+    }
+    if (!vmgen_ber_get_int(&p, end, 0x85u, 1, INT64_C(0), INT64_C(4096), &s)) {
+        return false;
+    }
+    if (store) {
+        obj->setup_len = (int32_t)s;
+    }
+    if (!vmgen_ber_get_int(&p, end, 0x86u, 1, INT64_C(0), INT64_C(4096), &s)) {
+        return false;
+    }
+    if (store) {
+        obj->setup_index = (int32_t)s;
+    }
+    if (!vmgen_ber_get_int(&p, end, 0x87u, 1, INT64_C(-2147483648), INT64_C(2147483647), &s)) {
+        return false;
+    }
+    if (store) {
+        obj->remote_wakeup = (int32_t)s;
+    }
+    if (!vmgen_ber_get_sized(&p, end, 0x88u, 1, 0, 4096, &q, &n)) {
+        return false;
+    }
+    if (store) {
+        memcpy(obj->data_buf, q, n);
+        obj->data_len = (uint16_t)n;
+    }
+    if (p != end) {
+        return false;
+    }
+    *pp = p;
+    return true;
+}
+
+bool vmgen_der_save_USBDevice(const USBDevice *obj, uint8_t **buf, size_t *len)
+{
+    static const uint8_t head[17] = { 0x80, 0x09, 0x55, 0x53, 0x42, 0x44, 0x65, 0x76, 0x69, 0x63, 0x65, 0x81, 0x01, 0x01, 0x82, 0x01, 0x01 };
+    uint8_t *out = malloc((size_t)UINT64_C(4206)), *p = out, *c0, *c1;
+    bool ok = true;
+
+    if (!out) {
+        return false;
+    }
+    c0 = vmgen_der_open(&p, 0x30u, 1, 3);
+    memcpy(p, head, sizeof(head));
+    p += sizeof(head);
+    c1 = vmgen_der_open(&p, 0xa3u, 1, 3);
+    p = vmgen_der_put_USBDevice(p, obj, &ok);
+    p = vmgen_der_close(c1, p, 3);
+    p = vmgen_der_close(c0, p, 3);
+    if (!ok) {
+        free(out);
+        return false;
+    }
+    *buf = out;
+    *len = (size_t)(p - out);
+    return true;
+}
+
+static bool vmgen_der_load_pass_USBDevice(USBDevice *obj, const uint8_t *buf, size_t len, bool store)
+{
+    static const uint8_t head[17] = { 0x80, 0x09, 0x55, 0x53, 0x42, 0x44, 0x65, 0x76, 0x69, 0x63, 0x65, 0x81, 0x01, 0x01, 0x82, 0x01, 0x01 };
+    const uint8_t *p = buf, *end = buf + len, *e0, *e1;
+
+    if (!vmgen_ber_open(&p, end, 0x30u, 1, &e0) || e0 != end ||
+        (size_t)(end - p) < sizeof(head) || memcmp(p, head, sizeof(head)) != 0) {
+        return false;
+    }
+    p += sizeof(head);
+    return vmgen_ber_open(&p, end, 0xa3u, 1, &e1) && e1 == end &&
+           vmgen_ber_get_USBDevice(&p, end, obj, store);
+}
+
+/* Small states: one pass into a copy, copied back only when everything was read. */
+static bool vmgen_der_load_copy_USBDevice(USBDevice *obj, const uint8_t *buf, size_t len)
+{
+    USBDevice copy;
+
+    memcpy(&copy, obj, sizeof(copy));
+    if (!vmgen_der_load_pass_USBDevice(&copy, buf, len, true)) {
+        return false;
+    }
+    memcpy(obj, &copy, sizeof(copy));
+    return true;
 }
 
 bool vmgen_der_load_USBDevice(USBDevice *obj, const uint8_t *buf, size_t len)
 {
-    (void)obj;
-    (void)buf;
-    (void)len;
-    return false;
+    if (!buf) {
+        return false;
+    }
+    if (sizeof(*obj) <= VMGEN_DER_COPY_MAX && sizeof(*obj) <= 2336u) {
+        return vmgen_der_load_copy_USBDevice(obj, buf, len);
+    }
+    /* Large states: a checking pass decides, then a storing pass reads the same bytes. */
+    return vmgen_der_load_pass_USBDevice(obj, buf, len, false) &&
+           vmgen_der_load_pass_USBDevice(obj, buf, len, true);
 }
 
 static bool vmgen_visit_state_USBDevice(Visitor *v, const char *name, void *obj, Error **errp)
