@@ -59,8 +59,10 @@ bench: $(STAMP) system-deps
 	$(PY) tests/bench/bench_codec.py
 
 # Fuzzing (tests/fuzz/): builds a libFuzzer target per fixture device state (plain and
-# with the structure-aware BER mutator) into build/fuzz and runs each for FUZZ_SECONDS.
+# with the structure-aware BER mutator) into build/fuzz and runs each for FUZZ_SECONDS
+# (or, with FUZZ_RUNS, until that many executions, FUZZ_SECONDS at most).
 FUZZ_SECONDS ?= 60
+FUZZ_RUNS ?=
 .PHONY: fuzz
 fuzz: $(STAMP)
-	$(PY) -m tests.fuzz.build --out build/fuzz --seconds $(FUZZ_SECONDS)
+	$(PY) -m tests.fuzz.build --out build/fuzz --seconds $(FUZZ_SECONDS) $(if $(FUZZ_RUNS),--runs $(FUZZ_RUNS))

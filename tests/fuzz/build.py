@@ -1,6 +1,7 @@
 """Build and run the libFuzzer targets of every fixture device state.
 
-    python -m tests.fuzz.build [--out DIR] [--seconds N] [--jobs J] [--only SUBSTR] [--no-run]
+    python -m tests.fuzz.build [--out DIR] [--seconds N] [--runs N] [--jobs J] [--only SUBSTR]
+                               [--modes plain,struct] [--no-run]
 
 For each header (the fixtures of `support.FIXTURE_HEADERS` and `fixtures/cve/*.h`) the
 runtime and the generated code go to OUT/STEM/; for each device state S, OUT/STEM/S/ holds:
@@ -226,7 +227,10 @@ def run(t: Target, mode: str, seconds: int, runs: int | None = None,
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     ap.add_argument("--out", type=Path, default=support.REPO / "build" / "fuzz")
-    ap.add_argument("--seconds", type=int, default=60, help="per target and mode")
+    ap.add_argument("--seconds", type=int, default=60,
+                    help="per target and mode (with --runs: the time limit)")
+    ap.add_argument("--runs", type=int, default=None,
+                    help="stop each target and mode after this many executions")
     ap.add_argument("--jobs", type=int, default=os.cpu_count() or 2)
     ap.add_argument("--only", help="targets whose name (STEM.State) contains this")
     ap.add_argument("--modes", default=",".join(MODES))
@@ -237,10 +241,10 @@ def main(argv: list[str] | None = None) -> int:
     print(f"built {len(targets)} targets in {args.out}")
     if args.no_run:
         return 0
-    jobs = [(t, m) for t in targets for m in args.modes.split(",")]
+    jobs = [(t, m) for m in args.modes.split(",") for t in targets]
     failed = 0
     with ThreadPoolExecutor(max(1, args.jobs)) as pool:
-        for r in pool.map(lambda j: run(j[0], j[1], args.seconds), jobs):
+        for r in pool.map(lambda j: run(j[0], j[1], args.seconds, runs=args.runs), jobs):
             status = "CRASH" if r.crashed else "ok"
             print(f"{r.target:40} {r.mode:6} {r.executions:>12} execs "
                   f"{r.seconds:7.1f}s  {status}", flush=True)
