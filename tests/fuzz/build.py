@@ -151,6 +151,7 @@ def _objects(out: Path, cc: str) -> tuple[Path, Path]:
 def build(out: Path, cc: str = "clang", seeds: int = 6, jobs: int = 2,
           only: str | None = None) -> list[Target]:
     """Generates, builds and seeds every target (those whose name contains `only`)."""
+    out = out.resolve()  # compilers run in subfolders
     out.mkdir(parents=True, exist_ok=True)
     rt, mutator = _objects(out, cc)
     targets: list[Target] = []
