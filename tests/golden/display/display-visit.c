@@ -769,11 +769,18 @@ bool vmgen_load_DisplayState_legacy(DisplayState *obj, uint32_t version, const u
 
 bool vmgen_save_DisplayState_as(const DisplayState *obj, VmgenFormat format, uint32_t version, uint8_t **buf, size_t *len, Error **errp)
 {
+    if (format != VMGEN_FORMAT_LEGACY) {
+        return vmgen_save_DisplayState_version(obj, version, buf, len, errp);
+    }
     return vmgen_save_record_as(&vmgen_info_DisplayState, obj, format, version, buf, len, errp);
 }
 
 bool vmgen_load_DisplayState_as(DisplayState *obj, VmgenFormat format, uint32_t version, const uint8_t *buf, size_t len, Error **errp)
 {
+    /* A BER record says its own version; the negotiated one is a maximum. */
+    if (format != VMGEN_FORMAT_LEGACY) {
+        return vmgen_load_DisplayState(obj, buf, len, errp);
+    }
     return vmgen_load_record_as(&vmgen_info_DisplayState, obj, format, version, buf, len, errp);
 }
 
@@ -831,11 +838,18 @@ bool vmgen_load_CursorState_legacy(CursorState *obj, uint32_t version, const uin
 
 bool vmgen_save_CursorState_as(const CursorState *obj, VmgenFormat format, uint32_t version, uint8_t **buf, size_t *len, Error **errp)
 {
+    if (format != VMGEN_FORMAT_LEGACY) {
+        return vmgen_save_CursorState_version(obj, version, buf, len, errp);
+    }
     return vmgen_save_record_as(&vmgen_info_CursorState, obj, format, version, buf, len, errp);
 }
 
 bool vmgen_load_CursorState_as(CursorState *obj, VmgenFormat format, uint32_t version, const uint8_t *buf, size_t len, Error **errp)
 {
+    /* A BER record says its own version; the negotiated one is a maximum. */
+    if (format != VMGEN_FORMAT_LEGACY) {
+        return vmgen_load_CursorState(obj, buf, len, errp);
+    }
     return vmgen_load_record_as(&vmgen_info_CursorState, obj, format, version, buf, len, errp);
 }
 

@@ -416,11 +416,18 @@ bool vmgen_load_HPETState_legacy(HPETState *obj, uint32_t version, const uint8_t
 
 bool vmgen_save_HPETState_as(const HPETState *obj, VmgenFormat format, uint32_t version, uint8_t **buf, size_t *len, Error **errp)
 {
+    if (format != VMGEN_FORMAT_LEGACY) {
+        return vmgen_save_HPETState_version(obj, version, buf, len, errp);
+    }
     return vmgen_save_record_as(&vmgen_info_HPETState, obj, format, version, buf, len, errp);
 }
 
 bool vmgen_load_HPETState_as(HPETState *obj, VmgenFormat format, uint32_t version, const uint8_t *buf, size_t len, Error **errp)
 {
+    /* A BER record says its own version; the negotiated one is a maximum. */
+    if (format != VMGEN_FORMAT_LEGACY) {
+        return vmgen_load_HPETState(obj, buf, len, errp);
+    }
     return vmgen_load_record_as(&vmgen_info_HPETState, obj, format, version, buf, len, errp);
 }
 

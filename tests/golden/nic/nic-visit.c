@@ -703,11 +703,18 @@ bool vmgen_load_E1000State_legacy(E1000State *obj, uint32_t version, const uint8
 
 bool vmgen_save_E1000State_as(const E1000State *obj, VmgenFormat format, uint32_t version, uint8_t **buf, size_t *len, Error **errp)
 {
+    if (format != VMGEN_FORMAT_LEGACY) {
+        return vmgen_save_E1000State_version(obj, version, buf, len, errp);
+    }
     return vmgen_save_record_as(&vmgen_info_E1000State, obj, format, version, buf, len, errp);
 }
 
 bool vmgen_load_E1000State_as(E1000State *obj, VmgenFormat format, uint32_t version, const uint8_t *buf, size_t len, Error **errp)
 {
+    /* A BER record says its own version; the negotiated one is a maximum. */
+    if (format != VMGEN_FORMAT_LEGACY) {
+        return vmgen_load_E1000State(obj, buf, len, errp);
+    }
     return vmgen_load_record_as(&vmgen_info_E1000State, obj, format, version, buf, len, errp);
 }
 

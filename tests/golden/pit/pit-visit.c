@@ -412,11 +412,18 @@ bool vmgen_load_PITCommonState_legacy(PITCommonState *obj, uint32_t version, con
 
 bool vmgen_save_PITCommonState_as(const PITCommonState *obj, VmgenFormat format, uint32_t version, uint8_t **buf, size_t *len, Error **errp)
 {
+    if (format != VMGEN_FORMAT_LEGACY) {
+        return vmgen_save_PITCommonState_version(obj, version, buf, len, errp);
+    }
     return vmgen_save_record_as(&vmgen_info_PITCommonState, obj, format, version, buf, len, errp);
 }
 
 bool vmgen_load_PITCommonState_as(PITCommonState *obj, VmgenFormat format, uint32_t version, const uint8_t *buf, size_t len, Error **errp)
 {
+    /* A BER record says its own version; the negotiated one is a maximum. */
+    if (format != VMGEN_FORMAT_LEGACY) {
+        return vmgen_load_PITCommonState(obj, buf, len, errp);
+    }
     return vmgen_load_record_as(&vmgen_info_PITCommonState, obj, format, version, buf, len, errp);
 }
 

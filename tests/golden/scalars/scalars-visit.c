@@ -674,11 +674,18 @@ bool vmgen_load_ScalarState_legacy(ScalarState *obj, uint32_t version, const uin
 
 bool vmgen_save_ScalarState_as(const ScalarState *obj, VmgenFormat format, uint32_t version, uint8_t **buf, size_t *len, Error **errp)
 {
+    if (format != VMGEN_FORMAT_LEGACY) {
+        return vmgen_save_ScalarState_version(obj, version, buf, len, errp);
+    }
     return vmgen_save_record_as(&vmgen_info_ScalarState, obj, format, version, buf, len, errp);
 }
 
 bool vmgen_load_ScalarState_as(ScalarState *obj, VmgenFormat format, uint32_t version, const uint8_t *buf, size_t len, Error **errp)
 {
+    /* A BER record says its own version; the negotiated one is a maximum. */
+    if (format != VMGEN_FORMAT_LEGACY) {
+        return vmgen_load_ScalarState(obj, buf, len, errp);
+    }
     return vmgen_load_record_as(&vmgen_info_ScalarState, obj, format, version, buf, len, errp);
 }
 

@@ -308,11 +308,18 @@ bool vmgen_load_USBDevice_legacy(USBDevice *obj, uint32_t version, const uint8_t
 
 bool vmgen_save_USBDevice_as(const USBDevice *obj, VmgenFormat format, uint32_t version, uint8_t **buf, size_t *len, Error **errp)
 {
+    if (format != VMGEN_FORMAT_LEGACY) {
+        return vmgen_save_USBDevice_version(obj, version, buf, len, errp);
+    }
     return vmgen_save_record_as(&vmgen_info_USBDevice, obj, format, version, buf, len, errp);
 }
 
 bool vmgen_load_USBDevice_as(USBDevice *obj, VmgenFormat format, uint32_t version, const uint8_t *buf, size_t len, Error **errp)
 {
+    /* A BER record says its own version; the negotiated one is a maximum. */
+    if (format != VMGEN_FORMAT_LEGACY) {
+        return vmgen_load_USBDevice(obj, buf, len, errp);
+    }
     return vmgen_load_record_as(&vmgen_info_USBDevice, obj, format, version, buf, len, errp);
 }
 

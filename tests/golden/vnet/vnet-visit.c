@@ -298,11 +298,18 @@ bool vmgen_load_VirtIONet_legacy(VirtIONet *obj, uint32_t version, const uint8_t
 
 bool vmgen_save_VirtIONet_as(const VirtIONet *obj, VmgenFormat format, uint32_t version, uint8_t **buf, size_t *len, Error **errp)
 {
+    if (format != VMGEN_FORMAT_LEGACY) {
+        return vmgen_save_VirtIONet_version(obj, version, buf, len, errp);
+    }
     return vmgen_save_record_as(&vmgen_info_VirtIONet, obj, format, version, buf, len, errp);
 }
 
 bool vmgen_load_VirtIONet_as(VirtIONet *obj, VmgenFormat format, uint32_t version, const uint8_t *buf, size_t len, Error **errp)
 {
+    /* A BER record says its own version; the negotiated one is a maximum. */
+    if (format != VMGEN_FORMAT_LEGACY) {
+        return vmgen_load_VirtIONet(obj, buf, len, errp);
+    }
     return vmgen_load_record_as(&vmgen_info_VirtIONet, obj, format, version, buf, len, errp);
 }
 
