@@ -131,7 +131,14 @@ bool ber_input_visitor_check_end(BerInputVisitor *bv, Error **errp);
  *
  * Identifier octets are passed as `id` (up to 4 octets, big-endian) and
  * `idlen`; both are constants in generated code, so the loops unroll.
+ * VMGEN_INLINE forces inlining where the compiler allows it: each call site
+ * then folds its constants.
  */
+#if defined(__GNUC__)
+#define VMGEN_INLINE static inline __attribute__((always_inline))
+#else
+#define VMGEN_INLINE static inline
+#endif
 
 /* Device states up to this size (and small for their number of values: the
  * generated code decides) are loaded into a copy on the stack in one pass and
@@ -142,7 +149,7 @@ bool ber_input_visitor_check_end(BerInputVisitor *bv, Error **errp);
 #endif
 
 /* Octets of the minimal DER length form of n. */
-static inline size_t vmgen_der_len_size(size_t n)
+VMGEN_INLINE size_t vmgen_der_len_size(size_t n)
 {
     size_t k = 1;
 
@@ -156,7 +163,7 @@ static inline size_t vmgen_der_len_size(size_t n)
     return k + 1;
 }
 
-static inline uint8_t *vmgen_der_put_id(uint8_t *p, uint32_t id, unsigned idlen)
+VMGEN_INLINE uint8_t *vmgen_der_put_id(uint8_t *p, uint32_t id, unsigned idlen)
 {
     while (idlen--) {
         *p++ = (uint8_t)(id >> (8 * idlen));
@@ -164,7 +171,7 @@ static inline uint8_t *vmgen_der_put_id(uint8_t *p, uint32_t id, unsigned idlen)
     return p;
 }
 
-static inline uint8_t *vmgen_der_put_len(uint8_t *p, size_t n, size_t size)
+VMGEN_INLINE uint8_t *vmgen_der_put_len(uint8_t *p, size_t n, size_t size)
 {
     if (size == 1) {
         *p++ = (uint8_t)n;
@@ -179,7 +186,7 @@ static inline uint8_t *vmgen_der_put_len(uint8_t *p, size_t n, size_t size)
 
 /* Content octets of the minimal INTEGER holding x (x >= 0 as uint64_t, or
  * the two's complement of a negative int64_t when `negative`). */
-static inline size_t vmgen_der_int_size(uint64_t x, bool negative)
+VMGEN_INLINE size_t vmgen_der_int_size(uint64_t x, bool negative)
 {
     unsigned bits;
 
@@ -197,35 +204,94 @@ static inline size_t vmgen_der_int_size(uint64_t x, bool negative)
     return bits / 8 + 1;
 }
 
-static inline uint8_t *vmgen_der_put_intval(uint8_t *p, uint32_t id, unsigned idlen,
+/* 8 octets, big-endian (one store where the compiler knows the byte order). */
+VMGEN_INLINE void vmgen_store_be64(uint8_t *p, uint64_t x)
+{
+#if defined(__GNUC__) && defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    x = __builtin_bswap64(x);
+    memcpy(p, &x, 8);
+#else
+    int i;
+
+    for (i = 7; i >= 0; i--) {
+        p[i] = (uint8_t)x;
+        x >>= 8;
+    }
+#endif
+}
+
+VMGEN_INLINE uint64_t vmgen_load_be64(const uint8_t *p)
+{
+    uint64_t x;
+#if defined(__GNUC__) && defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    memcpy(&x, p, 8);
+    x = __builtin_bswap64(x);
+#else
+    int i;
+
+    x = 0;
+    for (i = 0; i < 8; i++) {
+        x = (x << 8) | p[i];
+    }
+#endif
+    return x;
+}
+
+/* The big-endian value of p[0..n), 1 <= n <= 8, reading 8 octets at once
+ * when [p, end) holds them. */
+VMGEN_INLINE uint64_t vmgen_load_be(const uint8_t *p, size_t n, const uint8_t *end)
+{
+    uint64_t x;
+    size_t i;
+
+    if ((size_t)(end - p) >= 8) {
+        return vmgen_load_be64(p) >> (8 * (8 - n));
+    }
+    x = 0;
+    for (i = 0; i < n; i++) {
+        x = (x << 8) | p[i];
+    }
+    return x;
+}
+
+/*
+ * Writes an INTEGER's TLV.  The contents are stored as 8 octets at once: the
+ * writer's buffer has VMGEN_DER_SLACK octets past its largest record, and
+ * octets past the value are overwritten by what comes next.
+ */
+#define VMGEN_DER_SLACK 8
+
+VMGEN_INLINE uint8_t *vmgen_der_put_intval(uint8_t *p, uint32_t id, unsigned idlen,
                                             uint64_t x, bool negative)
 {
-    size_t n = vmgen_der_int_size(x, negative), i;
+    size_t n = vmgen_der_int_size(x, negative);
 
     p = vmgen_der_put_id(p, id, idlen);
     *p++ = (uint8_t)n;
-    for (i = n; i-- > 0;) {
-        p[i] = (uint8_t)x;
-        x >>= 8;
+    if (n <= 8) {
+        vmgen_store_be64(p, x << (8 * (8 - n)));
+    } else {
+        p[0] = 0;
+        vmgen_store_be64(p + 1, x);
     }
     return p + n;
 }
 
-static inline uint8_t *vmgen_der_put_uint(uint8_t *p, uint32_t id, unsigned idlen,
+VMGEN_INLINE uint8_t *vmgen_der_put_uint(uint8_t *p, uint32_t id, unsigned idlen,
                                           uint64_t x, uint64_t lo, uint64_t hi, bool *ok)
 {
     *ok &= x >= lo && x <= hi;
     return vmgen_der_put_intval(p, id, idlen, x, false);
 }
 
-static inline uint8_t *vmgen_der_put_int(uint8_t *p, uint32_t id, unsigned idlen,
+VMGEN_INLINE uint8_t *vmgen_der_put_int(uint8_t *p, uint32_t id, unsigned idlen,
                                          int64_t x, int64_t lo, int64_t hi, bool *ok)
 {
     *ok &= x >= lo && x <= hi;
     return vmgen_der_put_intval(p, id, idlen, (uint64_t)x, x < 0);
 }
 
-static inline uint8_t *vmgen_der_put_bool(uint8_t *p, uint32_t id, unsigned idlen, bool x)
+VMGEN_INLINE uint8_t *vmgen_der_put_bool(uint8_t *p, uint32_t id, unsigned idlen, bool x)
 {
     p = vmgen_der_put_id(p, id, idlen);
     p[0] = 1;
@@ -233,7 +299,7 @@ static inline uint8_t *vmgen_der_put_bool(uint8_t *p, uint32_t id, unsigned idle
     return p + 2;
 }
 
-static inline uint8_t *vmgen_der_put_bytes(uint8_t *p, uint32_t id, unsigned idlen,
+VMGEN_INLINE uint8_t *vmgen_der_put_bytes(uint8_t *p, uint32_t id, unsigned idlen,
                                            const void *bytes, size_t n)
 {
     p = vmgen_der_put_id(p, id, idlen);
@@ -244,7 +310,7 @@ static inline uint8_t *vmgen_der_put_bytes(uint8_t *p, uint32_t id, unsigned idl
     return p + n;
 }
 
-static inline uint8_t *vmgen_der_put_bits(uint8_t *p, uint32_t id, unsigned idlen,
+VMGEN_INLINE uint8_t *vmgen_der_put_bits(uint8_t *p, uint32_t id, unsigned idlen,
                                           uint64_t bits, size_t n)
 {
     size_t i;
@@ -258,7 +324,7 @@ static inline uint8_t *vmgen_der_put_bits(uint8_t *p, uint32_t id, unsigned idle
     return p + n;
 }
 
-static inline uint8_t *vmgen_der_put_float(uint8_t *p, uint32_t id, unsigned idlen,
+VMGEN_INLINE uint8_t *vmgen_der_put_float(uint8_t *p, uint32_t id, unsigned idlen,
                                            const float *x)
 {
     uint32_t bits;
@@ -267,7 +333,7 @@ static inline uint8_t *vmgen_der_put_float(uint8_t *p, uint32_t id, unsigned idl
     return vmgen_der_put_bits(p, id, idlen, bits, 4);
 }
 
-static inline uint8_t *vmgen_der_put_double(uint8_t *p, uint32_t id, unsigned idlen,
+VMGEN_INLINE uint8_t *vmgen_der_put_double(uint8_t *p, uint32_t id, unsigned idlen,
                                             const double *x)
 {
     uint64_t bits;
@@ -279,7 +345,7 @@ static inline uint8_t *vmgen_der_put_double(uint8_t *p, uint32_t id, unsigned id
 /* A VisibleString from a NUL-terminated buffer of max + 1 chars; clears *ok
  * when there is no NUL or a character is not visible (nothing is written
  * then beyond the buffer's first max chars). */
-static inline uint8_t *vmgen_der_put_str(uint8_t *p, uint32_t id, unsigned idlen,
+VMGEN_INLINE uint8_t *vmgen_der_put_str(uint8_t *p, uint32_t id, unsigned idlen,
                                          const char *buf, size_t max, bool *ok)
 {
     const char *nul = (const char *)memchr(buf, '\0', max + 1);
@@ -294,7 +360,7 @@ static inline uint8_t *vmgen_der_put_str(uint8_t *p, uint32_t id, unsigned idlen
 
 /* The element count of a VMGEN_SIZE_IS array: its count field's value when
  * it lies in [lo, hi], else 0 with *ok cleared. */
-static inline size_t vmgen_der_count_uint(uint64_t x, uint64_t lo, uint64_t hi, bool *ok)
+VMGEN_INLINE size_t vmgen_der_count_uint(uint64_t x, uint64_t lo, uint64_t hi, bool *ok)
 {
     if (x < lo || x > hi) {
         *ok = false;
@@ -303,7 +369,7 @@ static inline size_t vmgen_der_count_uint(uint64_t x, uint64_t lo, uint64_t hi, 
     return (size_t)x;
 }
 
-static inline size_t vmgen_der_count_int(int64_t x, int64_t lo, int64_t hi, bool *ok)
+VMGEN_INLINE size_t vmgen_der_count_int(int64_t x, int64_t lo, int64_t hi, bool *ok)
 {
     if (x < lo || x > hi) {
         *ok = false;
@@ -318,7 +384,7 @@ static inline size_t vmgen_der_count_int(int64_t x, int64_t lo, int64_t hi, bool
  * the contents start.  vmgen_der_close() writes the length once the contents
  * are known, moving them down when the minimal form is shorter.
  */
-static inline uint8_t *vmgen_der_open(uint8_t **pp, uint32_t id, unsigned idlen, size_t size)
+VMGEN_INLINE uint8_t *vmgen_der_open(uint8_t **pp, uint32_t id, unsigned idlen, size_t size)
 {
     *pp = vmgen_der_put_id(*pp, id, idlen) + size;
     return *pp;
@@ -327,7 +393,7 @@ static inline uint8_t *vmgen_der_open(uint8_t **pp, uint32_t id, unsigned idlen,
 /* Moves contents[0..n) down by `gap` octets (out of line: rarely needed). */
 uint8_t *vmgen_der_shift(uint8_t *contents, size_t n, size_t gap);
 
-static inline uint8_t *vmgen_der_close(uint8_t *contents, uint8_t *p, size_t size)
+VMGEN_INLINE uint8_t *vmgen_der_close(uint8_t *contents, uint8_t *p, size_t size)
 {
     size_t n = (size_t)(p - contents), need = vmgen_der_len_size(n);
 
@@ -345,7 +411,7 @@ static inline uint8_t *vmgen_der_close(uint8_t *contents, uint8_t *p, size_t siz
  * definite length whose contents fit before end: sets *n and moves *pp to the
  * contents.  False (nothing moved) otherwise.
  */
-static inline bool vmgen_ber_head(const uint8_t **pp, const uint8_t *end, uint32_t id,
+VMGEN_INLINE bool vmgen_ber_head(const uint8_t **pp, const uint8_t *end, uint32_t id,
                                   unsigned idlen, size_t *n)
 {
     const uint8_t *p = *pp;
@@ -383,7 +449,7 @@ static inline bool vmgen_ber_head(const uint8_t **pp, const uint8_t *end, uint32
 }
 
 /* Opens a constructed value: *pp moves to its contents, *inner to their end. */
-static inline bool vmgen_ber_open(const uint8_t **pp, const uint8_t *end, uint32_t id,
+VMGEN_INLINE bool vmgen_ber_open(const uint8_t **pp, const uint8_t *end, uint32_t id,
                                   unsigned idlen, const uint8_t **inner)
 {
     size_t n;
@@ -400,7 +466,7 @@ static inline bool vmgen_ber_open(const uint8_t **pp, const uint8_t *end, uint32
  * writes for INTEGER, ENUMERATED and BOOLEAN): *n and *pp move to the
  * contents.  False (nothing moved) otherwise.
  */
-static inline bool vmgen_ber_small(const uint8_t **pp, const uint8_t *end, uint32_t id,
+VMGEN_INLINE bool vmgen_ber_small(const uint8_t **pp, const uint8_t *end, uint32_t id,
                                    unsigned idlen, size_t max, size_t *n)
 {
     const uint8_t *p = *pp;
@@ -424,21 +490,18 @@ static inline bool vmgen_ber_small(const uint8_t **pp, const uint8_t *end, uint3
 }
 
 /* An INTEGER of 1..9 minimal content octets in [lo, hi] (as uint64_t). */
-static inline bool vmgen_ber_get_uint(const uint8_t **pp, const uint8_t *end, uint32_t id,
+VMGEN_INLINE bool vmgen_ber_get_uint(const uint8_t **pp, const uint8_t *end, uint32_t id,
                                       unsigned idlen, uint64_t lo, uint64_t hi, uint64_t *out)
 {
     const uint8_t *p = *pp;
-    size_t n, i;
+    size_t n;
     uint64_t x;
 
     if (!vmgen_ber_small(&p, end, id, idlen, 9, &n) || (p[0] & 0x80) ||
         (n > 1 && p[0] == 0 && !(p[1] & 0x80)) || (n == 9 && p[0] != 0)) {
         return false; /* negative, not minimal, or too long */
     }
-    x = p[0];
-    for (i = 1; i < n; i++) {
-        x = (x << 8) | p[i];
-    }
+    x = n == 9 ? vmgen_load_be(p + 1, 8, end) : vmgen_load_be(p, n, end);
     if (x < lo || x > hi) {
         return false;
     }
@@ -448,11 +511,11 @@ static inline bool vmgen_ber_get_uint(const uint8_t **pp, const uint8_t *end, ui
 }
 
 /* An INTEGER (or ENUMERATED) of 1..8 minimal content octets in [lo, hi]. */
-static inline bool vmgen_ber_get_int(const uint8_t **pp, const uint8_t *end, uint32_t id,
+VMGEN_INLINE bool vmgen_ber_get_int(const uint8_t **pp, const uint8_t *end, uint32_t id,
                                      unsigned idlen, int64_t lo, int64_t hi, int64_t *out)
 {
     const uint8_t *p = *pp;
-    size_t n, i;
+    size_t n;
     uint64_t x;
     int64_t v;
 
@@ -460,9 +523,9 @@ static inline bool vmgen_ber_get_int(const uint8_t **pp, const uint8_t *end, uin
         (n > 1 && ((p[0] == 0x00 && !(p[1] & 0x80)) || (p[0] == 0xff && (p[1] & 0x80))))) {
         return false; /* not minimal */
     }
-    x = (p[0] & 0x80) ? UINT64_MAX : 0;
-    for (i = 0; i < n; i++) {
-        x = (x << 8) | p[i];
+    x = vmgen_load_be(p, n, end);
+    if (p[0] & 0x80) {
+        x |= n == 8 ? 0 : UINT64_MAX << (8 * n); /* sign extension */
     }
     v = x <= (uint64_t)INT64_MAX ? (int64_t)x : -(int64_t)(~x) - 1;
     if (v < lo || v > hi) {
@@ -474,7 +537,7 @@ static inline bool vmgen_ber_get_int(const uint8_t **pp, const uint8_t *end, uin
 }
 
 /* A BOOLEAN in DER form (0x00 or 0xff). */
-static inline bool vmgen_ber_get_bool(const uint8_t **pp, const uint8_t *end, uint32_t id,
+VMGEN_INLINE bool vmgen_ber_get_bool(const uint8_t **pp, const uint8_t *end, uint32_t id,
                                       unsigned idlen, bool *out)
 {
     const uint8_t *p = *pp;
@@ -489,7 +552,7 @@ static inline bool vmgen_ber_get_bool(const uint8_t **pp, const uint8_t *end, ui
 }
 
 /* A primitive OCTET STRING of exactly n octets: *out points at them. */
-static inline bool vmgen_ber_get_bytes(const uint8_t **pp, const uint8_t *end, uint32_t id,
+VMGEN_INLINE bool vmgen_ber_get_bytes(const uint8_t **pp, const uint8_t *end, uint32_t id,
                                        unsigned idlen, size_t n, const uint8_t **out)
 {
     const uint8_t *p = *pp;
@@ -504,7 +567,7 @@ static inline bool vmgen_ber_get_bytes(const uint8_t **pp, const uint8_t *end, u
 }
 
 /* A primitive OCTET STRING of min..max octets: *out points at them, *n. */
-static inline bool vmgen_ber_get_sized(const uint8_t **pp, const uint8_t *end, uint32_t id,
+VMGEN_INLINE bool vmgen_ber_get_sized(const uint8_t **pp, const uint8_t *end, uint32_t id,
                                        unsigned idlen, size_t min, size_t max,
                                        const uint8_t **out, size_t *n)
 {
@@ -518,13 +581,13 @@ static inline bool vmgen_ber_get_sized(const uint8_t **pp, const uint8_t *end, u
     return true;
 }
 
-static inline bool vmgen_ber_at_least(size_t n, size_t min)
+VMGEN_INLINE bool vmgen_ber_at_least(size_t n, size_t min)
 {
     return n >= min;
 }
 
 /* A VisibleString of at most max characters into buf (NUL-terminated). */
-static inline bool vmgen_ber_get_str(const uint8_t **pp, const uint8_t *end, uint32_t id,
+VMGEN_INLINE bool vmgen_ber_get_str(const uint8_t **pp, const uint8_t *end, uint32_t id,
                                      unsigned idlen, char *buf, size_t max, bool store)
 {
     const uint8_t *p = *pp;
@@ -548,7 +611,7 @@ static inline bool vmgen_ber_get_str(const uint8_t **pp, const uint8_t *end, uin
     return true;
 }
 
-static inline bool vmgen_ber_get_float(const uint8_t **pp, const uint8_t *end, uint32_t id,
+VMGEN_INLINE bool vmgen_ber_get_float(const uint8_t **pp, const uint8_t *end, uint32_t id,
                                        unsigned idlen, float *obj, bool store)
 {
     const uint8_t *b;
@@ -564,7 +627,7 @@ static inline bool vmgen_ber_get_float(const uint8_t **pp, const uint8_t *end, u
     return true;
 }
 
-static inline bool vmgen_ber_get_double(const uint8_t **pp, const uint8_t *end, uint32_t id,
+VMGEN_INLINE bool vmgen_ber_get_double(const uint8_t **pp, const uint8_t *end, uint32_t id,
                                         unsigned idlen, double *obj, bool store)
 {
     const uint8_t *b;

@@ -593,7 +593,7 @@ static bool vmgen_ber_get_CursorState(const uint8_t **pp, const uint8_t *end, Cu
 bool vmgen_der_save_DisplayState(const DisplayState *obj, uint8_t **buf, size_t *len)
 {
     static const uint8_t head[20] = { 0x80, 0x0c, 0x44, 0x69, 0x73, 0x70, 0x6c, 0x61, 0x79, 0x53, 0x74, 0x61, 0x74, 0x65, 0x81, 0x01, 0x01, 0x82, 0x01, 0x01 };
-    uint8_t *out = malloc((size_t)UINT64_C(726)), *p = out, *c0, *c1;
+    uint8_t *out = malloc((size_t)UINT64_C(726) + VMGEN_DER_SLACK), *p = out, *c0, *c1;
     bool ok = true;
 
     if (!out) {
@@ -658,7 +658,7 @@ bool vmgen_der_load_DisplayState(DisplayState *obj, const uint8_t *buf, size_t l
 bool vmgen_der_save_CursorState(const CursorState *obj, uint8_t **buf, size_t *len)
 {
     static const uint8_t head[19] = { 0x80, 0x0b, 0x43, 0x75, 0x72, 0x73, 0x6f, 0x72, 0x53, 0x74, 0x61, 0x74, 0x65, 0x81, 0x01, 0x05, 0x82, 0x01, 0x03 };
-    uint8_t *out = malloc((size_t)UINT64_C(46)), *p = out, *c0, *c1;
+    uint8_t *out = malloc((size_t)UINT64_C(46) + VMGEN_DER_SLACK), *p = out, *c0, *c1;
     bool ok = true;
 
     if (!out) {

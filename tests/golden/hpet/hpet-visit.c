@@ -305,7 +305,7 @@ static bool vmgen_ber_get_HPETState(const uint8_t **pp, const uint8_t *end, HPET
 bool vmgen_der_save_HPETState(const HPETState *obj, uint8_t **buf, size_t *len)
 {
     static const uint8_t head[17] = { 0x80, 0x09, 0x48, 0x50, 0x45, 0x54, 0x53, 0x74, 0x61, 0x74, 0x65, 0x81, 0x01, 0x02, 0x82, 0x01, 0x01 };
-    uint8_t *out = malloc((size_t)UINT64_C(2179)), *p = out, *c0, *c1;
+    uint8_t *out = malloc((size_t)UINT64_C(2179) + VMGEN_DER_SLACK), *p = out, *c0, *c1;
     bool ok = true;
 
     if (!out) {

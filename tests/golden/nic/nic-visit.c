@@ -592,7 +592,7 @@ static bool vmgen_ber_get_E1000State(const uint8_t **pp, const uint8_t *end, E10
 bool vmgen_der_save_E1000State(const E1000State *obj, uint8_t **buf, size_t *len)
 {
     static const uint8_t head[18] = { 0x80, 0x0a, 0x45, 0x31, 0x30, 0x30, 0x30, 0x53, 0x74, 0x61, 0x74, 0x65, 0x81, 0x01, 0x03, 0x82, 0x01, 0x02 };
-    uint8_t *out = malloc((size_t)UINT64_C(20909)), *p = out, *c0, *c1;
+    uint8_t *out = malloc((size_t)UINT64_C(20909) + VMGEN_DER_SLACK), *p = out, *c0, *c1;
     bool ok = true;
 
     if (!out) {

@@ -301,7 +301,7 @@ static bool vmgen_ber_get_PITCommonState(const uint8_t **pp, const uint8_t *end,
 bool vmgen_der_save_PITCommonState(const PITCommonState *obj, uint8_t **buf, size_t *len)
 {
     static const uint8_t head[22] = { 0x80, 0x0e, 0x50, 0x49, 0x54, 0x43, 0x6f, 0x6d, 0x6d, 0x6f, 0x6e, 0x53, 0x74, 0x61, 0x74, 0x65, 0x81, 0x01, 0x02, 0x82, 0x01, 0x02 };
-    uint8_t *out = malloc((size_t)UINT64_C(280)), *p = out, *c0, *c1;
+    uint8_t *out = malloc((size_t)UINT64_C(280) + VMGEN_DER_SLACK), *p = out, *c0, *c1;
     bool ok = true;
 
     if (!out) {

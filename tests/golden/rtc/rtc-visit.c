@@ -173,7 +173,7 @@ static bool vmgen_ber_get_RTCState(const uint8_t **pp, const uint8_t *end, RTCSt
 bool vmgen_der_save_RTCState(const RTCState *obj, uint8_t **buf, size_t *len)
 {
     static const uint8_t head[16] = { 0x80, 0x08, 0x52, 0x54, 0x43, 0x53, 0x74, 0x61, 0x74, 0x65, 0x81, 0x01, 0x03, 0x82, 0x01, 0x01 };
-    uint8_t *out = malloc((size_t)UINT64_C(239)), *p = out, *c0, *c1;
+    uint8_t *out = malloc((size_t)UINT64_C(239) + VMGEN_DER_SLACK), *p = out, *c0, *c1;
     bool ok = true;
 
     if (!out) {

@@ -563,7 +563,7 @@ static bool vmgen_ber_get_ScalarState(const uint8_t **pp, const uint8_t *end, Sc
 bool vmgen_der_save_ScalarState(const ScalarState *obj, uint8_t **buf, size_t *len)
 {
     static const uint8_t head[19] = { 0x80, 0x0b, 0x53, 0x63, 0x61, 0x6c, 0x61, 0x72, 0x53, 0x74, 0x61, 0x74, 0x65, 0x81, 0x01, 0x01, 0x82, 0x01, 0x00 };
-    uint8_t *out = malloc((size_t)UINT64_C(349)), *p = out, *c0, *c1;
+    uint8_t *out = malloc((size_t)UINT64_C(349) + VMGEN_DER_SLACK), *p = out, *c0, *c1;
     bool ok = true;
 
     if (!out) {

@@ -197,7 +197,7 @@ static bool vmgen_ber_get_USBDevice(const uint8_t **pp, const uint8_t *end, USBD
 bool vmgen_der_save_USBDevice(const USBDevice *obj, uint8_t **buf, size_t *len)
 {
     static const uint8_t head[17] = { 0x80, 0x09, 0x55, 0x53, 0x42, 0x44, 0x65, 0x76, 0x69, 0x63, 0x65, 0x81, 0x01, 0x01, 0x82, 0x01, 0x01 };
-    uint8_t *out = malloc((size_t)UINT64_C(4206)), *p = out, *c0, *c1;
+    uint8_t *out = malloc((size_t)UINT64_C(4206) + VMGEN_DER_SLACK), *p = out, *c0, *c1;
     bool ok = true;
 
     if (!out) {
