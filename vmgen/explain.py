@@ -1,12 +1,14 @@
 """``vmgen explain``: what each device state's fields become on the wire.
 
 A table per device state (and per struct and union it contains): C field,
-C type, wire type (the ASN.1 of STEM.asn), since-version and notes.
+C type, wire type (the ASN.1 of STEM.asn), since-version and notes; for a
+device state, which C codec its saves and loads take.
 """
 
 from __future__ import annotations
 
 from vmgen import ir
+from vmgen.backends import cfast
 from vmgen.backends.asn1 import wire_type
 
 
@@ -51,6 +53,9 @@ def _wire(t: ir.WireType | None) -> str:
 
 def explain(module: ir.Module) -> str:
     lines: list[str] = []
+    plan = cfast.plan(module)
+    specialized = {st.name for st in plan.states}
+    visited = {st.name: st.reason for st in plan.visited}
     for s in module.structs:
         if s.state is not None:
             title = (f"{s.name}: device state, data version {s.state.version}, readable by "
@@ -64,6 +69,11 @@ def explain(module: ir.Module) -> str:
             rows.append((f.name, f.c_type, _wire(f.type),
                          str(f.since) if f.since is not None else "", _notes(s, f)))
         lines += ["  " + line for line in _table(rows)]
+        if s.name in specialized:
+            lines.append("  C codec: specialized straight-line DER/BER code (the visitors take "
+                         "over for anything irregular)")
+        elif s.name in visited:
+            lines.append(f"  C codec: visitors only ({visited[s.name]})")
         lines.append("")
     for u in module.unions:
         lines.append(f"{u.name}: union ({u.location})")

@@ -200,7 +200,7 @@ class _Planner:
 
     def members(self, s: ir.Struct, base: str, depth: int) -> tuple[tuple[Op, ...], int]:
         if any(f.selector is not None for f in s.wire):
-            raise Unsupported(f"{s.name}: union members are visited")
+            raise Unsupported(f"{s.name} has a VMGEN_UNION member")
         ops = []
         total = 0
         for index, f in enumerate(s.wire):
@@ -214,7 +214,7 @@ class _Planner:
                 op, size = self.value(t, ident, f"{base}{f.name}", depth, where)
             if f.const:
                 if op.kind not in ("uint", "int", "enum"):
-                    raise Unsupported(f"{where}: const aggregates are visited")
+                    raise Unsupported(f"{where} is a const array or struct")
                 op = replace(op, kind=f"const_{op.kind}")
             ops.append(op)
             total += size
@@ -225,9 +225,9 @@ class _Planner:
         """A VMGEN_SIZE_IS array of fixed capacity: as many elements as its count says."""
         assert t.count is not None
         if not t.count.fixed:
-            raise Unsupported(f"{where}: arrays sized by the destination are visited")
+            raise Unsupported(f"{where} is sized by its destination")
         if len(ident) > 4:
-            raise Unsupported(f"{where}: tag number too large")
+            raise Unsupported(f"{where} has a tag number above 2^21")
         count = s.field(t.count.field)
         assert isinstance(count.type, ir.IntType)
         common: dict[str, Any] = dict(
@@ -249,7 +249,7 @@ class _Planner:
               where: str) -> tuple[Op, int]:
         """The op for one value and the largest TLV it can take."""
         if len(ident) > 4:
-            raise Unsupported(f"{where}: tag number too large")
+            raise Unsupported(f"{where} has a tag number above 2^21")
         head = len(ident) + 1
 
         def op(kind: str, **more: Any) -> Op:
@@ -272,11 +272,11 @@ class _Planner:
             return op("enum", c_type=e.c_type, name=e.name), head + 8
         if isinstance(t, ir.BytesType):
             if t.count is not None:
-                raise Unsupported(f"{where}: sized arrays are visited")
+                raise Unsupported(f"{where} is a sized array inside an array")
             return op("bytes", length=t.length), len(ident) + len_size(t.length) + t.length
         if isinstance(t, ir.ArrayType):
             if t.count is not None:
-                raise Unsupported(f"{where}: sized arrays are visited")
+                raise Unsupported(f"{where} is a sized array inside an array")
             element, size = self.value(t.element, bytes([_universal(t.element)]),
                                        f"{expr}[i{depth}]", depth + 1, where)
             content = size * t.length
@@ -295,8 +295,8 @@ class _Planner:
             n = t.capacity - 1
             return op("string", length=n), len(ident) + len_size(n) + n
         if isinstance(t, ir.ExternalType):
-            raise Unsupported(f"{where}: external types are visited")
-        raise Unsupported(f"{where}: unions are visited")
+            raise Unsupported(f"{where} is a VMGEN_EXTERNAL type")
+        raise Unsupported(f"{where} is a union")
 
 
 def _signed(t: ir.IntType) -> bool:

@@ -232,7 +232,7 @@ bool visit_type_VirtIONet(Visitor *v, const char *name, VirtIONet *obj, Error **
 
 /* ---- specialized DER writer and BER reader ---------------------------------- */
 
-/* VirtIONet has no specialized codec (VirtIONet: union members are visited): its saves and loads use the visitors. */
+/* VirtIONet has no specialized codec (VirtIONet has a VMGEN_UNION member): its saves and loads use the visitors. */
 bool vmgen_der_save_VirtIONet(const VirtIONet *obj, uint8_t **buf, size_t *len)
 {
     (void)obj;
