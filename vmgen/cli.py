@@ -125,7 +125,9 @@ def build_parser() -> argparse.ArgumentParser:
         "explain", help="print what each C field of each device state becomes on the wire",
         description="Print, for each device state of each HEADER (and each struct and union "
         "it contains), a table: C field, C type, wire type (ASN.1), since-version, notes "
-        "(skipped, sized by, range, ...).  Fields are listed in wire order.",
+        "(skipped, sized by, range, ...).  Fields are listed in wire order.  For a device "
+        "state, also the C codec its saves and loads take: the specialized straight-line "
+        "code, or the visitors alone (and why).",
     )
     _add_input_options(x)
     x.add_argument("--vmstate", action="store_true",
