@@ -388,6 +388,8 @@ def decode(type_name: str, data: bytes) -> Any:
         _to_asn1(desc, c_view, type_name, version)
     if known:
         _require_der(type_name, value, data)
+    elif desc[0] == "record":
+        _refuse_empty_integers(desc[1], data)
     return c_view
 
 
@@ -414,14 +416,26 @@ def save(struct_name: str, state: dict[str, Any], version: int | None = None) ->
     if struct_name not in STATES:
         raise KeyError(f"{struct_name!r} is not a device state of this module "
                        f"(have: {', '.join(STATES)})")
-    record, _, newest, minimum = STATES[struct_name]
+    _, _, newest, minimum = STATES[struct_name]
     if version is None:
         version = newest
     if not minimum <= version <= newest:
         raise Error(f"{struct_name}: cannot write version {version}: this writer knows "
                     f"versions {minimum}..{newest}")
-    return encode(record, {"device": struct_name, "version": version,
-                           "minimum_version": minimum, "state": state})
+    try:
+        blob = _save_fast(struct_name, state, version)
+    except Exception:  # a value the direct writer does not take: the generic path decides
+        blob = None
+    if blob is None:
+        blob = _save_generic(struct_name, state, version)
+    return blob
+
+
+def _save_generic(struct_name: str, state: dict[str, Any], version: int) -> bytes:
+    """save() through asn1tools' DER encoder (the direct writer's reference)."""
+    _, _, _, minimum = STATES[struct_name]
+    return encode(STATES[struct_name][0], {"device": struct_name, "version": version,
+                                           "minimum_version": minimum, "state": state})
 
 
 def load(struct_name: str, data: bytes) -> dict[str, Any]:
@@ -432,6 +446,18 @@ def load(struct_name: str, data: bytes) -> dict[str, Any]:
     if struct_name not in STATES:
         raise KeyError(f"{struct_name!r} is not a device state of this module "
                        f"(have: {', '.join(STATES)})")
+    try:
+        state = _load_fast(struct_name, data)
+    except Exception:  # a fault of the direct reader must not change what load() answers
+        state = None
+    if state is None:
+        state = _load_generic(struct_name, data)
+    return state
+
+
+def _load_generic(struct_name: str, data: bytes) -> dict[str, Any]:
+    """load() through asn1tools' BER decoder and the DER re-encoding (the direct
+    reader's reference: it decides every record the direct reader leaves)."""
     state: dict[str, Any] = decode(STATES[struct_name][0], data)["state"]
     return state
 
@@ -445,6 +471,681 @@ def same(a: Any, b: Any) -> bool:
     if isinstance(a, list) and isinstance(b, list):
         return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b))
     return bool(a == b) and type(a) is type(b)
+
+
+# ---- the direct DER reader and writer --------------------------------------------------
+#
+# load() of a record of exactly this module's version of a state, and save(), walk
+# the bytes themselves, driven by the tables above (compiled at first use into a
+# "plan" per struct type and version).  The reader takes only DER that the generic
+# path (asn1tools' BER decoder, the checks of save(), the DER re-encoding) accepts, and
+# builds the same value: identifiers of AUTOMATIC TAGS, definite minimal lengths,
+# minimal INTEGERs, BOOLEAN 0x00/0xff, exact sizes, ranges, enumerators, counts, union
+# members, no trailing bytes.  The writer takes only values save() accepts and writes
+# the bytes asn1tools' DER encoder writes.  Anything else goes to the generic path,
+# which decides (and words the error).
+#
+# A plan: (entries, counts, unions, order, required, known)
+#   entries   ((C name, tag, tag length, code, a, b, item), ...) members on the wire
+#   counts    ((count field, array field, min, max), ...)
+#   unions    ((union field, discriminator, enumerator values or None,
+#               {case: the member it selects}), ...)
+#   order     the C view's keys in order when counts must be placed, else None
+#   required  how many fields data of this version has
+#   known     every migrated field when data of this version lacks some, else None
+# An entry's (code, a, b, item): (_UINT|_INT, min, max, None) (_BOOL|_F32|_F64, None, None,
+# None) (_BYTES|_STRING|_LIST, min len, max len, None | element entry)
+# (_ENUM, None, None, ({value: C name}, {C name: value})) (_STRUCT, None, None, plan)
+# (_UNION, None, None, ((alternative entry, ...), {C member: alternative entry})).
+
+_UINT, _INT, _BOOL, _F32, _F64, _BYTES, _STRING, _ENUM, _STRUCT, _LIST, _UNION = range(11)
+_UNIVERSAL = {_UINT: 0x02, _INT: 0x02, _BOOL: 0x01, _F32: 0x04, _F64: 0x04, _BYTES: 0x04,
+              _STRING: 0x1A, _ENUM: 0x0A, _STRUCT: 0x30, _LIST: 0x30}
+_CONSTRUCTED = (_STRUCT, _LIST, _UNION)
+_plans: dict[tuple[str, int], Any] = {}
+_state_plans: dict[tuple[str, int], Any] = {}
+
+
+class _Irregular(Exception):
+    """Input (or a value) the direct codec leaves to the generic path."""
+
+
+def _asn1_type(type_name: str) -> Any:
+    """The parse of an ASN.1 type of SPEC (whose tags must be AUTOMATIC)."""
+    module: Any
+    (module,) = PARSED.values()
+    if module["tags"] != "AUTOMATIC":
+        raise _Irregular
+    return module["types"][type_name]
+
+
+def _asn1_numbers(type_name: str) -> dict[str, int]:
+    """The AUTOMATIC TAGS number of each member of a SEQUENCE or CHOICE, as asn1tools
+    numbers them (extension additions included, in order)."""
+    members: list[dict[str, Any]] = []
+    for m in _asn1_type(type_name)["members"]:
+        if isinstance(m, list):
+            members += m
+        elif m is not None:
+            members.append(m)
+    if any("tag" in m for m in members):
+        raise _Irregular
+    return {m["name"]: i for i, m in enumerate(members)}
+
+
+def _tag(number: int, constructed: bool) -> bytes:
+    first = 0xA0 if constructed else 0x80
+    if number < 31:
+        return bytes((first | number,))
+    tail = [number & 0x7F]
+    number >>= 7
+    while number:
+        tail.append(0x80 | (number & 0x7F))
+        number >>= 7
+    return bytes((first | 0x1F, *reversed(tail)))
+
+
+def _enum_tables(type_name: str) -> tuple[dict[int, str], dict[str, int]]:
+    """asn1tools' ENUMERATED mapping, through the C names."""
+    values = _asn1_type(type_name)["values"]
+    if any(v is None or not isinstance(v[1], int) for v in values):
+        raise _Irregular
+    value_to_name = {v: a for a, v in values}
+    name_to_value = {a: v for v, a in value_to_name.items()}
+    to_c = _ENUM_TO_C[type_name]
+    by_value = {v: to_c[a] for v, a in value_to_name.items() if a in to_c}
+    by_name = {c: name_to_value[a] for c, a in _ENUM_TO_ASN1[type_name].items()
+               if a in name_to_value}
+    return by_value, by_name
+
+
+def _item(desc: tuple[Any, ...], version: int) -> tuple[int, Any, Any, Any]:
+    kind = desc[0]
+    if kind == "int":  # (_UINT: an INTEGER whose range has no negative value)
+        return (_UINT if desc[1] >= 0 else _INT, desc[1], desc[2], None)
+    if kind == "bool":
+        return (_BOOL, None, None, None)
+    if kind == "float" and desc[1] in (32, 64):
+        return (_F32 if desc[1] == 32 else _F64, None, None, None)
+    if kind == "bytes":
+        return (_BYTES, desc[1], desc[2], None)
+    if kind == "string":
+        return (_STRING, 0, desc[1], None)
+    if kind == "enum":
+        return (_ENUM, None, None, _enum_tables(desc[1]))
+    if kind == "struct":
+        return (_STRUCT, None, None, _plan(desc[1], version))
+    if kind == "list":
+        code, a, b, item = _item(desc[3], version)
+        tag = bytes((_UNIVERSAL[code],))  # (no list of unions)
+        return (_LIST, desc[1], desc[2], (None, tag, 1, code, a, b, item))
+    if kind == "union":
+        numbers = _asn1_numbers(desc[1])
+        alternatives = []
+        for c_name, asn1_name, d, _ in UNIONS[desc[1]]:
+            code, a, b, item = _item(d, version)
+            if code == _UNION:
+                raise _Irregular
+            tag = _tag(numbers[asn1_name], code in _CONSTRUCTED)
+            alternatives.append((c_name, tag, len(tag), code, a, b, item))
+        return (_UNION, None, None, (tuple(alternatives), {e[0]: e for e in alternatives}))
+    raise _Irregular
+
+
+def _plan(type_name: str, version: int) -> Any:
+    """The plan of struct `type_name` for data of `version` (raises _Irregular for a
+    shape the direct codec does not take)."""
+    plan = _plans.get((type_name, version))
+    if plan is None:
+        plan = _plans[(type_name, version)] = _build_plan(type_name, version)
+    return plan
+
+
+def _build_plan(type_name: str, version: int) -> Any:
+    numbers = _asn1_numbers(type_name)
+    members = STRUCTS[type_name]
+    kept = [m for m in members if m[3] is None or m[3] <= version]
+    names = {m[0] for m in kept}
+    entries, counts, unions = [], [], []
+    for c_name, asn1_name, desc, _, role in kept:
+        if role is not None and role[0] == "count":
+            if desc[0] != "int" or role[1] not in names:
+                raise _Irregular
+            counts.append((c_name, role[1], desc[1], desc[2]))
+            continue
+        code, a, b, item = _item(desc, version)
+        tag = _tag(numbers[asn1_name], code in _CONSTRUCTED)
+        entries.append((c_name, tag, len(tag), code, a, b, item))
+        if role is not None and role[0] == "union":
+            if code != _UNION or role[1] not in names:
+                raise _Irregular
+            selector = next(m[2] for m in members if m[0] == role[1])
+            first: dict[Any, str] = {}
+            for m_name, _, _, cases in UNIONS[desc[1]]:
+                for case in cases:
+                    first.setdefault(case, m_name)
+            unions.append((c_name, role[1],
+                           _ENUM_VALUE[selector[1]] if selector[0] == "enum" else None, first))
+        elif code == _UNION:
+            raise _Irregular
+    return (tuple(entries), tuple(counts), tuple(unions),
+            tuple(m[0] for m in kept) if counts else None, len(kept),
+            None if len(kept) == len(members) else frozenset(m[0] for m in members))
+
+
+def _state_plan(struct_name: str, version: int) -> Any:
+    """The plan of a state's struct for `version`, or None: the generic path only."""
+    key = (struct_name, version)
+    if key not in _state_plans:
+        try:
+            _state_plans[key] = _plan(STATES[struct_name][1], version)
+        except (_Irregular, KeyError, IndexError, TypeError, ValueError):
+            _state_plans[key] = None
+    return _state_plans[key]
+
+
+# -- reading
+
+def _long_length(data: bytes, p: int, first: int) -> tuple[int, int]:
+    """A long-form length (its first octet `first` read): (length, position after)."""
+    k = first & 0x7F
+    if k == 0 or k > 8 or data[p] == 0:  # indefinite, absurd, or not minimal
+        raise _Irregular
+    n = int.from_bytes(data[p:p + k], "big")
+    if n < 0x80:
+        raise _Irregular
+    return n, p + k
+
+
+def _read_struct(plan: Any, data: bytes, pos: int, end: int) -> dict[str, Any]:
+    entries, counts, unions, order, _, _ = plan
+    out: dict[str, Any] = {}
+    startswith = data.startswith
+    from_bytes = int.from_bytes
+    for name, tag, tl, code, a, b, item in entries:
+        if not startswith(tag, pos):
+            raise _Irregular
+        pos += tl
+        n = data[pos]
+        pos += 1
+        if n > 0x7F:
+            n, pos = _long_length(data, pos, n)
+        q = pos + n
+        if q > end:
+            raise _Irregular
+        if code == _UINT:
+            v = from_bytes(data[pos:q], "big")
+            # in range, and n is the minimal size: not an empty INTEGER (it reads as 0),
+            # no leading 0x00 that is not needed, no first bit set (a negative INTEGER)
+            if v > b or v < a or n != (v.bit_length() + 8) >> 3:
+                raise _Irregular
+            out[name] = v
+        else:
+            out[name] = _READ[code](a, b, item, data, pos, q)
+        pos = q
+    if pos != end:
+        raise _Irregular
+    if counts:
+        for count, array, lo, hi in counts:
+            n = len(out[array])
+            if n < lo or n > hi:
+                raise _Irregular
+            out[count] = n
+        out = {k: out[k] for k in order}
+    for union, selector, values, first in unions:
+        s = out[selector]
+        if values is not None:
+            s = values.get(s, s)
+        if first.get(s) not in out[union]:
+            raise _Irregular
+    return out
+
+
+# The value in the contents data[p:q] of a value of each kind, by code: f(a, b, item,
+# data, p, q) with the entry's a, b and item.
+
+def _read_uint(a: int, b: int, item: None, data: bytes, p: int, q: int) -> int:
+    v = int.from_bytes(data[p:q], "big")
+    if v > b or v < a or q - p != (v.bit_length() + 8) >> 3:
+        raise _Irregular
+    return v
+
+
+def _read_int(a: int, b: int, item: None, data: bytes, p: int, q: int) -> int:
+    v = int.from_bytes(data[p:q], "big", signed=True)
+    if v < a or v > b or q - p != ((v if v >= 0 else ~v).bit_length() + 8) >> 3:
+        raise _Irregular
+    return v
+
+
+def _read_enum(a: None, b: None, item: Any, data: bytes, p: int, q: int) -> str:
+    v = int.from_bytes(data[p:q], "big", signed=True)
+    name: str | None = item[0].get(v)
+    if name is None or q - p != ((v if v >= 0 else ~v).bit_length() + 8) >> 3:
+        raise _Irregular
+    return name
+
+
+def _read_bool(a: None, b: None, item: None, data: bytes, p: int, q: int) -> bool:
+    if q - p != 1 or data[p] not in (0x00, 0xFF):
+        raise _Irregular
+    return data[p] == 0xFF
+
+
+def _read_f32(a: None, b: None, item: None, data: bytes, p: int, q: int) -> float:
+    if q - p != 4:
+        raise _Irregular
+    return _float32_value(data[p:q])
+
+
+def _read_f64(a: None, b: None, item: None, data: bytes, p: int, q: int) -> float:
+    if q - p != 8:
+        raise _Irregular
+    return float(_struct.unpack(">d", data[p:q])[0])
+
+
+def _read_bytes(a: int, b: int, item: None, data: bytes, p: int, q: int) -> bytes:
+    if q - p < a or q - p > b:
+        raise _Irregular
+    return data[p:q]
+
+
+def _read_string(a: int, b: int, item: None, data: bytes, p: int, q: int) -> str:
+    raw = data[p:q]
+    if len(raw) > b or not raw.isascii():
+        raise _Irregular
+    text = raw.decode("ascii")
+    if not text.isprintable():  # (for ASCII: " " to "~")
+        raise _Irregular
+    return text
+
+
+def _read_struct_contents(a: None, b: None, item: Any, data: bytes, p: int,
+                          q: int) -> dict[str, Any]:
+    return _read_struct(item, data, p, q)
+
+
+def _read_list(a: int, b: int, item: Any, data: bytes, p: int, q: int) -> list[Any]:
+    _, tag, tl, code, ea, eb, eitem = item
+    out: list[Any] = []
+    append = out.append
+    startswith = data.startswith
+    from_bytes = int.from_bytes
+    while p < q:
+        if not startswith(tag, p):
+            raise _Irregular
+        p += tl
+        n = data[p]
+        p += 1
+        if n > 0x7F:
+            n, p = _long_length(data, p, n)
+        e = p + n
+        if e > q:
+            raise _Irregular
+        if code == _UINT:
+            v = from_bytes(data[p:e], "big")
+            if v > eb or v < ea or n != (v.bit_length() + 8) >> 3:
+                raise _Irregular
+            append(v)
+        elif code == _STRUCT:
+            append(_read_struct(eitem, data, p, e))
+        else:
+            append(_READ[code](ea, eb, eitem, data, p, e))
+        p = e
+    if len(out) < a or len(out) > b:
+        raise _Irregular
+    return out
+
+
+def _read_union(a: None, b: None, item: Any, data: bytes, p: int, q: int) -> dict[str, Any]:
+    """An explicit tag around the alternative's TLV."""
+    for name, tag, tl, code, aa, ab, aitem in item[0]:
+        if data.startswith(tag, p):
+            p += tl
+            n = data[p]
+            p += 1
+            if n > 0x7F:
+                n, p = _long_length(data, p, n)
+            if p + n != q:
+                raise _Irregular
+            return {name: _READ[code](aa, ab, aitem, data, p, q)}
+    raise _Irregular
+
+
+_READ: tuple[Any, ...] = (_read_uint, _read_int, _read_bool, _read_f32, _read_f64, _read_bytes,
+                          _read_string, _read_enum, _read_struct_contents, _read_list,
+                          _read_union)
+
+
+def _load_fast(struct_name: str, data: Any) -> dict[str, Any] | None:
+    """load() of a DER record of exactly this module's version of the state, or None:
+    the generic path decides."""
+    if type(data) is not bytes:
+        if type(data) is not bytearray:
+            return None
+        data = bytes(data)
+    _, _, newest, _ = STATES[struct_name]
+    plan = _state_plan(struct_name, newest)
+    if plan is None:
+        return None
+    head = _record_heads.get(struct_name)
+    if head is None:
+        head = _record_heads[struct_name] = _record_head(struct_name, newest)
+    try:
+        size = len(data)
+        if data[0] != 0x30:
+            return None
+        n = data[1]
+        p = 2
+        if n > 0x7F:
+            n, p = _long_length(data, p, n)
+        if p + n != size or not data.startswith(head, p):
+            return None
+        p += len(head)
+        # minimum-version [2]: any version this reader reads data of its version with
+        n = data[p + 1]
+        if data[p] != 0x82 or n > 5:
+            return None
+        p += 2
+        minimum = int.from_bytes(data[p:p + n], "big", signed=True)
+        if not 0 <= minimum <= newest or n != (minimum.bit_length() + 8) >> 3:
+            return None
+        p += n
+        # state [3]
+        n = data[p + 1]
+        if data[p] != 0xA3:
+            return None
+        p += 2
+        if n > 0x7F:
+            n, p = _long_length(data, p, n)
+        if p + n != size:
+            return None
+        return _read_struct(plan, data, p, size)
+    except (_Irregular, IndexError):
+        return None
+
+
+_record_heads: dict[str, bytes] = {}
+
+
+def _record_head(struct_name: str, version: int) -> bytes:
+    """The record's device [0] and version [1] members."""
+    name = struct_name.encode("ascii")
+    out = bytearray(b"\x80")
+    _put_length(out, len(name))
+    out += name
+    _put_int(out, b"\x81", version)
+    return bytes(out)
+
+
+# -- writing
+
+def _put_length(out: bytearray, n: int) -> None:
+    if n < 0x80:
+        out.append(n)
+    else:
+        body = n.to_bytes((n.bit_length() + 7) // 8, "big")
+        out.append(0x80 | len(body))
+        out += body
+
+
+def _put_int(out: bytearray, tag: bytes, v: int) -> None:
+    n = ((v if v >= 0 else ~v).bit_length() + 8) >> 3
+    out += tag
+    out.append(n)
+    out += v.to_bytes(n, "big", signed=True)
+
+
+def _write_struct(plan: Any, value: Any, out: bytearray) -> None:
+    entries, counts, unions, _, required, known = plan
+    if type(value) is not dict:
+        raise _Irregular
+    if known is None:
+        if len(value) != required:  # (and each field is looked up below)
+            raise _Irregular
+    elif not known.issuperset(value):
+        raise _Irregular
+    for name, tag, _, code, a, b, item in entries:
+        v = value[name]
+        if code == _UINT:
+            if type(v) is not int or v < a or v > b:
+                raise _Irregular
+            n = (v.bit_length() + 8) >> 3
+            out += tag
+            out.append(n)
+            out += v.to_bytes(n, "big")
+        else:
+            _WRITE[code](tag, a, b, item, v, out)
+    for count, array, lo, hi in counts:
+        v = value[count]
+        if type(v) is not int or v < lo or v > hi or v != len(value[array]):
+            raise _Irregular
+    for union, selector, values, first in unions:
+        s = value[selector]
+        if values is not None:
+            s = values.get(s, s)
+        if first.get(s) not in value[union]:
+            raise _Irregular
+
+
+# The TLV of a value of each kind, by code: f(tag, a, b, item, value, out) with the
+# entry's tag, a, b and item; each refuses a value save() would refuse.
+
+def _write_int(tag: bytes, a: int, b: int, item: None, v: Any, out: bytearray) -> None:
+    if type(v) is not int or v < a or v > b:
+        raise _Irregular
+    _put_int(out, tag, v)
+
+
+def _write_enum(tag: bytes, a: None, b: None, item: Any, v: Any, out: bytearray) -> None:
+    x = item[1].get(v) if type(v) is str else None
+    if x is None:
+        raise _Irregular
+    _put_int(out, tag, x)
+
+
+def _write_bool(tag: bytes, a: None, b: None, item: None, v: Any, out: bytearray) -> None:
+    if type(v) is not bool:
+        raise _Irregular
+    out += tag
+    out += b"\x01\xff" if v else b"\x01\x00"
+
+
+def _write_f32(tag: bytes, a: None, b: None, item: None, v: Any, out: bytearray) -> None:
+    if type(v) is not float and type(v) is not int:
+        raise _Irregular
+    out += tag
+    out.append(4)
+    out += _float32_bits(float(v), "")  # (raises for what save() refuses)
+
+
+def _write_f64(tag: bytes, a: None, b: None, item: None, v: Any, out: bytearray) -> None:
+    if type(v) is not float and type(v) is not int:
+        raise _Irregular
+    out += tag
+    out.append(8)
+    out += _struct.pack(">d", float(v))
+
+
+def _write_bytes(tag: bytes, a: int, b: int, item: None, v: Any, out: bytearray) -> None:
+    if (type(v) is not bytes and type(v) is not bytearray) or len(v) < a or len(v) > b:
+        raise _Irregular
+    out += tag
+    _put_length(out, len(v))
+    out += v
+
+
+def _write_string(tag: bytes, a: int, b: int, item: None, v: Any, out: bytearray) -> None:
+    if type(v) is not str or len(v) > b or not (v.isascii() and v.isprintable()):
+        raise _Irregular
+    out += tag
+    _put_length(out, len(v))
+    out += v.encode("ascii")
+
+
+def _write_struct_tlv(tag: bytes, a: None, b: None, item: Any, v: Any,
+                      out: bytearray) -> None:
+    sub = bytearray()
+    _write_struct(item, v, sub)
+    out += tag
+    _put_length(out, len(sub))
+    out += sub
+
+
+def _write_list(tag: bytes, a: int, b: int, item: Any, v: Any, out: bytearray) -> None:
+    if (type(v) is not list and type(v) is not tuple) or len(v) < a or len(v) > b:
+        raise _Irregular
+    _, etag, _, code, ea, eb, eitem = item
+    sub = bytearray()
+    if code == _UINT:
+        for x in v:
+            if type(x) is not int or x < ea or x > eb:
+                raise _Irregular
+            n = (x.bit_length() + 8) >> 3
+            sub += etag
+            sub.append(n)
+            sub += x.to_bytes(n, "big")
+    else:
+        write = _WRITE[code]
+        for x in v:
+            write(etag, ea, eb, eitem, x, sub)
+    out += tag
+    _put_length(out, len(sub))
+    out += sub
+
+
+def _write_union(tag: bytes, a: None, b: None, item: Any, v: Any, out: bytearray) -> None:
+    if type(v) is not dict or len(v) != 1:
+        raise _Irregular
+    ((member, inner),) = v.items()
+    _, atag, _, code, aa, ab, aitem = item[1][member]
+    sub = bytearray()
+    _WRITE[code](atag, aa, ab, aitem, inner, sub)
+    out += tag
+    _put_length(out, len(sub))
+    out += sub
+
+
+_WRITE: tuple[Any, ...] = (_write_int, _write_int, _write_bool, _write_f32, _write_f64,
+                           _write_bytes, _write_string, _write_enum, _write_struct_tlv,
+                           _write_list, _write_union)
+
+
+def _save_fast(struct_name: str, state: Any, version: Any) -> bytes | None:
+    """save() of a valid state at a valid version, or None: the generic path decides
+    (raises for a value the direct writer does not take)."""
+    if type(version) is not int:
+        return None
+    plan = _state_plan(struct_name, version)
+    if plan is None:
+        return None
+    _, _, _, minimum = STATES[struct_name]
+    body = bytearray()
+    _write_struct(plan, state, body)
+    head = bytearray(_record_head(struct_name, version))
+    _put_int(head, b"\x82", minimum)
+    head += b"\xa3"
+    _put_length(head, len(body))
+    out = bytearray(b"\x30")
+    _put_length(out, len(head) + len(body))
+    out += head
+    out += body
+    return bytes(out)
+
+
+# -- a newer writer's record
+
+def _ber_tlv(data: bytes, pos: int, end: int) -> tuple[bytes, int, int] | None:
+    """(identifier octets, contents start, contents end) of a BER TLV with a definite
+    length inside data[pos:end], or None."""
+    i = pos + 1
+    if pos >= end:
+        return None
+    if data[pos] & 0x1F == 0x1F:
+        while i < end and data[i] & 0x80:
+            i += 1
+        i += 1
+    if i >= end:
+        return None
+    ident = data[pos:i]
+    n = data[i]
+    i += 1
+    if n & 0x80:
+        k = n & 0x7F
+        if k == 0 or k > end - i:
+            return None
+        n = int.from_bytes(data[i:i + k], "big")
+        i += k
+    if n > end - i:
+        return None
+    return ident, i, i + n
+
+
+def _refuse_empty_integers(struct_name: str, data: bytes) -> None:
+    """For a record of a newer version than this reader's, which the BER decoder took:
+    the C loader reads the members this reader knows strictly, and refuses an empty
+    INTEGER (or ENUMERATED), which the BER decoder reads as 0.  Walks the known members
+    as the C loader does (the ones a newer writer added follow them) and refuses the
+    first empty one; stops at anything else it does not expect."""
+    record, _, newest, _ = STATES[struct_name]
+    plan = _state_plan(struct_name, newest)
+    if plan is None:
+        return
+    data = bytes(data)
+    tlv = _ber_tlv(data, 0, len(data))
+    if tlv is None or tlv[0] != b"\x30":
+        return
+    _, p, end = tlv
+    for i, name in enumerate(("device", "version", "minimum_version")):
+        tlv = _ber_tlv(data, p, end)
+        if tlv is None or tlv[0] != bytes((0x80 | i,)):
+            return
+        if i and tlv[1] == tlv[2]:
+            raise Error(f"{record}.{name}: empty INTEGER")
+        p = tlv[2]
+    tlv = _ber_tlv(data, p, end)
+    if tlv is not None and tlv[0] == b"\xa3":
+        _scan_struct(plan, data, tlv[1], tlv[2], f"{record}.state")
+
+
+def _scan_struct(plan: Any, data: bytes, pos: int, end: int, path: str) -> bool:
+    """False: stop the walk."""
+    for entry in plan[0]:
+        tlv = _ber_tlv(data, pos, end)
+        if tlv is None or tlv[0] != entry[1] or \
+                not _scan_value(entry, data, tlv[1], tlv[2], f"{path}.{entry[0]}"):
+            return False
+        pos = tlv[2]
+    return True
+
+
+def _scan_value(entry: Any, data: bytes, p: int, q: int, path: str) -> bool:
+    _, _, _, code, _, _, item = entry
+    if code in (_UINT, _INT, _ENUM):
+        if p == q:
+            raise Error(f"{path}: empty {'ENUMERATED' if code == _ENUM else 'INTEGER'}")
+        return True
+    if code == _STRUCT:
+        return _scan_struct(item, data, p, q, path)
+    if code == _LIST:
+        i = 0
+        while p < q:
+            tlv = _ber_tlv(data, p, q)
+            if tlv is None or tlv[0] != item[1] or \
+                    not _scan_value(item, data, tlv[1], tlv[2], f"{path}[{i}]"):
+                return False
+            p, i = tlv[2], i + 1
+        return True
+    if code == _UNION:
+        tlv = _ber_tlv(data, p, q)
+        if tlv is None:
+            return False
+        for alternative in item[0]:
+            if tlv[0] == alternative[1]:
+                return _scan_value(alternative, data, tlv[1], tlv[2],
+                                   f"{path}.{alternative[0]}")
+        return False
+    return True
 
 
 # ---- the legacy VMState stream ---------------------------------------------------------
