@@ -43,10 +43,13 @@ class Annotation:
         return KNOWN[self.kind][1].split("(")[0]
 
 
+_UNKNOWN = Location("<unknown>", 0, 0)
+
+
 def location_of(node: c_ast.Node) -> Location:
     coord = node.coord
     if coord is None:
-        return Location("<unknown>", 0, 0)
+        return _UNKNOWN
     return Location(str(coord.file), int(coord.line), int(coord.column or 0))
 
 
@@ -114,6 +117,15 @@ def on_declaration(decl: c_ast.Decl) -> list[Annotation]:
     The walk stops at struct/union/enum specifiers: annotations there belong to
     the type, not to this member.
     """
+    # Most members carry no attribute at all: look before building anything.
+    node = decl.type
+    while node is not None and not isinstance(node, _SPECIFIERS):
+        if getattr(node, "attributes", None):
+            break
+        node = getattr(node, "type", None)
+    else:
+        if not getattr(decl, "attributes", None):
+            return []
     attrs = _attributes(decl)
     for node in _declarators(decl.type):
         attrs.extend(_attributes(node))
@@ -138,11 +150,12 @@ def on_typedef(node: c_ast.Typedef) -> list[Annotation]:
     return _read(attrs)
 
 
+_SPECIFIERS = (c_ast.Struct, c_ast.Union, c_ast.Enum, c_ast.IdentifierType)
+
+
 def _declarators(node: c_ast.Node | None) -> list[c_ast.Node]:
     found = []
-    while node is not None and not isinstance(
-        node, (c_ast.Struct, c_ast.Union, c_ast.Enum, c_ast.IdentifierType)
-    ):
+    while node is not None and not isinstance(node, _SPECIFIERS):
         found.append(node)
         node = getattr(node, "type", None)
     return found

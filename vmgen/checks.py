@@ -24,6 +24,9 @@ def _claim(
     context: str | None = None,
     described: str | None = None,
 ) -> None:
+    if asn1 is not None and asn1 not in scope and (what != "type" or asn1 not in names.RESERVED):
+        scope[asn1] = (c_name, loc)  # the common case: a new, usable name
+        return
     described = described or f"{what} '{c_name}'"
     if asn1 is None:
         sink.error(loc, f"{what} '{c_name}' has no ASN.1 name (it must contain a letter "
@@ -60,9 +63,10 @@ def diagnose(module: ir.Module) -> list[Diagnostic]:
     for s in module.structs:
         _claim(sink, types, names.type_name(s.name), s.c_type, "type", s.location)
         members: dict[str, tuple[str, Location]] = {}
+        context = f"In struct '{s.name}':"
         for f in s.migrated:
             _claim(sink, members, names.identifier(f.name), f.name, "field", f.location,
-                   f"In struct '{s.name}':")
+                   context)
         _claim_function(sink, functions, s.name, s.c_type, s.location)
     for e in module.enums:
         if all(en.value != 0 for en in e.enumerators):
@@ -70,22 +74,25 @@ def diagnose(module: ir.Module) -> list[Diagnostic]:
                          "a zero-initialized field of this type cannot be saved")
         _claim(sink, types, names.type_name(e.name), e.c_type, "type", e.location)
         values: dict[str, tuple[str, Location]] = {}
+        context = f"In enum '{e.name}':"
         for en in e.enumerators:
             _claim(sink, values, names.identifier(en.name), en.name, "enumerator", en.location,
-                   f"In enum '{e.name}':")
+                   context)
         _claim_function(sink, functions, e.name, e.c_type, e.location)
         for en in e.enumerators:
             if not -(1 << 63) <= en.value < (1 << 63):
                 sink.error(en.location, f"enumerator '{en.name}' = {en.value} does not fit "
                            "in 64 bits", f"In enum '{e.name}':")
+    depths: dict[str, int] = {}  # per struct: what it holds does not depend on the state
+    counts: dict[str, int] = {}
     for s in module.states:
         if s.state is not None:
             _check_since(module, s.name, s.state.version, s.name, sink, set())
-            depth = 1 + _depth(module, ir.StructRef(s.name), {})  # the record, then the state
+            depth = 1 + _depth(module, ir.StructRef(s.name), depths)  # the record, then the state
             if depth > MAX_DEPTH:
                 sink.error(s.location, f"device state '{s.name}' nests {depth} levels deep "
                            f"(structs, arrays, unions); the C loader reads at most {MAX_DEPTH}")
-            total = _values(module, ir.StructRef(s.name), {})
+            total = _values(module, ir.StructRef(s.name), counts)
             if total > MAX_VALUES:
                 sink.error(s.location, f"device state '{s.name}' holds {total} values in all; "
                            f"vmgen migrates at most {MAX_VALUES}")
@@ -104,8 +111,15 @@ MAX_DEPTH = 64
 MAX_VALUES = (1 << 31) - 1
 
 
+# Wire types that hold one scalar and nest nothing.
+_SCALARS = frozenset((ir.IntType, ir.BoolType, ir.FloatType, ir.EnumRef, ir.ExternalType,
+                      ir.StringType))
+
+
 def _values(module: ir.Module, t: ir.WireType | None, memo: dict[str, int]) -> int:
     """How many scalars and bytes one value of `t` holds at most."""
+    if type(t) in _SCALARS:
+        return 1
     if isinstance(t, ir.ArrayType):
         return t.length * _values(module, t.element, memo)
     if isinstance(t, ir.BytesType):
@@ -126,6 +140,8 @@ def _values(module: ir.Module, t: ir.WireType | None, memo: dict[str, int]) -> i
 
 def _depth(module: ir.Module, t: ir.WireType | None, memo: dict[str, int]) -> int:
     """How many constructed values nest in one value of `t`."""
+    if type(t) in _SCALARS:
+        return 0
     if isinstance(t, ir.ArrayType):
         return 1 + _depth(module, t.element, memo)
     if isinstance(t, ir.UnionRef):
@@ -149,6 +165,8 @@ def _escape(text: str) -> str:
 
 def _reachable(module: ir.Module, t: ir.WireType | None) -> list[str]:
     """Names of the structs a wire type contains (through arrays and unions)."""
+    if type(t) in _SCALARS:
+        return []
     if isinstance(t, ir.ArrayType):
         return _reachable(module, t.element)
     if isinstance(t, ir.StructRef):

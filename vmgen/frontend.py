@@ -44,6 +44,10 @@ _GNU_DEFINES = (
 )
 
 _LINE_MARKER = re.compile(r'^# (\d+) "((?:[^"\\]|\\.)*)"', re.MULTILINE)
+# The same after the newline that starts its line (a literal prefix the regular
+# expression engine looks for fast; `^` makes it try every position), the file
+# name's loop unrolled (same match), the file alone captured.
+_LINE_MARKER_AFTER_NEWLINE = re.compile(r'\n# \d+ "([^"\\]*(?:\\.[^"\\]*)*)"')
 
 
 @dataclass(frozen=True)
@@ -233,12 +237,10 @@ class PreprocessorError(VmgenError):
 
 def dependencies(text: str) -> tuple[str, ...]:
     """Every real file named by a line marker, in first-seen order."""
-    seen: dict[str, None] = {}
-    for m in _LINE_MARKER.finditer(text):
-        name = m.group(2)
-        if not name.startswith("<") and name not in seen:
-            seen[name] = None
-    return tuple(seen)
+    first = _LINE_MARKER.match(text)
+    names = [first.group(2)] if first is not None else []
+    names += _LINE_MARKER_AFTER_NEWLINE.findall(text, first.end() if first else 0)
+    return tuple(name for name in dict.fromkeys(names) if not name.startswith("<"))
 
 
 
@@ -272,7 +274,12 @@ def _parse(text: str, header: str) -> c_ast.FileAST:
     enabled = gc.isenabled()
     gc.disable()
     try:
-        return parser.parse(text, filename=header)
+        ast = parser.parse(text, filename=header)
+        # The parser and its lexer point at each other: only the cyclic collector
+        # frees them, and with them every token of the text (a tracing pass over
+        # hundreds of thousands of objects).  Parsing nothing drops the tokens now.
+        parser.parse("", filename=header)
+        return ast
     except c_parser.ParseError as exc:
         m = _PARSE_ERROR.match(str(exc))
         if m is None:

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cached_property
+from typing import TypeVar
 
 from vmgen.diagnostics import Location
 
@@ -261,6 +262,9 @@ class Struct:
         return self._by_name[name]
 
 
+_Named = TypeVar("_Named", "Struct", "Enum", "Union")
+
+
 @dataclass(frozen=True)
 class Target:
     """Facts about the target compiler, read from its predefined macros."""
@@ -284,24 +288,36 @@ class Module:
     dependencies: tuple[str, ...]  # every file the preprocessor read
     target: Target
 
-    @property
+    @cached_property
     def states(self) -> tuple[Struct, ...]:
         return tuple(s for s in self.structs if s.state is not None)
 
+    # Lookups by name, built once (the first of equal names wins, as a scan would).
+
+    @cached_property
+    def _structs(self) -> dict[str, Struct]:
+        return _first_by_name(self.structs)
+
+    @cached_property
+    def _enums(self) -> dict[str, Enum]:
+        return _first_by_name(self.enums)
+
+    @cached_property
+    def _unions(self) -> dict[str, Union]:
+        return _first_by_name(self.unions)
+
     def struct(self, name: str) -> Struct:
-        for s in self.structs:
-            if s.name == name:
-                return s
-        raise KeyError(name)
+        return self._structs[name]
 
     def enum(self, name: str) -> Enum:
-        for e in self.enums:
-            if e.name == name:
-                return e
-        raise KeyError(name)
+        return self._enums[name]
 
     def union(self, name: str) -> Union:
-        for u in self.unions:
-            if u.name == name:
-                return u
-        raise KeyError(name)
+        return self._unions[name]
+
+
+def _first_by_name(items: tuple[_Named, ...]) -> dict[str, _Named]:
+    found: dict[str, _Named] = {}
+    for item in items:
+        found.setdefault(item.name, item)
+    return found

@@ -10,10 +10,11 @@ reason; all problems of a header are reported together.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from types import MappingProxyType
+from typing import TYPE_CHECKING, NamedTuple
 
 from pycparser import c_ast
 
@@ -81,12 +82,14 @@ _EXTERNAL_KINDS: dict[str, ir.IntType | ir.BoolType | ir.FloatType] = {
 }
 
 
-@dataclass(frozen=True)
-class _RawField:
+class _RawField(NamedTuple):
     """A lowered field and the annotations that speak of its siblings."""
 
     field: ir.Field
-    anns: dict[str, Annotation]
+    anns: Mapping[str, Annotation]
+
+
+_NO_ANNOTATIONS: Mapping[str, Annotation] = MappingProxyType({})
 
 
 def _elements(t: ir.WireType) -> int:
@@ -101,6 +104,11 @@ def _elements(t: ir.WireType) -> int:
 def _wire_order(fields: list[ir.Field]) -> list[ir.Field]:
     """Root fields in C order, a union right after its discriminator; then the
     fields of each VMGEN_SINCE version, ascending, each group in C order."""
+    for f in fields:
+        if f.selector is not None or f.since is not None:
+            break
+    else:
+        return fields  # no union, no version: C order (the common case)
     unions = {f.selector: f for f in fields if f.selector is not None}
     ordered: list[ir.Field] = []
     for f in fields:
@@ -142,18 +150,14 @@ class _Tables:
     union_definitions: list[c_ast.Union] = field(default_factory=list)
 
 
-def _type_chain(node: c_ast.Node | None) -> Iterator[c_ast.Node]:
-    while node is not None:
-        yield node
-        node = getattr(node, "type", None)
-
-
 def _name_location(node: c_ast.Node, default: c_ast.Node | Location) -> Location:
     """Where a declarator chain names its identifier (a compiler points there, not
     at a '*' or '('); `default` when it names none."""
-    for n in _type_chain(node):
+    n: c_ast.Node | None = node
+    while n is not None:
         if isinstance(n, c_ast.TypeDecl):
             return location_of(n)
+        n = getattr(n, "type", None)
     return default if isinstance(default, Location) else location_of(default)
 
 
@@ -177,6 +181,17 @@ class Lowerer:
         self.order: list[ir.Struct] = []
         self.enums: dict[int, ir.Enum] = {}
         self.in_progress: set[int] = set()
+        # After `collect`, what a type name resolves to never changes: the
+        # successful resolutions of type names, and which typedefs are unions.
+        self.final = False
+        self.resolved_names: dict[tuple[str, ...], ir.WireType] = {}
+        self.union_typedefs: dict[str, bool] = {}
+
+    def close(self) -> None:
+        """Drop the folder, whose callbacks point back here: without that cycle,
+        the AST goes as soon as the caller lets go of it, instead of waiting for
+        the cyclic collector to trace all of it."""
+        del self.folder
 
     # ---- collecting definitions -------------------------------------------------
 
@@ -189,9 +204,12 @@ class Lowerer:
             elif isinstance(ext, c_ast.Decl):
                 self._collect_type(ext.type, typedef=None)
         self._read_target()
+        # The tables are complete: resolutions from now on may be remembered.
+        self.final = True
 
     def _collect_type(self, node: c_ast.Node | None, typedef: str | None) -> None:
-        for n in _type_chain(node):
+        n = node
+        while n is not None:
             if isinstance(n, (c_ast.Struct, c_ast.Union)):
                 if n.decls is not None:
                     if isinstance(n, c_ast.Struct):
@@ -204,7 +222,12 @@ class Lowerer:
                         self.t.union_definitions.append(n)
                     for member in n.decls:
                         if isinstance(member, c_ast.Decl):
-                            self._collect_type(member.type, typedef=None)
+                            inner = member.type
+                            # A plain `T name;` member defines nothing: the common case.
+                            if (type(inner) is c_ast.TypeDecl
+                                    and type(inner.type) is c_ast.IdentifierType):
+                                continue
+                            self._collect_type(inner, typedef=None)
                 target: c_ast.Node | None = (
                     self._struct_def(n) if isinstance(n, c_ast.Struct)
                     else n if n.decls is not None else self.t.unions.get(n.name or "")
@@ -225,6 +248,7 @@ class Lowerer:
             if not isinstance(n, c_ast.TypeDecl):
                 # pointers, arrays, functions: a typedef of these names no struct
                 typedef = None
+            n = getattr(n, "type", None)
 
     def _fold_enumerators(self, enum: c_ast.Enum) -> None:
         value = -1
@@ -378,11 +402,12 @@ class Lowerer:
             if not isinstance(member, c_ast.Decl):
                 continue
             try:
-                anonymous = self._anonymous_struct(member)
-                if anonymous is not None:
-                    self._lower_members(anonymous, struct, context, out)
-                    continue
-                out.append(self._lower_field(member, struct))
+                if member.name is None:
+                    anonymous = self._anonymous_struct(member)
+                    if anonymous is not None:
+                        self._lower_members(anonymous, struct, context, out)
+                        continue
+                out.append(self._plain_field(member, struct) or self._lower_field(member, struct))
             except _AlreadyReported:
                 pass
             except _FieldError as exc:
@@ -470,7 +495,13 @@ class Lowerer:
                 raise _FieldError(others[0].location,
                                   f"{others[0].macro} on {label}, which is VMGEN_SKIP")
             return _RawField(ir.Field(decl.name, spelled, None, loc), by_kind)
-        const = any("const" in getattr(n, "quals", ()) for n in _type_chain(decl.type))
+        const = False
+        node: c_ast.Node | None = decl.type
+        while node is not None:
+            if "const" in getattr(node, "quals", ()):
+                const = True
+                break
+            node = getattr(node, "type", None)
         bit_width = None
         if decl.bitsize is not None:
             bit_width = self.folder.fold(decl.bitsize, f"the width of bit-field '{decl.name}'")
@@ -504,11 +535,56 @@ class Lowerer:
             by_kind,
         )
 
+    def _plain_field(self, decl: c_ast.Decl, struct: str) -> _RawField | None:
+        """`T name;` or `T name[N]...;` of a type name resolved before, without
+        annotations or a bit width: what `_lower_field` makes of it, in fewer
+        steps; None for anything else and for anything `_lower_field` refuses."""
+        if decl.bitsize is not None or decl.attributes or self.sidecar is not None:
+            return None
+        t = decl.type
+        arrays = False
+        while type(t) is c_ast.ArrayDecl:
+            if t.attributes:
+                return None
+            arrays = True
+            t = t.type
+        if type(t) is not c_ast.TypeDecl or t.attributes or decl.name is None:
+            return None
+        spec = t.type
+        if type(spec) is not c_ast.IdentifierType:
+            return None
+        names = spec.names
+        wire = self.resolved_names.get(tuple(names))
+        if wire is None or isinstance(wire, ir.UnionRef):
+            return None
+        if arrays:
+            # In `_lower_field`'s order: spelling folds the sizes (which may lower a
+            # struct, named after the current field) before the field is current.
+            spelled = self._spell(decl.type)
+            self.current_struct, self.current_field = struct, decl.name
+            try:
+                wire = self._resolve(decl.type, set())
+            except (_FieldError, _AlreadyReported, VmgenError):
+                return None  # reported by `_lower_field`
+        else:
+            spelled = " ".join(names)
+            self.current_struct, self.current_field = struct, decl.name
+            if (len(names) == 1 and names[0] in self.t.typedefs
+                    and self.union_typedefs.get(names[0]) is not False):
+                return None  # a union (or not known yet): `_lower_field` says what it needs
+        const = "const" in t.quals
+        if const and not isinstance(wire, (ir.IntType, ir.EnumRef, ir.BoolType)):
+            return None
+        return _RawField(ir.Field(decl.name, spelled, wire, location_of(t), None, None, const),
+                         _NO_ANNOTATIONS)
+
     def _apply(
         self, wire: ir.WireType, anns: dict[str, Annotation], bit_width: int | None,
         loc: Location,
     ) -> ir.WireType:
         """`wire` with the field's annotations (size, range, string, union) applied."""
+        if not anns and bit_width is None and not isinstance(wire, ir.UnionRef):
+            return wire
         if "size_is" in anns:
             if not isinstance(wire, (ir.ArrayType, ir.BytesType)):
                 raise _FieldError(anns["size_is"].location,
@@ -571,6 +647,9 @@ class Lowerer:
         """Resolve what annotations say about siblings (counts, selectors), check
         it, and put the fields in wire order."""
         fields = {r.field.name: r.field for r in raw}
+        if len(fields) == len(raw) and not any(
+                "size_is" in r.anns or "union" in r.anns for r in raw):
+            return _wire_order([r.field for r in raw])  # nothing to link
         counts: dict[str, str] = {}  # count field -> array
         selectors: dict[str, str] = {}  # union field -> selector
         for r in raw:
@@ -678,7 +757,6 @@ class Lowerer:
         """The wire type of a declarator chain.  `sized`: VMGEN_SIZE_IS is on it,
         so a flexible array member or a pointer is an array of unknown capacity.
         `top`: `node` is the field's own declarator (not an element's)."""
-        loc = location_of(node)
         if isinstance(node, c_ast.TypeDecl):
             return self._resolve_specifier(node.type, seen)
         if isinstance(node, c_ast.Typename):
@@ -686,7 +764,8 @@ class Lowerer:
         if isinstance(node, c_ast.ArrayDecl):
             if node.dim is None:
                 if not sized:
-                    raise _FieldError(loc, "a flexible array member needs VMGEN_SIZE_IS(field)")
+                    raise _FieldError(location_of(node),
+                                      "a flexible array member needs VMGEN_SIZE_IS(field)")
                 return self._array(self._resolve(node.type, seen, top=False), 0, sized,
                                    fixed=False)
             length = self.folder.fold(node.dim, "the array size")
@@ -706,15 +785,15 @@ class Lowerer:
                 return self._array(self._resolve(node.type, seen, top=False), 0, sized,
                                    fixed=False, pointer=True)
             # Point at the declared name, not at the '*'.
-            where = _name_location(node, loc)
+            where = _name_location(node, node)
             hint = " (or VMGEN_SIZE_IS(count) for a buffer of count elements)" if (
                 data and top) else ""
             raise _FieldError(where, "pointers cannot be migrated: mark the field VMGEN_SKIP"
                               + hint)
         if isinstance(node, c_ast.FuncDecl):
-            raise _FieldError(_name_location(node, loc),
+            raise _FieldError(_name_location(node, node),
                               "functions cannot be migrated: mark the field VMGEN_SKIP")
-        raise _FieldError(loc, f"unsupported declarator ({type(node).__name__})")
+        raise _FieldError(location_of(node), f"unsupported declarator ({type(node).__name__})")
 
     def _is_union(self, node: c_ast.Node | None, seen: set[str]) -> bool:
         """Whether a declarator chain declares a union (directly or through typedefs)."""
@@ -725,7 +804,12 @@ class Lowerer:
             if isinstance(spec, c_ast.IdentifierType) and len(spec.names) == 1:
                 name = spec.names[0]
                 if name in self.t.typedefs and name not in seen:
-                    return self._is_union(self.t.typedefs[name], seen | {name})
+                    known = self.union_typedefs.get(name)
+                    if known is None:
+                        known = self._is_union(self.t.typedefs[name], seen | {name})
+                        if not seen:
+                            self.union_typedefs[name] = known
+                    return known
         return False
 
     def _array(self, element: ir.WireType, length: int, sized: bool, fixed: bool,
@@ -753,30 +837,38 @@ class Lowerer:
         return None
 
     def _resolve_specifier(self, spec: c_ast.Node, seen: set[str]) -> ir.WireType:
-        loc = location_of(spec)
         if isinstance(spec, c_ast.IdentifierType):
-            return self._resolve_names(spec.names, loc, seen)
+            names = spec.names
+            known = self.resolved_names.get(tuple(names))
+            if known is not None:
+                return known
+            wire = self._resolve_names(names, spec, seen)
+            if self.final:
+                self.resolved_names[tuple(names)] = wire
+            return wire
         if isinstance(spec, c_ast.Struct):
             definition = self._struct_def(spec)
             if definition is None:
                 raise _FieldError(
-                    loc,
+                    location_of(spec),
                     f"'struct {spec.name}' is an opaque type: mark the field VMGEN_SKIP, or "
                     f"declare how it travels with VMGEN_EXTERNAL(kind) on its typedef",
                 )
             if id(definition) in self.in_progress:
-                raise _FieldError(loc, f"'struct {spec.name}' contains itself")
+                raise _FieldError(location_of(spec), f"'struct {spec.name}' contains itself")
             return ir.StructRef(self._lower_struct(definition, None))
         if isinstance(spec, c_ast.Enum):
             definition_e = self._enum_def(spec)
             if definition_e is None:
-                raise _FieldError(loc, f"'enum {spec.name}' is not defined")
+                raise _FieldError(location_of(spec), f"'enum {spec.name}' is not defined")
             return ir.EnumRef(self._lower_enum(definition_e))
         if isinstance(spec, c_ast.Union):
-            return ir.UnionRef(self._lower_union(spec, loc))
-        raise _FieldError(loc, f"unsupported type ({type(spec).__name__})")
+            return ir.UnionRef(self._lower_union(spec))
+        raise _FieldError(location_of(spec), f"unsupported type ({type(spec).__name__})")
 
-    def _resolve_names(self, names: list[str], loc: Location, seen: set[str]) -> ir.WireType:
+    def _resolve_names(self, names: list[str], spec: c_ast.Node, seen: set[str]) -> ir.WireType:
+        """The type `names` spell (`spec` locates errors).  A success depends on
+        nothing but the tables (`seen` only catches typedef cycles, which fail)."""
         if len(names) == 1:
             name = names[0]
             if name in self.broken_externals:
@@ -787,7 +879,7 @@ class Lowerer:
                 return _STDINT[name]
             if name in self.t.typedefs:
                 if name in seen:
-                    raise _FieldError(loc, f"typedef '{name}' refers to itself")
+                    raise _FieldError(location_of(spec), f"typedef '{name}' refers to itself")
                 return self._resolve(self.t.typedefs[name], seen | {name})
             if name in ("bool", "_Bool"):
                 return ir.BoolType()
@@ -803,6 +895,7 @@ class Lowerer:
             nbytes = 1 if size == "char" else getattr(self.target, f"sizeof_{size}")
             return ir.IntType(visitor, nbytes * self.target.char_bits, signed)
         spelled = " ".join(names)
+        loc = location_of(spec)
         if spelled == "void":
             raise _FieldError(loc, "'void' cannot be migrated")
         if "double" in names or "float" in names:
@@ -813,11 +906,11 @@ class Lowerer:
 
     # ---- unions and external types ----------------------------------------------
 
-    def _lower_union(self, spec: c_ast.Union, loc: Location) -> str:
+    def _lower_union(self, spec: c_ast.Union) -> str:
         definition = spec if spec.decls is not None else self.t.unions.get(spec.name or "")
         if definition is None:
-            raise _FieldError(loc, f"'union {spec.name}' is an opaque type: mark the field "
-                              "VMGEN_SKIP")
+            raise _FieldError(location_of(spec), f"'union {spec.name}' is an opaque type: mark "
+                              "the field VMGEN_SKIP")
         key = id(definition)
         if key in self.unions:
             return self.unions[key].name
@@ -937,6 +1030,8 @@ class Lowerer:
     # ---- spelling C types for messages ----------------------------------------
 
     def _spell(self, node: c_ast.Node) -> str:
+        if type(node) is c_ast.TypeDecl and type(node.type) is c_ast.IdentifierType:
+            return " ".join(node.type.names)  # the common case: `T name`
         dims = ""
         stars = ""
         while not isinstance(node, c_ast.TypeDecl):
@@ -981,4 +1076,5 @@ def lower(
     the fields and structs that could not be lowered)."""
     lowerer = Lowerer(parsed, options, sidecar)
     module = lowerer.run()
+    lowerer.close()
     return module, lowerer.sink.items

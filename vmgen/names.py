@@ -19,6 +19,8 @@ same ASN.1 name in one scope, is an error reported by the checks stage.
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 # X.680 reserved words: a type reference must not be one of these.
 RESERVED = frozenset(
     """
@@ -38,9 +40,13 @@ RESERVED = frozenset(
 
 
 def _joined(c_name: str) -> str:
+    if "_" not in c_name:
+        return c_name
     return "-".join(part for part in c_name.split("_") if part)
 
 
+# Field and type names repeat across structs: each is mapped once.
+@lru_cache(maxsize=1 << 16)
 def type_name(c_name: str) -> str | None:
     """The ASN.1 type reference for a C type name, or None if there is none."""
     s = _joined(c_name)
@@ -49,6 +55,7 @@ def type_name(c_name: str) -> str | None:
     return s[0].upper() + s[1:]
 
 
+@lru_cache(maxsize=1 << 16)
 def identifier(c_name: str) -> str | None:
     """The ASN.1 identifier for a C field or enumerator name, or None."""
     s = _joined(c_name)

@@ -32,12 +32,14 @@ or semicolons.
 
 The scan is one linear pass: regular expressions jump between the
 characters that matter (brackets, '=', ';', quotes, '/', '#'), keywords are
-found up front with plain substring searches.
+found up front with plain substring searches, and a struct body or function
+body with nothing special inside is taken in one match.
 """
 
 from __future__ import annotations
 
 import re
+from functools import cache
 
 __all__ = ["neutralize"]
 
@@ -50,6 +52,43 @@ _KEPT = re.compile(r"""[{}()\[\]"'/#]""")
 _BODY = re.compile(r"""[{}"'/#]""")
 # Removed text inside brackets or an initializer, which ends at ',' or ';'.
 _INIT = re.compile(r"""[{}()\[\],;"'/#]""")
+
+# Whole groups in one match, where the loops above would stop at every bracket.
+# Between brackets: no literal, no comment, no '#' but a directive line's at
+# column 0 (a line marker from a macro expansion); each form is deterministic
+# (one way to match), so a text that is not of that form fails at once and takes
+# the loop instead.  Only texts of FAST_TEXT characters or more take them: a
+# shorter one does not pay for compiling them (some milliseconds).
+FAST_TEXT = 1 << 16
+_RUN = r"""[^{}()\[\]"'/#]*(?:(?:/(?![*/])|(?<=\n)#[^\n]*(?![^\n]))[^{}()\[\]"'/#]*)*"""
+_FLAT_GROUP = rf"\[{_RUN}\]|\({_RUN}\)"
+# A kept group (a struct body, a parameter list, an array size) whose own groups
+# hold no bracket: `[[...(...)...]]` attributes, `(*fn)(int)`, `[N]`.
+_FLAT_KEPT = (
+    rf"\{{{_RUN}(?:(?:\[\[{_RUN}(?:\({_RUN}\){_RUN})*\]\]|{_FLAT_GROUP}){_RUN})*\}}"
+    rf"|\({_RUN}(?:(?:{_FLAT_GROUP}){_RUN})*\)"
+    rf"|\[{_RUN}(?:(?:{_FLAT_GROUP}){_RUN})*\]"
+)
+# A function body four braces deep at most; string literals (closed on their line)
+# are fine, parentheses do not count.
+_BODY_RUN = (r"""[^{}"'/#]*(?:(?:"[^"\\\n]*(?:\\.[^"\\\n]*)*"|/(?![*/])|(?<=\n)#[^\n]*(?![^\n]))"""
+             r"""[^{}"'/#]*)*""")
+
+
+def _nested_body(levels: int) -> str:
+    body = rf"\{{{_BODY_RUN}\}}"
+    for _ in range(levels - 1):
+        body = rf"\{{{_BODY_RUN}(?:{body}{_BODY_RUN})*\}}"
+    return body
+
+
+_NESTED_BODY = _nested_body(4)
+
+
+@cache
+def _one_match(pattern: str) -> re.Pattern[str]:
+    """A shortcut's expression, compiled at its first use."""
+    return re.compile(pattern)
 
 # Parentheses nested up to three deep, no literal or directive inside: the
 # common `__attribute__ ((__format__ (__printf__, 1, 2)))` in one match.
@@ -114,6 +153,10 @@ class _Scanner:
         # the last file-scope (...) group: (start, end)
         self.last_group = (-1, -1)
         self.keywords = self.find_keywords()  # start -> (end, kind)
+        # the shortcuts for groups taken whole, on a long text
+        fast = self.n >= FAST_TEXT
+        self.flat_kept = _one_match(_FLAT_KEPT).match if fast else None
+        self.nested_body = _one_match(_NESTED_BODY).match if fast else None
         self.keyword_starts = sorted(self.keywords)
         self.keyword_index = 0
 
@@ -258,6 +301,9 @@ class _Scanner:
         pos = i
         search = _KEPT.search
         keyword = self.next_keyword(pos)
+        flat = None if self.flat_kept is None else self.flat_kept(text, i)
+        if flat is not None and keyword >= flat.end():
+            return flat.end()  # no attribute inside: as the loop below would find
         while True:
             m = search(text, pos)
             j = n if m is None else m.start()
@@ -318,6 +364,9 @@ class _Scanner:
     def body_end(self, i: int) -> int:
         """`i` is at the '{' of a function body; the index after its '}'."""
         text, n = self.text, self.n
+        whole = None if self.nested_body is None else self.nested_body(text, i)
+        if whole is not None:
+            return whole.end()
         depth = 0
         pos = i
         search = _BODY.search

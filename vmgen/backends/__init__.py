@@ -7,18 +7,22 @@ Jinja2 template that only loops and substitutes.  Nothing here writes files.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from functools import cache
-from typing import Any
-
-import jinja2
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from vmgen import __version__
 from vmgen.resources import templates_dir
+
+if TYPE_CHECKING:
+    import jinja2
 
 
 def _bytecode_cache() -> jinja2.BytecodeCache | None:
     """Compiled templates, kept between runs (Jinja checks each one against its source);
     none when the cache folder cannot be written.  Output does not depend on it."""
+    import jinja2
+
     root = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
     folder = os.path.join(root, "vmgen", __version__)
     try:
@@ -30,6 +34,8 @@ def _bytecode_cache() -> jinja2.BytecodeCache | None:
 
 @cache
 def environment() -> jinja2.Environment:
+    import jinja2  # here: the schema backend and `explain` need no templates
+
     return jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(templates_dir())),
         undefined=jinja2.StrictUndefined,
@@ -38,12 +44,41 @@ def environment() -> jinja2.Environment:
         lstrip_blocks=True,
         keep_trailing_newline=True,
         bytecode_cache=_bytecode_cache(),
+        # Templates are vmgen's own files: loaded once per process, not checked
+        # against the disk (a stat) at every use.
+        auto_reload=False,
     )
 
 
+@cache
+def _template(name: str) -> jinja2.Template:
+    return environment().get_template(name)
+
+
 def render(template: str, **context: Any) -> str:
-    text = environment().get_template(template).render(vmgen_version=__version__, **context)
+    text = _template(template).render(vmgen_version=__version__, **context)
     return text
+
+
+_K = TypeVar("_K")
+_V = TypeVar("_V")
+
+
+class PerObject(Generic[_K, _V]):
+    """`function(x)` computed once per object x, looked up by identity (IR types
+    repeat as the very same objects; hashing a nested frozen dataclass costs more
+    than the lookup saves).  Each x is kept with its result, so its id is not
+    reused while this lives."""
+
+    def __init__(self, function: Callable[[_K], _V]) -> None:
+        self._function = function
+        self._found: dict[int, tuple[_K, _V]] = {}
+
+    def __call__(self, x: _K) -> _V:
+        hit = self._found.get(id(x))
+        if hit is None:
+            hit = self._found[id(x)] = (x, self._function(x))
+        return hit[1]
 
 
 def banner(source: str) -> str:

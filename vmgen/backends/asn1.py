@@ -26,11 +26,12 @@ device state S         ``S-Record ::= SEQUENCE { device, version,
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import PurePath
-from typing import Any
+from typing import Any, NamedTuple
 
 from vmgen import ir, names
-from vmgen.backends import banner, render
+from vmgen.backends import PerObject, banner, render
 from vmgen.diagnostics import Location
 
 RECORD_MEMBERS = (
@@ -96,6 +97,10 @@ def wire_type(t: ir.WireType) -> tuple[str, Parsed]:
 
 
 def _c_comment(f: ir.Field | ir.UnionMember, t: ir.WireType) -> str:
+    if (type(f) is ir.Field and f.bit_width is None and not f.const and f.selector is None
+            and type(t) in _PLAIN_TYPES):
+        base, bracket, dims = f.c_type.partition("[")  # no notes: the common case
+        return f"{base} {f.name}{bracket}{dims}" if not base.endswith("*") else f"{base}{f.name}"
     notes = []
     if isinstance(t, ir.FloatType):
         notes.append(f"IEEE 754 binary{t.bits} bits")
@@ -115,9 +120,24 @@ def _c_comment(f: ir.Field | ir.UnionMember, t: ir.WireType) -> str:
     return text + (f" ({'; '.join(notes)})" if notes else "")
 
 
+# Wire types whose C comment has no note of their own.
+_PLAIN_TYPES = frozenset((ir.IntType, ir.BoolType, ir.EnumRef, ir.StructRef, ir.ExternalType,
+                          ir.StringType))
+
+
 def _where(loc: Location) -> str:
     """A location that does not depend on how the header was named (output is deterministic)."""
-    return f"{PurePath(loc.file).name}:{loc.line}"
+    return f"{_file_name(loc.file)}:{loc.line}"
+
+
+@lru_cache(maxsize=256)
+def _file_name(path: str) -> str:
+    return PurePath(path).name
+
+
+# `wire_type` per wire type object, for one module (the parsed forms are then
+# shared between fields: they are only read).
+_Wire = PerObject[ir.WireType, tuple[str, Parsed]]
 
 
 @dataclass(frozen=True)
@@ -127,6 +147,11 @@ class _Type:
     kind: str  # "SEQUENCE" or "CHOICE"
     lines: list[str]  # the body, laid out
 
+    @property
+    def body(self) -> str:
+        """The body's lines, indented, each with its newline."""
+        return "".join([f"    {line}\n" for line in self.lines])
+
 
 @dataclass(frozen=True)
 class _Enumerated:
@@ -135,8 +160,7 @@ class _Enumerated:
     values: str
 
 
-@dataclass(frozen=True)
-class _Row:
+class _Row(NamedTuple):
     name: str
     type: str
     comment: str
@@ -146,35 +170,34 @@ def _layout(root: list[_Row], groups: list[tuple[int, list[_Row]]], extensible: 
     """The lines of a SEQUENCE/CHOICE body: aligned members, the extension
     marker, and one [[ ]] group per VMGEN_SINCE version (the version is in a
     comment: asn1c does not read `[[ 2: ... ]]`)."""
-    rows = root + [r for _, g in groups for r in g]
-    width = max((len(r.name) for r in rows), default=0)
+    rows = root + [r for _, g in groups for r in g] if groups else root
+    width = max([len(r.name) for r in rows], default=0)
     entries: list[tuple[str, str]] = []  # (text before the comment, comment)
-
-    def member(r: _Row, comma: bool, indent: str) -> None:
-        entries.append((f"{indent}{r.name.ljust(width)}  {r.type}{',' if comma else ''}",
-                        r.comment))
-
-    for i, r in enumerate(root):
-        member(r, extensible or i < len(root) - 1, "")
+    last = len(root) - 1
+    for i, (name, wire, comment) in enumerate(root):
+        comma = "," if extensible or i < last else ""
+        entries.append((f"{name.ljust(width)}  {wire}{comma}", comment))
     if extensible:
         entries.append(("..." + ("," if groups else ""), ""))
     for gi, (version, group) in enumerate(groups):
         entries.append((f"[[ -- version {version}", ""))
-        for i, r in enumerate(group):
-            member(r, i < len(group) - 1, "    ")
+        last = len(group) - 1
+        for i, (name, wire, comment) in enumerate(group):
+            entries.append((f"    {name.ljust(width)}  {wire}{',' if i < last else ''}",
+                            comment))
         entries.append(("]]" + ("," if gi < len(groups) - 1 else ""), ""))
     column = max((len(t) for t, c in entries if c), default=0)
     return [f"{t.ljust(column)}  -- {c}" if c else t for t, c in entries]
 
 
-def _sequence(s: ir.Struct) -> tuple[list[str], Parsed]:
+def _sequence(s: ir.Struct, wires: _Wire) -> tuple[list[str], Parsed]:
     root: list[_Row] = []
     parsed_root: list[Parsed | None] = []
     groups: dict[int, list[_Row]] = {}
     parsed_groups: dict[int, list[Parsed]] = {}
     for f in s.wire:
         assert f.type is not None
-        text, parsed = wire_type(f.type)
+        text, parsed = wires(f.type)
         row = _Row(asn1_identifier(f.name), text, _c_comment(f, f.type))
         member = {"name": row.name, **parsed}
         if f.since is None:
@@ -188,11 +211,11 @@ def _sequence(s: ir.Struct) -> tuple[list[str], Parsed]:
     return lines, {"type": "SEQUENCE", "members": members}
 
 
-def _choice(u: ir.Union) -> tuple[list[str], Parsed]:
+def _choice(u: ir.Union, wires: _Wire) -> tuple[list[str], Parsed]:
     rows = []
     parsed = []
     for m in u.members:
-        text, p = wire_type(m.type)
+        text, p = wires(m.type)
         rows.append(_Row(asn1_identifier(m.name), text, _c_comment(m, m.type)))
         parsed.append({"name": rows[-1].name, **p})
     return _layout(rows, [], extensible=False), {"type": "CHOICE", "members": parsed}
@@ -201,6 +224,7 @@ def _choice(u: ir.Union) -> tuple[list[str], Parsed]:
 def generate(module: ir.Module) -> tuple[str, Parsed]:
     """The ASN.1 module text and its asn1tools parse."""
     types: dict[str, Parsed] = {}
+    wires = _Wire(wire_type)
     enums: list[_Enumerated] = []
     for e in module.enums:
         tn = asn1_type(e.name)
@@ -213,12 +237,12 @@ def generate(module: ir.Module) -> tuple[str, Parsed]:
     bodies: list[_Type] = []
     for u in module.unions:
         tn = asn1_type(u.name)
-        lines, types[tn] = _choice(u)
+        lines, types[tn] = _choice(u, wires)
         spelled = u.c_type or "anonymous union"
         bodies.append(_Type(tn, f"{spelled} ({_where(u.location)})", "CHOICE", lines))
     for s in module.structs:
         tn = asn1_type(s.name)
-        lines, types[tn] = _sequence(s)
+        lines, types[tn] = _sequence(s, wires)
         spelled = s.c_type or "anonymous struct"
         bodies.append(_Type(tn, f"{spelled} ({_where(s.location)})", "SEQUENCE", lines))
     for s in module.states:

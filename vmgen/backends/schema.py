@@ -10,12 +10,20 @@ and where each field is declared (file and line) for messages.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from functools import lru_cache
 from pathlib import PurePath
 from typing import Any
 
 from vmgen import ir
+from vmgen.backends import PerObject
 
 FORMAT = 1
+
+# json.dumps(value, separators=(", ", ": ")), without building an encoder per call.
+_COMPACT = json.JSONEncoder(separators=(", ", ": "))
+# json.dumps(a_string): what the encoders above use for strings.
+_string: Callable[[str], str] = json.encoder.encode_basestring_ascii
 
 
 def wire(t: ir.WireType) -> dict[str, Any]:
@@ -43,7 +51,12 @@ def wire(t: ir.WireType) -> dict[str, Any]:
 
 
 def _where(loc: Any) -> str:
-    return f"{PurePath(loc.file).name}:{loc.line}"
+    return f"{_file_name(loc.file)}:{loc.line}"
+
+
+@lru_cache(maxsize=256)
+def _file_name(path: str) -> str:
+    return PurePath(path).name
 
 
 def _field(f: ir.Field) -> dict[str, Any]:
@@ -59,14 +72,47 @@ def _field(f: ir.Field) -> dict[str, Any]:
     return out
 
 
+class _Json(str):
+    """A value already written as compact JSON: `_layout` writes it as it is."""
+
+
+def _wire_json(t: ir.WireType) -> str:
+    return _COMPACT.encode(wire(t))
+
+
+# The compact JSON of each wire type object, written once per module.
+_Wires = PerObject[ir.WireType, str]
+
+
+def _field_json(f: ir.Field, wires: _Wires) -> _Json:
+    """`_COMPACT.encode(_field(f))`, from pieces: one field per line is most of the file."""
+    assert f.type is not None
+    since = "null" if f.since is None else int.__repr__(f.since)
+    text = (f'{{"name": {_string(f.name)}, "c_type": {_string(f.c_type)}, '
+            f'"wire": {wires(f.type)}, "since": {since}, "at": {_string(_where(f.location))}')
+    if f.const:
+        text += ', "const": true'
+    if f.bit_width is not None:
+        text += f', "bit_width": {int.__repr__(f.bit_width)}'
+    if f.selector is not None:
+        text += f', "selector": {_string(f.selector)}'
+    return _Json(text + "}")
+
+
 def schema(module: ir.Module) -> dict[str, Any]:
+    return _schema(module, None)
+
+
+def _schema(module: ir.Module, wires: _Wires | None) -> dict[str, Any]:
+    """The schema; with `wires`, each field comes as its JSON text (`_Json`)."""
     types: dict[str, Any] = {}
     for s in module.structs:
         types[s.name] = {
             "kind": "struct",
             "c_type": s.c_type,
             "at": _where(s.location),
-            "fields": [_field(f) for f in s.wire],
+            "fields": ([_field(f) for f in s.wire] if wires is None
+                       else [_field_json(f, wires) for f in s.wire]),
             "derived": [{"name": f.name, "count_of": f.count_of, "at": _where(f.location)}
                         for f in s.fields if f.count_of is not None],
             "skipped": [{"name": f.name, "c_type": f.c_type, "at": _where(f.location)}
@@ -99,17 +145,23 @@ def schema(module: ir.Module) -> dict[str, Any]:
 def _layout(value: Any, indent: str, depth: int) -> str:
     """JSON with objects and lists broken over lines down to `depth`, and compact
     (C-accelerated) below: one field of a struct per line, for readable diffs."""
+    if type(value) is _Json:
+        return value
     if depth > 0 and isinstance(value, dict) and value:
         inner = indent + "  "
-        items = ",\n".join(f"{inner}{json.dumps(k)}: {_layout(v, inner, depth - 1)}"
+        items = ",\n".join(f"{inner}{_key(k)}: {_layout(v, inner, depth - 1)}"
                            for k, v in value.items())
         return "{\n" + items + "\n" + indent + "}"
     if depth > 0 and isinstance(value, list) and value:
         inner = indent + "  "
         items = ",\n".join(f"{inner}{_layout(v, inner, depth - 1)}" for v in value)
         return "[\n" + items + "\n" + indent + "]"
-    return json.dumps(value, separators=(", ", ": "))
+    return _COMPACT.encode(value)
+
+
+def _key(key: Any) -> str:
+    return _string(key) if type(key) is str else json.dumps(key)
 
 
 def generate(module: ir.Module) -> str:
-    return _layout(schema(module), "", 4) + "\n"
+    return _layout(_schema(module, _Wires(_wire_json)), "", 4) + "\n"

@@ -1,0 +1,304 @@
+"""The shortcuts that make the generator fast change no result.
+
+Each fast path below is compared with the general path it stands for, on the
+fixtures, the broken headers of tests/errors and tests/hostile, the QEMU-like
+translation unit, and random text:
+
+* lowering: a plain `T name;` / `T name[N];` field lowered in a few steps
+  (`Lowerer._plain_field`) against the general `_lower_field`;
+* slicing: declarations split in one match, common declarations read in one
+  match, bracket groups stepped over, and mentions read with `findall`, against
+  the token-by-token scan (the one-match shortcuts are taken on long texts only:
+  here on every text);
+* neutralizing: struct bodies and function bodies taken in one match, against
+  the bracket-by-bracket loops;
+* the schema backend's field lines against the generic JSON layout;
+* the frontend's line-marker search against its plain definition.
+"""
+
+from __future__ import annotations
+
+import gc
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from tests import support
+from vmgen import lower, pipeline, slicer, tu
+from vmgen.backends import schema
+from vmgen.diagnostics import VmgenError
+from vmgen.frontend import _LINE_MARKER, Options, dependencies, parse, preprocess
+from vmgen.resources import probe_header
+
+REPO = support.REPO
+ERRORS = sorted((REPO / "tests" / "errors").glob("*.h"))
+HOSTILE = sorted((REPO / "tests" / "hostile").glob("*.h"))
+QEMU_LIKE = REPO / "fixtures" / "qemu_like"
+HEADERS = [(str(support.FIXTURES / f"{stem}.h"), (str(support.FIXTURES),))
+           for stem in support.FIXTURE_HEADERS]
+HEADERS += [(str(p), (str(support.FIXTURES),)) for p in sorted((REPO / "fixtures" / "cve")
+                                                                  .glob("*.h"))]
+HEADERS.append((str(QEMU_LIKE / "serial.c"), (str(QEMU_LIKE / "include"),)))
+
+ALWAYS, NEVER = 0, 1 << 62  # FAST_TEXT values: take the shortcuts on every text, or none
+
+# A header whose fields take the plain path and the general one, in every way a
+# type name can resolve.
+TRICKY = """\
+#include <stdbool.h>
+#include <stdint.h>
+#include "vmgen.h"
+typedef uint32_t U32;
+typedef U32 U32b;
+typedef const uint8_t CU8;
+typedef struct { uint16_t a; } Anon;
+typedef struct { uint8_t b[2]; } AnonArr[3];
+typedef enum Mode { M_OFF, M_ON = 4 } Mode;
+typedef union Pick { uint8_t x [[vmgen::case(M_OFF)]]; uint16_t y [[vmgen::case(M_ON)]]; } Pick;
+typedef Pick PickAlias;
+typedef struct QEMUTimer QEMUTimer VMGEN_EXTERNAL(int64);
+enum { N = 4, M = sizeof(uint32_t) * 2 };
+typedef struct VMGEN_STATE(2, 1) Dev {
+    U32 a;
+    U32b b[N];
+    const U32 c;
+    CU8 d;
+    Anon e, f[2];
+    AnonArr g;
+    Mode h;
+    Mode hs[M];
+    PickAlias p VMGEN_UNION(h);
+    QEMUTimer t;
+    QEMUTimer *tp;
+    unsigned int u;
+    long long ll[2][3];
+    bool flag;
+    char name[8] VMGEN_STRING;
+    uint8_t n VMGEN_RANGE(0, 8);
+    uint8_t buf[8] VMGEN_SIZE_IS(n);
+    uint32_t late VMGEN_SINCE(2);
+    struct { uint8_t x; Anon y; } inner;
+    uint32_t bits : 3;
+    void *skip VMGEN_SKIP;
+} Dev;
+"""
+
+
+# The same, where fields are refused: each path must refuse them alike, in the same
+# order, naming what it lowered on the way the same.
+TRICKY_ERRORS = TRICKY.replace("} Dev;", """\
+    uint8_t odd[sizeof(struct { int q; })];
+    uint8_t odd2[sizeof(struct { int r; }) + 1];
+    const Anon ca;
+    const Anon cas[2];
+    PickAlias bare;
+    PickAlias pa[2];
+    U32 neg[-1];
+    U32 zero[0];
+    U32b huge[1 << 20][1 << 20];
+    QEMUTimer tarr[sizeof(QEMUTimer)];
+    __int128 wide;
+    float fl[2];
+    long double ld;
+} Dev;""")
+
+
+def _tricky(tmp_path: Path, text: str = TRICKY) -> tuple[str, tuple[str, ...]]:
+    header = tmp_path / "tricky.h"
+    header.write_text(text)
+    return str(header), ()
+
+
+def _lowered(header: str, includes: tuple[str, ...]) -> object:
+    options = Options(include_dirs=includes, cc="gcc")
+    try:
+        parsed = parse(header, options, ())
+    except VmgenError as exc:
+        return str(exc)
+    module, problems = lower.lower(parsed, options)
+    return module, problems
+
+
+@pytest.mark.parametrize(("header", "includes"),
+                         HEADERS + [(str(p), ()) for p in ERRORS + HOSTILE]
+                         + [("tricky", ()), ("tricky errors", ())],
+                         ids=lambda c: Path(c).stem if isinstance(c, str) else "")
+def test_plain_fields_lower_as_the_general_path(header: str, includes: tuple[str, ...],
+                                                 monkeypatch: pytest.MonkeyPatch,
+                                                 tmp_path: Path) -> None:
+    if header.startswith("tricky"):
+        header, includes = _tricky(tmp_path, TRICKY_ERRORS if "errors" in header else TRICKY)
+    quick = _lowered(header, includes)
+    monkeypatch.setattr(lower.Lowerer, "_plain_field", lambda self, decl, struct: None)
+    assert _lowered(header, includes) == quick
+
+
+def test_tricky_header_takes_both_paths(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    header, includes = _tricky(tmp_path)
+    taken = {"plain": 0, "general": 0}
+    plain = lower.Lowerer._plain_field
+
+    def counting(self: lower.Lowerer, decl: object, struct: str) -> object:
+        found = plain(self, decl, struct)
+        taken["plain" if found is not None else "general"] += 1
+        return found
+
+    monkeypatch.setattr(lower.Lowerer, "_plain_field", counting)
+    result = _lowered(header, includes)
+    assert isinstance(result, tuple) and result[1] == []
+    assert taken["plain"] >= 5 and taken["general"] >= 5
+    errors = _lowered(*_tricky(tmp_path, TRICKY_ERRORS))
+    assert isinstance(errors, tuple) and len(errors[1]) >= 10
+
+
+# ---- slicing -------------------------------------------------------------------------
+
+
+def _texts() -> list[str]:
+    texts = []
+    for header, includes in HEADERS:
+        texts.append(tu.neutralize(preprocess(header, Options(include_dirs=includes))))
+    return texts
+
+
+@pytest.fixture(scope="module")
+def texts() -> list[str]:
+    return _texts()
+
+
+def _slow_slicer(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every shortcut of vmgen.slicer off: the token-by-token scan alone."""
+    monkeypatch.setattr(slicer, "FAST_TEXT", NEVER)
+    monkeypatch.setattr(slicer, "_inert", lambda text, start, close: False)
+
+
+def _index_facts(text: str) -> tuple[object, ...]:
+    index = slicer._Index(text)
+    return (index.ends, index.annotated, index.defines, index.enum_before)
+
+
+def _mentions_by_scan(index: slicer._Index, i: int) -> tuple[set[str], set[str]]:
+    found: set[str] = set()
+    slicer._scan(index.text, index.begin(i), index.ends[i], i in index.enum_before,
+                 index.closers, set(), found)
+    return ({k[3:] for k in found if k.startswith("id:")},
+            {k[4:] for k in found if k.startswith("tag:")})
+
+
+def _check_common(text: str) -> None:
+    """Each declaration `_common` reads, `_scan` reads alike."""
+    index = slicer._Index(text)
+    for i in range(len(index.ends)):
+        begin, end = index.begin(i), index.ends[i]
+        quick: set[str] = set()
+        found = slicer._common(text, begin, end, quick)
+        if found is not None:
+            scanned: set[str] = set()
+            for before in (False, True):
+                assert slicer._scan(text, begin, end, before, {}, scanned, None) == found
+                assert scanned == quick, text[begin:end]
+
+
+def _check_slicer(text: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(slicer, "FAST_TEXT", ALWAYS)
+    _check_common(text)
+    roots = [str(probe_header()), "a.h"]
+    names = ("RTCState", "S", "T", "x")
+    quick = (_index_facts(text), slicer.slice_text(text, roots),
+             slicer.slice_text(text, roots, names))
+    index = slicer._Index(text)
+    for i in range(len(index.ends)):
+        assert index.mentions(i) == _mentions_by_scan(index, i), text[index.begin(i):
+                                                                       index.ends[i]]
+    with monkeypatch.context() as m:
+        _slow_slicer(m)
+        m.setattr(slicer._Index, "mentions", _mentions_by_scan)
+        slow = (_index_facts(text), slicer.slice_text(text, roots),
+                slicer.slice_text(text, roots, names))
+    assert quick == slow
+
+
+def test_slicer_shortcuts_on_real_text(texts: list[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    for text in texts:
+        _check_slicer(text, monkeypatch)
+
+
+_PIECES = st.sampled_from([
+    "int", " ", "\n", "x", "S", "T", "(", ")", "{", "}", "[", "]", "=", ";", ";", ",", "'", '"',
+    "\\", "/", "*", "#", '\n# 1 "a.h"\n', "\n#pragma x\n", "struct", "union", "enum", "typedef",
+    ":", "[[", "]]", "[[vmgen::state(1, 1)]]", "[[vmgen::skip]]", "1'0", "'a'", '"s;{"', "0x1F",
+    "{ A, B = 2, C }", "struct S { int a; }", "(*fn)", "(void)", "{ { { { { } } } } }",
+    "int a[3];", "void (*p)(int);", "int b [[vmgen::range(0, 1)]];", "struct T *next;",
+    "enum { Q = (1 << 2), R };", "typedef struct S S;", "typedef enum { E1, E2 = 4 } E;",
+    "__attribute__((x))", "asm(\"x\")", "_Static_assert(1, \"\");", "{ return ({ 1; }); }",
+    "typedef union U V;", "typedef enum E E;", "typedef struct enum x;", "typedef struct T int;",
+    "struct S { int a; enum E e; };", "struct S" + " " * 45 + "{ int a; };",
+    "typedef enum" + " " * 41 + "X { A } Y;", "typedef enum { A, B = 1, C = B + 0x10 } F;",
+    "typedef struct S { int a; } S;", "typedef struct { int a[2]; } A;", "struct S { int a; } x;",
+    "typedef union { int a; } int;", "struct { int a; };", "typedef struct S {int a;};",
+    "typedef enum Q { A = sizeof x, enumz } R;", "typedef enum { int, A } B;",
+    "typedef enum { A } int;", "typedef enum X\n{ A,\n B } X;", "struct S {};",
+])
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_PIECES, max_size=60))
+def test_slicer_shortcuts_on_any_text(pieces: list[str]) -> None:
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        _check_slicer(tu.neutralize("".join(pieces)), monkeypatch)
+
+
+# ---- neutralizing ----------------------------------------------------------------------
+
+
+def _neutralized(text: str, fast_text: int) -> str:
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        monkeypatch.setattr(tu, "FAST_TEXT", fast_text)
+        return tu.neutralize(text)
+
+
+def test_neutralize_shortcuts_on_real_text() -> None:
+    for header, includes in HEADERS:
+        text = preprocess(header, Options(include_dirs=includes))
+        assert _neutralized(text, ALWAYS) == _neutralized(text, NEVER)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_PIECES, max_size=60))
+def test_neutralize_shortcuts_on_any_text(pieces: list[str]) -> None:
+    text = "".join(pieces)
+    assert _neutralized(text, ALWAYS) == _neutralized(text, NEVER)
+
+
+# ---- backends and frontend -------------------------------------------------------------
+
+
+@pytest.mark.parametrize("header", [h for h, _ in HEADERS], ids=lambda h: Path(h).stem)
+def test_schema_lines_are_the_generic_layout(header: str) -> None:
+    includes = next(i for h, i in HEADERS if h == header)
+    module = pipeline.build_module(header, Options(include_dirs=includes))
+    assert schema.generate(module) == schema._layout(schema.schema(module), "", 4) + "\n"
+
+
+def test_dependencies_are_every_marker_file() -> None:
+    pieces = ['# 1 "a.h"\n', '# 2 "b.h" 3\n', "x\n", '# 3 "<built-in>"\n', '# 4 "c\\"d.h"\n',
+              '# 5 "unterminated\n', "#pragma\n", ' # 6 "e.h"\n', '# 7 "f\nnext"\n', "\n"]
+    texts = [preprocess(h, Options(include_dirs=i)) for h, i in HEADERS[:2]]
+    texts += ["".join(pieces), "".join(reversed(pieces)), pieces[1] + pieces[0] * 3, ""]
+    for text in texts:
+        names = dict.fromkeys(m.group(2) for m in _LINE_MARKER.finditer(text))
+        assert dependencies(text) == tuple(n for n in names if not n.startswith("<"))
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_generate_leaves_the_collector_as_it_was(enabled: bool) -> None:
+    was = gc.isenabled()
+    try:
+        (gc.enable if enabled else gc.disable)()
+        pipeline.generate(str(support.FIXTURES / "rtc.h"),
+                          Options(include_dirs=(str(support.FIXTURES),)))
+        assert gc.isenabled() == enabled
+    finally:
+        (gc.enable if was else gc.disable)()
