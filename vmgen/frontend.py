@@ -15,7 +15,7 @@ import os
 import re
 import shlex
 import subprocess
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from pycparser import c_ast, c_parser
@@ -264,7 +264,13 @@ def parse(header: str, options: Options, roots: tuple[str, ...] | None = ()) -> 
             pass  # parse everything: its error, if any, is the user's
         else:
             return Parsed(header, ast, dependencies(text), text, sliced=True)
-    return Parsed(header, _parse(neutral, header), dependencies(text), text)
+    try:
+        ast = _parse(neutral, header)
+    except VmgenError as e:
+        # columns count in the preprocessed line: map them to the user's line
+        raise VmgenError([replace(d, location=remap_column(text, d.location))
+                          if d.location is not None else d for d in e.diagnostics]) from None
+    return Parsed(header, ast, dependencies(text), text)
 
 
 def _parse(text: str, header: str) -> c_ast.FileAST:
@@ -283,6 +289,14 @@ def _parse(text: str, header: str) -> c_ast.FileAST:
     except c_parser.ParseError as exc:
         m = _PARSE_ERROR.match(str(exc))
         if m is None:
+            # Some errors carry no coordinates ("FILE: Invalid specifier list"): the
+            # token the parser was looking at when it gave up is where it went wrong.
+            tok = parser._tokens.peek(1)  # pycparser 3.x's lookahead
+            if tok is not None and tok.lineno and tok.column:
+                detail = str(exc).rpartition(": ")[2]
+                loc = Location(tok.filename, tok.lineno, tok.column)
+                msg = f"syntax error before '{tok.value}' ({detail[:1].lower()}{detail[1:]})"
+                raise VmgenError([Diagnostic(loc, msg)]) from None
             raise VmgenError([Diagnostic(None, f"{header}: syntax error: {exc}")]) from None
         msg = m.group("msg")
         if msg.startswith("before: "):
