@@ -18,13 +18,7 @@ from vmgen.backends import banner, cfast, render
 RUNTIME_VERSION = 4
 
 # C type of each runtime visitor's value (for casts when visiting through a value).
-_C_TYPES = {
-    "int8": "int8_t", "int16": "int16_t", "int32": "int32_t", "int64": "int64_t",
-    "uint8": "uint8_t", "uint16": "uint16_t", "uint32": "uint32_t", "uint64": "uint64_t",
-    "char": "char", "schar": "signed char", "uchar": "unsigned char", "short": "short",
-    "ushort": "unsigned short", "int": "int", "uint": "unsigned int", "long": "long",
-    "ulong": "unsigned long", "llong": "long long", "ullong": "unsigned long long",
-}
+_C_TYPES = cfast.C_INT_TYPES
 
 
 def _c_string(text: str) -> str:

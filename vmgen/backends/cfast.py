@@ -30,8 +30,8 @@ from vmgen import ir
 _INTEGER, _BOOLEAN, _OCTET_STRING, _ENUMERATED, _SEQUENCE = 0x02, 0x01, 0x04, 0x0A, 0x30
 _VISIBLE_STRING = 0x1A
 
-# C type of an integer visitor's value (the cast when storing).
-_INT_C_TYPES = {
+# C type of each integer visitor's value (the cast when storing; c.py uses it too).
+C_INT_TYPES = {
     "int8": "int8_t", "int16": "int16_t", "int32": "int32_t", "int64": "int64_t",
     "uint8": "uint8_t", "uint16": "uint16_t", "uint32": "uint32_t", "uint64": "uint64_t",
     "char": "char", "schar": "signed char", "uchar": "unsigned char", "short": "short",
@@ -232,7 +232,7 @@ class _Planner:
         assert isinstance(count.type, ir.IntType)
         common: dict[str, Any] = dict(
             min=t.count.min, length=t.count.max, count=f"{base}{count.name}",
-            count_c_type=_INT_C_TYPES[count.type.visitor],
+            count_c_type=C_INT_TYPES[count.type.visitor],
             count_sign="int" if count.type.signed else "uint")
         ident_c = f"0x{int.from_bytes(ident, 'big'):02x}u"
         if isinstance(t, ir.BytesType):
@@ -257,7 +257,7 @@ class _Planner:
                       **more)
 
         if isinstance(t, ir.IntType):
-            c_type = _INT_C_TYPES[t.visitor]
+            c_type = C_INT_TYPES[t.visitor]
             if _signed(t):
                 return (op("int", c_type=c_type, lo=_literal(t.min, True),
                            hi=_literal(t.max, True)), head + t.bits // 8)
