@@ -21,6 +21,7 @@ struct, and every struct or state containing it, to the visitors.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -330,12 +331,12 @@ class Plan:
     enums: tuple[FastEnum, ...]  # enums whose membership the specialized code checks
 
 
-# The reader's temporary for each kind of op that needs one.
-_TEMPS = {"uint": "uint64_t u = 0", "int": "int64_t s = 0", "enum": "int64_t s = 0",
-          "const_uint": "uint64_t u = 0", "const_int": "int64_t s = 0",
-          "const_enum": "int64_t s = 0", "bool": "bool b = false",
-          "bytes": "const uint8_t *q = NULL", "sized_bytes": "const uint8_t *q = NULL",
-          "size": "size_t n = 0"}
+# The reader's temporaries each kind of op needs.
+_TEMPS = {"uint": ("uint64_t u = 0",), "int": ("int64_t s = 0",), "enum": ("int64_t s = 0",),
+          "const_uint": ("uint64_t u = 0",), "const_int": ("int64_t s = 0",),
+          "const_enum": ("int64_t s = 0",), "bool": ("bool b = false",),
+          "bytes": ("const uint8_t *q = NULL",),
+          "sized_bytes": ("const uint8_t *q = NULL", "size_t n = 0")}
 
 
 def plan(module: ir.Module) -> Plan:
@@ -361,13 +362,12 @@ def plan(module: ir.Module) -> Plan:
     for name in planner.order:
         ops, _ = planner.struct(name)
         s = module.struct(name)
-        kinds: list[str] = []
-        _walk(ops, kinds)
-        temps = tuple(dict.fromkeys(_TEMPS[k] for k in kinds if k in _TEMPS))
+        used = list(_walk(ops))
+        temps = tuple(dict.fromkeys(t for op in used for t in _TEMPS.get(op.kind, ())))
         structs.append(FastStruct(s.name, s.c_type, ops, temps))
-        for op_kind_name in kinds:
-            if op_kind_name.startswith("enum:") and op_kind_name[5:] not in enums:
-                enums.append(op_kind_name[5:])
+        for op in used:
+            if op.kind in ("enum", "const_enum") and op.name not in enums:
+                enums.append(op.name)
     fast_enums = []
     for name in enums:
         enum = module.enum(name)
@@ -397,13 +397,9 @@ def _values(ops: tuple[Op, ...], planner: _Planner) -> int:
     return total
 
 
-def _walk(ops: tuple[Op, ...], kinds: list[str]) -> None:
-    """Every op kind used (enums also as "enum:NAME")."""
+def _walk(ops: tuple[Op, ...]) -> Iterator[Op]:
+    """Every op, nested ones included."""
     for op in ops:
-        kinds.append(op.kind)
-        if op.kind in ("enum", "const_enum"):
-            kinds.append(f"enum:{op.name}")
-        if op.kind == "sized_bytes":
-            kinds.append("size")
-        _walk(op.members, kinds)
-        _walk(op.element, kinds)
+        yield op
+        yield from _walk(op.members)
+        yield from _walk(op.element)
