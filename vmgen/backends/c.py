@@ -26,9 +26,7 @@ def _c_string(text: str) -> str:
 
 
 def _int64_literal(value: int) -> str:
-    if value == -(1 << 63):
-        return "INT64_MIN"
-    return f"INT64_C({value})"
+    return cfast.c_literal(value, signed=True)
 
 
 def _snippet(template: str, **context: object) -> str:

@@ -90,7 +90,8 @@ def c_bytes(data: bytes) -> str:
     return ", ".join(f"0x{b:02x}" for b in data)
 
 
-def _literal(value: int, signed: bool) -> str:
+def c_literal(value: int, signed: bool) -> str:
+    """An int64_t (signed) or uint64_t constant; c.py uses it too."""
     if signed:
         return "INT64_MIN" if value == -(1 << 63) else f"INT64_C({value})"
     return f"UINT64_C({value})"
@@ -139,11 +140,11 @@ class Op:
 
     @property
     def count_lo(self) -> str:
-        return _literal(self.min, self.count_sign == "int")
+        return c_literal(self.min, self.count_sign == "int")
 
     @property
     def count_hi(self) -> str:
-        return _literal(self.length, self.count_sign == "int")
+        return c_literal(self.length, self.count_sign == "int")
 
 
 @dataclass(frozen=True)
@@ -260,10 +261,10 @@ class _Planner:
         if isinstance(t, ir.IntType):
             c_type = C_INT_TYPES[t.visitor]
             if _signed(t):
-                return (op("int", c_type=c_type, lo=_literal(t.min, True),
-                           hi=_literal(t.max, True)), head + t.bits // 8)
-            return (op("uint", c_type=c_type, lo=_literal(t.min, False),
-                       hi=_literal(t.max, False)), head + t.bits // 8 + 1)
+                return (op("int", c_type=c_type, lo=c_literal(t.min, True),
+                           hi=c_literal(t.max, True)), head + t.bits // 8)
+            return (op("uint", c_type=c_type, lo=c_literal(t.min, False),
+                       hi=c_literal(t.max, False)), head + t.bits // 8 + 1)
         if isinstance(t, ir.BoolType):
             return op("bool"), head + 1
         if isinstance(t, ir.FloatType):
@@ -372,7 +373,7 @@ def plan(module: ir.Module) -> Plan:
     for name in enums:
         enum = module.enum(name)
         values = sorted({en.value for en in enum.enumerators})
-        fast_enums.append(FastEnum(enum.name, tuple(_literal(v, True) for v in values)))
+        fast_enums.append(FastEnum(enum.name, tuple(c_literal(v, True) for v in values)))
     return Plan(tuple(structs), tuple(states), tuple(visited), tuple(fast_enums))
 
 
