@@ -298,6 +298,7 @@ def _scan(text: str, pos: int, end: int, pending_enum: bool, closers: dict[int, 
     enum_depth = -1  # the brace depth of the enum body we are in
     typedef = after_eq = False
     last_id = ""  # the last identifier at depth 0: a declarator's name
+    named: list[str] = []  # tags referred to (not defined) at depth 0
     resume = pos
     while resume >= 0:
         tokens, resume = _TOKEN.finditer(text, resume, end), -1
@@ -316,6 +317,8 @@ def _scan(text: str, pos: int, end: int, pending_enum: bool, closers: dict[int, 
                     following = text[after:after + 40].lstrip()
                     if following.startswith("{") or (following.startswith(";") and depth == 0):
                         defines.add(key)  # a definition or a forward declaration
+                    elif depth == 0:
+                        named.append(tok)
                     tag_kw = ""
                     continue
                 if tok == "typedef" and depth == 0:
@@ -368,6 +371,9 @@ def _scan(text: str, pos: int, end: int, pending_enum: bool, closers: dict[int, 
                 if typedef and last_id:
                     defines.add(f"id:{last_id}")
                 last_id = ""
+    if typedef:
+        # `typedef struct T A;` gives T's definition a name (see slice_text)
+        defines.update(f"alias:{tag}" for tag in named)
     return pending_enum
 
 
@@ -410,6 +416,7 @@ def _common(text: str, begin: int, end: int, defines: set[str]) -> bool | None:
         if m.group("alias_tag") in _TAGS or m.group("alias") in _KEYWORDS:
             return None
         defines.add("id:" + m.group("alias"))
+        defines.add("alias:" + m.group("alias_tag"))
         return m.group("alias_kw") == "enum"
     if m.group("body_kw") is not None:
         # [typedef] TAG_KW [TAG] { ... } [ALIAS];  a definition of TAG when the '{'
@@ -458,31 +465,109 @@ def slice_text(text: str, root_files: Iterable[str], root_names: Iterable[str] =
     `root_names`: struct tags and typedef names that are kept with what they need
     (those an annotations file names)."""
     index = _Index(text)
-    files = set(root_files)
+    graph = _Graph(index)
+    work = index.annotated + index.in_files(set(root_files))
     names = {f"tag:{n}" for n in root_names} | {f"id:{n}" for n in root_names}
-    by_id: dict[str, list[int]] = {}  # identifier -> the declarations defining it
-    by_tag: dict[str, list[int]] = {}
-    for i, defines in index.defines.items():
-        for key in defines:
-            if key.startswith("id:"):
-                by_id.setdefault(key[3:], []).append(i)
-            else:
-                by_tag.setdefault(key[4:], []).append(i)
-    work = index.annotated + index.in_files(files)
     if names:
         work += [i for i, defines in index.defines.items() if defines & names]
-    keep: set[int] = set()
-    while work:
-        i = work.pop()
-        if i in keep:
-            continue
-        keep.add(i)
-        ids, tags = index.mentions(i)
-        for name in ids & by_id.keys():
-            work += by_id[name]
-        for name in tags & by_tag.keys():
-            work += by_tag[name]
-    return _emit(index, sorted(keep))
+    kept: list[int] = []
+    graph.close(work, set(), kept)
+    return _emit(index, sorted(kept))
+
+
+def slice_parts(text: str, root_files: Iterable[str], min_size: int) -> tuple[str, str] | None:
+    """The text `slice_text` keeps (with no `root_names`), as two slices that can be
+    parsed and lowered apart: the device states split in two runs in source order,
+    each slice what its run needs (a declaration both need is in both), so that
+    the two are of about the same size.  None if fewer than two states are
+    annotated or the declarations kept add up to less than `min_size` characters
+    (not worth two parses).
+
+    Together they keep what `slice_text` keeps; every state of the second slice's
+    run comes after every state of the first's, so lowering the first gives the
+    structs a lowering of the whole gives first (see vmgen.pipeline)."""
+    index = _Index(text)
+    graph = _Graph(index)
+    states: list[int] = []
+    common = index.in_files(set(root_files))
+    for i in index.annotated:
+        (states if text.find("vmgen::state", index.begin(i), index.ends[i]) >= 0
+         else common).append(i)
+    if len(states) < 2:
+        return None
+    # Each state's closure on top of those before it (after it, going backwards):
+    # after state k, `kept` holds what states[:k + 1] (states[k:]) need.
+    runs = []
+    for order in (states, states[::-1]):
+        kept: list[int] = []
+        seen: set[int] = set()
+        graph.close(common, seen, kept)
+        size, sizes, ends = sum(map(graph.size, kept)), [], []
+        for state in order:
+            before = len(kept)
+            graph.close([state], seen, kept)
+            size += sum(map(graph.size, kept[before:]))
+            sizes.append(size)
+            ends.append(len(kept))
+        runs.append((kept, sizes, ends))
+    (forward, sizes, ends), (backward, back_sizes, back_ends) = runs
+    if sizes[-1] < min_size:
+        return None
+    # the split that makes the larger slice smallest: states[:k] and states[k:]
+    n = len(states)
+    k = min(range(1, n), key=lambda k: max(sizes[k - 1], back_sizes[n - k - 1]))
+    first, second = forward[:ends[k - 1]], backward[:back_ends[n - k - 1]]
+    return _emit(index, sorted(first)), _emit(index, sorted(second))
+
+
+class _Graph:
+    """Which declarations define each name, to close a set of declarations over
+    "mentions -> every declaration defining it".  A kept struct, union or enum
+    tag also keeps the typedefs that name it (`typedef struct T A;`): the first
+    such typedef gives T's definition its name in the IR, so leaving one out
+    would change the result."""
+
+    def __init__(self, index: _Index) -> None:
+        self.index = index
+        self.by_id: dict[str, list[int]] = {}  # identifier -> the declarations defining it
+        self.by_tag: dict[str, list[int]] = {}
+        self.by_alias: dict[str, list[int]] = {}  # tag -> the typedefs naming it
+        self.mentions: dict[int, tuple[set[str], set[str]]] = {}  # index.mentions, once
+        tables = {"id": self.by_id, "tag": self.by_tag, "alias": self.by_alias}
+        for i, defines in index.defines.items():
+            for key in defines:
+                kind, _, name = key.partition(":")
+                tables[kind].setdefault(name, []).append(i)
+
+    def size(self, i: int) -> int:
+        """Declaration i's length in characters (with what precedes it)."""
+        return self.index.ends[i] - self.index.after(i)
+
+    def close(self, work: list[int], keep: set[int], kept: list[int]) -> None:
+        """Add to `keep` (and, in the order they are added, to `kept`) the
+        declarations `work` and everything they need, transitively."""
+        index, by_id, by_tag, by_alias = self.index, self.by_id, self.by_tag, self.by_alias
+        mentions = self.mentions
+        work = list(work)
+        while work:
+            i = work.pop()
+            if i in keep:
+                continue
+            keep.add(i)
+            kept.append(i)
+            found = mentions.get(i)
+            if found is None:
+                found = mentions[i] = index.mentions(i)
+            ids, tags = found
+            for name in ids & by_id.keys():
+                work += by_id[name]
+            for name in tags & by_tag.keys():
+                work += by_tag[name]
+            defines = index.defines.get(i)
+            if defines is not None and by_alias:
+                for key in defines:
+                    if key.startswith("tag:"):
+                        work += by_alias.get(key[4:], ())
 
 
 def _emit(index: _Index, kept: list[int]) -> str:
