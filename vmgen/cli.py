@@ -76,7 +76,20 @@ def _add_input_options(p: argparse.ArgumentParser) -> None:
                    help="the C compiler used as preprocessor (default: $CC, else cc)")
     p.add_argument("--annotations", default="", metavar="FILE.toml",
                    help="annotations for headers you cannot edit (see README: sidecar)")
+    p.add_argument("-j", "--jobs", type=_jobs, default=0, metavar="N",
+                   help="processes one header may use: 1 for this one alone; 0 (default) "
+                   "lets a header large enough for it use a second CPU, if there is one")
     p.add_argument("headers", nargs="+", metavar="HEADER", help="annotated C header")
+
+
+def _jobs(text: str) -> int:
+    try:
+        n = int(text)
+    except ValueError:
+        n = -1
+    if n < 0:
+        raise argparse.ArgumentTypeError(f"not a number of processes: '{text}'")
+    return n
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -188,16 +201,17 @@ def _options(args: argparse.Namespace) -> Options:
 def _generate_all(args: argparse.Namespace) -> tuple[list[Generated], dict[str, str]] | None:
     """Every header's outputs, or None after printing the diagnostics."""
     from vmgen.diagnostics import Diagnostic, VmgenError, format_all
-    from vmgen.pipeline import generate
+    from vmgen.pipeline import Jobs, generate
 
     options = _options(args)
+    jobs = Jobs(args.jobs)
     results = []
     outputs: dict[str, str] = {}
     owner: dict[str, str] = {}
     errors: list[str] = []
     for header in args.headers:
         try:
-            result = generate(header, options)
+            result = generate(header, options, jobs)
         except VmgenError as exc:
             errors.append(str(exc))
             continue
@@ -322,12 +336,12 @@ def _compat(args: argparse.Namespace) -> int:
 def _explain(args: argparse.Namespace) -> int:
     from vmgen.diagnostics import VmgenError
     from vmgen.explain import explain, vmstate
-    from vmgen.pipeline import build_module
+    from vmgen.pipeline import Jobs, build_module
 
     failed = False
     for header in args.headers:
         try:
-            module = build_module(header, _options(args))
+            module = build_module(header, _options(args), jobs=Jobs(args.jobs))
             sys.stdout.write(vmstate(module) if args.vmstate else explain(module))
         except VmgenError as exc:
             print(exc, file=sys.stderr)

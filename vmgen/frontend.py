@@ -247,30 +247,53 @@ def dependencies(text: str) -> tuple[str, ...]:
 _PARSE_ERROR = re.compile(r"^(?P<file>.*?):(?P<line>\d+):(?P<col>\d+): (?P<msg>.*)$", re.DOTALL)
 
 
+@dataclass(frozen=True)
+class Source:
+    """A header preprocessed, before parsing."""
+
+    text: str  # the preprocessor's output
+    # the same with function bodies and initializers of file-scope objects blanked
+    # (they hold what pycparser cannot parse, GNU asm and statement expressions,
+    # and vmgen does not need them): see vmgen.tu
+    neutral: str
+    dependencies: tuple[str, ...]  # files the preprocessor read, in first-seen order
+
+
+def read(header: str, options: Options) -> Source:
+    text = preprocess(header, options)
+    return Source(text, neutralize(text), dependencies(text))
+
+
 def parse(header: str, options: Options, roots: tuple[str, ...] | None = ()) -> Parsed:
     """The AST of a header.  With `roots` (names an annotations file gives; may be
     empty), only the declarations the annotated structs need are parsed (see
     vmgen.slicer); with None, everything.  A sliced text that fails to parse is
     parsed whole."""
-    text = preprocess(header, options)
-    # Function bodies and initializers of file-scope objects hold what pycparser
-    # cannot parse (GNU asm, statement expressions) and vmgen does not need.
-    neutral = neutralize(text)
+    return parse_source(header, read(header, options), roots)
+
+
+def parse_source(header: str, source: Source, roots: tuple[str, ...] | None = ()) -> Parsed:
+    """`parse` of a header already read."""
     if roots is not None:
-        sliced = slice_text(neutral, [str(probe_header())], roots)
+        sliced = slice_text(source.neutral, [str(probe_header())], roots)
         try:
-            ast = _parse(sliced, header)
+            return parse_slice(header, source, sliced)
         except VmgenError:
             pass  # parse everything: its error, if any, is the user's
-        else:
-            return Parsed(header, ast, dependencies(text), text, sliced=True)
     try:
-        ast = _parse(neutral, header)
+        ast = _parse(source.neutral, header)
     except VmgenError as e:
         # columns count in the preprocessed line: map them to the user's line
-        raise VmgenError([replace(d, location=remap_column(text, d.location))
+        raise VmgenError([replace(d, location=remap_column(source.text, d.location))
                           if d.location is not None else d for d in e.diagnostics]) from None
-    return Parsed(header, ast, dependencies(text), text)
+    return Parsed(header, ast, source.dependencies, source.text)
+
+
+def parse_slice(header: str, source: Source, sliced: str) -> Parsed:
+    """The AST of a slice of `source.neutral` (see vmgen.slicer).  A syntax error
+    raises VmgenError with the column in the preprocessed line."""
+    return Parsed(header, _parse(sliced, header), source.dependencies, source.text,
+                  sliced=True)
 
 
 def _parse(text: str, header: str) -> c_ast.FileAST:

@@ -10,12 +10,19 @@ import gc
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
-from vmgen import checks, ir, lower
+from vmgen import checks, ir, lower, parallel
 from vmgen.diagnostics import Diagnostic, Location, VmgenError, in_source_order
-from vmgen.frontend import Options, Parsed, parse
-from vmgen.resources import RUNTIME_FILES, runtime_dir
+from vmgen.frontend import Options, Parsed, Source, parse_slice, parse_source, read, remap_column
+from vmgen.resources import RUNTIME_FILES, probe_header, runtime_dir
+from vmgen.slicer import slice_parts
+
+# With a second core, a header whose annotated structs need this many characters
+# of declarations (a parse of about 0.2 s) is parsed and lowered in two halves at
+# once, and a module of this many fields has its C rendered beside the rest.
+PARALLEL_TEXT = 256 * 1024
+PARALLEL_FIELDS = 4000
 
 if TYPE_CHECKING:
     from vmgen.sidecar import Sidecar
@@ -48,36 +55,55 @@ def _collector_paused() -> Iterator[None]:
             gc.enable()
 
 
+@dataclass(frozen=True)
+class Jobs:
+    """How many processes a run may use: `jobs` as --jobs gives it (0: one per
+    CPU, at most two are used; 1: this process alone), and the sizes from which a
+    second process pays (see PARALLEL_TEXT, PARALLEL_FIELDS)."""
+
+    jobs: int = 0
+    min_text: int = PARALLEL_TEXT
+    min_fields: int = PARALLEL_FIELDS
+
+
 def build_module(header: str, options: Options,
-                 warnings: list[Diagnostic] | None = None) -> ir.Module:
+                 warnings: list[Diagnostic] | None = None, jobs: Jobs = Jobs()) -> ir.Module:
     """The checked IR of a header.  Errors raise VmgenError (with the warnings);
     warnings alone are appended to `warnings`."""
     try:
         with _collector_paused():
-            return _build_module(header, options, warnings)
+            return _build_module(header, options, warnings, jobs)
     except RecursionError:
         raise VmgenError.at(Location(header, 0, 0), "the header nests declarations or "
                             "expressions too deeply for vmgen (hundreds of levels)") from None
 
 
 def _build_module(header: str, options: Options,
-                  warnings: list[Diagnostic] | None) -> ir.Module:
+                  warnings: list[Diagnostic] | None, jobs: Jobs) -> ir.Module:
     sidecar = None
     if options.annotations:
         from vmgen.sidecar import Sidecar
 
         sidecar = Sidecar.load(options.annotations)
-    parsed = parse(header, options, sidecar.names() if sidecar is not None else ())
-    module, problems = _lower(parsed, options, sidecar)
-    if parsed.sliced and any(d.severity == "error" for d in problems):
-        # Slicing may have left out something a broken header needed: report what
-        # the whole text says.
-        parsed = parse(header, options, None)
+    source = read(header, options)
+    module = None
+    if sidecar is None and parallel.available(jobs.jobs):
+        module = _lower_in_halves(header, source, options, jobs)
+    problems = checks.diagnose(module) if module is not None else []
+    if module is None or any(d.severity == "error" for d in problems):
+        # One process, as it always was: the halves stand back for anything but a
+        # clean result, so diagnostics never depend on --jobs.
+        parsed = parse_source(header, source, sidecar.names() if sidecar is not None else ())
         module, problems = _lower(parsed, options, sidecar)
+        if parsed.sliced and any(d.severity == "error" for d in problems):
+            # Slicing may have left out something a broken header needed: report
+            # what the whole text says.
+            parsed = parse_source(header, source, None)
+            module, problems = _lower(parsed, options, sidecar)
     # Point every diagnostic at the user's own line, not the preprocessed one.
     problems = in_source_order(
-        replace(d, location=_original(parsed, d.location),
-                related=tuple(parsed.original_location(r) for r in d.related))
+        replace(d, location=_original(source, d.location),
+                related=tuple(remap_column(source.text, r) for r in d.related))
         for d in problems
     )
     if any(d.severity == "error" for d in problems):
@@ -94,31 +120,110 @@ def _lower(parsed: Parsed, options: Options,
     return module, problems + checks.diagnose(module)
 
 
-def _original(parsed: Parsed, loc: Location | None) -> Location | None:
-    return parsed.original_location(loc) if loc is not None else None
+def _original(source: Source, loc: Location | None) -> Location | None:
+    return remap_column(source.text, loc) if loc is not None else None
 
 
-def generate_module(module: ir.Module) -> dict[str, str]:
+def _lower_in_halves(header: str, source: Source, options: Options,
+                     jobs: Jobs) -> ir.Module | None:
+    """The module of a large header, its device states parsed and lowered in two
+    halves at once (this process and a forked child; see slicer.slice_parts);
+    None if the header is too small to pay for that, or either half gives any
+    diagnostic (the caller then does it all in one process)."""
+    halves = slice_parts(source.neutral, [str(probe_header())], jobs.min_text)
+    if halves is None:
+        return None
+
+    def lower_half(text: str) -> ir.Module | None:
+        try:
+            parsed = parse_slice(header, source, text)
+        except VmgenError:
+            return None
+        module, problems = lower.lower(parsed, options)
+        return None if problems else module
+
+    child = parallel.Child(lambda: lower_half(halves[1]))
+    try:
+        first = lower_half(halves[0])
+    finally:
+        second = child.result()
+    if first is None or second is None:
+        return None
+    return merge(first, second)
+
+
+def merge(first: ir.Module, second: ir.Module) -> ir.Module | None:
+    """The module of a header from those of two halves of its device states, the
+    second's states all after the first's (see slicer.slice_parts); None if the
+    halves disagree on anything they share.
+
+    A lowering walks the states in source order and appends each struct after
+    the ones it contains, skipping any already lowered; so the whole lowering
+    lowers the first half's states exactly as the first half did, then the second
+    half's as the second half did, less what the first half already holds (a
+    struct the second half shares with the first comes with everything inside
+    it, and the first half holds all of that too).  Enums and unions follow the
+    same order.  A struct, enum or union is the same one in both halves when
+    defined at the same place under the same name, and then it must be lowered
+    the same."""
+    if (first.source, first.include, first.stem, first.dependencies, first.target) != (
+            second.source, second.include, second.stem, second.dependencies, second.target):
+        return None
+    structs = _merged(first.structs, second.structs)
+    enums = _merged(first.enums, second.enums)
+    unions = _merged(first.unions, second.unions)
+    if structs is None or enums is None or unions is None:
+        return None
+    return replace(first, structs=structs, enums=enums, unions=unions)
+
+
+_Item = TypeVar("_Item", ir.Struct, ir.Enum, ir.Union)
+
+
+def _merged(first: tuple[_Item, ...], second: tuple[_Item, ...]) -> tuple[_Item, ...] | None:
+    known = {(item.location, item.name): item for item in first}
+    added = []
+    for item in second:
+        same = known.get((item.location, item.name))
+        if same is None:
+            added.append(item)
+        elif same != item:
+            return None
+    return first + tuple(added)
+
+
+def generate_module(module: ir.Module, jobs: Jobs = Jobs()) -> dict[str, str]:
     # Imported here: `explain` builds modules without generating (no Jinja2).
     from vmgen.backends import asn1, c, python, schema
 
-    files = c.generate(module)
-    spec, parsed = asn1.generate(module)
-    files[f"{module.stem}.asn"] = spec
-    files[python.module_file(module)] = python.generate(module, spec, parsed)
-    files[schema_file(module)] = schema.generate(module)
-    return files
+    child = None
+    if (parallel.available(jobs.jobs)
+            and sum(len(s.fields) for s in module.structs) >= jobs.min_fields):
+        # The C (about half the backends' time) in a child, the rest here.
+        child = parallel.Child(lambda: c.generate(module))
+    try:
+        spec, parsed = asn1.generate(module)
+        rest = {
+            f"{module.stem}.asn": spec,
+            python.module_file(module): python.generate(module, spec, parsed),
+            schema_file(module): schema.generate(module),
+        }
+    finally:
+        c_files = child.result() if child is not None else None
+    if c_files is None:
+        c_files = c.generate(module)
+    return {**c_files, **rest}
 
 
 def schema_file(module: ir.Module) -> str:
     return f"{module.stem}.vmgen.json"
 
 
-def generate(header: str, options: Options) -> Generated:
+def generate(header: str, options: Options, jobs: Jobs = Jobs()) -> Generated:
     warnings: list[Diagnostic] = []
     with _collector_paused():
-        module = build_module(header, options, warnings)
-        return Generated(module, generate_module(module), tuple(warnings))
+        module = build_module(header, options, warnings, jobs)
+        return Generated(module, generate_module(module, jobs), tuple(warnings))
 
 
 def runtime_files() -> dict[str, str]:

@@ -1,0 +1,170 @@
+"""Two processes for a large header: the same files, module and diagnostics as one.
+
+The pipeline parses and lowers the device states in two halves at once and
+renders the C in a forked child (vmgen.pipeline, vmgen.parallel) when a header
+is large; here the size thresholds are set to zero so that small headers take
+that path too, and every result is compared with a one-process run.  Each test
+also checks that the two-process path was really taken, not fallen back from.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+from pathlib import Path
+
+import pytest
+
+from tests import support
+from vmgen import parallel, pipeline
+from vmgen.diagnostics import VmgenError
+from vmgen.frontend import Options, read
+
+pytestmark = pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork (POSIX)")
+
+ONE = pipeline.Jobs(1)
+TWO = pipeline.Jobs(2, min_text=0, min_fields=0)
+
+
+def _all_fixtures(tmp_path: Path) -> Path:
+    """One header including every fixture device: ten states with unions,
+    externals, anonymous structs, sized arrays, enums and constants."""
+    header = tmp_path / "all_devices.h"
+    header.write_text("".join(f'#include "{stem}.h"\n' for stem in support.FIXTURE_HEADERS))
+    return header
+
+
+SHARED = """\
+#include <stdint.h>
+#include <stdbool.h>
+#include "vmgen.h"
+#define NREGS 4
+typedef enum Mode { MODE_OFF, MODE_ON } Mode;
+typedef union Payload {
+    uint32_t word VMGEN_CASE(0);
+    uint8_t bytes[4] VMGEN_CASE(1);
+} Payload;
+struct Regs { uint32_t r[NREGS]; Mode mode; };
+typedef struct Regs RegsAlias;
+typedef struct VMGEN_STATE(2, 1) Timer { uint64_t deadline; Mode mode; } Timer;
+typedef struct VMGEN_STATE(1, 1) DevA { RegsAlias regs; Timer t; bool on; } DevA;
+typedef struct VMGEN_STATE(3, 2) DevB {
+    struct Regs regs;
+    struct { uint16_t lo; uint16_t hi; } split;
+    uint8_t kind;
+    Payload payload VMGEN_UNION(kind);
+    uint32_t extra VMGEN_SINCE(3);
+} DevB;
+typedef struct Inner { int16_t v[3]; Mode m; } Inner;
+typedef struct VMGEN_STATE(1, 1) DevC { Inner in[2]; Timer t; uint8_t n;
+    uint32_t log[8] VMGEN_SIZE_IS(n); } DevC;
+typedef struct VMGEN_STATE(1, 1) DevD { Inner in; DevA a; } DevD;
+"""
+
+
+def _shared(tmp_path: Path) -> Path:
+    header = tmp_path / "shared.h"
+    header.write_text(SHARED)
+    return header
+
+
+def _synthetic(tmp_path: Path) -> Path:
+    import sys
+
+    sys.path.insert(0, str(support.REPO / "tests" / "bench"))
+    from bench_scale import synth_header
+
+    header = tmp_path / "synth.h"
+    header.write_text(synth_header(180, "all"))
+    return header
+
+
+HEADERS = {"all_fixtures": _all_fixtures, "shared": _shared, "synthetic": _synthetic}
+
+
+@pytest.mark.parametrize("make", HEADERS.values(), ids=list(HEADERS))
+def test_two_processes_give_the_same_files(tmp_path: Path, make: object) -> None:
+    header = str(make(tmp_path))  # type: ignore[operator]
+    options = Options(include_dirs=(str(support.FIXTURES),))
+    # the halves path is taken (not fallen back from) and gives the whole module
+    halves = pipeline._lower_in_halves(header, read(header, options), options, TWO)
+    assert halves is not None
+    one = pipeline.generate(header, options, ONE)
+    two = pipeline.generate(header, options, TWO)
+    assert halves == one.module == two.module
+    assert list(two.files) == list(one.files)
+    assert two.files == one.files
+    assert two.warnings == one.warnings
+
+
+def test_a_broken_half_gives_the_one_process_diagnostics(tmp_path: Path) -> None:
+    header = tmp_path / "broken.h"
+    # the last state refuses a pointer, the second one a missing size: the
+    # halves stand back and the one-process run reports both, in order
+    header.write_text(SHARED.replace("bool on; }", "bool on; int *p; }")
+                      + "typedef struct VMGEN_STATE(1, 1) DevE { uint8_t b[]; } DevE;\n")
+    options = Options()
+    assert pipeline._lower_in_halves(str(header), read(str(header), options), options,
+                                     TWO) is None
+    with pytest.raises(VmgenError) as one:
+        pipeline.generate(str(header), options, ONE)
+    with pytest.raises(VmgenError) as two:
+        pipeline.generate(str(header), options, TWO)
+    assert str(two.value) == str(one.value)
+    assert len(one.value.diagnostics) == 2
+
+
+def test_warnings_come_once(tmp_path: Path) -> None:
+    header = tmp_path / "warn.h"
+    # an enum without a zero value, used by states of both halves
+    header.write_text(SHARED.replace("MODE_OFF, MODE_ON", "MODE_OFF = 1, MODE_ON"))
+    options = Options()
+    one = pipeline.generate(str(header), options, ONE)
+    two = pipeline.generate(str(header), options, TWO)
+    assert len(one.warnings) == 1
+    assert two.warnings == one.warnings and two.files == one.files
+
+
+def test_halves_that_disagree_are_not_merged(tmp_path: Path) -> None:
+    header = str(_shared(tmp_path))
+    module = pipeline.build_module(header, Options(), jobs=ONE)
+    regs = module.struct("RegsAlias")  # named by its first typedef
+    # the same struct (place and name) lowered differently in the second half
+    other = pipeline.ir.Struct(regs.name, regs.c_type, regs.fields[:1], regs.location, None)
+    second = pipeline.replace(module, structs=(other, *module.structs[-1:]))
+    assert pipeline.merge(module, second) is None
+    # a struct of its own in the second half is appended; shared ones dropped
+    first = pipeline.replace(module, structs=module.structs[:2])
+    merged = pipeline.merge(first, module)
+    assert merged is not None and merged.structs == module.structs
+
+
+def test_the_child_gives_its_result_or_none() -> None:
+    assert parallel.Child(lambda: {"a": "b" * 1_000_000}).result() == {"a": "b" * 1_000_000}
+
+    def fails() -> int:
+        raise ValueError("lost")
+
+    assert parallel.Child(fails).result() is None
+
+    def killed() -> int:
+        os.kill(os.getpid(), signal.SIGKILL)
+        return 1
+
+    assert parallel.Child(killed).result() is None
+
+
+def test_jobs_option(tmp_path: Path) -> None:
+    assert not parallel.available(1)
+    assert parallel.available(2)
+    assert parallel.available(0) == (parallel.cpus() >= 2)
+    header = _shared(tmp_path)
+    for jobs in ("1", "2", "0"):
+        out = tmp_path / f"out{jobs}"
+        done = support.run_vmgen("generate", "-j", jobs, "-o", str(out), str(header))
+        assert done.returncode == 0, done.stderr
+    assert {p.name: p.read_bytes() for p in (tmp_path / "out1").iterdir()} == {
+        p.name: p.read_bytes() for p in (tmp_path / "out2").iterdir()}
+    bad = support.run_vmgen("generate", "-j", "x", str(header))
+    assert bad.returncode == 2
+    assert "argument -j/--jobs: not a number of processes: 'x'" in bad.stderr
