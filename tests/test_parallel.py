@@ -154,10 +154,37 @@ def test_the_child_gives_its_result_or_none() -> None:
     assert parallel.Child(killed).result() is None
 
 
+def _second(jobs: int) -> bool:
+    with parallel.second_process(jobs) as two:
+        return two
+
+
+def test_second_process_under_make(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MAKEFLAGS", "")
+    assert (_second(0), _second(1), _second(2)) == (parallel.cpus() >= 2, False, True)
+    # make 4.3's jobserver (inherited descriptors): recipes cannot reach it
+    monkeypatch.setenv("MAKEFLAGS", " -j4 --jobserver-auth=3,4")
+    assert (_second(0), _second(2)) == (False, True)
+    # make 4.4's named pipe: a free slot is taken for the block and given back
+    fifo = tmp_path / "jobserver"
+    os.mkfifo(fifo)
+    keep = os.open(fifo, os.O_RDWR | os.O_NONBLOCK)  # make's end
+    try:
+        monkeypatch.setenv("MAKEFLAGS", f" -j2 --jobserver-auth=fifo:{fifo}")
+        assert not _second(0)  # no free slot
+        os.write(keep, b"+")
+        with parallel.second_process(0) as two:
+            assert two
+            with pytest.raises(BlockingIOError):
+                os.read(keep, 1)  # taken
+        assert os.read(keep, 1) == b"+"  # given back
+    finally:
+        os.close(keep)
+    monkeypatch.setenv("MAKEFLAGS", f" -j2 --jobserver-auth=fifo:{tmp_path / 'gone'}")
+    assert not _second(0)
+
+
 def test_jobs_option(tmp_path: Path) -> None:
-    assert not parallel.available(1)
-    assert parallel.available(2)
-    assert parallel.available(0) == (parallel.cpus() >= 2)
     header = _shared(tmp_path)
     for jobs in ("1", "2", "0"):
         out = tmp_path / f"out{jobs}"

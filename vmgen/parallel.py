@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import os
 import pickle
-from collections.abc import Callable
+import re
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Generic, TypeVar
 
 T = TypeVar("T")
@@ -30,12 +32,49 @@ def cpus() -> int:
         return os.cpu_count() or 1
 
 
-def available(jobs: int) -> bool:
-    """Whether a run may use a second process: `jobs` is the user's --jobs (0:
-    as many as there are CPUs), and the platform must fork."""
+@contextmanager
+def second_process(jobs: int) -> Iterator[bool]:
+    """Whether this run may use a second process for the block.  `jobs` is the
+    user's --jobs: 1 never, 2 or more always (where the platform forks); 0 when
+    there is a second CPU and no parallel make counts the jobs.  Under `make -j`
+    the build's jobs are make's to count: a job slot is taken from make's
+    jobserver for the block if one is free (GNU make 4.4's named pipe, which
+    every recipe can reach), else the run keeps to one process (make 4.3 hands
+    its jobserver only to recursive makes)."""
     if jobs == 1 or not hasattr(os, "fork"):
-        return False
-    return (jobs if jobs > 1 else cpus()) >= 2
+        yield False
+        return
+    auth = _jobserver() if jobs == 0 else None
+    if auth is None:
+        yield jobs > 1 or cpus() >= 2
+        return
+    if not auth.startswith("fifo:"):
+        yield False
+        return
+    try:
+        fd = os.open(auth[len("fifo:"):], os.O_RDWR | os.O_NONBLOCK)
+    except OSError:
+        yield False
+        return
+    try:
+        try:
+            token = os.read(fd, 1)
+        except BlockingIOError:
+            token = b""
+        try:
+            yield bool(token)
+        finally:
+            if token:
+                os.write(fd, token)  # the slot goes back to make
+    finally:
+        os.close(fd)
+
+
+def _jobserver() -> str | None:
+    """The jobserver of the make running this process (`--jobserver-auth=` of
+    MAKEFLAGS: "fifo:PATH" or "R,W"), if any."""
+    found = re.findall(r"--jobserver-(?:auth|fds)=(\S+)", os.environ.get("MAKEFLAGS", ""))
+    return found[-1] if found else None
 
 
 class Child(Generic[T]):

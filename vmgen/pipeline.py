@@ -87,8 +87,10 @@ def _build_module(header: str, options: Options,
         sidecar = Sidecar.load(options.annotations)
     source = read(header, options)
     module = None
-    if sidecar is None and parallel.available(jobs.jobs):
-        module = _lower_in_halves(header, source, options, jobs)
+    if sidecar is None:
+        with parallel.second_process(jobs.jobs) as two:
+            if two:
+                module = _lower_in_halves(header, source, options, jobs)
     problems = checks.diagnose(module) if module is not None else []
     if module is None or any(d.severity == "error" for d in problems):
         # One process, as it always was: the halves stand back for anything but a
@@ -196,20 +198,21 @@ def generate_module(module: ir.Module, jobs: Jobs = Jobs()) -> dict[str, str]:
     # Imported here: `explain` builds modules without generating (no Jinja2).
     from vmgen.backends import asn1, c, python, schema
 
-    child = None
-    if (parallel.available(jobs.jobs)
-            and sum(len(s.fields) for s in module.structs) >= jobs.min_fields):
-        # The C (about half the backends' time) in a child, the rest here.
-        child = parallel.Child(lambda: c.generate(module))
-    try:
-        spec, parsed = asn1.generate(module)
-        rest = {
-            f"{module.stem}.asn": spec,
-            python.module_file(module): python.generate(module, spec, parsed),
-            schema_file(module): schema.generate(module),
-        }
-    finally:
-        c_files = child.result() if child is not None else None
+    c_files = None
+    with parallel.second_process(jobs.jobs) as two:
+        child = None
+        if two and sum(len(s.fields) for s in module.structs) >= jobs.min_fields:
+            # The C (about half the backends' time) in a child, the rest here.
+            child = parallel.Child(lambda: c.generate(module))
+        try:
+            spec, parsed = asn1.generate(module)
+            rest = {
+                f"{module.stem}.asn": spec,
+                python.module_file(module): python.generate(module, spec, parsed),
+                schema_file(module): schema.generate(module),
+            }
+        finally:
+            c_files = child.result() if child is not None else None
     if c_files is None:
         c_files = c.generate(module)
     return {**c_files, **rest}
