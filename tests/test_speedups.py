@@ -5,7 +5,9 @@ fixtures, the broken headers of tests/errors and tests/hostile, the QEMU-like
 translation unit, and random text:
 
 * lowering: a plain `T name;` / `T name[N];` field lowered in a few steps
-  (`Lowerer._plain_field`) against the general `_lower_field`;
+  (`Lowerer._plain_field`, which remembers what a type name and literal sizes
+  give) against the general `_lower_field`; a field and a location made without
+  their dataclass's `__init__` against the ones it makes;
 * slicing: declarations split in one match, common declarations read in one
   match, bracket groups stepped over, and mentions read with `findall`, against
   the token-by-token scan (the one-match shortcuts are taken on long texts only:
@@ -18,17 +20,21 @@ translation unit, and random text:
 
 from __future__ import annotations
 
+import dataclasses
 import gc
 from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from pycparser import c_ast
+from pycparser.c_parser import Coord
 
 from tests import support
-from vmgen import lower, pipeline, slicer, tu
+from vmgen import ir, lower, pipeline, slicer, tu
+from vmgen.annotations import _UNKNOWN, location_of
 from vmgen.backends import schema
-from vmgen.diagnostics import VmgenError
+from vmgen.diagnostics import Location, VmgenError, location
 from vmgen.frontend import _LINE_MARKER, Options, dependencies, parse, preprocess
 from vmgen.resources import probe_header
 
@@ -82,6 +88,17 @@ typedef struct VMGEN_STATE(2, 1) Dev {
     struct { uint8_t x; Anon y; } inner;
     uint32_t bits : 3;
     void *skip VMGEN_SKIP;
+    uint8_t r1[4];
+    uint8_t r2[4];
+    uint8_t r3[0x4];
+    U32 r4[2][3];
+    U32 r5[2][3];
+    unsigned int r6[4];
+    int unsigned r7[4];
+    unsigned r8[4];
+    CU8 r9[4];
+    Mode r10[2];
+    Anon r11[2];
 } Dev;
 """
 
@@ -102,6 +119,11 @@ TRICKY_ERRORS = TRICKY.replace("} Dev;", """\
     __int128 wide;
     float fl[2];
     long double ld;
+    const uint8_t cb[4];
+    const uint8_t cb2[4];
+    uint8_t big[2147483648];
+    uint8_t big2[2147483648];
+    PickAlias pas[2];
 } Dev;""")
 
 
@@ -151,6 +173,39 @@ def test_tricky_header_takes_both_paths(tmp_path: Path, monkeypatch: pytest.Monk
     assert taken["plain"] >= 5 and taken["general"] >= 5
     errors = _lowered(*_tricky(tmp_path, TRICKY_ERRORS))
     assert isinstance(errors, tuple) and len(errors[1]) >= 10
+
+
+def test_fast_constructors_make_the_dataclass() -> None:
+    """`location` and `ir.plain_field` skip the frozen dataclasses' `__init__`:
+    the same objects, attribute for attribute, in the same order."""
+    loc = Location("a.h", 3, 7)
+    assert vars(location("a.h", 3, 7)) == vars(loc)
+    assert list(vars(location("a.h", 3, 7))) == [f.name for f in dataclasses.fields(Location)]
+    assert location("a.h", 3, 7) == loc and hash(location("a.h", 3, 7)) == hash(loc)
+    wire = ir.IntType("uint8", 8, False)
+    for const in (False, True):
+        quick = ir.plain_field("x", "uint8_t", wire, loc, const)
+        slow = ir.Field("x", "uint8_t", wire, loc, const=const)
+        assert quick == slow and repr(quick) == repr(slow)
+        assert list(vars(quick).items()) == list(vars(slow).items())
+        assert list(vars(quick)) == [f.name for f in dataclasses.fields(ir.Field)]
+
+
+@pytest.mark.parametrize(("header", "includes"), [*HEADERS[:3], (str(ERRORS[0]), ())],
+                         ids=lambda c: Path(c).stem if isinstance(c, str) else "")
+def test_locations_are_the_general_path(header: str, includes: tuple[str, ...]) -> None:
+    ast = parse(header, Options(include_dirs=includes, cc="gcc"), ()).ast
+    nodes = [ast]
+    while nodes:
+        node = nodes.pop()
+        nodes.extend(child for _, child in node.children())
+        coord = node.coord
+        general = (_UNKNOWN if coord is None else
+                   Location(str(coord.file), int(coord.line), int(coord.column or 0)))
+        assert location_of(node) == general
+    for coord in (Coord("a.h", 2), Coord("a.h", 2, 0), Coord("a.h", 2, 5)):
+        node = c_ast.ID("x", coord)
+        assert location_of(node) == Location("a.h", 2, coord.column or 0)
 
 
 # ---- slicing -------------------------------------------------------------------------

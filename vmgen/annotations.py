@@ -14,7 +14,7 @@ from functools import cache
 
 from pycparser import c_ast, c_parser
 
-from vmgen.diagnostics import Location, VmgenError
+from vmgen.diagnostics import Location, VmgenError, location
 
 NAMESPACE = "vmgen"
 
@@ -50,7 +50,10 @@ def location_of(node: c_ast.Node) -> Location:
     coord = node.coord
     if coord is None:
         return _UNKNOWN
-    return Location(str(coord.file), int(coord.line), int(coord.column or 0))
+    file, line, column = coord.file, coord.line, coord.column
+    if type(file) is str and type(line) is int and type(column) is int:
+        return location(file, line, column)  # the common case, made faster
+    return Location(str(file), int(line), int(column or 0))
 
 
 @cache

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from operator import attrgetter, itemgetter
 from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING, NamedTuple
@@ -90,6 +91,10 @@ class _RawField(NamedTuple):
 
 
 _NO_ANNOTATIONS: Mapping[str, Annotation] = MappingProxyType({})
+# `_raw(_RawField, (field, anns))`: `_RawField(field, anns)` without the named
+# tuple's Python-level `__new__`.
+_raw = tuple.__new__
+_FIELD, _ANNS, _NAME = itemgetter(0), itemgetter(1), attrgetter("name")
 
 
 def _elements(t: ir.WireType) -> int:
@@ -186,6 +191,9 @@ class Lowerer:
         self.final = False
         self.resolved_names: dict[tuple[str, ...], ir.WireType] = {}
         self.union_typedefs: dict[str, bool] = {}
+        # What `_plain_field` found for a type name, and for literal sizes of one.
+        self.plain_names: dict[tuple[str, ...], tuple[ir.WireType, str]] = {}
+        self.plain_arrays: dict[tuple[str, ...], tuple[ir.WireType, str]] = {}
 
     def close(self) -> None:
         """Drop the folder, whose callbacks point back here: without that cycle,
@@ -223,11 +231,14 @@ class Lowerer:
                     for member in n.decls:
                         if isinstance(member, c_ast.Decl):
                             inner = member.type
-                            # A plain `T name;` member defines nothing: the common case.
+                            while type(inner) is c_ast.ArrayDecl:
+                                inner = inner.type
+                            # A plain `T name;` or `T name[N];` member defines nothing:
+                            # the common case.
                             if (type(inner) is c_ast.TypeDecl
                                     and type(inner.type) is c_ast.IdentifierType):
                                 continue
-                            self._collect_type(inner, typedef=None)
+                            self._collect_type(member.type, typedef=None)
                 target: c_ast.Node | None = (
                     self._struct_def(n) if isinstance(n, c_ast.Struct)
                     else n if n.decls is not None else self.t.unions.get(n.name or "")
@@ -398,16 +409,21 @@ class Lowerer:
     ) -> None:
         """Lower the members of `definition` into `out`; anonymous struct members
         are flattened (C11 lets their members be named directly)."""
+        plain, append = self._plain_field, out.append
         for member in definition.decls or ():
             if not isinstance(member, c_ast.Decl):
                 continue
             try:
+                found = plain(member, struct)  # None for an anonymous member too
+                if found is not None:
+                    append(found)
+                    continue
                 if member.name is None:
                     anonymous = self._anonymous_struct(member)
                     if anonymous is not None:
                         self._lower_members(anonymous, struct, context, out)
                         continue
-                out.append(self._plain_field(member, struct) or self._lower_field(member, struct))
+                append(self._lower_field(member, struct))
             except _AlreadyReported:
                 pass
             except _FieldError as exc:
@@ -542,11 +558,58 @@ class Lowerer:
         if decl.bitsize is not None or decl.attributes or self.sidecar is not None:
             return None
         t = decl.type
-        arrays = False
+        if type(t) is c_ast.TypeDecl:  # `T name;`
+            spec = t.type
+            if type(spec) is not c_ast.IdentifierType or t.attributes or decl.name is None:
+                return None
+            plain = self.plain_names.get(tuple(spec.names))
+            if plain is None:
+                plain = self._plain_name(spec.names, struct, decl.name)
+                if plain is None:
+                    return None
+            else:
+                self.current_struct, self.current_field = struct, decl.name
+            wire, spelled = plain
+        else:
+            arrays = self._plain_array(decl, struct)
+            if arrays is None:
+                return None
+            wire, spelled, t = arrays
+        const = "const" in t.quals
+        if const and not isinstance(wire, (ir.IntType, ir.EnumRef, ir.BoolType)):
+            return None
+        return _raw(_RawField, (ir.plain_field(decl.name, spelled, wire, location_of(t), const),
+                                _NO_ANNOTATIONS))
+
+    def _plain_name(self, names: list[str], struct: str,
+                    name: str) -> tuple[ir.WireType, str] | None:
+        """The wire type and spelling of a plain field's type name, or None where
+        `_lower_field` has more to say; remembered once found (`plain_names`)."""
+        wire = self.resolved_names.get(tuple(names))
+        if wire is None or isinstance(wire, ir.UnionRef):
+            return None
+        self.current_struct, self.current_field = struct, name
+        if (len(names) == 1 and names[0] in self.t.typedefs
+                and self.union_typedefs.get(names[0]) is not False):
+            return None  # a union (or not known yet): `_lower_field` says what it needs
+        # After `collect`, neither the resolution nor the union check changes.
+        found = self.plain_names[tuple(names)] = (wire, " ".join(names))
+        return found
+
+    def _plain_array(self, decl: c_ast.Decl,
+                     struct: str) -> tuple[ir.WireType, str, c_ast.TypeDecl] | None:
+        """`T name[N]...;`: its wire type, spelling and innermost declarator, or None;
+        remembered (`plain_arrays`) where every size is a literal."""
+        t = decl.type
+        key: list[str] | None = []
         while type(t) is c_ast.ArrayDecl:
             if t.attributes:
                 return None
-            arrays = True
+            if key is not None:
+                if type(t.dim) is c_ast.Constant:
+                    key.append(t.dim.value)
+                else:
+                    key = None  # a size to fold each time
             t = t.type
         if type(t) is not c_ast.TypeDecl or t.attributes or decl.name is None:
             return None
@@ -554,29 +617,28 @@ class Lowerer:
         if type(spec) is not c_ast.IdentifierType:
             return None
         names = spec.names
+        if key is not None:
+            key += names
+            key.append(str(len(names)))  # sizes, names and how many names: one spelling
+            known = self.plain_arrays.get(tuple(key))
+            if known is not None:
+                self.current_struct, self.current_field = struct, decl.name
+                return known[0], known[1], t
         wire = self.resolved_names.get(tuple(names))
         if wire is None or isinstance(wire, ir.UnionRef):
             return None
-        if arrays:
-            # In `_lower_field`'s order: spelling folds the sizes (which may lower a
-            # struct, named after the current field) before the field is current.
-            spelled = self._spell(decl.type)
-            self.current_struct, self.current_field = struct, decl.name
-            try:
-                wire = self._resolve(decl.type, set())
-            except (_FieldError, _AlreadyReported, VmgenError):
-                return None  # reported by `_lower_field`
-        else:
-            spelled = " ".join(names)
-            self.current_struct, self.current_field = struct, decl.name
-            if (len(names) == 1 and names[0] in self.t.typedefs
-                    and self.union_typedefs.get(names[0]) is not False):
-                return None  # a union (or not known yet): `_lower_field` says what it needs
-        const = "const" in t.quals
-        if const and not isinstance(wire, (ir.IntType, ir.EnumRef, ir.BoolType)):
-            return None
-        return _RawField(ir.Field(decl.name, spelled, wire, location_of(t), None, None, const),
-                         _NO_ANNOTATIONS)
+        # In `_lower_field`'s order: spelling folds the sizes (which may lower a
+        # struct, named after the current field) before the field is current.
+        spelled = self._spell(decl.type)
+        self.current_struct, self.current_field = struct, decl.name
+        try:
+            wire = self._resolve(decl.type, set())
+        except (_FieldError, _AlreadyReported, VmgenError):
+            return None  # reported by `_lower_field`
+        if key is not None:
+            # Literal sizes and a resolved type name: the same wire type every time.
+            self.plain_arrays[tuple(key)] = (wire, spelled)
+        return wire, spelled, t
 
     def _apply(
         self, wire: ir.WireType, anns: dict[str, Annotation], bit_width: int | None,
@@ -646,10 +708,13 @@ class Lowerer:
     def _link(self, struct: str, context: str, raw: list[_RawField]) -> list[ir.Field]:
         """Resolve what annotations say about siblings (counts, selectors), check
         it, and put the fields in wire order."""
-        fields = {r.field.name: r.field for r in raw}
-        if len(fields) == len(raw) and not any(
-                "size_is" in r.anns or "union" in r.anns for r in raw):
-            return _wire_order([r.field for r in raw])  # nothing to link
+        in_order = list(map(_FIELD, raw))
+        annotated = [anns for anns in map(_ANNS, raw) if anns]
+        if len(set(map(_NAME, in_order))) == len(raw) and not any(
+                "size_is" in anns or "union" in anns for anns in annotated):
+            # Nothing to link; without annotations, no version and no union: C order.
+            return _wire_order(in_order) if annotated else in_order
+        fields = {f.name: f for f in in_order}
         counts: dict[str, str] = {}  # count field -> array
         selectors: dict[str, str] = {}  # union field -> selector
         for r in raw:
