@@ -14,7 +14,7 @@ translation unit, and random text:
   here on every text);
 * neutralizing: struct bodies and function bodies taken in one match, against
   the bracket-by-bracket loops;
-* the schema backend's field lines against the generic JSON layout;
+* the schema backend's field lines and its layout against the generic JSON layout;
 * the frontend's line-marker search against its plain definition.
 """
 
@@ -22,7 +22,9 @@ from __future__ import annotations
 
 import dataclasses
 import gc
+import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -330,11 +332,34 @@ def test_neutralize_shortcuts_on_any_text(pieces: list[str]) -> None:
 # ---- backends and frontend -------------------------------------------------------------
 
 
-@pytest.mark.parametrize("header", [h for h, _ in HEADERS], ids=lambda h: Path(h).stem)
-def test_schema_lines_are_the_generic_layout(header: str) -> None:
-    includes = next(i for h, i in HEADERS if h == header)
+def _generic_layout(value: Any, indent: str, depth: int) -> str:
+    """The schema's layout as documented: objects and lists over lines down to
+    `depth`, json.dumps below."""
+    inner = indent + "  "
+    if depth > 0 and isinstance(value, dict) and value:
+        items = ",\n".join(f"{inner}{json.dumps(k)}: {_generic_layout(v, inner, depth - 1)}"
+                           for k, v in value.items())
+        return "{\n" + items + "\n" + indent + "}"
+    if depth > 0 and isinstance(value, list) and value:
+        items = ",\n".join(f"{inner}{_generic_layout(v, inner, depth - 1)}" for v in value)
+        return "[\n" + items + "\n" + indent + "]"
+    return json.dumps(value)
+
+
+@pytest.mark.parametrize("header", [h for h, _ in HEADERS] + ["tricky"],
+                         ids=lambda h: Path(h).stem)
+def test_schema_lines_are_the_generic_layout(header: str, tmp_path: Path) -> None:
+    if header == "tricky":
+        # Versions, a selector, a bit-field, a const field; a file name to escape.
+        header = str(tmp_path / 'tr"icky\u00e9.h')
+        Path(header).write_text(TRICKY)
+        includes: tuple[str, ...] = ()
+    else:
+        includes = next(i for h, i in HEADERS if h == header)
     module = pipeline.build_module(header, Options(include_dirs=includes))
-    assert schema.generate(module) == schema._layout(schema.schema(module), "", 4) + "\n"
+    text = schema.generate(module)
+    assert text == schema._layout(schema.schema(module), "", 4) + "\n"
+    assert text == _generic_layout(schema.schema(module), "", 4) + "\n"
 
 
 def test_dependencies_are_every_marker_file() -> None:

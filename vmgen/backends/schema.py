@@ -16,7 +16,6 @@ from pathlib import PurePath
 from typing import Any
 
 from vmgen import ir
-from vmgen.backends import PerObject
 
 FORMAT = 1
 
@@ -72,47 +71,68 @@ def _field(f: ir.Field) -> dict[str, Any]:
     return out
 
 
-class _Json(str):
-    """A value already written as compact JSON: `_layout` writes it as it is."""
+class _JsonList(list[str]):
+    """A list whose items are already written as compact JSON."""
 
 
 def _wire_json(t: ir.WireType) -> str:
     return _COMPACT.encode(wire(t))
 
 
-# The compact JSON of each wire type object, written once per module.
-_Wires = PerObject[ir.WireType, str]
+class _Fields:
+    """`_COMPACT.encode(_field(f))` of each field, from pieces: one field per line
+    is most of the file.  Spellings and file names repeat: each is encoded once."""
 
+    def __init__(self) -> None:
+        # The compact JSON of each wire type object, by identity (kept with it, so
+        # its id is not reused), as `PerObject` does, looked up without a call.
+        self.wires: dict[int, tuple[ir.WireType, str]] = {}
+        self.strings: dict[str, str] = {}  # C type -> its JSON string
+        self.places: dict[str, str] = {}  # file -> the JSON string of "NAME:", open
 
-def _field_json(f: ir.Field, wires: _Wires) -> _Json:
-    """`_COMPACT.encode(_field(f))`, from pieces: one field per line is most of the file."""
-    assert f.type is not None
-    since = "null" if f.since is None else int.__repr__(f.since)
-    text = (f'{{"name": {_string(f.name)}, "c_type": {_string(f.c_type)}, '
-            f'"wire": {wires(f.type)}, "since": {since}, "at": {_string(_where(f.location))}')
-    if f.const:
-        text += ', "const": true'
-    if f.bit_width is not None:
-        text += f', "bit_width": {int.__repr__(f.bit_width)}'
-    if f.selector is not None:
-        text += f', "selector": {_string(f.selector)}'
-    return _Json(text + "}")
+    def __call__(self, fields: tuple[ir.Field, ...]) -> _JsonList:
+        wires, strings, places = self.wires, self.strings, self.places
+        out = _JsonList()
+        for f in fields:
+            assert f.type is not None
+            c_type = strings.get(f.c_type)
+            if c_type is None:
+                c_type = strings[f.c_type] = _string(f.c_type)
+            loc = f.location
+            place = places.get(loc.file)
+            if place is None:
+                # A line number needs no escape: "NAME:LINE" is this plus digits.
+                place = places[loc.file] = _string(f"{_file_name(loc.file)}:")[:-1]
+            wire = wires.get(id(f.type))
+            if wire is None:
+                wire = wires[id(f.type)] = (f.type, _wire_json(f.type))
+            since = "null" if f.since is None else int.__repr__(f.since)
+            text = (f'{{"name": {_string(f.name)}, "c_type": {c_type}, '
+                    f'"wire": {wire[1]}, "since": {since}, '
+                    f'"at": {place}{int.__repr__(loc.line)}"')
+            if f.const:
+                text += ', "const": true'
+            if f.bit_width is not None:
+                text += f', "bit_width": {int.__repr__(f.bit_width)}'
+            if f.selector is not None:
+                text += f', "selector": {_string(f.selector)}'
+            out.append(text + "}")
+        return out
 
 
 def schema(module: ir.Module) -> dict[str, Any]:
     return _schema(module, None)
 
 
-def _schema(module: ir.Module, wires: _Wires | None) -> dict[str, Any]:
-    """The schema; with `wires`, each field comes as its JSON text (`_Json`)."""
+def _schema(module: ir.Module, fields: _Fields | None) -> dict[str, Any]:
+    """The schema; with `fields`, the fields come as their JSON texts (`_JsonList`)."""
     types: dict[str, Any] = {}
     for s in module.structs:
         types[s.name] = {
             "kind": "struct",
             "c_type": s.c_type,
             "at": _where(s.location),
-            "fields": ([_field(f) for f in s.wire] if wires is None
-                       else [_field_json(f, wires) for f in s.wire]),
+            "fields": [_field(f) for f in s.wire] if fields is None else fields(s.wire),
             "derived": [{"name": f.name, "count_of": f.count_of, "at": _where(f.location)}
                         for f in s.fields if f.count_of is not None],
             "skipped": [{"name": f.name, "c_type": f.c_type, "at": _where(f.location)}
@@ -145,8 +165,11 @@ def _schema(module: ir.Module, wires: _Wires | None) -> dict[str, Any]:
 def _layout(value: Any, indent: str, depth: int) -> str:
     """JSON with objects and lists broken over lines down to `depth`, and compact
     (C-accelerated) below: one field of a struct per line, for readable diffs."""
-    if type(value) is _Json:
-        return value
+    if type(value) is _JsonList:
+        if depth > 0 and value:
+            inner = indent + "  "
+            return "[\n" + inner + (",\n" + inner).join(value) + "\n" + indent + "]"
+        return "[" + ", ".join(value) + "]"
     if depth > 0 and isinstance(value, dict) and value:
         inner = indent + "  "
         items = ",\n".join(f"{inner}{_key(k)}: {_layout(v, inner, depth - 1)}"
@@ -156,6 +179,8 @@ def _layout(value: Any, indent: str, depth: int) -> str:
         inner = indent + "  "
         items = ",\n".join(f"{inner}{_layout(v, inner, depth - 1)}" for v in value)
         return "[\n" + items + "\n" + indent + "]"
+    if type(value) is str:
+        return _string(value)  # what the encoder writes for a string
     return _COMPACT.encode(value)
 
 
@@ -164,4 +189,4 @@ def _key(key: Any) -> str:
 
 
 def generate(module: ir.Module) -> str:
-    return _layout(_schema(module, _Wires(_wire_json)), "", 4) + "\n"
+    return _layout(_schema(module, _Fields()), "", 4) + "\n"
