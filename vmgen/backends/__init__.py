@@ -7,7 +7,7 @@ Jinja2 template that only loops and substitutes.  Nothing here writes files.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from functools import cache
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
@@ -55,6 +55,11 @@ def _template(name: str) -> jinja2.Template:
     return environment().get_template(name)
 
 
+def macros(template: str) -> Any:
+    """The macros (and top-level variables) of a template, to call from Python."""
+    return _template(template).module
+
+
 def render(template: str, **context: Any) -> str:
     text = _template(template).render(vmgen_version=__version__, **context)
     return text
@@ -79,6 +84,13 @@ class PerObject(Generic[_K, _V]):
         if hit is None:
             hit = self._found[id(x)] = (x, self._function(x))
         return hit[1]
+
+
+def value_ids() -> PerObject[Hashable, int]:
+    """A number for each object's value: equal objects (IR types are frozen
+    dataclasses) get the same one, and each object is hashed once."""
+    first: dict[Hashable, Hashable] = {}
+    return PerObject(lambda x: id(first.setdefault(x, x)))
 
 
 def banner(source: str) -> str:

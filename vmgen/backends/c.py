@@ -12,7 +12,7 @@ import textwrap
 from dataclasses import dataclass
 
 from vmgen import ir
-from vmgen.backends import banner, cfast, render
+from vmgen.backends import banner, cfast, macros, render, value_ids
 
 # Generated code refuses to build against a runtime it was not generated for.
 RUNTIME_VERSION = 4
@@ -52,22 +52,44 @@ class _Members:
         self.module = module
         self.struct = struct
         self.base = base  # how C reaches the struct's members
+        # Discriminator field -> the local holding its value.
+        self.selectors = {f.selector: f"vmgen_sel_{f.selector}" for f in struct.wire
+                          if f.selector is not None}
 
     def field(self, f: ir.Field) -> str:
-        assert f.type is not None
-        name = _c_string(f.name)
-        path = f"{self.base}{f.name}"
+        return self.render(self.how(f), f, _c_string(f.name), f"{self.base}{f.name}")
+
+    def how(self, f: ir.Field) -> str:
+        """Which way f is visited: its text depends on its type, since-version and this
+        (and for "selector", "union" and "sized", on other members too)."""
         t = f.type
-        if f.name in self.selectors():
+        if f.name in self.selectors:
+            return "selector"
+        if f.const:
+            return "const"
+        if f.bit_width is not None:
+            return "by_value"
+        if isinstance(t, ir.UnionRef):
+            return "union"
+        if isinstance(t, (ir.ArrayType, ir.BytesType)) and t.count is not None:
+            return "sized"
+        return "member"
+
+    def render(self, how: str, f: ir.Field, name: str, path: str) -> str:
+        """The statement visiting f, as `how` says, under the C name and lvalue given."""
+        t = f.type
+        assert t is not None
+        if how == "selector":
             body = self._selector(f, t, name, path)
-        elif f.const:
+        elif how == "const":
             body = self._const(t, name, path)
-        elif f.bit_width is not None:
+        elif how == "by_value":
             body = self._by_value(t, name, path)
-        elif isinstance(t, ir.UnionRef):
-            assert f.selector is not None
+        elif how == "union":
+            assert isinstance(t, ir.UnionRef) and f.selector is not None
             body = self._union(t, name, path, f.selector)
-        elif isinstance(t, (ir.ArrayType, ir.BytesType)) and t.count is not None:
+        elif how == "sized":
+            assert isinstance(t, (ir.ArrayType, ir.BytesType))
             body = self._sized(t, name, path)
         else:
             body = self.member(t, name, path, 0)
@@ -75,11 +97,6 @@ class _Members:
             body = _snippet("c/member_since.c.j2", since=f.since,
                             body=textwrap.indent(body, "    "))
         return body
-
-    def selectors(self) -> dict[str, str]:
-        """Discriminator field -> the local holding its value."""
-        return {f.selector: f"vmgen_sel_{f.selector}" for f in self.struct.wire
-                if f.selector is not None}
 
     def member(self, t: ir.WireType, name: str, path: str, depth: int) -> str:
         """The statement that visits one addressable member (or list element)."""
@@ -102,7 +119,7 @@ class _Members:
         if isinstance(t, ir.StructRef) and self.module.struct(t.name).anonymous:
             inner = _Members(self.module, self.module.struct(t.name), f"{path}.")
             return _snippet(
-                "c/member_struct_inline.c.j2", name=name, locals=list(inner.selectors().values()),
+                "c/member_struct_inline.c.j2", name=name, locals=list(inner.selectors.values()),
                 members=[textwrap.indent(inner.field(f), "    ") for f in inner.struct.wire],
             )
         return _snippet("c/member_scalar.c.j2", name=name, visitor=t.visitor, path=path)
@@ -141,7 +158,7 @@ class _Members:
             assert isinstance(t, ir.IntType)
             c_type = _C_TYPES[t.visitor]
         return _snippet("c/member_selector.c.j2", name=name, path=path, function=function,
-                        args=args, c_type=c_type, local=self.selectors()[f.name])
+                        args=args, c_type=c_type, local=self.selectors[f.name])
 
     def _const(self, t: ir.WireType, name: str, path: str) -> str:
         temp, function, args, fmt = self._value_call(t)
@@ -180,7 +197,7 @@ class _Members:
             for m in u.members
         ]
         return _snippet("c/member_union.c.j2", name=name, selector=selector,
-                        local=self.selectors()[selector], union=u.name,
+                        local=self.selectors[selector], union=u.name,
                         ncases=sum(len(m.cases) for m in u.members), nmembers=len(u.members),
                         members=members)
 
@@ -256,16 +273,83 @@ def _externals(module: ir.Module) -> list[_ExternalView]:
     return list(found.values())
 
 
-def _context(module: ir.Module) -> dict[str, object]:
+# Stand-ins for a member's C name and lvalue in the text of a shape (see _visitors);
+# they never occur in C text, and the templates only substitute them.
+_NAME, _PATH = "\x01name\x01", "\x01path\x01"
+
+
+def _visitors(module: ir.Module, shapes: bool) -> list[_StructView]:
+    """The visitor of each named struct.  `shapes`: render the members visited the same
+    way (same type, same way, same since-version) once, with stand-ins for the name
+    and lvalue; else render every member on its own (the same text)."""
     structs = []
+    found: dict[tuple[int, str, int | None], str] = {}
+    type_ids = value_ids()
     for s in module.structs:
         if s.anonymous:
             continue  # visited inline where it is used
         members = _Members(module, s)
-        structs.append(_StructView(
-            s.name, s.c_type, list(members.selectors().values()),
-            [textwrap.indent(members.field(f), "    ") for f in s.wire],
-        ))
+        texts = []
+        for f in s.wire:
+            how = members.how(f)
+            if not shapes or how in ("selector", "union", "sized"):
+                texts.append(textwrap.indent(members.field(f), "    "))
+                continue
+            key = (type_ids(f.type), how, f.since)
+            text = found.get(key)
+            if text is None:
+                text = found[key] = textwrap.indent(members.render(how, f, _NAME, _PATH), "    ")
+            texts.append(text.replace(_PATH, f"obj->{f.name}").replace(_NAME, _c_string(f.name)))
+        structs.append(_StructView(s.name, s.c_type, list(members.selectors.values()), texts))
+    return structs
+
+
+@dataclass(frozen=True)
+class _FastStructView:
+    name: str
+    c_type: str
+    locals: tuple[str, ...]
+    put: list[str]  # each member's statements in vmgen_der_put_S, indented
+    get: list[str]  # and in vmgen_ber_get_S
+
+
+@dataclass(frozen=True)
+class _FastView:
+    structs: list[_FastStructView]
+    states: tuple[cfast.FastState, ...]
+    visited: tuple[cfast.FastState, ...]
+    enums: tuple[cfast.FastEnum, ...]
+
+
+def _fast(module: ir.Module, shapes: bool) -> _FastView:
+    """The specialized codec.  `shapes`: render each distinct op shape once and put in
+    the identifier octets and lvalue of each member; else plan and render every member
+    on its own (the same text)."""
+    plan = cfast.plan(module, shapes)
+    ops = macros("c/fast_ops.c.j2")
+    found: dict[int, tuple[str, str]] = {}
+    structs = []
+    for fs in plan.structs:
+        if shapes:
+            put, get = [], []
+            for p in fs.placed:
+                texts = found.get(id(p.shape))
+                if texts is None:
+                    texts = found[id(p.shape)] = (ops.put_op(p.shape), ops.get_op(p.shape))
+                put.append(texts[0].replace(cfast.ID_MARK, p.id)
+                           .replace(cfast.EXPR_MARK, p.expr))
+                get.append(texts[1].replace(cfast.ID_MARK, p.id)
+                           .replace(cfast.EXPR_MARK, p.expr))
+        else:
+            located = fs.ops
+            put = [ops.put_op(op) for op in located]
+            get = [ops.get_op(op) for op in located]
+        structs.append(_FastStructView(fs.name, fs.c_type, fs.locals, put, get))
+    return _FastView(structs, plan.states, plan.visited, plan.enums)
+
+
+def _context(module: ir.Module, shapes: bool = True) -> dict[str, object]:
+    structs = _visitors(module, shapes)
     enums = [
         _EnumView(e.name, e.c_type, len(e.enumerators),
                   ", ".join(_int64_literal(en.value) for en in e.enumerators))
@@ -303,12 +387,14 @@ def _context(module: ir.Module) -> dict[str, object]:
         "unions": unions,
         "states": states,
         "externals": _externals(module),
-        "fast": cfast.plan(module),
+        "fast": _fast(module, shapes),
     }
 
 
-def generate(module: ir.Module) -> dict[str, str]:
-    ctx = _context(module)
+def generate(module: ir.Module, shapes: bool = True) -> dict[str, str]:
+    """`shapes`: render members of the same shape once (False: each on its own; the
+    texts are the same)."""
+    ctx = _context(module, shapes)
     return {
         visit_header_name(module): render("c/visit.h.j2", **ctx),
         f"{module.stem}-visit.c": render("c/visit.c.j2", **ctx),

@@ -21,11 +21,13 @@ struct, and every struct or state containing it, to the visitors.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Hashable, Iterator
 from dataclasses import dataclass, field, replace
-from typing import Any
+from functools import cache
+from typing import Any, NamedTuple
 
 from vmgen import ir
+from vmgen.backends import PerObject, value_ids
 
 # Universal identifier octets of list elements (ASN.1 SEQUENCE OF keeps them).
 _INTEGER, _BOOLEAN, _OCTET_STRING, _ENUMERATED, _SEQUENCE = 0x02, 0x01, 0x04, 0x0A, 0x30
@@ -147,12 +149,44 @@ class Op:
         return c_literal(self.length, self.count_sign == "int")
 
 
+# What a shape has where its op has its identifier octets and its C lvalue.  The
+# marks never occur in C text; they pass through the templates as they are.
+ID_MARK, EXPR_MARK = "\x01id\x01", "\x01expr\x01"
+
+
+class Placed(NamedTuple):
+    """One member of a struct: its op's shape and where it is (`shape` is the op with
+    `id` and `expr` marks, nested ops' lvalues built on the mark; members of the
+    same type share one shape).  A shape without marks is the op itself."""
+
+    shape: Op
+    id: str
+    expr: str
+
+    def op(self) -> Op:
+        return _located(self.shape, self.expr, self.id)
+
+
+def _located(op: Op, expr: str, id_c: str | None = None) -> Op:
+    """`op` with its marks replaced (`id_c`: this op's identifier octets)."""
+    return replace(op, id=op.id if id_c is None else op.id.replace(ID_MARK, id_c),
+                   expr=op.expr.replace(EXPR_MARK, expr),
+                   count=op.count.replace(EXPR_MARK, expr),
+                   members=tuple(_located(m, expr) for m in op.members),
+                   element=tuple(_located(m, expr) for m in op.element))
+
+
 @dataclass(frozen=True)
 class FastStruct:
     name: str
     c_type: str
-    ops: tuple[Op, ...]
+    placed: tuple[Placed, ...]
     locals: tuple[str, ...]  # the reader's temporaries
+
+    @property
+    def ops(self) -> tuple[Op, ...]:
+        """The ops of the members, in wire order."""
+        return tuple(p.op() for p in self.placed)
 
 
 @dataclass(frozen=True)
@@ -174,15 +208,32 @@ class FastState:
     reason: str  # why there is no specialized code ("" when there is)
 
 
+def _hex_id(ident: bytes) -> str:
+    """Identifier octets as a C constant, big-endian."""
+    return f"0x{int.from_bytes(ident, 'big'):02x}u"
+
+
+@cache
+def _tag(index: int, constructed: bool) -> tuple[str, int]:
+    """The identifier octets of member [index] as a C constant, and their number."""
+    ident = context_id(index, constructed)
+    return _hex_id(ident), len(ident)
+
+
 @dataclass
 class _Planner:
     module: ir.Module
-    # struct name -> (ops, largest contents); None: not supported, with the reason
-    done: dict[str, tuple[tuple[Op, ...], int] | None] = field(default_factory=dict)
+    # Plan the members of one type once, as a shape (else every member on its own).
+    shapes: bool = True
+    # struct name -> (members, largest contents); None: not supported, with the reason
+    done: dict[str, tuple[tuple[Placed, ...], int] | None] = field(default_factory=dict)
     reasons: dict[str, str] = field(default_factory=dict)
     order: list[str] = field(default_factory=list)
+    # (member type's value, identifier length, const) -> its shape and largest TLV
+    found: dict[tuple[int, int, bool], tuple[Op, int]] = field(default_factory=dict)
+    type_ids: PerObject[Hashable, int] = field(default_factory=value_ids)
 
-    def struct(self, name: str) -> tuple[tuple[Op, ...], int]:
+    def struct(self, name: str) -> tuple[tuple[Placed, ...], int]:
         if name in self.done:
             result = self.done[name]
             if result is None:
@@ -190,7 +241,7 @@ class _Planner:
             return result
         s = self.module.struct(name)
         try:
-            result = self.members(s, "obj->", 0)
+            result = self.placed(s)
         except Unsupported as e:
             self.done[name] = None
             self.reasons[name] = str(e)
@@ -200,35 +251,65 @@ class _Planner:
             self.order.append(name)
         return result
 
+    def placed(self, s: ir.Struct) -> tuple[tuple[Placed, ...], int]:
+        """The members of a struct the code reaches through `obj`."""
+        _no_unions(s)
+        placed = []
+        total = 0
+        for index, f in enumerate(s.wire):
+            assert f.type is not None
+            id_c, idlen = _tag(index, _constructed(f.type))
+            expr = f"obj->{f.name}"
+            if not self.shapes:
+                hit = self.member(s, f, id_c, idlen, expr, "obj->", 0)
+            else:
+                key = (self.type_ids(f.type), idlen, f.const)
+                found = self.found.get(key)
+                if found is None:
+                    found = self.member(s, f, ID_MARK, idlen, EXPR_MARK, "obj->", 0)
+                    if not _sized(f.type):  # its count is another member of s
+                        self.found[key] = found
+                hit = found
+            placed.append(Placed(hit[0], id_c, expr))
+            total += hit[1]
+        return tuple(placed), total
+
     def members(self, s: ir.Struct, base: str, depth: int) -> tuple[tuple[Op, ...], int]:
-        if any(f.selector is not None for f in s.wire):
-            raise Unsupported(f"{s.name} has a VMGEN_UNION member")
+        """The ops of an anonymous struct's members (`base`: how C reaches them)."""
+        _no_unions(s)
         ops = []
         total = 0
         for index, f in enumerate(s.wire):
             assert f.type is not None
-            where = f"{s.name}.{f.name}"
-            ident = context_id(index, _constructed(f.type))
-            t = f.type
-            if isinstance(t, (ir.ArrayType, ir.BytesType)) and t.count is not None:
-                op, size = self.sized(s, t, ident, f"{base}{f.name}", base, depth, where)
-            else:
-                op, size = self.value(t, ident, f"{base}{f.name}", depth, where)
-            if f.const:
-                if op.kind not in ("uint", "int", "enum"):
-                    raise Unsupported(f"{where} is a const array or struct")
-                op = replace(op, kind=f"const_{op.kind}")
+            id_c, idlen = _tag(index, _constructed(f.type))
+            op, size = self.member(s, f, id_c, idlen, f"{base}{f.name}", base, depth)
             ops.append(op)
             total += size
         return tuple(ops), total
 
-    def sized(self, s: ir.Struct, t: ir.ArrayType | ir.BytesType, ident: bytes, expr: str,
-              base: str, depth: int, where: str) -> tuple[Op, int]:
+    def member(self, s: ir.Struct, f: ir.Field, id_c: str, idlen: int, expr: str, base: str,
+               depth: int) -> tuple[Op, int]:
+        """The op for member f of s and the largest TLV it can take."""
+        t = f.type
+        assert t is not None
+        where = f"{s.name}.{f.name}"
+        if isinstance(t, (ir.ArrayType, ir.BytesType)) and t.count is not None:
+            op, size = self.sized(s, t, id_c, idlen, expr, base, depth, where)
+        else:
+            op, size = self.value(t, id_c, idlen, expr, depth, where)
+        if f.const:
+            if op.kind not in ("uint", "int", "enum"):
+                raise Unsupported(f"{where} is a const array or struct")
+            op = replace(op, kind=f"const_{op.kind}")
+        return op, size
+
+    def sized(self, s: ir.Struct, t: ir.ArrayType | ir.BytesType, id_c: str, idlen: int,
+              expr: str, base: str, depth: int, where: str) -> tuple[Op, int]:
         """A VMGEN_SIZE_IS array of fixed capacity: as many elements as its count says."""
         assert t.count is not None
         if not t.count.fixed:
             raise Unsupported(f"{where} is sized by its destination")
-        if len(ident) > 4:
+        if idlen > 4:
             raise Unsupported(f"{where} has a tag number above 2^21")
         count = s.field(t.count.field)
         assert isinstance(count.type, ir.IntType)
@@ -236,27 +317,25 @@ class _Planner:
             min=t.count.min, length=t.count.max, count=f"{base}{count.name}",
             count_c_type=C_INT_TYPES[count.type.visitor],
             count_sign="int" if count.type.signed else "uint")
-        ident_c = f"0x{int.from_bytes(ident, 'big'):02x}u"
         if isinstance(t, ir.BytesType):
-            return (Op("sized_bytes", ident_c, len(ident), expr, depth, **common),
-                    len(ident) + len_size(t.count.max) + t.count.max)
-        element, size = self.value(t.element, bytes([_universal(t.element)]),
+            return (Op("sized_bytes", id_c, idlen, expr, depth, **common),
+                    idlen + len_size(t.count.max) + t.count.max)
+        element, size = self.value(t.element, _hex_id(bytes([_universal(t.element)])), 1,
                                    f"{expr}[i{depth}]", depth + 1, where)
         content = size * t.count.max
-        return (Op("sized_list", ident_c, len(ident), expr, depth, lensize=len_size(content),
+        return (Op("sized_list", id_c, idlen, expr, depth, lensize=len_size(content),
                    element=(element,), **common),
-                len(ident) + len_size(content) + content)
+                idlen + len_size(content) + content)
 
-    def value(self, t: ir.WireType, ident: bytes, expr: str, depth: int,
+    def value(self, t: ir.WireType, id_c: str, idlen: int, expr: str, depth: int,
               where: str) -> tuple[Op, int]:
         """The op for one value and the largest TLV it can take."""
-        if len(ident) > 4:
+        if idlen > 4:
             raise Unsupported(f"{where} has a tag number above 2^21")
-        head = len(ident) + 1
+        head = idlen + 1
 
         def op(kind: str, **more: Any) -> Op:
-            return Op(kind, f"0x{int.from_bytes(ident, 'big'):02x}u", len(ident), expr, depth,
-                      **more)
+            return Op(kind, id_c, idlen, expr, depth, **more)
 
         if isinstance(t, ir.IntType):
             c_type = C_INT_TYPES[t.visitor]
@@ -275,30 +354,39 @@ class _Planner:
         if isinstance(t, ir.BytesType):
             if t.count is not None:
                 raise Unsupported(f"{where} is a sized array inside an array")
-            return op("bytes", length=t.length), len(ident) + len_size(t.length) + t.length
+            return op("bytes", length=t.length), idlen + len_size(t.length) + t.length
         if isinstance(t, ir.ArrayType):
             if t.count is not None:
                 raise Unsupported(f"{where} is a sized array inside an array")
-            element, size = self.value(t.element, bytes([_universal(t.element)]),
+            element, size = self.value(t.element, _hex_id(bytes([_universal(t.element)])), 1,
                                        f"{expr}[i{depth}]", depth + 1, where)
             content = size * t.length
             return (op("list", length=t.length, lensize=len_size(content), element=(element,)),
-                    len(ident) + len_size(content) + content)
+                    idlen + len_size(content) + content)
         if isinstance(t, ir.StructRef):
             s = self.module.struct(t.name)
             if s.anonymous:
                 members, content = self.members(s, f"{expr}.", depth + 1)
                 return (op("inline", lensize=len_size(content), members=members),
-                        len(ident) + len_size(content) + content)
+                        idlen + len_size(content) + content)
             _, content = self.struct(t.name)
             return (op("struct", name=s.name, lensize=len_size(content)),
-                    len(ident) + len_size(content) + content)
+                    idlen + len_size(content) + content)
         if isinstance(t, ir.StringType):
             n = t.capacity - 1
-            return op("string", length=n), len(ident) + len_size(n) + n
+            return op("string", length=n), idlen + len_size(n) + n
         if isinstance(t, ir.ExternalType):
             raise Unsupported(f"{where} is a VMGEN_EXTERNAL type")
         raise Unsupported(f"{where} is a union")
+
+
+def _no_unions(s: ir.Struct) -> None:
+    if any(f.selector is not None for f in s.wire):
+        raise Unsupported(f"{s.name} has a VMGEN_UNION member")
+
+
+def _sized(t: ir.WireType | None) -> bool:
+    return isinstance(t, (ir.ArrayType, ir.BytesType)) and t.count is not None
 
 
 def _signed(t: ir.IntType) -> bool:
@@ -340,8 +428,9 @@ _TEMPS = {"uint": ("uint64_t u = 0",), "int": ("int64_t s = 0",), "enum": ("int6
           "sized_bytes": ("const uint8_t *q = NULL", "size_t n = 0")}
 
 
-def plan(module: ir.Module) -> Plan:
-    planner = _Planner(module)
+def plan(module: ir.Module, shapes: bool = True) -> Plan:
+    """`shapes`: plan the members of one type once (False: each on its own; same plan)."""
+    planner = _Planner(module, shapes)
     states = []
     visited = []
     for s in module.states:
@@ -357,24 +446,35 @@ def plan(module: ir.Module) -> Plan:
         states.append(FastState(
             s.name, s.c_type, c_bytes(head), len(head), 1 + len_size(outer) + outer,
             len_size(outer), len_size(content),
-            _COPY_BASE + _COPY_PER_VALUE * _values(planner.struct(s.name)[0], planner), ""))
+            _COPY_BASE + _COPY_PER_VALUE * _values(_shapes(planner, s.name), planner), ""))
     structs = []
-    enums: list[str] = []
+    enums: dict[str, None] = {}
+    # shape -> (the reader's temporaries, the enums it checks), for each distinct shape
+    uses: dict[int, tuple[tuple[str, ...], tuple[str, ...]]] = {}
     for name in planner.order:
-        ops, _ = planner.struct(name)
+        placed, _ = planner.struct(name)
         s = module.struct(name)
-        used = list(_walk(ops))
-        temps = tuple(dict.fromkeys(t for op in used for t in _TEMPS.get(op.kind, ())))
-        structs.append(FastStruct(s.name, s.c_type, ops, temps))
-        for op in used:
-            if op.kind in ("enum", "const_enum") and op.name not in enums:
-                enums.append(op.name)
+        temps: dict[str, None] = {}
+        for shape in {id(p.shape): p.shape for p in placed}.values():
+            use = uses.get(id(shape))
+            if use is None:
+                used = list(_walk((shape,)))
+                use = uses[id(shape)] = (
+                    tuple(t for op in used for t in _TEMPS.get(op.kind, ())),
+                    tuple(op.name for op in used if op.kind in ("enum", "const_enum")))
+            temps.update(dict.fromkeys(use[0]))
+            enums.update(dict.fromkeys(use[1]))
+        structs.append(FastStruct(s.name, s.c_type, placed, tuple(temps)))
     fast_enums = []
     for name in enums:
         enum = module.enum(name)
         values = sorted({en.value for en in enum.enumerators})
         fast_enums.append(FastEnum(enum.name, tuple(c_literal(v, True) for v in values)))
     return Plan(tuple(structs), tuple(states), tuple(visited), tuple(fast_enums))
+
+
+def _shapes(planner: _Planner, name: str) -> tuple[Op, ...]:
+    return tuple(p.shape for p in planner.struct(name)[0])
 
 
 # A load copies the state (twice) instead of reading the record twice (check, then
@@ -392,7 +492,7 @@ def _values(ops: tuple[Op, ...], planner: _Planner) -> int:
         elif op.kind == "inline":
             total += _values(op.members, planner)
         elif op.kind == "struct":
-            total += _values(planner.struct(op.name)[0], planner)
+            total += _values(_shapes(planner, op.name), planner)
         else:
             total += 1
     return total
