@@ -15,6 +15,8 @@ translation unit, and random text:
 * neutralizing: struct bodies and function bodies taken in one match, against
   the bracket-by-bracket loops;
 * the schema backend's field lines and its layout against the generic JSON layout;
+* the ASN.1 backend's comments, SEQUENCE bodies and the repr() each parsed type
+  carries, and the Python backend's member tables, against their general paths;
 * the frontend's line-marker search against its plain definition.
 """
 
@@ -35,7 +37,7 @@ from pycparser.c_parser import Coord
 from tests import support
 from vmgen import ir, lower, pipeline, slicer, tu
 from vmgen.annotations import _UNKNOWN, location_of
-from vmgen.backends import schema
+from vmgen.backends import asn1, python, schema
 from vmgen.diagnostics import Location, VmgenError, location
 from vmgen.frontend import _LINE_MARKER, Options, dependencies, parse, preprocess
 from vmgen.resources import probe_header
@@ -360,6 +362,37 @@ def test_schema_lines_are_the_generic_layout(header: str, tmp_path: Path) -> Non
     text = schema.generate(module)
     assert text == schema._layout(schema.schema(module), "", 4) + "\n"
     assert text == _generic_layout(schema.schema(module), "", 4) + "\n"
+
+
+def _asn1_and_python(module: ir.Module) -> tuple[str, asn1.Parsed, str]:
+    spec, parsed = asn1.generate(module)
+    return spec, parsed, python.generate(module, spec, parsed)
+
+
+@pytest.mark.parametrize("header", [h for h, _ in HEADERS] + ["tricky"],
+                         ids=lambda h: Path(h).stem)
+def test_asn1_and_python_shortcuts_are_the_general_path(header: str, tmp_path: Path,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    if header == "tricky":  # versions, a union, counts, const fields and bit-fields
+        header, includes = _tricky(tmp_path)
+    else:
+        includes = next(i for h, i in HEADERS if h == header)
+    module = pipeline.build_module(header, Options(include_dirs=includes))
+    quick = _asn1_and_python(module)
+    (types,) = (m["types"] for m in quick[1].values())
+    for value in types.values():  # the literal each parsed type carries is its repr()
+        if isinstance(value, asn1.ParsedType):
+            assert value.literal == repr(dict(value))
+    # The ASN.1 module's general path: every comment through the notes, every
+    # body through _layout; the Python module's: repr() of the tables.
+    monkeypatch.setattr(asn1, "_PLAIN_TYPES", frozenset())
+    monkeypatch.setattr(asn1, "_root_lines", lambda names, types, comments: asn1._layout(
+        [asn1._Row(*row) for row in zip(names, types, comments, strict=True)], [], True))
+    monkeypatch.setattr(python, "_members", lambda s, pieces: repr(
+        tuple(python._member(f) for f in s.migrated)))
+    monkeypatch.setattr(python, "_known", lambda value: value if type(value) is python._Literal
+                        else None)
+    assert _asn1_and_python(module) == quick
 
 
 def test_dependencies_are_every_marker_file() -> None:

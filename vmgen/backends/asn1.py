@@ -31,7 +31,7 @@ from pathlib import PurePath
 from typing import Any, NamedTuple
 
 from vmgen import ir, names
-from vmgen.backends import PerObject, banner, render
+from vmgen.backends import banner, render
 from vmgen.diagnostics import Location
 
 RECORD_MEMBERS = (
@@ -42,6 +42,19 @@ RECORD_MEMBERS = (
 
 # ASN.1 value of each wire type: (text, parsed form)
 Parsed = dict[str, Any]
+
+
+class ParsedType(dict[str, Any]):
+    """A type of the parse: a dict like any other (asn1tools reads it), that also
+    carries `literal`, its `repr()`, written from pieces while it is built.  The
+    Python backend embeds the parse as a literal, and repr() of the parse of a
+    large header was most of that backend's time."""
+
+    __slots__ = ("literal",)
+
+    def __init__(self, items: Parsed, literal: str) -> None:
+        super().__init__(items)
+        self.literal = literal
 
 
 def module_name(module: ir.Module) -> str:
@@ -96,11 +109,18 @@ def wire_type(t: ir.WireType) -> tuple[str, Parsed]:
     return ref, {"type": ref}
 
 
+@lru_cache(maxsize=1024)
+def _around_name(c_type: str) -> tuple[str, str]:
+    """What a C declaration of `c_type` writes before and after the name."""
+    base, bracket, dims = c_type.partition("[")
+    return (base, "") if base.endswith("*") else (base + " ", bracket + dims)
+
+
 def _c_comment(f: ir.Field | ir.UnionMember, t: ir.WireType) -> str:
+    before, after = _around_name(f.c_type)
     if (type(f) is ir.Field and f.bit_width is None and not f.const and f.selector is None
             and type(t) in _PLAIN_TYPES):
-        base, bracket, dims = f.c_type.partition("[")  # no notes: the common case
-        return f"{base} {f.name}{bracket}{dims}" if not base.endswith("*") else f"{base}{f.name}"
+        return before + f.name + after  # no notes: the common case
     notes = []
     if isinstance(t, ir.FloatType):
         notes.append(f"IEEE 754 binary{t.bits} bits")
@@ -115,9 +135,7 @@ def _c_comment(f: ir.Field | ir.UnionMember, t: ir.WireType) -> str:
             notes.append(f"selected by '{f.selector}'")
     if isinstance(f, ir.UnionMember):
         notes.append("when " + ", ".join(str(c) for c in f.cases))
-    base, bracket, dims = f.c_type.partition("[")
-    text = f"{base} {f.name}{bracket}{dims}" if not base.endswith("*") else f"{base}{f.name}"
-    return text + (f" ({'; '.join(notes)})" if notes else "")
+    return before + f.name + after + (f" ({'; '.join(notes)})" if notes else "")
 
 
 # Wire types whose C comment has no note of their own.
@@ -135,9 +153,26 @@ def _file_name(path: str) -> str:
     return PurePath(path).name
 
 
-# `wire_type` per wire type object, for one module (the parsed forms are then
-# shared between fields: they are only read).
-_Wire = PerObject[ir.WireType, tuple[str, Parsed]]
+def _wire(t: ir.WireType) -> tuple[str, Parsed, str]:
+    """`wire_type(t)`, and the repr() of the parsed form without its opening brace."""
+    text, parsed = wire_type(t)
+    return text, parsed, repr(parsed)[1:]
+
+
+class _Wire:
+    """`_wire` per wire type object, for one module (the parsed forms are then
+    shared between fields: they are only read), as `PerObject` does; `found` may
+    be read directly: `found[id(t)][1]` is `_wire(t)`."""
+
+    def __init__(self) -> None:
+        self.found: dict[int, tuple[ir.WireType, tuple[str, Parsed, str]]] = {}
+        self.identifiers: dict[str, str] = {}  # C name -> ASN.1 identifier, once each
+
+    def __call__(self, t: ir.WireType) -> tuple[str, Parsed, str]:
+        hit = self.found.get(id(t))
+        if hit is None:
+            hit = self.found[id(t)] = (t, _wire(t))
+        return hit[1]
 
 
 @dataclass(frozen=True)
@@ -150,7 +185,7 @@ class _Type:
     @property
     def body(self) -> str:
         """The body's lines, indented, each with its newline."""
-        return "".join([f"    {line}\n" for line in self.lines])
+        return "    " + "\n    ".join(self.lines) + "\n" if self.lines else ""
 
 
 @dataclass(frozen=True)
@@ -190,41 +225,77 @@ def _layout(root: list[_Row], groups: list[tuple[int, list[_Row]]], extensible: 
     return [f"{t.ljust(column)}  -- {c}" if c else t for t, c in entries]
 
 
-def _sequence(s: ir.Struct, wires: _Wire) -> tuple[list[str], Parsed]:
-    root: list[_Row] = []
+def _root_lines(names: list[str], types: list[str], comments: list[str]) -> list[str]:
+    """`_layout(rows, [], extensible=True)` where every row has a comment (as every
+    field's has): the body of most SEQUENCEs, in fewer steps."""
+    width = max(map(len, names), default=0)
+    entries = [f"{name.ljust(width)}  {wire}," for name, wire in zip(names, types, strict=True)]
+    column = max(map(len, entries), default=0)
+    return [f"{entry.ljust(column)}  -- {comment}"
+            for entry, comment in zip(entries, comments, strict=True)] + ["..."]
+
+
+def _sequence(s: ir.Struct, wires: _Wire) -> tuple[list[str], ParsedType]:
+    names: list[str] = []  # the root members'
+    types: list[str] = []
+    comments: list[str] = []
     parsed_root: list[Parsed | None] = []
+    literal_root: list[str] = []
     groups: dict[int, list[_Row]] = {}
     parsed_groups: dict[int, list[Parsed]] = {}
+    literal_groups: dict[int, list[str]] = {}
+    found, identifiers = wires.found, wires.identifiers
     for f in s.wire:
         assert f.type is not None
-        text, parsed = wires(f.type)
-        row = _Row(asn1_identifier(f.name), text, _c_comment(f, f.type))
-        member = {"name": row.name, **parsed}
+        hit = found.get(id(f.type))
+        text, parsed, tail = wires(f.type) if hit is None else hit[1]
+        name = identifiers.get(f.name)
+        if name is None:
+            name = identifiers[f.name] = asn1_identifier(f.name)
+        comment = _c_comment(f, f.type)
+        member = {"name": name, **parsed}
+        literal = f"{{'name': {name!r}, {tail}"
         if f.since is None:
-            root.append(row)
+            names.append(name)
+            types.append(text)
+            comments.append(comment)
             parsed_root.append(member)
+            literal_root.append(literal)
         else:
-            groups.setdefault(f.since, []).append(row)
+            groups.setdefault(f.since, []).append(_Row(name, text, comment))
             parsed_groups.setdefault(f.since, []).append(member)
-    members: list[Any] = [*parsed_root, None, *(parsed_groups[v] for v in sorted(groups))]
-    lines = _layout(root, [(v, groups[v]) for v in sorted(groups)], extensible=True)
-    return lines, {"type": "SEQUENCE", "members": members}
+            literal_groups.setdefault(f.since, []).append(literal)
+    versions = sorted(groups)
+    members: list[Any] = [*parsed_root, None, *(parsed_groups[v] for v in versions)]
+    literals = [*literal_root, "None", *("[" + ", ".join(literal_groups[v]) + "]"
+                                         for v in versions)]
+    if groups:
+        lines = _layout([_Row(*row) for row in zip(names, types, comments, strict=True)],
+                        [(v, groups[v]) for v in versions], extensible=True)
+    else:
+        lines = _root_lines(names, types, comments)
+    return lines, ParsedType({"type": "SEQUENCE", "members": members},
+                             "{'type': 'SEQUENCE', 'members': [" + ", ".join(literals) + "]}")
 
 
-def _choice(u: ir.Union, wires: _Wire) -> tuple[list[str], Parsed]:
+def _choice(u: ir.Union, wires: _Wire) -> tuple[list[str], ParsedType]:
     rows = []
     parsed = []
+    literals = []
     for m in u.members:
-        text, p = wires(m.type)
+        text, p, tail = wires(m.type)
         rows.append(_Row(asn1_identifier(m.name), text, _c_comment(m, m.type)))
         parsed.append({"name": rows[-1].name, **p})
-    return _layout(rows, [], extensible=False), {"type": "CHOICE", "members": parsed}
+        literals.append(f"{{'name': {rows[-1].name!r}, {tail}")
+    return _layout(rows, [], extensible=False), ParsedType(
+        {"type": "CHOICE", "members": parsed},
+        "{'type': 'CHOICE', 'members': [" + ", ".join(literals) + "]}")
 
 
 def generate(module: ir.Module) -> tuple[str, Parsed]:
     """The ASN.1 module text and its asn1tools parse."""
     types: dict[str, Parsed] = {}
-    wires = _Wire(wire_type)
+    wires = _Wire()
     enums: list[_Enumerated] = []
     for e in module.enums:
         tn = asn1_type(e.name)

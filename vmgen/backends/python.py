@@ -45,6 +45,50 @@ def _member(f: ir.Field) -> tuple[Any, ...]:
     return (f.name, asn1_name, _descriptor(f.type), f.since, role)
 
 
+class _Literal(str):
+    """A value already written as its repr()."""
+
+
+class _Pieces:
+    """The repr() of what repeats between members, for one module: each wire type
+    object's descriptor, by identity (kept with it, so its id is not reused), and
+    each C name with its ASN.1 identifier."""
+
+    def __init__(self) -> None:
+        self.descriptors: dict[int, tuple[ir.WireType, str]] = {}
+        self.names: dict[str, str] = {}
+
+
+def _members(s: ir.Struct, pieces: _Pieces) -> str:
+    """`repr(tuple(_member(f) for f in s.migrated))`, from pieces: one member per
+    field is most of the module."""
+    descriptors, names = pieces.descriptors, pieces.names
+    members = []
+    for f in s.migrated:
+        assert f.type is not None
+        if f.count_of is not None or f.selector is not None:
+            members.append(repr(_member(f)))
+            continue
+        descriptor = descriptors.get(id(f.type))  # the common case
+        if descriptor is None:
+            descriptor = descriptors[id(f.type)] = (f.type, repr(_descriptor(f.type)))
+        name = names.get(f.name)
+        if name is None:
+            name = names[f.name] = f"{f.name!r}, {asn1.asn1_identifier(f.name)!r}"
+        members.append(f"({name}, {descriptor[1]}, {f.since!r}, None)")
+    return "(" + ", ".join(members) + ("," if len(members) == 1 else "") + ")"
+
+
+def _known(value: object) -> str | None:
+    """The repr() of a value that already knows it (a struct's members, a type of
+    the ASN.1 parse), or None."""
+    if type(value) is _Literal:
+        return value
+    if type(value) is asn1.ParsedType:
+        return value.literal
+    return None
+
+
 def _literal(value: object, indent: str = "", depth: int = 3) -> str:
     """A Python literal: dicts one key a line (to `depth` levels), the rest repr().
 
@@ -54,7 +98,8 @@ def _literal(value: object, indent: str = "", depth: int = 3) -> str:
         items = "".join(f"{inner}{k!r}: {_literal(v, inner, depth - 1)},\n"
                         for k, v in value.items())
         return "{\n" + items + indent + "}"
-    return repr(value)
+    known = _known(value)
+    return repr(value) if known is None else known
 
 
 def _text_literal(text: str) -> str:
@@ -66,7 +111,8 @@ def _text_literal(text: str) -> str:
 
 def generate(module: ir.Module, spec: str, parsed: asn1.Parsed) -> str:
     types: dict[str, tuple[Any, ...]] = {}
-    structs: dict[str, tuple[tuple[Any, ...], ...]] = {}
+    structs: dict[str, _Literal] = {}
+    pieces = _Pieces()
     unions: dict[str, tuple[tuple[Any, ...], ...]] = {}
     enums: dict[str, tuple[tuple[str, str, int], ...]] = {}
     states: dict[str, tuple[str, str, int, int]] = {}
@@ -78,7 +124,7 @@ def generate(module: ir.Module, spec: str, parsed: asn1.Parsed) -> str:
     for s in module.structs:
         tn = asn1.asn1_type(s.name)
         types[tn] = ("struct", tn)
-        structs[tn] = tuple(_member(f) for f in s.migrated)
+        structs[tn] = _Literal(_members(s, pieces))
     for u in module.unions:
         tn = asn1.asn1_type(u.name)
         types[tn] = ("union", tn)

@@ -172,15 +172,20 @@ def _layout(value: Any, indent: str, depth: int) -> str:
         return "[" + ", ".join(value) + "]"
     if depth > 0 and isinstance(value, dict) and value:
         inner = indent + "  "
-        items = ",\n".join(f"{inner}{_key(k)}: {_layout(v, inner, depth - 1)}"
-                           for k, v in value.items())
+        items = ",\n".join([f"{inner}{_key(k)}: {_layout(v, inner, depth - 1)}"
+                            for k, v in value.items()])
         return "{\n" + items + "\n" + indent + "}"
     if depth > 0 and isinstance(value, list) and value:
         inner = indent + "  "
         items = ",\n".join(f"{inner}{_layout(v, inner, depth - 1)}" for v in value)
         return "[\n" + items + "\n" + indent + "]"
+    # What the encoder writes for a string, an int and an empty list, without it.
     if type(value) is str:
-        return _string(value)  # what the encoder writes for a string
+        return _string(value)
+    if type(value) is int:
+        return int.__repr__(value)
+    if type(value) is list and not value:
+        return "[]"
     return _COMPACT.encode(value)
 
 
