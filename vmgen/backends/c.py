@@ -280,28 +280,45 @@ _NAME, _PATH = "\x01name\x01", "\x01path\x01"
 
 def _visitors(module: ir.Module, shapes: bool) -> list[_StructView]:
     """The visitor of each named struct.  `shapes`: render the members visited the same
-    way (same type, same way, same since-version) once, with stand-ins for the name
+    way (equal types, same way, same since-version) once, with stand-ins for the name
     and lvalue; else render every member on its own (the same text)."""
     structs = []
-    found: dict[tuple[int, str, int | None], str] = {}
+    # (type's identity, const, bit-field, since) -> the text with stand-ins, or None
+    # when the text depends on other members; by_value: the same by the type's value
+    found: dict[tuple[int, bool, bool, int | None], str | None] = {}
+    by_value: dict[tuple[int, bool, bool, int | None], str | None] = {}
     type_ids = value_ids()
     for s in module.structs:
         if s.anonymous:
             continue  # visited inline where it is used
         members = _Members(module, s)
+        selectors = members.selectors
         texts = []
         for f in s.wire:
-            how = members.how(f)
-            if not shapes or how in ("selector", "union", "sized"):
-                texts.append(textwrap.indent(members.field(f), "    "))
-                continue
-            key = (type_ids(f.type), how, f.since)
-            text = found.get(key)
+            text = None
+            if shapes and f.name not in selectors:
+                key = (id(f.type), f.const, f.bit_width is None, f.since)
+                text = found.get(key, "")  # "": not seen yet (no rendering is empty)
+                if text == "":
+                    value_key = (type_ids(f.type), *key[1:])
+                    text = by_value.get(value_key, "")
+                    if text == "":
+                        how = members.how(f)
+                        text = by_value[value_key] = None if how in _OWN else textwrap.indent(
+                            members.render(how, f, _NAME, _PATH), "    ")
+                    found[key] = text
             if text is None:
-                text = found[key] = textwrap.indent(members.render(how, f, _NAME, _PATH), "    ")
-            texts.append(text.replace(_PATH, f"obj->{f.name}").replace(_NAME, _c_string(f.name)))
-        structs.append(_StructView(s.name, s.c_type, list(members.selectors.values()), texts))
+                texts.append(textwrap.indent(members.field(f), "    "))
+            else:
+                # (a C identifier needs no escapes in a string literal)
+                texts.append(text.replace(_PATH, "obj->" + f.name)
+                             .replace(_NAME, '"' + f.name + '"'))
+        structs.append(_StructView(s.name, s.c_type, list(selectors.values()), texts))
     return structs
+
+
+# Ways of visiting whose text depends on other members (their rendering is not shared).
+_OWN = frozenset(("selector", "union", "sized"))
 
 
 @dataclass(frozen=True)
@@ -329,17 +346,17 @@ def _fast(module: ir.Module, shapes: bool) -> _FastView:
     ops = macros("c/fast_ops.c.j2")
     found: dict[int, tuple[str, str]] = {}
     structs = []
+    id_mark, expr_mark = cfast.ID_MARK, cfast.EXPR_MARK
     for fs in plan.structs:
         if shapes:
             put, get = [], []
-            for p in fs.placed:
-                texts = found.get(id(p.shape))
+            for shape, id_c, expr in zip(fs.placed.shapes, fs.placed.ids, fs.placed.exprs,
+                                         strict=True):
+                texts = found.get(id(shape))
                 if texts is None:
-                    texts = found[id(p.shape)] = (ops.put_op(p.shape), ops.get_op(p.shape))
-                put.append(texts[0].replace(cfast.ID_MARK, p.id)
-                           .replace(cfast.EXPR_MARK, p.expr))
-                get.append(texts[1].replace(cfast.ID_MARK, p.id)
-                           .replace(cfast.EXPR_MARK, p.expr))
+                    texts = found[id(shape)] = (ops.put_op(shape), ops.get_op(shape))
+                put.append(texts[0].replace(id_mark, id_c).replace(expr_mark, expr))
+                get.append(texts[1].replace(id_mark, id_c).replace(expr_mark, expr))
         else:
             located = fs.ops
             put = [ops.put_op(op) for op in located]

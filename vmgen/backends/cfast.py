@@ -24,7 +24,7 @@ from __future__ import annotations
 from collections.abc import Hashable, Iterator
 from dataclasses import dataclass, field, replace
 from functools import cache
-from typing import Any, NamedTuple
+from typing import Any
 
 from vmgen import ir
 from vmgen.backends import PerObject, value_ids
@@ -154,17 +154,19 @@ class Op:
 ID_MARK, EXPR_MARK = "\x01id\x01", "\x01expr\x01"
 
 
-class Placed(NamedTuple):
-    """One member of a struct: its op's shape and where it is (`shape` is the op with
-    `id` and `expr` marks, nested ops' lvalues built on the mark; members of the
-    same type share one shape).  A shape without marks is the op itself."""
+@dataclass(frozen=True)
+class Placed:
+    """The members of a struct: each one's op shape and where it is.  A shape is the
+    op with the `id` and `expr` marks (nested ops' lvalues built on the mark), shared
+    by members of equal types; a shape without marks is the op itself."""
 
-    shape: Op
-    id: str
-    expr: str
+    shapes: tuple[Op, ...]
+    ids: tuple[str, ...]  # identifier octets
+    exprs: tuple[str, ...]  # C lvalues
 
-    def op(self) -> Op:
-        return _located(self.shape, self.expr, self.id)
+    def ops(self) -> tuple[Op, ...]:
+        return tuple(_located(shape, expr, id_c) for shape, id_c, expr
+                     in zip(self.shapes, self.ids, self.exprs, strict=True))
 
 
 def _located(op: Op, expr: str, id_c: str | None = None) -> Op:
@@ -180,13 +182,13 @@ def _located(op: Op, expr: str, id_c: str | None = None) -> Op:
 class FastStruct:
     name: str
     c_type: str
-    placed: tuple[Placed, ...]
+    placed: Placed
     locals: tuple[str, ...]  # the reader's temporaries
 
     @property
     def ops(self) -> tuple[Op, ...]:
         """The ops of the members, in wire order."""
-        return tuple(p.op() for p in self.placed)
+        return self.placed.ops()
 
 
 @dataclass(frozen=True)
@@ -214,10 +216,9 @@ def _hex_id(ident: bytes) -> str:
 
 
 @cache
-def _tag(index: int, constructed: bool) -> tuple[str, int]:
-    """The identifier octets of member [index] as a C constant, and their number."""
-    ident = context_id(index, constructed)
-    return _hex_id(ident), len(ident)
+def _tag(index: int, constructed: bool) -> str:
+    """The identifier octets of member [index] as a C constant."""
+    return _hex_id(context_id(index, constructed))
 
 
 @dataclass
@@ -226,14 +227,16 @@ class _Planner:
     # Plan the members of one type once, as a shape (else every member on its own).
     shapes: bool = True
     # struct name -> (members, largest contents); None: not supported, with the reason
-    done: dict[str, tuple[tuple[Placed, ...], int] | None] = field(default_factory=dict)
+    done: dict[str, tuple[Placed, int] | None] = field(default_factory=dict)
     reasons: dict[str, str] = field(default_factory=dict)
     order: list[str] = field(default_factory=list)
-    # (member type's value, identifier length, const) -> its shape and largest TLV
-    found: dict[tuple[int, int, bool], tuple[Op, int]] = field(default_factory=dict)
+    # (member type's value, identifier length, const) -> its shape, largest TLV and
+    # whether it is constructed; `found` has the same by the type's identity
+    by_value: dict[tuple[int, int, bool], tuple[Op, int, bool]] = field(default_factory=dict)
+    found: dict[tuple[int, int, bool], tuple[Op, int, bool]] = field(default_factory=dict)
     type_ids: PerObject[Hashable, int] = field(default_factory=value_ids)
 
-    def struct(self, name: str) -> tuple[tuple[Placed, ...], int]:
+    def struct(self, name: str) -> tuple[Placed, int]:
         if name in self.done:
             result = self.done[name]
             if result is None:
@@ -251,28 +254,50 @@ class _Planner:
             self.order.append(name)
         return result
 
-    def placed(self, s: ir.Struct) -> tuple[tuple[Placed, ...], int]:
+    def placed(self, s: ir.Struct) -> tuple[Placed, int]:
         """The members of a struct the code reaches through `obj`."""
         _no_unions(s)
-        placed = []
+        shapes, ids, exprs = [], [], []
         total = 0
-        for index, f in enumerate(s.wire):
-            assert f.type is not None
-            id_c, idlen = _tag(index, _constructed(f.type))
-            expr = f"obj->{f.name}"
-            if not self.shapes:
-                hit = self.member(s, f, id_c, idlen, expr, "obj->", 0)
-            else:
-                key = (self.type_ids(f.type), idlen, f.const)
-                found = self.found.get(key)
-                if found is None:
-                    found = self.member(s, f, ID_MARK, idlen, EXPR_MARK, "obj->", 0)
-                    if not _sized(f.type):  # its count is another member of s
-                        self.found[key] = found
-                hit = found
-            placed.append(Placed(hit[0], id_c, expr))
-            total += hit[1]
-        return tuple(placed), total
+        if not self.shapes:
+            for index, f in enumerate(s.wire):
+                assert f.type is not None
+                id_c = _tag(index, _constructed(f.type))
+                expr = f"obj->{f.name}"
+                op, size = self.member(s, f, id_c, len(context_id(index, False)), expr,
+                                       "obj->", 0)
+                shapes.append(op)
+                ids.append(id_c)
+                exprs.append(expr)
+                total += size
+        else:
+            found = self.found
+            for index, f in enumerate(s.wire):
+                idlen = 1 if index < 31 else len(context_id(index, False))
+                hit = found.get((id(f.type), idlen, f.const))
+                if hit is None:
+                    hit = self.shape(s, f, idlen)
+                shapes.append(hit[0])
+                ids.append(_tag(index, hit[2]))
+                exprs.append("obj->" + f.name)
+                total += hit[1]
+        return Placed(tuple(shapes), tuple(ids), tuple(exprs)), total
+
+    def shape(self, s: ir.Struct, f: ir.Field, idlen: int) -> tuple[Op, int, bool]:
+        """Member f's shape, largest TLV and whether it is constructed: planned once for
+        equal types (but for sized arrays: their count is another member of s)."""
+        t = f.type
+        assert t is not None
+        key = (self.type_ids(t), idlen, f.const)
+        hit = self.by_value.get(key)
+        if hit is None:
+            op, size = self.member(s, f, ID_MARK, idlen, EXPR_MARK, "obj->", 0)
+            hit = (op, size, _constructed(t))
+            if _sized(t):
+                return hit
+            self.by_value[key] = hit
+        self.found[(id(t), idlen, f.const)] = hit
+        return hit
 
     def members(self, s: ir.Struct, base: str, depth: int) -> tuple[tuple[Op, ...], int]:
         """The ops of an anonymous struct's members (`base`: how C reaches them)."""
@@ -281,8 +306,9 @@ class _Planner:
         total = 0
         for index, f in enumerate(s.wire):
             assert f.type is not None
-            id_c, idlen = _tag(index, _constructed(f.type))
-            op, size = self.member(s, f, id_c, idlen, f"{base}{f.name}", base, depth)
+            id_c = _tag(index, _constructed(f.type))
+            op, size = self.member(s, f, id_c, len(context_id(index, False)),
+                                   f"{base}{f.name}", base, depth)
             ops.append(op)
             total += size
         return tuple(ops), total
@@ -455,7 +481,7 @@ def plan(module: ir.Module, shapes: bool = True) -> Plan:
         placed, _ = planner.struct(name)
         s = module.struct(name)
         temps: dict[str, None] = {}
-        for shape in {id(p.shape): p.shape for p in placed}.values():
+        for shape in {id(shape): shape for shape in placed.shapes}.values():
             use = uses.get(id(shape))
             if use is None:
                 used = list(_walk((shape,)))
@@ -474,7 +500,7 @@ def plan(module: ir.Module, shapes: bool = True) -> Plan:
 
 
 def _shapes(planner: _Planner, name: str) -> tuple[Op, ...]:
-    return tuple(p.shape for p in planner.struct(name)[0])
+    return planner.struct(name)[0].shapes
 
 
 # A load copies the state (twice) instead of reading the record twice (check, then
