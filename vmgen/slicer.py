@@ -458,13 +458,24 @@ def _inert(text: str, start: int, close: int) -> bool:
     return text.find("struct", start, close) < 0 and text.find("union", start, close) < 0
 
 
+_last: list[_Index] = []  # the last text's index: the pipeline may ask twice
+
+
+def _index_of(text: str) -> _Index:
+    """The index of `text`, made once for the pipeline's successive questions
+    (slice_parts, then slice_text when the text does not split)."""
+    if not _last or _last[0].text is not text:
+        _last[:] = [_Index(text)]
+    return _last[0]
+
+
 def slice_text(text: str, root_files: Iterable[str], root_names: Iterable[str] = ()) -> str:
     """The declarations of `text` the annotated structs need.
 
     `root_files`: files whose declarations are all kept (the target probe);
     `root_names`: struct tags and typedef names that are kept with what they need
     (those an annotations file names)."""
-    index = _Index(text)
+    index = _index_of(text)
     graph = _Graph(index)
     work = index.annotated + index.in_files(set(root_files))
     names = {f"tag:{n}" for n in root_names} | {f"id:{n}" for n in root_names}
@@ -486,7 +497,7 @@ def slice_parts(text: str, root_files: Iterable[str], min_size: int) -> tuple[st
     Together they keep what `slice_text` keeps; every state of the second slice's
     run comes after every state of the first's, so lowering the first gives the
     structs a lowering of the whole gives first (see vmgen.pipeline)."""
-    index = _Index(text)
+    index = _index_of(text)
     graph = _Graph(index)
     states: list[int] = []
     common = index.in_files(set(root_files))
