@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import re
 import textwrap
+from collections.abc import Hashable
 from dataclasses import dataclass
 
 from vmgen import ir
-from vmgen.backends import banner, cfast, macros, render, value_ids
+from vmgen.backends import PerObject, banner, cfast, macros, render, value_ids
 
 # Generated code refuses to build against a runtime it was not generated for.
 RUNTIME_VERSION = 4
@@ -75,8 +76,10 @@ class _Members:
             return "sized"
         return "member"
 
-    def render(self, how: str, f: ir.Field, name: str, path: str) -> str:
-        """The statement visiting f, as `how` says, under the C name and lvalue given."""
+    def render(self, how: str, f: ir.Field, name: str, path: str,
+               visitor: str | None = None) -> str:
+        """The statement visiting f, as `how` says, under the C name and lvalue given
+        (`visitor`: for a member visited by its type's visitor, that visitor's name)."""
         t = f.type
         assert t is not None
         if how == "selector":
@@ -92,14 +95,16 @@ class _Members:
             assert isinstance(t, (ir.ArrayType, ir.BytesType))
             body = self._sized(t, name, path)
         else:
-            body = self.member(t, name, path, 0)
+            body = self.member(t, name, path, 0, visitor)
         if f.since is not None:
             body = _snippet("c/member_since.c.j2", since=f.since,
                             body=textwrap.indent(body, "    "))
         return body
 
-    def member(self, t: ir.WireType, name: str, path: str, depth: int) -> str:
-        """The statement that visits one addressable member (or list element)."""
+    def member(self, t: ir.WireType, name: str, path: str, depth: int,
+               visitor: str | None = None) -> str:
+        """The statement that visits one addressable member (or list element);
+        `visitor`: the name of t's visitor, if visited by it (default: t's own)."""
         if isinstance(t, ir.ArrayType):
             index = f"i{depth}"
             element = self.member(t.element, "NULL", f"{path}[{index}]", depth + 1)
@@ -122,7 +127,8 @@ class _Members:
                 "c/member_struct_inline.c.j2", name=name, locals=list(inner.selectors.values()),
                 members=[textwrap.indent(inner.field(f), "    ") for f in inner.struct.wire],
             )
-        return _snippet("c/member_scalar.c.j2", name=name, visitor=t.visitor, path=path)
+        return _snippet("c/member_scalar.c.j2", name=name,
+                        visitor=t.visitor if visitor is None else visitor, path=path)
 
     def _by_value(self, t: ir.WireType, name: str, path: str) -> str:
         """Visit through a local value: bit-fields and ranged integers."""
@@ -281,10 +287,12 @@ _NAME, _PATH = "\x01name\x01", "\x01path\x01"
 def _visitors(module: ir.Module, shapes: bool) -> list[_StructView]:
     """The visitor of each named struct.  `shapes`: render the members visited the same
     way (equal types, same way, same since-version) once, with stand-ins for the name
-    and lvalue; else render every member on its own (the same text)."""
+    and lvalue (and a named struct's visitor); else render every member on its own (the
+    same text)."""
     structs = []
     # (type's identity, const, bit-field, since) -> the text with stand-ins, or None
     # when the text depends on other members; by_value: the same by the type's value
+    # (or _NAMED for a named struct's)
     found: dict[tuple[int, bool, bool, int | None], str | None] = {}
     by_value: dict[tuple[int, bool, bool, int | None], str | None] = {}
     type_ids = value_ids()
@@ -300,21 +308,38 @@ def _visitors(module: ir.Module, shapes: bool) -> list[_StructView]:
                 key = (id(f.type), f.const, f.bit_width is None, f.since)
                 text = found.get(key, "")  # "": not seen yet (no rendering is empty)
                 if text == "":
-                    value_key = (type_ids(f.type), *key[1:])
-                    text = by_value.get(value_key, "")
-                    if text == "":
-                        how = members.how(f)
-                        text = by_value[value_key] = None if how in _OWN else textwrap.indent(
-                            members.render(how, f, _NAME, _PATH), "    ")
-                    found[key] = text
+                    text = found[key] = _shape(members, f, key, by_value, type_ids)
             if text is None:
                 texts.append(textwrap.indent(members.field(f), "    "))
-            else:
-                # (a C identifier needs no escapes in a string literal)
-                texts.append(text.replace(_PATH, "obj->" + f.name)
-                             .replace(_NAME, '"' + f.name + '"'))
+                continue
+            # (a C identifier needs no escapes in a string literal)
+            text = text.replace(_PATH, "obj->" + f.name).replace(_NAME, '"' + f.name + '"')
+            if isinstance(f.type, ir.StructRef):
+                text = text.replace(_VISITOR, f.type.visitor)
+            texts.append(text)
         structs.append(_StructView(s.name, s.c_type, list(selectors.values()), texts))
     return structs
+
+
+_VISITOR, _NAMED = "\x01visitor\x01", -1
+
+
+def _shape(members: _Members, f: ir.Field, key: tuple[int, bool, bool, int | None],
+           by_value: dict[tuple[int, bool, bool, int | None], str | None],
+           type_ids: PerObject[Hashable, int]) -> str | None:
+    """The text visiting f with stand-ins, or None when it depends on other members."""
+    how = members.how(f)
+    if how in _OWN:
+        return None
+    t = f.type
+    named = (how == "member" and isinstance(t, ir.StructRef)
+             and not members.module.struct(t.name).anonymous)
+    value_key = (_NAMED if named else type_ids(t), *key[1:])
+    text = by_value.get(value_key)
+    if text is None:
+        text = by_value[value_key] = textwrap.indent(
+            members.render(how, f, _NAME, _PATH, _VISITOR if named else None), "    ")
+    return text
 
 
 # Ways of visiting whose text depends on other members (their rendering is not shared).
@@ -346,17 +371,22 @@ def _fast(module: ir.Module, shapes: bool) -> _FastView:
     ops = macros("c/fast_ops.c.j2")
     found: dict[int, tuple[str, str]] = {}
     structs = []
-    id_mark, expr_mark = cfast.ID_MARK, cfast.EXPR_MARK
+    id_mark, expr_mark, name_mark = cfast.ID_MARK, cfast.EXPR_MARK, cfast.NAME_MARK
     for fs in plan.structs:
         if shapes:
             put, get = [], []
-            for shape, id_c, expr in zip(fs.placed.shapes, fs.placed.ids, fs.placed.exprs,
-                                         strict=True):
+            p = fs.placed
+            for shape, id_c, expr, name in zip(p.shapes, p.ids, p.exprs, p.names, strict=True):
                 texts = found.get(id(shape))
                 if texts is None:
                     texts = found[id(shape)] = (ops.put_op(shape), ops.get_op(shape))
-                put.append(texts[0].replace(id_mark, id_c).replace(expr_mark, expr))
-                get.append(texts[1].replace(id_mark, id_c).replace(expr_mark, expr))
+                put_text = texts[0].replace(id_mark, id_c).replace(expr_mark, expr)
+                get_text = texts[1].replace(id_mark, id_c).replace(expr_mark, expr)
+                if name:
+                    put_text = put_text.replace(name_mark, name)
+                    get_text = get_text.replace(name_mark, name)
+                put.append(put_text)
+                get.append(get_text)
         else:
             located = fs.ops
             put = [ops.put_op(op) for op in located]

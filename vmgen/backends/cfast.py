@@ -149,29 +149,35 @@ class Op:
         return c_literal(self.length, self.count_sign == "int")
 
 
-# What a shape has where its op has its identifier octets and its C lvalue.  The
-# marks never occur in C text; they pass through the templates as they are.
-ID_MARK, EXPR_MARK = "\x01id\x01", "\x01expr\x01"
+# What a shape has where its op has its identifier octets, its C lvalue and (for a
+# named struct) the struct's name.  The marks never occur in C text; they pass
+# through the templates as they are.
+ID_MARK, EXPR_MARK, NAME_MARK = "\x01id\x01", "\x01expr\x01", "\x01name\x01"
 
 
 @dataclass(frozen=True)
 class Placed:
     """The members of a struct: each one's op shape and where it is.  A shape is the
-    op with the `id` and `expr` marks (nested ops' lvalues built on the mark), shared
-    by members of equal types; a shape without marks is the op itself."""
+    op with the `id` and `expr` marks (nested ops' lvalues built on the mark) and, for a
+    named struct, the `name` mark, shared by members of equal types (and by named
+    structs whose contents have equal largest lengths); a shape without marks is the
+    op itself."""
 
     shapes: tuple[Op, ...]
     ids: tuple[str, ...]  # identifier octets
     exprs: tuple[str, ...]  # C lvalues
+    names: tuple[str, ...]  # named structs' names ("": the shape has no name mark)
 
     def ops(self) -> tuple[Op, ...]:
-        return tuple(_located(shape, expr, id_c) for shape, id_c, expr
-                     in zip(self.shapes, self.ids, self.exprs, strict=True))
+        return tuple(_located(shape, expr, id_c, name) for shape, id_c, expr, name
+                     in zip(self.shapes, self.ids, self.exprs, self.names, strict=True))
 
 
-def _located(op: Op, expr: str, id_c: str | None = None) -> Op:
-    """`op` with its marks replaced (`id_c`: this op's identifier octets)."""
+def _located(op: Op, expr: str, id_c: str | None = None, name: str = "") -> Op:
+    """`op` with its marks replaced (`id_c`: this op's identifier octets; `name`:
+    its struct's name)."""
     return replace(op, id=op.id if id_c is None else op.id.replace(ID_MARK, id_c),
+                   name=op.name.replace(NAME_MARK, name) if name else op.name,
                    expr=op.expr.replace(EXPR_MARK, expr),
                    count=op.count.replace(EXPR_MARK, expr),
                    members=tuple(_located(m, expr) for m in op.members),
@@ -232,8 +238,13 @@ class _Planner:
     order: list[str] = field(default_factory=list)
     # (member type's value, identifier length, const) -> its shape, largest TLV and
     # whether it is constructed; `found` has the same by the type's identity
-    by_value: dict[tuple[int, int, bool], tuple[Op, int, bool]] = field(default_factory=dict)
-    found: dict[tuple[int, int, bool], tuple[Op, int, bool]] = field(default_factory=dict)
+    by_value: dict[tuple[int, int, bool], tuple[Op, int, bool, str]] = field(
+        default_factory=dict)
+    found: dict[tuple[int, int, bool], tuple[Op, int, bool, str]] = field(
+        default_factory=dict)
+    # the shapes of named struct members (their name marked), each its own key
+    named: dict[Op, Op] = field(default_factory=dict)
+    values: dict[str, int] = field(default_factory=dict)  # struct name -> _struct_values
     type_ids: PerObject[Hashable, int] = field(default_factory=value_ids)
 
     def struct(self, name: str) -> tuple[Placed, int]:
@@ -257,42 +268,45 @@ class _Planner:
     def placed(self, s: ir.Struct) -> tuple[Placed, int]:
         """The members of a struct the code reaches through `obj`."""
         _no_unions(s)
-        shapes, ids, exprs = [], [], []
-        total = 0
+        exprs = tuple(f"obj->{f.name}" for f in s.wire)
         if not self.shapes:
+            ops, ids, total = [], [], 0
             for index, f in enumerate(s.wire):
                 assert f.type is not None
                 id_c = _tag(index, _constructed(f.type))
-                expr = f"obj->{f.name}"
-                op, size = self.member(s, f, id_c, len(context_id(index, False)), expr,
-                                       "obj->", 0)
-                shapes.append(op)
+                op, size = self.member(s, f, id_c, len(context_id(index, False)),
+                                       exprs[index], "obj->", 0)
+                ops.append(op)
                 ids.append(id_c)
-                exprs.append(expr)
                 total += size
-        else:
-            found = self.found
-            for index, f in enumerate(s.wire):
-                idlen = 1 if index < 31 else len(context_id(index, False))
-                hit = found.get((id(f.type), idlen, f.const))
-                if hit is None:
-                    hit = self.shape(s, f, idlen)
-                shapes.append(hit[0])
-                ids.append(_tag(index, hit[2]))
-                exprs.append("obj->" + f.name)
-                total += hit[1]
-        return Placed(tuple(shapes), tuple(ids), tuple(exprs)), total
+            return Placed(tuple(ops), tuple(ids), exprs, ("",) * len(ops)), total
+        found = self.found
+        hits = []
+        for index, f in enumerate(s.wire):
+            idlen = 1 if index < 31 else len(context_id(index, False))
+            hits.append(found.get((id(f.type), idlen, f.const)) or self.shape(s, f, idlen))
+        if not hits:
+            return Placed((), (), (), ()), 0
+        shapes, sizes, constructed, names = zip(*hits, strict=True)
+        return (Placed(shapes, tuple(map(_tag, range(len(hits)), constructed)), exprs, names),
+                sum(sizes))
 
-    def shape(self, s: ir.Struct, f: ir.Field, idlen: int) -> tuple[Op, int, bool]:
-        """Member f's shape, largest TLV and whether it is constructed: planned once for
-        equal types (but for sized arrays: their count is another member of s)."""
+    def shape(self, s: ir.Struct, f: ir.Field, idlen: int) -> tuple[Op, int, bool, str]:
+        """Member f's shape, largest TLV, whether it is constructed and the name its
+        shape leaves out: planned once for equal types (but for sized arrays: their
+        count is another member of s)."""
         t = f.type
         assert t is not None
         key = (self.type_ids(t), idlen, f.const)
         hit = self.by_value.get(key)
         if hit is None:
             op, size = self.member(s, f, ID_MARK, idlen, EXPR_MARK, "obj->", 0)
-            hit = (op, size, _constructed(t))
+            name = ""
+            if op.kind == "struct":  # one shape for the structs of one largest length
+                name = op.name
+                op = replace(op, name=NAME_MARK)
+                op = self.named.setdefault(op, op)
+            hit = (op, size, _constructed(t), name)
             if _sized(t):
                 return hit
             self.by_value[key] = hit
@@ -472,7 +486,7 @@ def plan(module: ir.Module, shapes: bool = True) -> Plan:
         states.append(FastState(
             s.name, s.c_type, c_bytes(head), len(head), 1 + len_size(outer) + outer,
             len_size(outer), len_size(content),
-            _COPY_BASE + _COPY_PER_VALUE * _values(_shapes(planner, s.name), planner), ""))
+            _COPY_BASE + _COPY_PER_VALUE * _struct_values(s.name, planner), ""))
     structs = []
     enums: dict[str, None] = {}
     # shape -> (the reader's temporaries, the enums it checks), for each distinct shape
@@ -499,10 +513,6 @@ def plan(module: ir.Module, shapes: bool = True) -> Plan:
     return Plan(tuple(structs), tuple(states), tuple(visited), tuple(fast_enums))
 
 
-def _shapes(planner: _Planner, name: str) -> tuple[Op, ...]:
-    return planner.struct(name)[0].shapes
-
-
 # A load copies the state (twice) instead of reading the record twice (check, then
 # store) when the state is at most this big: a second read costs a few ns per value,
 # copying ~0.1 ns per byte (and VMGEN_DER_COPY_MAX bounds the stack used).
@@ -518,9 +528,20 @@ def _values(ops: tuple[Op, ...], planner: _Planner) -> int:
         elif op.kind == "inline":
             total += _values(op.members, planner)
         elif op.kind == "struct":
-            total += _values(_shapes(planner, op.name), planner)
+            total += _struct_values(op.name, planner)
         else:
             total += 1
+    return total
+
+
+def _struct_values(name: str, planner: _Planner) -> int:
+    """How many values the named struct's ops read."""
+    total = planner.values.get(name)
+    if total is None:
+        placed = planner.struct(name)[0]
+        total = planner.values[name] = sum(
+            _struct_values(struct, planner) if struct else _values((shape,), planner)
+            for shape, struct in zip(placed.shapes, placed.names, strict=True))
     return total
 
 
