@@ -7,7 +7,7 @@ Jinja2 template that only loops and substitutes.  Nothing here writes files.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Hashable
+from collections.abc import Callable
 from functools import cache
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
@@ -84,13 +84,6 @@ class PerObject(Generic[_K, _V]):
         if hit is None:
             hit = self._found[id(x)] = (x, self._function(x))
         return hit[1]
-
-
-def value_ids() -> PerObject[Hashable, int]:
-    """A number for each object's value: equal objects (IR types are frozen
-    dataclasses) get the same one, and each object is hashed once."""
-    first: dict[Hashable, Hashable] = {}
-    return PerObject(lambda x: id(first.setdefault(x, x)))
 
 
 def banner(source: str) -> str:

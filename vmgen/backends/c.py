@@ -9,11 +9,10 @@ from __future__ import annotations
 
 import re
 import textwrap
-from collections.abc import Hashable
 from dataclasses import dataclass
 
 from vmgen import ir
-from vmgen.backends import PerObject, banner, cfast, macros, render, value_ids
+from vmgen.backends import banner, cfast, macros, render
 
 # Generated code refuses to build against a runtime it was not generated for.
 RUNTIME_VERSION = 4
@@ -270,9 +269,9 @@ def _externals(module: ir.Module) -> list[_ExternalView]:
         elif isinstance(t, ir.ArrayType):
             walk(t.element)
 
-    for s in module.structs:
-        for f in s.fields:
-            walk(f.type)
+    # each type object once, in order of first use (members share type objects)
+    for t in {id(f.type): f.type for s in module.structs for f in s.fields}.values():
+        walk(t)
     for u in module.unions:
         for m in u.members:
             walk(m.type)
@@ -290,12 +289,11 @@ def _visitors(module: ir.Module, shapes: bool) -> list[_StructView]:
     and lvalue (and a named struct's visitor); else render every member on its own (the
     same text)."""
     structs = []
-    # (type's identity, const, bit-field, since) -> the text with stand-ins, or None
-    # when the text depends on other members; by_value: the same by the type's value
-    # (or _NAMED for a named struct's)
+    # (type's identity, const, not a bit-field, since) -> the text with stand-ins, or
+    # None when the text depends on other members (the module keeps the types alive);
+    # by_value: the texts by the type itself (equal types are equal), or _NAMED
     found: dict[tuple[int, bool, bool, int | None], str | None] = {}
-    by_value: dict[tuple[int, bool, bool, int | None], str | None] = {}
-    type_ids = value_ids()
+    by_value: dict[tuple[object, bool, bool, int | None], str] = {}
     for s in module.structs:
         if s.anonymous:
             continue  # visited inline where it is used
@@ -308,7 +306,7 @@ def _visitors(module: ir.Module, shapes: bool) -> list[_StructView]:
                 key = (id(f.type), f.const, f.bit_width is None, f.since)
                 text = found.get(key, "")  # "": not seen yet (no rendering is empty)
                 if text == "":
-                    text = found[key] = _shape(members, f, key, by_value, type_ids)
+                    text = found[key] = _shape(members, f, key, by_value)
             if text is None:
                 texts.append(textwrap.indent(members.field(f), "    "))
                 continue
@@ -321,12 +319,12 @@ def _visitors(module: ir.Module, shapes: bool) -> list[_StructView]:
     return structs
 
 
-_VISITOR, _NAMED = "\x01visitor\x01", -1
+# A named struct's visitor in a shape's text; the by_value key of such members.
+_VISITOR, _NAMED = "\x01visitor\x01", "named struct"
 
 
 def _shape(members: _Members, f: ir.Field, key: tuple[int, bool, bool, int | None],
-           by_value: dict[tuple[int, bool, bool, int | None], str | None],
-           type_ids: PerObject[Hashable, int]) -> str | None:
+           by_value: dict[tuple[object, bool, bool, int | None], str]) -> str | None:
     """The text visiting f with stand-ins, or None when it depends on other members."""
     how = members.how(f)
     if how in _OWN:
@@ -334,7 +332,7 @@ def _shape(members: _Members, f: ir.Field, key: tuple[int, bool, bool, int | Non
     t = f.type
     named = (how == "member" and isinstance(t, ir.StructRef)
              and not members.module.struct(t.name).anonymous)
-    value_key = (_NAMED if named else type_ids(t), *key[1:])
+    value_key = (_NAMED if named else t, *key[1:])
     text = by_value.get(value_key)
     if text is None:
         text = by_value[value_key] = textwrap.indent(

@@ -21,13 +21,12 @@ struct, and every struct or state containing it, to the visitors.
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from functools import cache
 from typing import Any
 
 from vmgen import ir
-from vmgen.backends import PerObject, value_ids
 
 # Universal identifier octets of list elements (ASN.1 SEQUENCE OF keeps them).
 _INTEGER, _BOOLEAN, _OCTET_STRING, _ENUMERATED, _SEQUENCE = 0x02, 0x01, 0x04, 0x0A, 0x30
@@ -236,16 +235,16 @@ class _Planner:
     done: dict[str, tuple[Placed, int] | None] = field(default_factory=dict)
     reasons: dict[str, str] = field(default_factory=dict)
     order: list[str] = field(default_factory=list)
-    # (member type's value, identifier length, const) -> its shape, largest TLV and
-    # whether it is constructed; `found` has the same by the type's identity
-    by_value: dict[tuple[int, int, bool], tuple[Op, int, bool, str]] = field(
+    # (member type, identifier length, const) -> its shape, largest TLV, whether it is
+    # constructed and the name its shape leaves out; `found` has the same by the
+    # type's identity (the module keeps the types alive)
+    by_value: dict[tuple[ir.WireType, int, bool], tuple[Op, int, bool, str]] = field(
         default_factory=dict)
     found: dict[tuple[int, int, bool], tuple[Op, int, bool, str]] = field(
         default_factory=dict)
     # the shapes of named struct members (their name marked), each its own key
     named: dict[Op, Op] = field(default_factory=dict)
     values: dict[str, int] = field(default_factory=dict)  # struct name -> _struct_values
-    type_ids: PerObject[Hashable, int] = field(default_factory=value_ids)
 
     def struct(self, name: str) -> tuple[Placed, int]:
         if name in self.done:
@@ -297,7 +296,7 @@ class _Planner:
         count is another member of s)."""
         t = f.type
         assert t is not None
-        key = (self.type_ids(t), idlen, f.const)
+        key = (t, idlen, f.const)
         hit = self.by_value.get(key)
         if hit is None:
             op, size = self.member(s, f, ID_MARK, idlen, EXPR_MARK, "obj->", 0)
@@ -490,7 +489,7 @@ def plan(module: ir.Module, shapes: bool = True) -> Plan:
     structs = []
     enums: dict[str, None] = {}
     # shape -> (the reader's temporaries, the enums it checks), for each distinct shape
-    uses: dict[int, tuple[tuple[str, ...], tuple[str, ...]]] = {}
+    uses: dict[int, tuple[dict[str, None], dict[str, None]]] = {}
     for name in planner.order:
         placed, _ = planner.struct(name)
         s = module.struct(name)
@@ -500,10 +499,10 @@ def plan(module: ir.Module, shapes: bool = True) -> Plan:
             if use is None:
                 used = list(_walk((shape,)))
                 use = uses[id(shape)] = (
-                    tuple(t for op in used for t in _TEMPS.get(op.kind, ())),
-                    tuple(op.name for op in used if op.kind in ("enum", "const_enum")))
-            temps.update(dict.fromkeys(use[0]))
-            enums.update(dict.fromkeys(use[1]))
+                    dict.fromkeys(t for op in used for t in _TEMPS.get(op.kind, ())),
+                    dict.fromkeys(op.name for op in used if op.kind in ("enum", "const_enum")))
+            temps.update(use[0])
+            enums.update(use[1])
         structs.append(FastStruct(s.name, s.c_type, placed, tuple(temps)))
     fast_enums = []
     for name in enums:
