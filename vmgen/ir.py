@@ -262,7 +262,7 @@ class Struct:
     @cached_property
     def migrated(self) -> tuple[Field, ...]:
         """Fields with a wire type (derived count fields included)."""
-        return tuple(f for f in self.fields if f.type is not None)
+        return tuple([f for f in self.fields if f.type is not None])
 
     @cached_property
     def wire(self) -> tuple[Field, ...]:

@@ -166,7 +166,8 @@ class _Wire:
 
     def __init__(self) -> None:
         self.found: dict[int, tuple[ir.WireType, tuple[str, Parsed, str]]] = {}
-        self.identifiers: dict[str, str] = {}  # C name -> ASN.1 identifier, once each
+        # C name -> its ASN.1 identifier, and how the repr() of a member begins
+        self.identifiers: dict[str, tuple[str, str]] = {}
 
     def __call__(self, t: ir.WireType) -> tuple[str, Parsed, str]:
         hit = self.found.get(id(t))
@@ -228,11 +229,14 @@ def _layout(root: list[_Row], groups: list[tuple[int, list[_Row]]], extensible: 
 def _root_lines(names: list[str], types: list[str], comments: list[str]) -> list[str]:
     """`_layout(rows, [], extensible=True)` where every row has a comment (as every
     field's has): the body of most SEQUENCEs, in fewer steps."""
-    width = max(map(len, names), default=0)
-    entries = [f"{name.ljust(width)}  {wire}," for name, wire in zip(names, types, strict=True)]
-    column = max(map(len, entries), default=0)
-    return [f"{entry.ljust(column)}  -- {comment}"
-            for entry, comment in zip(entries, comments, strict=True)] + ["..."]
+    if not names:
+        return ["..."]
+    width = max(map(len, names))
+    column = width + 2 + max(map(len, types)) + 1  # the longest `name  type,`
+    lines = [f"{name.ljust(width)}  {wire},".ljust(column) + "  -- " + comment
+             for name, wire, comment in zip(names, types, comments, strict=True)]
+    lines.append("...")
+    return lines
 
 
 def _sequence(s: ir.Struct, wires: _Wire) -> tuple[list[str], ParsedType]:
@@ -244,17 +248,24 @@ def _sequence(s: ir.Struct, wires: _Wire) -> tuple[list[str], ParsedType]:
     groups: dict[int, list[_Row]] = {}
     parsed_groups: dict[int, list[Parsed]] = {}
     literal_groups: dict[int, list[str]] = {}
-    found, identifiers = wires.found, wires.identifiers
+    found, identifiers, plain = wires.found, wires.identifiers, _PLAIN_TYPES
     for f in s.wire:
-        assert f.type is not None
-        hit = found.get(id(f.type))
-        text, parsed, tail = wires(f.type) if hit is None else hit[1]
-        name = identifiers.get(f.name)
-        if name is None:
-            name = identifiers[f.name] = asn1_identifier(f.name)
-        comment = _c_comment(f, f.type)
+        t = f.type
+        assert t is not None
+        hit = found.get(id(t))
+        text, parsed, tail = wires(t) if hit is None else hit[1]
+        known = identifiers.get(f.name)
+        if known is None:
+            name = asn1_identifier(f.name)
+            known = identifiers[f.name] = (name, f"{{'name': {name!r}, ")
+        name = known[0]
+        if f.bit_width is None and not f.const and f.selector is None and type(t) in plain:
+            before, after = _around_name(f.c_type)  # `_c_comment`'s common case
+            comment = before + f.name + after
+        else:
+            comment = _c_comment(f, t)
         member = {"name": name, **parsed}
-        literal = f"{{'name': {name!r}, {tail}"
+        literal = known[1] + tail
         if f.since is None:
             names.append(name)
             types.append(text)

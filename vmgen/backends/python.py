@@ -95,9 +95,11 @@ def _literal(value: object, indent: str = "", depth: int = 3) -> str:
     (pprint is far slower on the tables of a large header.)"""
     if isinstance(value, dict) and value and depth > 0:
         inner = indent + "    "
-        items = "".join(f"{inner}{k!r}: {_literal(v, inner, depth - 1)},\n"
-                        for k, v in value.items())
-        return "{\n" + items + indent + "}"
+        parts = ["{\n"]  # joined once: the outer texts are megabytes long
+        for k, v in value.items():
+            parts += (inner, repr(k), ": ", _literal(v, inner, depth - 1), ",\n")
+        parts += (indent, "}")
+        return "".join(parts)
     known = _known(value)
     return repr(value) if known is None else known
 
@@ -106,7 +108,7 @@ def _text_literal(text: str) -> str:
     """A triple-quoted literal for the ASN.1 text, or repr() where that could not hold it."""
     if '"""' in text or "\\" in text or text.endswith('"'):
         return repr(text)
-    return '"""\\\n' + text + '"""'
+    return "".join(['"""\\\n', text, '"""'])
 
 
 def generate(module: ir.Module, spec: str, parsed: asn1.Parsed) -> str:

@@ -80,21 +80,25 @@ def _wire_json(t: ir.WireType) -> str:
 
 
 class _Fields:
-    """`_COMPACT.encode(_field(f))` of each field, from pieces: one field per line
-    is most of the file.  Spellings and file names repeat: each is encoded once."""
+    """The fields, derived fields and skipped fields of a struct as compact JSON
+    texts, `_COMPACT.encode` of what `_schema` lists, from pieces: one field per
+    line is most of the file.  Names, spellings and file names repeat: each is
+    encoded once."""
 
     def __init__(self) -> None:
         # The compact JSON of each wire type object, by identity (kept with it, so
         # its id is not reused), as `PerObject` does, looked up without a call.
         self.wires: dict[int, tuple[ir.WireType, str]] = {}
-        self.strings: dict[str, str] = {}  # C type -> its JSON string
+        self.strings: dict[str, str] = {}  # a name or C type -> its JSON string
         self.places: dict[str, str] = {}  # file -> the JSON string of "NAME:", open
 
-    def __call__(self, fields: tuple[ir.Field, ...]) -> _JsonList:
+    def __call__(self, s: ir.Struct) -> tuple[_JsonList, _JsonList, _JsonList]:
         wires, strings, places = self.wires, self.strings, self.places
-        out = _JsonList()
-        for f in fields:
-            assert f.type is not None
+        fields, derived, skipped = _JsonList(), _JsonList(), _JsonList()
+        for f in s.fields:
+            name = strings.get(f.name)
+            if name is None:
+                name = strings[f.name] = _string(f.name)
             c_type = strings.get(f.c_type)
             if c_type is None:
                 c_type = strings[f.c_type] = _string(f.c_type)
@@ -103,21 +107,27 @@ class _Fields:
             if place is None:
                 # A line number needs no escape: "NAME:LINE" is this plus digits.
                 place = places[loc.file] = _string(f"{_file_name(loc.file)}:")[:-1]
+            at = f'"at": {place}{int.__repr__(loc.line)}"'
+            if f.type is None:
+                skipped.append(f'{{"name": {name}, "c_type": {c_type}, {at}}}')
+                continue
+            if f.count_of is not None:
+                derived.append(f'{{"name": {name}, "count_of": {_string(f.count_of)}, {at}}}')
+                continue
             wire = wires.get(id(f.type))
             if wire is None:
                 wire = wires[id(f.type)] = (f.type, _wire_json(f.type))
             since = "null" if f.since is None else int.__repr__(f.since)
-            text = (f'{{"name": {_string(f.name)}, "c_type": {c_type}, '
-                    f'"wire": {wire[1]}, "since": {since}, '
-                    f'"at": {place}{int.__repr__(loc.line)}"')
+            text = (f'{{"name": {name}, "c_type": {c_type}, "wire": {wire[1]}, '
+                    f'"since": {since}, {at}')
             if f.const:
                 text += ', "const": true'
             if f.bit_width is not None:
                 text += f', "bit_width": {int.__repr__(f.bit_width)}'
             if f.selector is not None:
                 text += f', "selector": {_string(f.selector)}'
-            out.append(text + "}")
-        return out
+            fields.append(text + "}")
+        return fields, derived, skipped
 
 
 def schema(module: ir.Module) -> dict[str, Any]:
@@ -125,19 +135,23 @@ def schema(module: ir.Module) -> dict[str, Any]:
 
 
 def _schema(module: ir.Module, fields: _Fields | None) -> dict[str, Any]:
-    """The schema; with `fields`, the fields come as their JSON texts (`_JsonList`)."""
+    """The schema; with `fields`, a struct's fields come as their JSON texts
+    (`_JsonList`)."""
     types: dict[str, Any] = {}
     for s in module.structs:
-        types[s.name] = {
-            "kind": "struct",
-            "c_type": s.c_type,
-            "at": _where(s.location),
-            "fields": [_field(f) for f in s.wire] if fields is None else fields(s.wire),
-            "derived": [{"name": f.name, "count_of": f.count_of, "at": _where(f.location)}
-                        for f in s.fields if f.count_of is not None],
-            "skipped": [{"name": f.name, "c_type": f.c_type, "at": _where(f.location)}
-                        for f in s.fields if f.type is None],
-        }
+        wired: list[Any]
+        derived: list[Any]
+        skipped: list[Any]
+        if fields is not None:
+            wired, derived, skipped = fields(s)
+        else:
+            wired = [_field(f) for f in s.wire]
+            derived = [{"name": f.name, "count_of": f.count_of, "at": _where(f.location)}
+                       for f in s.fields if f.count_of is not None]
+            skipped = [{"name": f.name, "c_type": f.c_type, "at": _where(f.location)}
+                       for f in s.fields if f.type is None]
+        types[s.name] = {"kind": "struct", "c_type": s.c_type, "at": _where(s.location),
+                         "fields": wired, "derived": derived, "skipped": skipped}
     for e in module.enums:
         types[e.name] = {
             "kind": "enum",
@@ -165,20 +179,22 @@ def _schema(module: ir.Module, fields: _Fields | None) -> dict[str, Any]:
 def _layout(value: Any, indent: str, depth: int) -> str:
     """JSON with objects and lists broken over lines down to `depth`, and compact
     (C-accelerated) below: one field of a struct per line, for readable diffs."""
+    # Each text is joined once (the outer ones are megabytes long).
     if type(value) is _JsonList:
         if depth > 0 and value:
             inner = indent + "  "
-            return "[\n" + inner + (",\n" + inner).join(value) + "\n" + indent + "]"
-        return "[" + ", ".join(value) + "]"
+            return "".join(["[\n", inner, (",\n" + inner).join(value), "\n", indent, "]"])
+        return "".join(["[", ", ".join(value), "]"])
     if depth > 0 and isinstance(value, dict) and value:
-        inner = indent + "  "
-        items = ",\n".join([f"{inner}{_key(k)}: {_layout(v, inner, depth - 1)}"
-                            for k, v in value.items()])
-        return "{\n" + items + "\n" + indent + "}"
+        return _object(value, indent, depth)
     if depth > 0 and isinstance(value, list) and value:
         inner = indent + "  "
-        items = ",\n".join(f"{inner}{_layout(v, inner, depth - 1)}" for v in value)
-        return "[\n" + items + "\n" + indent + "]"
+        parts = ["["]
+        for v in value:
+            parts += (",\n", inner, _layout(v, inner, depth - 1))
+        parts[1] = "\n"
+        parts += ("\n", indent, "]")
+        return "".join(parts)
     # What the encoder writes for a string, an int and an empty list, without it.
     if type(value) is str:
         return _string(value)
@@ -189,9 +205,20 @@ def _layout(value: Any, indent: str, depth: int) -> str:
     return _COMPACT.encode(value)
 
 
+def _object(value: dict[Any, Any], indent: str, depth: int, end: str = "") -> str:
+    """`_layout` of a non-empty object at `depth` > 0, followed by `end`."""
+    inner = indent + "  "
+    parts = ["{"]
+    for k, v in value.items():
+        parts += (",\n", inner, _key(k), ": ", _layout(v, inner, depth - 1))
+    parts[1] = "\n"  # no comma before the first
+    parts += ("\n", indent, "}", end)
+    return "".join(parts)
+
+
 def _key(key: Any) -> str:
     return _string(key) if type(key) is str else json.dumps(key)
 
 
 def generate(module: ir.Module) -> str:
-    return _layout(_schema(module, _Fields()), "", 4) + "\n"
+    return _object(_schema(module, _Fields()), "", 4, "\n")  # `_layout(...) + "\n"`
