@@ -28,6 +28,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import asn1tools
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -383,6 +384,7 @@ def test_asn1_and_python_shortcuts_are_the_general_path(header: str, tmp_path: P
     for value in types.values():  # the literal each parsed type carries is its repr()
         if isinstance(value, asn1.ParsedType):
             assert value.literal == repr(dict(value))
+    assert asn1tools.parse_string(quick[0]) == quick[1]
     # The ASN.1 module's general path: every comment through the notes, every
     # body through _layout; the Python module's: repr() of the tables.
     monkeypatch.setattr(asn1, "_PLAIN_TYPES", frozenset())

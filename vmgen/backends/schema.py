@@ -107,19 +107,23 @@ class _Fields:
             if place is None:
                 # A line number needs no escape: "NAME:LINE" is this plus digits.
                 place = places[loc.file] = _string(f"{_file_name(loc.file)}:")[:-1]
-            at = f'"at": {place}{int.__repr__(loc.line)}"'
+            line = int.__repr__(loc.line)
             if f.type is None:
-                skipped.append(f'{{"name": {name}, "c_type": {c_type}, {at}}}')
+                skipped.append(f'{{"name": {name}, "c_type": {c_type}, "at": {place}{line}"}}')
                 continue
             if f.count_of is not None:
-                derived.append(f'{{"name": {name}, "count_of": {_string(f.count_of)}, {at}}}')
+                derived.append(f'{{"name": {name}, "count_of": {_string(f.count_of)}, '
+                               f'"at": {place}{line}"}}')
                 continue
             wire = wires.get(id(f.type))
             if wire is None:
                 wire = wires[id(f.type)] = (f.type, _wire_json(f.type))
             since = "null" if f.since is None else int.__repr__(f.since)
             text = (f'{{"name": {name}, "c_type": {c_type}, "wire": {wire[1]}, '
-                    f'"since": {since}, {at}')
+                    f'"since": {since}, "at": {place}{line}"')
+            if not f.const and f.bit_width is None and f.selector is None:
+                fields.append(text + "}")  # the common case
+                continue
             if f.const:
                 text += ', "const": true'
             if f.bit_width is not None:
