@@ -4,8 +4,7 @@ vmgen's run on a large header is a parse, a lowering and four backends, all in
 pure Python; with two cores, the pipeline parses and lowers half of the device
 states in a child (see vmgen.pipeline) and renders the C in a child while the
 parent renders the rest.  A fork, not a pool: the child starts with the parent's
-memory (the text, the IR) at no cost, and sends back only its result, pickled,
-through a pipe.
+memory (the text, the IR) at no cost, and sends back only its result, pickled.
 
 Whatever goes wrong in the child (an exception, a crash, a kill) comes back as
 None, and the caller then does the work itself: the child can make a run
@@ -17,8 +16,10 @@ from __future__ import annotations
 import os
 import pickle
 import re
+import signal
+import tempfile
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from typing import Generic, TypeVar
 
 T = TypeVar("T")
@@ -78,39 +79,60 @@ def _jobserver() -> str | None:
 
 
 class Child(Generic[T]):
-    """`fn()` running in a forked child; `result()` waits for it."""
+    """`fn()` running in a forked child; `result()` waits for it.
+
+    The child writes its pickled result into an unnamed file made before the
+    fork (in memory where Linux has memfd_create), not a pipe: it never waits
+    for the parent to read, and the parent reads the result in one piece."""
 
     def __init__(self, fn: Callable[[], T]) -> None:
-        read, write = os.pipe()
+        self._file = _unnamed_file()
         pid = os.fork()
         if pid == 0:  # the child: never returns into the caller
             status = 1
             try:
-                os.close(read)
                 try:
                     data = pickle.dumps(fn(), protocol=pickle.HIGHEST_PROTOCOL)
                 except BaseException:  # the parent does the work instead
                     data = b""
-                with os.fdopen(write, "wb") as out:
-                    out.write(data)
+                view = memoryview(data)
+                while view:
+                    view = view[os.write(self._file, view):]
                 status = 0
             finally:
                 os._exit(status)
-        os.close(write)
         self._pid = pid
-        self._read = read
+
+    def cancel(self) -> None:
+        """Stop the child (its result is not wanted) and reap it."""
+        with suppress(ProcessLookupError):
+            os.kill(self._pid, signal.SIGKILL)
+        os.waitpid(self._pid, 0)
+        os.close(self._file)
 
     def result(self) -> T | None:
         """The child's result; None if it failed.  Reaps the child."""
         try:
-            with os.fdopen(self._read, "rb") as f:
-                data = f.read()
+            _, status = os.waitpid(self._pid, 0)
+            size = os.lseek(self._file, 0, os.SEEK_END)
+            data = os.pread(self._file, size, 0) if status == 0 else b""
         finally:
-            os.waitpid(self._pid, 0)
-        if not data:
+            os.close(self._file)
+        if len(data) != size or not data:
             return None
         try:
             value: T = pickle.loads(data)
         except Exception:  # a cut-off result: do the work here
             return None
         return value
+
+
+def _unnamed_file() -> int:
+    """A descriptor of a new file that no name reaches."""
+    if hasattr(os, "memfd_create"):
+        try:
+            return os.memfd_create("vmgen-result", os.MFD_CLOEXEC)
+        except OSError:
+            pass
+    with tempfile.TemporaryFile() as handle:
+        return os.dup(handle.fileno())

@@ -70,16 +70,74 @@ def build_module(header: str, options: Options,
                  warnings: list[Diagnostic] | None = None, jobs: Jobs = Jobs()) -> ir.Module:
     """The checked IR of a header.  Errors raise VmgenError (with the warnings);
     warnings alone are appended to `warnings`."""
+    return _run(header, options, warnings, jobs, generating=False)[0]
+
+
+def generate(header: str, options: Options, jobs: Jobs = Jobs()) -> Generated:
+    warnings: list[Diagnostic] = []
+    module, files = _run(header, options, warnings, jobs, generating=True)
+    assert files is not None
+    return Generated(module, files, tuple(warnings))
+
+
+def _run(header: str, options: Options, warnings: list[Diagnostic] | None, jobs: Jobs,
+         generating: bool) -> tuple[ir.Module, dict[str, str] | None]:
     try:
-        with _collector_paused():
-            return _build_module(header, options, warnings, jobs)
+        with _collector_paused(), parallel.second_process(jobs.jobs) as two:
+            backends = _Backends(jobs.min_fields) if generating and two else None
+            try:
+                module = _build_module(header, options, warnings, jobs if two else None,
+                                       backends)
+                files = _generate(module, backends) if generating else None
+            finally:
+                if backends is not None:
+                    backends.cancel()
+            return module, files
     except RecursionError:
         raise VmgenError.at(Location(header, 0, 0), "the header nests declarations or "
                             "expressions too deeply for vmgen (hundreds of levels)") from None
 
 
-def _build_module(header: str, options: Options,
-                  warnings: list[Diagnostic] | None, jobs: Jobs) -> ir.Module:
+class _Backends:
+    """With a second process: the backends made ready while the child lowering
+    half of a large header finishes, and the C rendered in a child from the
+    merged module while this process checks it and renders the rest."""
+
+    def __init__(self, min_fields: int) -> None:
+        self.min_fields = min_fields
+        self.module: ir.Module | None = None  # the one the child renders
+        self.child: parallel.Child[dict[str, str]] | None = None
+
+    def prepare(self) -> None:
+        from vmgen.backends import prepare
+
+        prepare()
+
+    def start_c(self, module: ir.Module) -> None:
+        """Render the C of `module` (not yet checked) in a child, if large enough."""
+        if sum(len(s.fields) for s in module.structs) < self.min_fields:
+            return
+        from vmgen.backends import c
+
+        self.module = module
+        self.child = parallel.Child(lambda: c.generate(module))
+
+    def c_files(self, module: ir.Module) -> dict[str, str] | None:
+        """The child's C, if it rendered this very module."""
+        if self.child is None or module is not self.module:
+            return None
+        child, self.child = self.child, None
+        return child.result()
+
+    def cancel(self) -> None:
+        if self.child is not None:
+            self.child.cancel()
+            self.child = None
+
+
+def _build_module(header: str, options: Options, warnings: list[Diagnostic] | None,
+                  split: Jobs | None, backends: _Backends | None) -> ir.Module:
+    """`split`: the header may be lowered in two processes (when large enough)."""
     sidecar = None
     if options.annotations:
         from vmgen.sidecar import Sidecar
@@ -87,14 +145,16 @@ def _build_module(header: str, options: Options,
         sidecar = Sidecar.load(options.annotations)
     source = read(header, options)
     module = None
-    if sidecar is None:
-        with parallel.second_process(jobs.jobs) as two:
-            if two:
-                module = _lower_in_halves(header, source, options, jobs)
+    if sidecar is None and split is not None:
+        module = _lower_in_halves(header, source, options, split, backends)
+    if module is not None and backends is not None:
+        backends.start_c(module)  # most likely clean: checked meanwhile
     problems = checks.diagnose(module) if module is not None else []
     if module is None or any(d.severity == "error" for d in problems):
         # One process, as it always was: the halves stand back for anything but a
         # clean result, so diagnostics never depend on --jobs.
+        if backends is not None:
+            backends.cancel()
         parsed = parse_source(header, source, sidecar.names() if sidecar is not None else ())
         module, problems = _lower(parsed, options, sidecar)
         if parsed.sliced and any(d.severity == "error" for d in problems):
@@ -126,8 +186,8 @@ def _original(source: Source, loc: Location | None) -> Location | None:
     return remap_column(source.text, loc) if loc is not None else None
 
 
-def _lower_in_halves(header: str, source: Source, options: Options,
-                     jobs: Jobs) -> ir.Module | None:
+def _lower_in_halves(header: str, source: Source, options: Options, jobs: Jobs,
+                     backends: _Backends | None = None) -> ir.Module | None:
     """The module of a large header, its device states parsed and lowered in two
     halves at once (this process and a forked child; see slicer.slice_parts);
     None if the header is too small to pay for that, or either half gives any
@@ -147,6 +207,8 @@ def _lower_in_halves(header: str, source: Source, options: Options,
     child = parallel.Child(lambda: lower_half(halves[1]))
     try:
         first = lower_half(halves[0])
+        if backends is not None:
+            backends.prepare()  # while the child pickles its half
     finally:
         second = child.result()
     if first is None or second is None:
@@ -195,24 +257,29 @@ def _merged(first: tuple[_Item, ...], second: tuple[_Item, ...]) -> tuple[_Item,
 
 
 def generate_module(module: ir.Module, jobs: Jobs = Jobs()) -> dict[str, str]:
+    """Every generated file of a checked module."""
+    with parallel.second_process(jobs.jobs) as two:
+        backends = _Backends(jobs.min_fields) if two else None
+        try:
+            return _generate(module, backends)
+        finally:
+            if backends is not None:
+                backends.cancel()
+
+
+def _generate(module: ir.Module, backends: _Backends | None) -> dict[str, str]:
     # Imported here: `explain` builds modules without generating (no Jinja2).
     from vmgen.backends import asn1, c, python, schema
 
-    c_files = None
-    with parallel.second_process(jobs.jobs) as two:
-        child = None
-        if two and sum(len(s.fields) for s in module.structs) >= jobs.min_fields:
-            # The C (about half the backends' time) in a child, the rest here.
-            child = parallel.Child(lambda: c.generate(module))
-        try:
-            spec, parsed = asn1.generate(module)
-            rest = {
-                f"{module.stem}.asn": spec,
-                python.module_file(module): python.generate(module, spec, parsed),
-                schema_file(module): schema.generate(module),
-            }
-        finally:
-            c_files = child.result() if child is not None else None
+    if backends is not None and backends.child is None:
+        backends.start_c(module)  # one process lowered it: the C beside the rest still
+    spec, parsed = asn1.generate(module)
+    rest = {
+        f"{module.stem}.asn": spec,
+        python.module_file(module): python.generate(module, spec, parsed),
+        schema_file(module): schema.generate(module),
+    }
+    c_files = backends.c_files(module) if backends is not None else None
     if c_files is None:
         c_files = c.generate(module)
     return {**c_files, **rest}
@@ -220,13 +287,6 @@ def generate_module(module: ir.Module, jobs: Jobs = Jobs()) -> dict[str, str]:
 
 def schema_file(module: ir.Module) -> str:
     return f"{module.stem}.vmgen.json"
-
-
-def generate(header: str, options: Options, jobs: Jobs = Jobs()) -> Generated:
-    warnings: list[Diagnostic] = []
-    with _collector_paused():
-        module = build_module(header, options, warnings, jobs)
-        return Generated(module, generate_module(module, jobs), tuple(warnings))
 
 
 def runtime_files() -> dict[str, str]:

@@ -55,6 +55,15 @@ def _template(name: str) -> jinja2.Template:
     return environment().get_template(name)
 
 
+def prepare() -> None:
+    """Import the backends and load every template now (a forked child then
+    starts with them loaded)."""
+    from vmgen.backends import asn1, c, cfast, python  # noqa: F401
+
+    for name in environment().list_templates(extensions=["j2"]):
+        _template(name)
+
+
 def macros(template: str) -> Any:
     """The macros (and top-level variables) of a template, to call from Python."""
     return _template(template).module
