@@ -1,7 +1,5 @@
 """`python -m vmgen` is the `vmgen` command."""
 
-import sys
+from vmgen.cli import run
 
-from vmgen.cli import main
-
-sys.exit(main())
+run()

@@ -11,7 +11,7 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
 
 from vmgen import __version__
 
@@ -393,6 +393,20 @@ def _runtime(args: argparse.Namespace) -> int:
             [str(outdir / name) for name in RUNTIME_FILES],
             [str(runtime_dir() / name) for name in RUNTIME_FILES]))
     return 0
+
+
+def run() -> NoReturn:
+    """The `vmgen` command: `main`, then exit at once.  A run on a large header
+    leaves millions of objects that the interpreter would free one by one on
+    the way out (tens of milliseconds, for nothing): the output is flushed and
+    the process ends without that."""
+    status = main()
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except OSError:  # a closed pipe: nothing more can be said
+        status = status or 1
+    os._exit(status)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
