@@ -18,11 +18,12 @@ from vmgen.frontend import Options, Parsed, Source, parse_slice, parse_source, r
 from vmgen.resources import RUNTIME_FILES, probe_header, runtime_dir
 from vmgen.slicer import slice_parts
 
-# With a second core, a header whose annotated structs need this many characters
-# of declarations (a parse of about 0.2 s) is parsed and lowered in two halves at
-# once, and a module of this many fields has its C rendered beside the rest.
-PARALLEL_TEXT = 256 * 1024
-PARALLEL_FIELDS = 4000
+# With a second CPU, a header whose device states need this many characters of
+# declarations (some 1,400 lines; a parse of about 30 ms, where two processes
+# start to pay: tests/bench) is parsed and lowered in two halves at once, and a
+# module of this many fields has its C rendered beside the rest.
+PARALLEL_TEXT = 32 * 1024
+PARALLEL_FIELDS = 2000
 
 if TYPE_CHECKING:
     from vmgen.sidecar import Sidecar
@@ -196,15 +197,19 @@ def _lower_in_halves(header: str, source: Source, options: Options, jobs: Jobs,
     if halves is None:
         return None
 
-    def lower_half(text: str) -> ir.Module | None:
+    def lower_half(text: str, keep: list[Parsed] | None = None) -> ir.Module | None:
         try:
             parsed = parse_slice(header, source, text)
         except VmgenError:
             return None
+        if keep is not None:
+            keep.append(parsed)
         module, problems = lower.lower(parsed, options)
         return None if problems else module
 
-    child = parallel.Child(lambda: lower_half(halves[1]))
+    # The child's AST is never freed: it exits when its result is written.
+    kept: list[Parsed] = []
+    child = parallel.Child(lambda: lower_half(halves[1], kept))
     try:
         first = lower_half(halves[0])
         if backends is not None:
