@@ -5,7 +5,9 @@ the same run:
   large    synthetic headers of ~5k, ~20k and ~50k lines (~1,800 structs at 50k);
            floor = `cc -E` (vmgen's own preprocessor command) + pycparser's
            CParser(dialect="c23").parse of the same text with gc paused;
-           vmgen = `python -m vmgen generate` end to end into an empty folder.
+           vmgen = `python -m vmgen generate` end to end into an empty folder, as
+           it runs by default (with two CPUs, a second process for a large header:
+           see vmgen.parallel) and with `-j 1`, and the CPU time of its processes.
            Structs come in chains of 30 (each holds the previous one by value) and
            the last of each chain is a VMGEN_STATE, so every struct is reachable
            ("all"); "subset" has one state reaching 30 structs.
@@ -38,6 +40,7 @@ from __future__ import annotations
 import argparse
 import gc
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -168,9 +171,12 @@ def phases(header: Path, options: Options, slicer: bool = True) -> dict[str, flo
 
 def bench_large(tmp: Path, repeat: int) -> None:
     print("### Large input\n")
+    print(f"vmgen as it runs by default ({os.cpu_count()} CPUs: a second process for a large "
+          "header), and with `-j 1` (one process); CPU = user + system time of vmgen's "
+          "processes.\n")
     print("| header | lines | structs | states | floor: cc -E + parse (s) | vmgen (s) "
-          "| vmgen / floor | vmgen s per 10k lines |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+          "| vmgen / floor | CPU (s) | vmgen -j 1 (s) | -j 1 / floor | vmgen s per 10k lines |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     rows = []
     for nstructs, reach in ((180, "all"), (720, "all"), (1800, "all"), (1800, "subset")):
         header = tmp / f"synth{nstructs}{reach}.h"
@@ -183,15 +189,25 @@ def bench_large(tmp: Path, repeat: int) -> None:
             lambda text=text, h=header: parse_paused(text, str(h)), repeat)
         out = tmp / f"out{nstructs}{reach}"
 
-        def vmgen(header: Path = header, out: Path = out) -> None:
+        cpu: list[float] = []
+
+        def vmgen(header: Path = header, out: Path = out, jobs: str = "0",
+                  cpu: list[float] = cpu) -> None:
             shutil.rmtree(out, ignore_errors=True)
-            run([PY, "-m", "vmgen", "generate", "-o", str(out), str(header)], env=ENV)
+            before = resource.getrusage(resource.RUSAGE_CHILDREN)
+            run([PY, "-m", "vmgen", "generate", "-j", jobs, "-o", str(out), str(header)],
+                env=ENV)
+            after = resource.getrusage(resource.RUSAGE_CHILDREN)
+            cpu.append(after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime)
 
         total = best(vmgen, repeat)
+        used = min(cpu)
+        one = best(lambda vmgen=vmgen: vmgen(jobs="1"), repeat)
         states = nstructs // 30 if reach == "all" else 1
         rows.append((lines, total))
         print(f"| {reach} | {lines} | {nstructs} | {states} | {floor:.2f} | {total:.2f} "
-              f"| {total / floor:.2f}x | {total / lines * 1e4:.3f} |")
+              f"| {total / floor:.2f}x | {used:.2f} | {one:.2f} | {one / floor:.2f}x "
+              f"| {total / lines * 1e4:.3f} |")
         if nstructs == 1800:
             runs = [phases(header, options) for _ in range(repeat)]
             p = {k: min(r[k] for r in runs) for k in runs[0] if not k.startswith("_")}

@@ -8,8 +8,8 @@ Measures, best of N runs each, in one run on one machine:
   vmgen      python -m vmgen --help
   vmgen      python -m vmgen generate ... on fixtures/rtc.h into a folder already holding
              its outputs (a no-change run: nothing is written)
-and prints a Markdown table (target: --help within 2x of `python -c pass`, a no-change
-generate within 2x of the import floor + cc -E).
+and prints a Markdown table (targets, issue 5: --help within 2x of `python -c pass` +
+the imports generate needs, a no-change generate within 2x of that + cc -E).
 
     .venv/bin/python tests/bench/bench_startup.py [-n 20] [--header fixtures/rtc.h]
         [--no-bytecode-cache]
@@ -80,7 +80,8 @@ def main() -> int:
     print("| command | best (ms) |\n|---|---:|")
     for name, sec in rows:
         print(f"| {name} | {sec * 1e3:.1f} |")
-    print(f"\n--help / python -c pass = {t[3] / t[0]:.2f}x (target <= 2x)")
+    print(f"\n--help / (python -c pass + the imports generate needs) = {t[3] / t[1]:.2f}x "
+          f"(target <= 2x); vs python -c pass alone = {t[3] / t[0]:.2f}x")
     floor = t[1] + t[2]
     print(f"no-change generate / (imports + cc -E) = {t[4] / floor:.2f}x "
           f"(floor {floor * 1e3:.1f} ms; target <= 2x); "
