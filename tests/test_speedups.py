@@ -300,6 +300,7 @@ _PIECES = st.sampled_from([
     "typedef union { int a; } int;", "struct { int a; };", "typedef struct S {int a;};",
     "typedef enum Q { A = sizeof x, enumz } R;", "typedef enum { int, A } B;",
     "typedef enum { A } int;", "typedef enum X\n{ A,\n B } X;", "struct S {};",
+    "1.f", "2.5e+3", "0x1p-2", ".5x", "1_a", "9struct", "é", "x\u00e9y", "struct\tS", "S.x",
 ])
 
 
