@@ -60,13 +60,17 @@ def diagnose(module: ir.Module) -> list[Diagnostic]:
     sink = DiagnosticSink()
     types: dict[str, tuple[str, Location]] = {}
     functions: dict[str, tuple[str, Location]] = {}
+    identifier = names.identifier
     for s in module.structs:
         _claim(sink, types, names.type_name(s.name), s.c_type, "type", s.location)
         members: dict[str, tuple[str, Location]] = {}
         context = f"In struct '{s.name}':"
         for f in s.migrated:
-            _claim(sink, members, names.identifier(f.name), f.name, "field", f.location,
-                   context)
+            asn1 = identifier(f.name)
+            if asn1 is not None and asn1 not in members:  # _claim's common case, inline
+                members[asn1] = (f.name, f.location)
+            else:
+                _claim(sink, members, asn1, f.name, "field", f.location, context)
         _claim_function(sink, functions, s.name, s.c_type, s.location)
     for e in module.enums:
         if all(en.value != 0 for en in e.enumerators):
@@ -85,9 +89,10 @@ def diagnose(module: ir.Module) -> list[Diagnostic]:
                            "in 64 bits", f"In enum '{e.name}':")
     depths: dict[str, int] = {}  # per struct: what it holds does not depend on the state
     counts: dict[str, int] = {}
+    inside: dict[str, _Inside] = {}  # per struct, for _check_since
     for s in module.states:
         if s.state is not None:
-            _check_since(module, s.name, s.state.version, s.name, sink, set())
+            _check_since(module, s.name, s.state.version, s.name, sink, set(), inside)
             depth = 1 + _depth(module, ir.StructRef(s.name), depths)  # the record, then the state
             if depth > MAX_DEPTH:
                 sink.error(s.location, f"device state '{s.name}' nests {depth} levels deep "
@@ -133,7 +138,8 @@ def _values(module: ir.Module, t: ir.WireType | None, memo: dict[str, int]) -> i
                 s = module.struct(t.name)
             except KeyError:
                 return 1
-            memo[t.name] = sum(_values(module, f.type, memo) for f in s.wire)
+            memo[t.name] = sum(1 if type(f.type) in _SCALARS else _values(module, f.type, memo)
+                               for f in s.wire)
         return memo[t.name]
     return 1
 
@@ -153,7 +159,8 @@ def _depth(module: ir.Module, t: ir.WireType | None, memo: dict[str, int]) -> in
                 s = module.struct(t.name)
             except KeyError:
                 return 1
-            memo[t.name] = 1 + max((_depth(module, f.type, memo) for f in s.wire), default=0)
+            memo[t.name] = 1 + max((0 if type(f.type) in _SCALARS else _depth(module, f.type, memo)
+                                    for f in s.wire), default=0)
         return memo[t.name]
     return 0
 
@@ -176,23 +183,40 @@ def _reachable(module: ir.Module, t: ir.WireType | None) -> list[str]:
     return []
 
 
+# Of one struct, in field order, each migrated field that has a since-version or
+# contains structs: (the field, the names of the structs it contains).
+_Inside = tuple[tuple[ir.Field, tuple[str, ...]], ...]
+
+
+def _inside(module: ir.Module, s: ir.Struct) -> _Inside:
+    found = []
+    for f in s.migrated:
+        structs = () if type(f.type) in _SCALARS else tuple(_reachable(module, f.type))
+        if f.since is not None or structs:
+            found.append((f, structs))
+    return tuple(found)
+
+
 def _check_since(module: ir.Module, struct: str, version: int, state: str,
-                 sink: DiagnosticSink, seen: set[str]) -> None:
+                 sink: DiagnosticSink, seen: set[str], memo: dict[str, _Inside]) -> None:
     """No field of a state (at any depth) may exist only after the state's version."""
     if struct in seen:
         return
     seen.add(struct)
-    try:
-        s = module.struct(struct)
-    except KeyError:
-        return  # not lowered (an error was reported)
-    for f in s.migrated:
+    fields = memo.get(struct)
+    if fields is None:
+        try:
+            s = module.struct(struct)
+        except KeyError:
+            return  # not lowered (an error was reported)
+        fields = memo[struct] = _inside(module, s)
+    for f, structs in fields:
         if f.since is not None and f.since > version:
             sink.error(f.location, f"field '{f.name}' has VMGEN_SINCE({f.since}), above the "
                        f"version {version} of device state '{state}': it would never be saved",
-                       f"In struct '{s.name}':")
-        for inner in _reachable(module, f.type):
-            _check_since(module, inner, version, state, sink, seen)
+                       f"In struct '{module.struct(struct).name}':")
+        for inner in structs:
+            _check_since(module, inner, version, state, sink, seen, memo)
 
 
 def _claim_function(
