@@ -12,11 +12,13 @@ store.
 
 This module decides which structs get such code (plain integers, ranged
 integers, bit-fields, bool, enums, floats, fixed byte arrays, fixed arrays,
-nested and anonymous structs, VMGEN_SINCE members) and computes the
-identifier octets, the largest possible encodings and the record header;
+nested and anonymous structs, VMGEN_SINCE members, strings, const scalars,
+VMGEN_SIZE_IS arrays of fixed capacity) and computes the identifier octets,
+the largest possible encodings and the record header;
 ``templates/c/fast_ops.c.j2`` and ``fast.c.j2`` only substitute.  Members it
-does not handle (unions, strings, sized arrays, const fields, external types)
-leave the struct, and every struct or state containing it, to the visitors.
+does not handle (unions, external types, const arrays and structs, arrays sized
+by their destination or inside another array, tag numbers above 2^21) leave the
+struct, and every struct or state containing it, to the visitors.
 
 Members of equal types are planned once, as one shape with marks where their
 identifier octets and lvalues go (`Placed`); ``plan(module, shapes=False)``
