@@ -11,12 +11,15 @@ from __future__ import annotations
 
 import os
 import signal
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tests import support
-from vmgen import parallel, pipeline
+from vmgen import ir, parallel, pipeline
 from vmgen.diagnostics import VmgenError
 from vmgen.frontend import Options, read
 
@@ -130,11 +133,11 @@ def test_halves_that_disagree_are_not_merged(tmp_path: Path) -> None:
     module = pipeline.build_module(header, Options(), jobs=ONE)
     regs = module.struct("RegsAlias")  # named by its first typedef
     # the same struct (place and name) lowered differently in the second half
-    other = pipeline.ir.Struct(regs.name, regs.c_type, regs.fields[:1], regs.location, None)
-    second = pipeline.replace(module, structs=(other, *module.structs[-1:]))
+    other = ir.Struct(regs.name, regs.c_type, regs.fields[:1], regs.location, None)
+    second = replace(module, structs=(other, *module.structs[-1:]))
     assert pipeline.merge(module, second) is None
     # a struct of its own in the second half is appended; shared ones dropped
-    first = pipeline.replace(module, structs=module.structs[:2])
+    first = replace(module, structs=module.structs[:2])
     merged = pipeline.merge(first, module)
     assert merged is not None and merged.structs == module.structs
 
@@ -195,3 +198,74 @@ def test_jobs_option(tmp_path: Path) -> None:
     bad = support.run_vmgen("generate", "-j", "x", str(header))
     assert bad.returncode == 2
     assert "argument -j/--jobs: not a number of processes: 'x'" in bad.stderr
+
+
+# ---- any header: random structs, shared and embedded, random device states ---------
+
+_SCALAR_TYPES = ("uint8_t", "uint16_t", "int32_t", "uint64_t", "bool", "double", "Mode0",
+                 "Mode1")
+
+
+@st.composite
+def _headers(draw: st.DrawFn) -> str:
+    """Structs defined in order, each holding scalars, byte arrays and (by value,
+    by typedef, tag or alias, or in an array) structs defined before it; some
+    are device states (a state may hold another), some have a second typedef."""
+    out = ["#include <stdbool.h>", "#include <stdint.h>", '#include "vmgen.h"',
+           "typedef enum Mode0 { M0_A, M0_B } Mode0;",
+           "typedef enum { M1_A = 0, M1_B = 5 } Mode1;"]
+    n = draw(st.integers(min_value=2, max_value=9))
+    spellings: list[list[str]] = []
+    states = 0
+    for i in range(n):
+        state = draw(st.booleans()) or (i == n - 1 and states < 2)
+        states += state
+        head = f"VMGEN_STATE({draw(st.integers(1, 3))}, 1) " if state else ""
+        fields = []
+        for k in range(draw(st.integers(min_value=1, max_value=4))):
+            kind = draw(st.sampled_from(("scalar", "bytes", "struct", "array")))
+            if kind in ("struct", "array") and spellings:
+                t = draw(st.sampled_from(spellings[draw(st.integers(0, len(spellings) - 1))]))
+                fields.append(f"    {t} m{k}[2];" if kind == "array" else f"    {t} m{k};")
+            elif kind == "bytes":
+                fields.append(f"    uint8_t m{k}[{draw(st.integers(1, 8))}];")
+            else:
+                fields.append(f"    {draw(st.sampled_from(_SCALAR_TYPES))} m{k};")
+        form = draw(st.sampled_from(("typedef", "tag")))
+        if form == "typedef":
+            out += [f"typedef struct {head}T{i} {{", *fields, f"}} T{i};"]
+            names = [f"T{i}", f"struct T{i}"]
+        else:
+            out += [f"struct {head}T{i} {{", *fields, "};"]
+            names = [f"struct T{i}"]
+        if draw(st.booleans()):
+            out.append(f"typedef struct T{i} T{i}Alias;")
+            names.append(f"T{i}Alias")
+        spellings.append(names)
+    return "\n".join(out) + "\n"
+
+
+@settings(max_examples=40, deadline=None)
+@given(_headers())
+def test_two_processes_on_any_header(text: str) -> None:
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        header = Path(tmp) / "any.h"
+        header.write_text(text)
+        name = str(header)
+        options = Options()
+        try:
+            one = pipeline.generate(name, options, ONE)
+        except VmgenError as exc:
+            with pytest.raises(VmgenError) as two_error:
+                pipeline.generate(name, options, TWO)
+            assert str(two_error.value) == str(exc)
+            return
+        # the halves path is taken whenever there are two states, and agrees
+        halves = pipeline._lower_in_halves(name, read(name, options), options, TWO)
+        assert (halves is not None) == (text.count("VMGEN_STATE") >= 2)
+        if halves is not None:
+            assert halves == one.module
+        two = pipeline.generate(name, options, TWO)
+        assert (two.module, two.files, two.warnings) == (one.module, one.files, one.warnings)

@@ -126,3 +126,18 @@ def test_slice_parts_split_the_states_in_two_runs(tmp_path: Path) -> None:
     header.write_text(_states_header(1))
     one = neutralize(parse(str(header), Options(), ()).text)
     assert slicer.slice_parts(one, probe, 0) is None
+
+
+def test_the_tag_of_an_annotated_struct_is_defined() -> None:
+    """`struct [[vmgen::state(1, 1)]] T0 {` defines the tag T0 (the attributes come
+    between the keyword and the tag): a slice that mentions `struct T0` keeps it."""
+    text = (
+        '# 1 "dev.h"\n'
+        "typedef unsigned char uint8_t;\n"
+        "typedef struct [[vmgen::state(1, 1)]] T0 { uint8_t a; } T0;\n"
+        "struct [[vmgen::state(1, 1)]] T5 { struct T0 inner; };\n"
+    )
+    parts = slicer.slice_parts(neutralize(text), [str(probe_header())], 0)
+    assert parts is not None
+    assert "T0 { uint8_t a; } T0;" in parts[0]
+    assert "T0 { uint8_t a; } T0;" in parts[1]  # the second state holds the first

@@ -301,6 +301,8 @@ _PIECES = st.sampled_from([
     "typedef enum Q { A = sizeof x, enumz } R;", "typedef enum { int, A } B;",
     "typedef enum { A } int;", "typedef enum X\n{ A,\n B } X;", "struct S {};",
     "1.f", "2.5e+3", "0x1p-2", ".5x", "1_a", "9struct", "é", "x\u00e9y", "struct\tS", "S.x",
+    "struct [[vmgen::state(1, 1)]] S { int a; };", "typedef struct [[x(a[1])]] T {int a;} T;",
+    "struct [[", "enum [[x]] E { A };",
 ])
 
 

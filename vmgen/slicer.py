@@ -122,6 +122,9 @@ _KEYWORDS = frozenset(
     true false nullptr alignas alignof constexpr static_assert thread_local
     """.split()
 )
+# A tag keyword followed by attributes (`struct [[vmgen::state(1, 1)]] S`): the
+# tag name comes after them, which only the token scan follows.
+_TAG_ATTRIBUTES = re.compile(rf"{_TAG_KEYWORD}{_TAG_GAP}\[\[", re.MULTILINE)
 _NOT_MENTIONED = _KEYWORDS | {""}
 _TAGS = frozenset(("struct", "union", "enum"))
 # A declaration that spells none of these defines nothing.
@@ -253,7 +256,9 @@ class _Index:
         """The names declaration i mentions: identifiers (not keywords, tag names or
         enumerators it defines), and tag names."""
         text, begin, end = self.text, self.begin(i), self.ends[i]
-        if i in self.enum_before or text.find("enum", begin, end) >= 0:
+        if (i in self.enum_before or text.find("enum", begin, end) >= 0
+                or (text.find("[[", begin, end) >= 0
+                    and _TAG_ATTRIBUTES.search(text, begin, end) is not None)):
             found: set[str] = set()
             _scan(text, begin, end, i in self.enum_before, self.closers, set(), found, None)
             return ({key[3:] for key in found if key.startswith("id:")},
@@ -333,6 +338,10 @@ def _scan(text: str, pos: int, end: int, pending_enum: bool, closers: dict[int, 
                 continue
             if kind == "marker":
                 continue
+            if tag_kw and text.startswith("[[", m.start()):
+                # `struct [[vmgen::state(1, 1)]] S {`: the tag follows the attributes
+                resume = _group_end(text, m.start(), end)
+                break
             tag_kw = ""
             if kind != "p":
                 continue
@@ -375,6 +384,21 @@ def _scan(text: str, pos: int, end: int, pending_enum: bool, closers: dict[int, 
         # `typedef struct T A;` gives T's definition a name (see slice_text)
         defines.update(f"alias:{tag}" for tag in named)
     return pending_enum
+
+
+def _group_end(text: str, pos: int, end: int) -> int:
+    """Where the bracket group opened at text[pos] ends (after its closer), literals
+    and directive lines understood; `end` if it does not close before."""
+    depth = 0
+    for m in _SPLIT_TOKENS.finditer(text, pos, end):
+        c = m.group()
+        if c in "{([":
+            depth += 1
+        elif c in "})]":
+            depth -= 1
+            if depth == 0:
+                return m.end()
+    return end
 
 
 # The commonest declarations that define anything, whole (group names say what
