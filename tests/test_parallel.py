@@ -208,9 +208,10 @@ _SCALAR_TYPES = ("uint8_t", "uint16_t", "int32_t", "uint64_t", "bool", "double",
 
 @st.composite
 def _headers(draw: st.DrawFn) -> str:
-    """Structs defined in order, each holding scalars, byte arrays and (by value,
-    by typedef, tag or alias, or in an array) structs defined before it; some
-    are device states (a state may hold another), some have a second typedef."""
+    """Structs defined in order, each holding scalars, byte arrays, anonymous
+    structs, sized arrays and (by value, by typedef, tag or alias, or in an array)
+    structs defined before it; some are device states (a state may hold
+    another), some have a second typedef."""
     out = ["#include <stdbool.h>", "#include <stdint.h>", '#include "vmgen.h"',
            "typedef enum Mode0 { M0_A, M0_B } Mode0;",
            "typedef enum { M1_A = 0, M1_B = 5 } Mode1;"]
@@ -223,8 +224,14 @@ def _headers(draw: st.DrawFn) -> str:
         head = f"VMGEN_STATE({draw(st.integers(1, 3))}, 1) " if state else ""
         fields = []
         for k in range(draw(st.integers(min_value=1, max_value=4))):
-            kind = draw(st.sampled_from(("scalar", "bytes", "struct", "array")))
-            if kind in ("struct", "array") and spellings:
+            kind = draw(st.sampled_from(("scalar", "bytes", "struct", "array", "inline",
+                                         "sized")))
+            if kind == "inline":
+                fields.append(f"    struct {{ uint16_t a; Mode0 b; }} m{k};")
+            elif kind == "sized":
+                fields += [f"    uint8_t n{k} VMGEN_RANGE(0, 4);",
+                           f"    uint32_t m{k}[4] VMGEN_SIZE_IS(n{k});"]
+            elif kind in ("struct", "array") and spellings:
                 t = draw(st.sampled_from(spellings[draw(st.integers(0, len(spellings) - 1))]))
                 fields.append(f"    {t} m{k}[2];" if kind == "array" else f"    {t} m{k};")
             elif kind == "bytes":
