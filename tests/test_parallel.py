@@ -276,3 +276,29 @@ def test_two_processes_on_any_header(text: str) -> None:
             assert halves == one.module
         two = pipeline.generate(name, options, TWO)
         assert (two.module, two.files, two.warnings) == (one.module, one.files, one.warnings)
+
+
+# ---- many headers in one run ------------------------------------------------------------
+
+
+def test_many_headers_in_two_processes(tmp_path: Path) -> None:
+    """One run given many headers splits them between two processes; the
+    outcomes, in order (warnings, errors and all), are those of one process."""
+    broken = tmp_path / "broken.h"
+    broken.write_text('#include <stdint.h>\n#include "vmgen.h"\n'
+                      "struct VMGEN_STATE(1, 1) B { int *p; };\n")
+    headers = [str(support.FIXTURES / f"{stem}.h") for stem in support.FIXTURE_HEADERS]
+    headers.insert(3, str(broken))
+    options = Options(include_dirs=(str(support.FIXTURES),))
+    one = pipeline.generate_all(headers, options, ONE)
+    two = pipeline.generate_all(headers, options, pipeline.Jobs(2))
+    assert two == one
+    assert [type(o).__name__ for o in one].count("Failed") == 1
+    assert isinstance(one[3], pipeline.Failed) and "pointer" in one[3].message
+    assert sum(len(o.warnings) for o in one if isinstance(o, pipeline.Generated)) == 2
+    # the command: same diagnostics, same status, nothing written either way
+    runs = [support.run_vmgen("generate", "-j", j, "-I", str(support.FIXTURES), "-o",
+                              str(tmp_path / f"out{j}"), *headers) for j in ("1", "2")]
+    assert [r.returncode for r in runs] == [1, 1]
+    assert runs[0].stderr == runs[1].stderr
+    assert not (tmp_path / "out1").exists() and not (tmp_path / "out2").exists()

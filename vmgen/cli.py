@@ -200,20 +200,17 @@ def _options(args: argparse.Namespace) -> Options:
 
 def _generate_all(args: argparse.Namespace) -> tuple[list[Generated], dict[str, str]] | None:
     """Every header's outputs, or None after printing the diagnostics."""
-    from vmgen.diagnostics import Diagnostic, VmgenError, format_all
-    from vmgen.pipeline import Jobs, generate
+    from vmgen.diagnostics import Diagnostic, format_all
+    from vmgen.pipeline import Failed, Jobs, generate_all
 
-    options = _options(args)
-    jobs = Jobs(args.jobs)
     results = []
     outputs: dict[str, str] = {}
     owner: dict[str, str] = {}
     errors: list[str] = []
-    for header in args.headers:
-        try:
-            result = generate(header, options, jobs)
-        except VmgenError as exc:
-            errors.append(str(exc))
+    for header, result in zip(args.headers, generate_all(args.headers, _options(args),
+                                                          Jobs(args.jobs)), strict=True):
+        if isinstance(result, Failed):
+            errors.append(result.message)
             continue
         results.append(result)
         if result.warnings:

@@ -7,7 +7,8 @@ Nothing here writes a file; :mod:`vmgen.output` does that.
 from __future__ import annotations
 
 import gc
-from collections.abc import Iterator
+import os
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, TypeVar
@@ -79,6 +80,59 @@ def generate(header: str, options: Options, jobs: Jobs = Jobs()) -> Generated:
     module, files = _run(header, options, warnings, jobs, generating=True)
     assert files is not None
     return Generated(module, files, tuple(warnings))
+
+
+@dataclass(frozen=True)
+class Failed:
+    """A header that gave errors: its diagnostics as vmgen prints them."""
+
+    header: str
+    message: str
+
+
+def generate_all(headers: Sequence[str], options: Options,
+                 jobs: Jobs = Jobs()) -> list[Generated | Failed]:
+    """`generate` of each header, in order.  With a second process (see
+    vmgen.parallel), the headers are split in two runs of about the same size in
+    bytes, the second generated in a forked child (each header then in one
+    process); the results are the same."""
+    if len(headers) >= 2:
+        with parallel.second_process(jobs.jobs) as two:
+            if two:
+                return _generate_in_halves(headers, options, replace(jobs, jobs=1))
+    return [_outcome(header, options, jobs) for header in headers]
+
+
+def _generate_in_halves(headers: Sequence[str], options: Options,
+                        jobs: Jobs) -> list[Generated | Failed]:
+    sizes = []
+    for header in headers:
+        try:
+            sizes.append(os.path.getsize(header))
+        except OSError:
+            sizes.append(0)
+    # the cut that leaves the two runs closest in bytes
+    total, before, cut, best = sum(sizes), 0, 1, -1
+    for k in range(1, len(headers)):
+        before += sizes[k - 1]
+        if best < 0 or abs(2 * before - total) < best:
+            cut, best = k, abs(2 * before - total)
+    rest = headers[cut:]
+    child = parallel.Child(lambda: [_outcome(header, options, jobs) for header in rest])
+    try:
+        first = [_outcome(header, options, jobs) for header in headers[:cut]]
+    finally:
+        second = child.result()
+    if second is None:  # the child failed: do its part here
+        second = [_outcome(header, options, jobs) for header in rest]
+    return first + second
+
+
+def _outcome(header: str, options: Options, jobs: Jobs) -> Generated | Failed:
+    try:
+        return generate(header, options, jobs)
+    except VmgenError as exc:
+        return Failed(header, str(exc))
 
 
 def _run(header: str, options: Options, warnings: list[Diagnostic] | None, jobs: Jobs,
