@@ -77,8 +77,10 @@ def _add_input_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--annotations", default="", metavar="FILE.toml",
                    help="annotations for headers you cannot edit (see README: sidecar)")
     p.add_argument("-j", "--jobs", type=_jobs, default=0, metavar="N",
-                   help="processes one header may use: 1 for this one alone; 0 (default) "
-                   "lets a header large enough for it use a second CPU, if there is one")
+                   help="processes a run may use: 1 keeps to this one; 0 (default) uses a "
+                   "second CPU when there is one for several headers or a large one (under "
+                   "make -j, only with a free job slot from make's jobserver); results are "
+                   "the same either way")
     p.add_argument("headers", nargs="+", metavar="HEADER", help="annotated C header")
 
 
