@@ -251,16 +251,28 @@ def test_python_indefinite_length_in_the_header(rtc: Built, good: bytes) -> None
 
 
 def test_python_and_c_agree_on_newer_records(rtc: Built, good: bytes) -> None:
-    """A newer writer's record with an empty INTEGER in a known member: both refuse."""
-    def edit(m: list[tuple[int, bytes]]) -> None:
-        m[1] = (0x81, b"\x04")
-        inner = split(m[3][1])
-        inner[1] = (0x81, b"")
-        m[3] = (m[3][0], join(inner))
-    blob = _record(good, top=edit)
-    assert rtc.c_roundtrip([("RTCState", blob)]) == ["ERR RTCState: cmos_index: empty INTEGER"]
-    with pytest.raises(rtc.py.Error, match=r"^RTCState-Record\.state\.cmos_index: empty INTEGER$"):
-        rtc.py.load("RTCState", blob)
+    """A newer writer's record with an empty or a non-minimal INTEGER in a known member
+    (which asn1tools' BER decoder reads as 0, or as its value): both refuse."""
+    def newer(member: int, contents: bytes) -> bytes:
+        def edit(m: list[tuple[int, bytes]]) -> None:
+            m[1] = (0x81, b"\x04")
+            inner = split(m[3][1])
+            inner[member] = (inner[member][0], contents)
+            m[3] = (m[3][0], join(inner))
+        return _record(good, top=edit)
+
+    cases = {  # cmos_index is member 1, base_year (an int32_t) member 2
+        "cmos_index: empty INTEGER": newer(1, b""),
+        "cmos_index: non-minimal INTEGER encoding": newer(1, b"\x00\x07"),
+        "base_year: non-minimal INTEGER encoding": newer(2, b"\xff\xf8"),
+    }
+    assert rtc.c_roundtrip([("RTCState", blob) for blob in cases.values()]) == [
+        f"ERR RTCState: {m}" for m in cases]
+    for message, blob in cases.items():
+        assert rtc.py._decode_asn1("RTCState-Record", blob)  # the BER decoder takes it
+        with pytest.raises(rtc.py.Error, match="^RTCState-Record\\.state\\."
+                           + message.replace(".", r"\.") + "$"):
+            rtc.py.load("RTCState", blob)
 
 
 # ---- memory --------------------------------------------------------------------------

@@ -14,8 +14,8 @@ input, `load` and `save` answer what the generic path answers (`_load_generic`,
   paths give the same value or the same error message;
 * invalid values: `save` raises what the generic path raises.
 
-Plus the newer-record check of the generic path (a known member's empty INTEGER is
-refused, as the C loader does).  Modules: every fixture header, the benchmark states and
+Plus the newer-record check of the generic path (a known member's empty or non-minimal
+INTEGER is refused, as the C loader does).  Modules: every fixture header, the benchmark states and
 an odd-shapes header written here (tags of 1, 2 and 3 octets, unions in lists and
 structs, signed ranges, negative enumerators, counts, strings, since-fields at depth)."""
 
@@ -645,6 +645,43 @@ def test_newer_records_with_an_empty_integer_are_refused(gen: Gen) -> None:
     t = parse(_newer(blob))
     empty_minimum(t)
     with pytest.raises(mod.Error, match=r"^Odd-Record\.minimum_version: empty INTEGER$"):
+        mod.load("Odd", serialize(t))
+
+
+def _padded(*path: int) -> Callable[[list[Node]], None]:
+    """Prefixes the contents of the INTEGER at `path` with its sign octet: the same
+    value, not minimal (0x00 before a first octet below 0x80, 0xff before one above)."""
+    def edit(members: list[Node]) -> None:
+        for i in path[:-1]:
+            members = members[i][1]
+        old = members[path[-1]]
+        assert isinstance(old[2], bytes) and old[2]
+        fill = 0xFF if old[2][0] >= 0x80 else 0x00
+        members[path[-1]] = [old[0], None, bytes([fill]) + old[2]]
+    return edit
+
+
+def test_newer_records_with_a_non_minimal_integer_are_refused(gen: Gen) -> None:
+    """asn1tools' BER decoder reads a non-minimal INTEGER as its value; the C loader
+    refuses it ("non-minimal INTEGER encoding"), and so does load() now."""
+    mod, _ = gen.get("odd")
+    blob = mod.save("Odd", _example_odd())
+    cases = {
+        "items[1].lo: non-minimal INTEGER encoding": _padded(0, 1, 0),
+        "modes[1][2]: non-minimal ENUMERATED encoding": _padded(5, 1, 2),
+        "big: non-minimal INTEGER encoding": _padded(13),
+        "extra.since2: non-minimal INTEGER encoding": _padded(14, 2),
+    }
+    for message, edit in cases.items():
+        newer = _newer(blob, edit)
+        assert mod._decode_asn1("Odd-Record", newer)  # the BER decoder takes it
+        with pytest.raises(mod.Error, match="^" + "Odd-Record.state." + message.replace(
+                "[", r"\[").replace("]", r"\]").replace(".", r"\.") + "$"):
+            mod.load("Odd", newer)
+    t = parse(_newer(blob))
+    t[0][1][2] = [b"\x82", None, b"\x00" + t[0][1][2][2]]  # minimum_version
+    with pytest.raises(mod.Error,
+                       match=r"^Odd-Record\.minimum_version: non-minimal INTEGER encoding$"):
         mod.load("Odd", serialize(t))
 
 

@@ -403,7 +403,7 @@ def decode(type_name: str, data: bytes) -> Any:
     if known:
         _require_der(type_name, value, data)
     elif desc[0] == "record":
-        _refuse_empty_integers(desc[1], data)
+        _refuse_loose_integers(desc[1], data)
     return c_view
 
 
@@ -1095,12 +1095,13 @@ def _ber_tlv(data: bytes, pos: int, end: int) -> tuple[bytes, int, int] | None:
     return ident, i, i + n
 
 
-def _refuse_empty_integers(struct_name: str, data: bytes) -> None:
+def _refuse_loose_integers(struct_name: str, data: bytes) -> None:
     """For a record of a newer version than this reader's, which the BER decoder took:
     the C loader reads the members this reader knows strictly, and refuses an empty
-    INTEGER (or ENUMERATED), which the BER decoder reads as 0.  Walks the known members
-    as the C loader does (the ones a newer writer added follow them) and refuses the
-    first empty one; stops at anything else it does not expect."""
+    INTEGER (or ENUMERATED), which the BER decoder reads as 0, and a non-minimal one,
+    which it reads as its value.  Walks the known members as the C loader does (the
+    ones a newer writer added follow them) and refuses the first such one; stops at
+    anything else it does not expect."""
     record, _, newest, _ = STATES[struct_name]
     plan = _state_plan(struct_name, newest)
     if plan is None:
@@ -1114,12 +1115,21 @@ def _refuse_empty_integers(struct_name: str, data: bytes) -> None:
         tlv = _ber_tlv(data, p, end)
         if tlv is None or tlv[0] != bytes((0x80 | i,)):
             return
-        if i and tlv[1] == tlv[2]:
-            raise Error(f"{record}.{name}: empty INTEGER")
+        if i:
+            _refuse_loose(data, tlv[1], tlv[2], f"{record}.{name}", "INTEGER")
         p = tlv[2]
     tlv = _ber_tlv(data, p, end)
     if tlv is not None and tlv[0] == b"\xa3":
         _scan_struct(plan, data, tlv[1], tlv[2], f"{record}.state")
+
+
+def _refuse_loose(data: bytes, p: int, q: int, path: str, what: str) -> None:
+    """INTEGER contents data[p:q] as the C loader takes them: not empty, minimal."""
+    if p == q:
+        raise Error(f"{path}: empty {what}")
+    if q - p > 1 and ((data[p] == 0x00 and data[p + 1] < 0x80)
+                      or (data[p] == 0xFF and data[p + 1] >= 0x80)):
+        raise Error(f"{path}: non-minimal {what} encoding")
 
 
 def _scan_struct(plan: Any, data: bytes, pos: int, end: int, path: str) -> bool:
@@ -1136,8 +1146,7 @@ def _scan_struct(plan: Any, data: bytes, pos: int, end: int, path: str) -> bool:
 def _scan_value(entry: Any, data: bytes, p: int, q: int, path: str) -> bool:
     _, _, _, code, _, _, item = entry
     if code in (_UINT, _INT, _ENUM):
-        if p == q:
-            raise Error(f"{path}: empty {'ENUMERATED' if code == _ENUM else 'INTEGER'}")
+        _refuse_loose(data, p, q, path, "ENUMERATED" if code == _ENUM else "INTEGER")
         return True
     if code == _STRUCT:
         return _scan_struct(item, data, p, q, path)
