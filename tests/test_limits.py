@@ -271,7 +271,32 @@ def test_python_and_c_agree_on_newer_records(rtc: Built, good: bytes) -> None:
     for message, blob in cases.items():
         assert rtc.py._decode_asn1("RTCState-Record", blob)  # the BER decoder takes it
         with pytest.raises(rtc.py.Error, match="^RTCState-Record\\.state\\."
-                           + message.replace(".", r"\.") + "$"):
+                           + message.rstrip().replace(".", r"\.") + "$"):
+            rtc.py.load("RTCState", blob)
+
+    # cmos_data (member 0, 128 octets) as a constructed string of two parts, with a
+    # definite or an indefinite length: BER, which asn1tools takes and C refuses
+    def split_string(indefinite: bool) -> bytes:
+        def edit(m: list[tuple[int, bytes]]) -> None:
+            m[1] = (0x81, b"\x04")
+            inner = split(m[3][1])
+            data = inner[0][1]
+            parts = tlv(0x04, data[:64]) + tlv(0x04, data[64:])
+            first = b"\xa0\x80" + parts + b"\x00\x00" if indefinite else tlv(0xA0, parts)
+            m[3] = (m[3][0], first + join(inner[1:]))
+        return _record(good, top=edit)
+
+    refused = {
+        "cmos_data: constructed encoding of a primitive value": split_string(False),
+        "cmos_data: constructed encoding of a primitive value ": split_string(True),
+    }
+    got = rtc.c_roundtrip([("RTCState", blob) for blob in refused.values()])
+    assert got == ["ERR RTCState: cmos_data: constructed encoding of tag [0] not allowed",
+                   "ERR RTCState: cmos_data: indefinite length not supported"]
+    for message, blob in refused.items():
+        assert rtc.py._decode_asn1("RTCState-Record", blob)["state"]["cmos-data"]
+        with pytest.raises(rtc.py.Error, match="^RTCState-Record\\.state\\."
+                           + message.rstrip().replace(".", r"\.") + "$"):
             rtc.py.load("RTCState", blob)
 
 

@@ -1104,9 +1104,10 @@ def _ber_tlv(data: bytes, pos: int, end: int) -> tuple[bytes, int, int] | None:
 def _refuse_loose_integers(struct_name: str, data: bytes) -> None:
     """For a record of a newer version than this reader's, which the BER decoder took:
     the C loader reads the members this reader knows strictly, and refuses an empty
-    INTEGER (or ENUMERATED), which the BER decoder reads as 0, and a non-minimal one,
-    which it reads as its value.  Walks the known members as the C loader does (the
-    ones a newer writer added follow them) and refuses the first such one; stops at
+    INTEGER (or ENUMERATED), which the BER decoder reads as 0, a non-minimal one,
+    which it reads as its value, the constructed form of a primitive value and an
+    indefinite length.  Walks the known members as the C loader does (the ones a
+    newer writer added follow them) and refuses the first such one; stops at
     anything else it does not expect."""
     record, _, newest, _ = STATES[struct_name]
     plan = _state_plan(struct_name, newest)
@@ -1138,12 +1139,28 @@ def _refuse_loose(data: bytes, p: int, q: int, path: str, what: str) -> None:
         raise Error(f"{path}: non-minimal {what} encoding")
 
 
+def _known_tlv(data: bytes, pos: int, end: int, ident: bytes,
+               path: str) -> tuple[bytes, int, int] | None:
+    """The TLV at data[pos:end] if it has the identifier `ident`, else None; refuses
+    what the C loader refuses there and asn1tools' BER decoder takes: the
+    constructed form of a primitive value, an indefinite length."""
+    tlv = _ber_tlv(data, pos, end)
+    if tlv is not None and tlv[0] == ident:
+        return tlv
+    head = data[pos:pos + len(ident)]
+    if not ident[0] & 0x20 and head == bytes((ident[0] | 0x20,)) + ident[1:]:
+        raise Error(f"{path}: constructed encoding of a primitive value")
+    if head == ident and data[pos + len(ident):pos + len(ident) + 1] == b"\x80":
+        raise Error(f"{path}: indefinite length")
+    return None
+
+
 def _scan_struct(plan: Any, data: bytes, pos: int, end: int, path: str) -> bool:
     """False: stop the walk."""
     for entry in plan[0]:
-        tlv = _ber_tlv(data, pos, end)
-        if tlv is None or tlv[0] != entry[1] or \
-                not _scan_value(entry, data, tlv[1], tlv[2], f"{path}.{entry[0]}"):
+        member = f"{path}.{entry[0]}"
+        tlv = _known_tlv(data, pos, end, entry[1], member)
+        if tlv is None or not _scan_value(entry, data, tlv[1], tlv[2], member):
             return False
         pos = tlv[2]
     return True
@@ -1159,9 +1176,8 @@ def _scan_value(entry: Any, data: bytes, p: int, q: int, path: str) -> bool:
     if code == _LIST:
         i = 0
         while p < q:
-            tlv = _ber_tlv(data, p, q)
-            if tlv is None or tlv[0] != item[1] or \
-                    not _scan_value(item, data, tlv[1], tlv[2], f"{path}[{i}]"):
+            tlv = _known_tlv(data, p, q, item[1], f"{path}[{i}]")
+            if tlv is None or not _scan_value(item, data, tlv[1], tlv[2], f"{path}[{i}]"):
                 return False
             p, i = tlv[2], i + 1
         return True
