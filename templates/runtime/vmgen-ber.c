@@ -1175,25 +1175,9 @@ static bool in_int(BerInputVisitor *bv, size_t n, const char *what,
 static inline bool in_peek_int(const BerInputVisitor *bv, unsigned utag,
                                int64_t *val, size_t *hlen, size_t *n)
 {
-    const uint8_t *p;
-    uint64_t acc;
-    size_t i;
-
-    if (!in_peek(bv, utag, false, hlen, n) ||
-        *n == 0 || *n > 8) {
-        return false;
-    }
-    p = bv->buf + bv->pos + *hlen;
-    if (*n > 1 && ((p[0] == 0x00 && !(p[1] & 0x80)) ||
-                   (p[0] == 0xff && (p[1] & 0x80)))) {
-        return false;
-    }
-    acc = (p[0] & 0x80) ? UINT64_MAX : 0;
-    for (i = 0; i < *n; i++) {
-        acc = (acc << 8) | p[i];
-    }
-    *val = acc <= (uint64_t)INT64_MAX ? (int64_t)acc : -(int64_t)(~acc) - 1;
-    return true;
+    return in_peek(bv, utag, false, hlen, n) && *n != 0 && *n <= 8 &&
+           vmgen_ber_int_value(bv->buf + bv->pos + *hlen, *n,
+                               bv->buf + bv->frames[bv->depth].end, val);
 }
 
 /* Consumes a value read by a fast path: hlen + n bytes, one member. */

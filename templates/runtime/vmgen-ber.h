@@ -510,25 +510,36 @@ VMGEN_INLINE bool vmgen_ber_get_uint(const uint8_t **pp, const uint8_t *end, uin
     return true;
 }
 
-/* An INTEGER (or ENUMERATED) of 1..8 minimal content octets in [lo, hi]. */
-VMGEN_INLINE bool vmgen_ber_get_int(const uint8_t **pp, const uint8_t *end, uint32_t id,
-                                     unsigned idlen, int64_t lo, int64_t hi, int64_t *out)
+/*
+ * The value of the two's complement INTEGER contents p[0..n), 1 <= n <= 8;
+ * false if they are not minimal.  [p, end) bounds the reading (vmgen_load_be).
+ */
+VMGEN_INLINE bool vmgen_ber_int_value(const uint8_t *p, size_t n, const uint8_t *end,
+                                       int64_t *out)
 {
-    const uint8_t *p = *pp;
-    size_t n;
     uint64_t x;
-    int64_t v;
 
-    if (!vmgen_ber_small(&p, end, id, idlen, 8, &n) ||
-        (n > 1 && ((p[0] == 0x00 && !(p[1] & 0x80)) || (p[0] == 0xff && (p[1] & 0x80))))) {
+    if (n > 1 && ((p[0] == 0x00 && !(p[1] & 0x80)) || (p[0] == 0xff && (p[1] & 0x80)))) {
         return false; /* not minimal */
     }
     x = vmgen_load_be(p, n, end);
     if (p[0] & 0x80) {
         x |= n == 8 ? 0 : UINT64_MAX << (8 * n); /* sign extension */
     }
-    v = x <= (uint64_t)INT64_MAX ? (int64_t)x : -(int64_t)(~x) - 1;
-    if (v < lo || v > hi) {
+    *out = x <= (uint64_t)INT64_MAX ? (int64_t)x : -(int64_t)(~x) - 1;
+    return true;
+}
+
+/* An INTEGER (or ENUMERATED) of 1..8 minimal content octets in [lo, hi]. */
+VMGEN_INLINE bool vmgen_ber_get_int(const uint8_t **pp, const uint8_t *end, uint32_t id,
+                                     unsigned idlen, int64_t lo, int64_t hi, int64_t *out)
+{
+    const uint8_t *p = *pp;
+    size_t n;
+    int64_t v;
+
+    if (!vmgen_ber_small(&p, end, id, idlen, 8, &n) || !vmgen_ber_int_value(p, n, end, &v) ||
+        v < lo || v > hi) {
         return false;
     }
     *out = v;
