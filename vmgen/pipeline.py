@@ -2,6 +2,12 @@
 
 frontend (cpp + pycparser) -> lower (AST -> IR) -> checks -> backends.
 Nothing here writes a file; :mod:`vmgen.output` does that.
+
+With a second CPU (see vmgen.parallel), a large header is parsed and lowered in
+two halves at once and its C rendered beside the rest, and a run of several
+headers splits them between two processes; each is a shortcut to the same
+result, which the one-process path gives whenever a shortcut meets anything
+but a clean run.
 """
 
 from __future__ import annotations
