@@ -157,6 +157,24 @@ def test_the_child_gives_its_result_or_none() -> None:
     assert parallel.Child(killed).result() is None
 
 
+def test_no_process_to_be_had(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """fork failing (a process limit): every two-process path does the work itself."""
+    def refuse() -> int:
+        raise BlockingIOError(11, "Resource temporarily unavailable")
+
+    header = str(_shared(tmp_path))
+    options = Options()
+    one = pipeline.generate(header, options, ONE)
+    with monkeypatch.context() as m:
+        m.setattr(os, "fork", refuse)
+        assert parallel.Child(lambda: 1).result() is None
+        parallel.Child(lambda: 1).cancel()
+        two = pipeline.generate(header, options, TWO)
+        many = pipeline.generate_all([header, header], options, TWO)
+    assert (two.module, two.files, two.warnings) == (one.module, one.files, one.warnings)
+    assert many == [one, one]
+
+
 def _second(jobs: int) -> bool:
     with parallel.second_process(jobs) as two:
         return two

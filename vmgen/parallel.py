@@ -87,7 +87,12 @@ class Child(Generic[T]):
 
     def __init__(self, fn: Callable[[], T]) -> None:
         self._file = _unnamed_file()
-        pid = os.fork()
+        try:
+            pid = os.fork()
+        except OSError:  # no process to be had (a limit): the caller does the work
+            os.close(self._file)
+            self._pid = -1
+            return
         if pid == 0:  # the child: never returns into the caller
             status = 1
             try:
@@ -105,6 +110,8 @@ class Child(Generic[T]):
 
     def cancel(self) -> None:
         """Stop the child (its result is not wanted) and reap it."""
+        if self._pid < 0:
+            return
         with suppress(ProcessLookupError):
             os.kill(self._pid, signal.SIGKILL)
         os.waitpid(self._pid, 0)
@@ -112,6 +119,8 @@ class Child(Generic[T]):
 
     def result(self) -> T | None:
         """The child's result; None if it failed.  Reaps the child."""
+        if self._pid < 0:
+            return None
         try:
             _, status = os.waitpid(self._pid, 0)
             size = os.lseek(self._file, 0, os.SEEK_END)
