@@ -69,12 +69,8 @@ class Parsed:
     header: str
     ast: c_ast.FileAST
     dependencies: tuple[str, ...]  # files the preprocessor read, in first-seen order
-    text: str  # the preprocessed text, for mapping columns back to the original lines
+    text: str  # the preprocessed text (Source.text)
     sliced: bool = False  # only what the annotated structs need was parsed
-
-    def original_location(self, loc: Location) -> Location:
-        """`loc` with its column moved from the preprocessed line to the original line."""
-        return remap_column(self.text, loc)
 
 
 _TOKEN = re.compile(r"[A-Za-z_][A-Za-z0-9_]*|[0-9][A-Za-z0-9_.]*|\S")
@@ -257,6 +253,10 @@ class Source:
     # and vmgen does not need them): see vmgen.tu
     neutral: str
     dependencies: tuple[str, ...]  # files the preprocessor read, in first-seen order
+
+    def original_location(self, loc: Location) -> Location:
+        """`loc` with its column moved from the preprocessed line to the original line."""
+        return remap_column(self.text, loc)
 
 
 def read(header: str, options: Options) -> Source:

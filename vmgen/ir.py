@@ -267,6 +267,7 @@ class Struct:
     @cached_property
     def wire(self) -> tuple[Field, ...]:
         """Fields on the wire, in wire order: these are the SEQUENCE's members."""
+        # `f.on_wire`, spelled out: no property call per field of a large header
         return tuple([f for f in self.fields if f.type is not None and f.count_of is None])
 
     @cached_property

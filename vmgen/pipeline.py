@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, TypeVar
 
 from vmgen import checks, ir, lower, parallel
 from vmgen.diagnostics import Diagnostic, Location, VmgenError, in_source_order
-from vmgen.frontend import Options, Parsed, Source, parse_slice, parse_source, read, remap_column
+from vmgen.frontend import Options, Parsed, Source, parse_slice, parse_source, read
 from vmgen.resources import RUNTIME_FILES, probe_header, runtime_dir
 from vmgen.slicer import slice_parts
 
@@ -225,8 +225,8 @@ def _build_module(header: str, options: Options, warnings: list[Diagnostic] | No
             module, problems = _lower(parsed, options, sidecar)
     # Point every diagnostic at the user's own line, not the preprocessed one.
     problems = in_source_order(
-        replace(d, location=_original(source, d.location),
-                related=tuple(remap_column(source.text, r) for r in d.related))
+        replace(d, location=None if d.location is None else source.original_location(d.location),
+                related=tuple(source.original_location(r) for r in d.related))
         for d in problems
     )
     if any(d.severity == "error" for d in problems):
@@ -241,10 +241,6 @@ def _lower(parsed: Parsed, options: Options,
     module, problems = lower.lower(parsed, options, sidecar)
     # The name checks also run on a partly lowered module, so one run reports all.
     return module, problems + checks.diagnose(module)
-
-
-def _original(source: Source, loc: Location | None) -> Location | None:
-    return remap_column(source.text, loc) if loc is not None else None
 
 
 def _lower_in_halves(header: str, source: Source, options: Options, jobs: Jobs,
