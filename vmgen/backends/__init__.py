@@ -82,16 +82,17 @@ class PerObject(Generic[_K, _V]):
     """`function(x)` computed once per object x, looked up by identity (IR types
     repeat as the very same objects; hashing a nested frozen dataclass costs more
     than the lookup saves).  Each x is kept with its result, so its id is not
-    reused while this lives."""
+    reused while this lives.  A loop over every field may read `found` itself
+    (`found[id(x)][1]` is the result) and call only on a miss."""
 
     def __init__(self, function: Callable[[_K], _V]) -> None:
         self._function = function
-        self._found: dict[int, tuple[_K, _V]] = {}
+        self.found: dict[int, tuple[_K, _V]] = {}
 
     def __call__(self, x: _K) -> _V:
-        hit = self._found.get(id(x))
+        hit = self.found.get(id(x))
         if hit is None:
-            hit = self._found[id(x)] = (x, self._function(x))
+            hit = self.found[id(x)] = (x, self._function(x))
         return hit[1]
 
 

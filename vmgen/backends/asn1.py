@@ -31,7 +31,7 @@ from pathlib import PurePath
 from typing import Any, NamedTuple
 
 from vmgen import ir, names
-from vmgen.backends import banner, render
+from vmgen.backends import PerObject, banner, render
 from vmgen.diagnostics import Location
 
 RECORD_MEMBERS = (
@@ -159,21 +159,14 @@ def _wire(t: ir.WireType) -> tuple[str, Parsed, str]:
     return text, parsed, repr(parsed)[1:]
 
 
-class _Wire:
+class _Wire(PerObject[ir.WireType, tuple[str, Parsed, str]]):
     """`_wire` per wire type object, for one module (the parsed forms are then
-    shared between fields: they are only read), as `PerObject` does; `found` may
-    be read directly: `found[id(t)][1]` is `_wire(t)`."""
+    shared between fields: they are only read)."""
 
     def __init__(self) -> None:
-        self.found: dict[int, tuple[ir.WireType, tuple[str, Parsed, str]]] = {}
+        super().__init__(_wire)
         # C name -> its ASN.1 identifier, and how the repr() of a member begins
         self.identifiers: dict[str, tuple[str, str]] = {}
-
-    def __call__(self, t: ir.WireType) -> tuple[str, Parsed, str]:
-        hit = self.found.get(id(t))
-        if hit is None:
-            hit = self.found[id(t)] = (t, _wire(t))
-        return hit[1]
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from vmgen import ir, names
-from vmgen.backends import asn1, banner, render
+from vmgen.backends import PerObject, asn1, banner, render
 
 
 def module_file(module: ir.Module) -> str:
@@ -55,27 +55,26 @@ class _Pieces:
     each C name with its ASN.1 identifier."""
 
     def __init__(self) -> None:
-        self.descriptors: dict[int, tuple[ir.WireType, str]] = {}
+        self.descriptors = PerObject[ir.WireType, str](lambda t: repr(_descriptor(t)))
         self.names: dict[str, str] = {}
 
 
 def _members(s: ir.Struct, pieces: _Pieces) -> str:
     """`repr(tuple(_member(f) for f in s.migrated))`, from pieces: one member per
     field is most of the module."""
-    descriptors, names = pieces.descriptors, pieces.names
+    descriptors, found, names = pieces.descriptors, pieces.descriptors.found, pieces.names
     members = []
     for f in s.migrated:
         assert f.type is not None
         if f.count_of is not None or f.selector is not None:
             members.append(repr(_member(f)))
             continue
-        descriptor = descriptors.get(id(f.type))  # the common case
-        if descriptor is None:
-            descriptor = descriptors[id(f.type)] = (f.type, repr(_descriptor(f.type)))
+        hit = found.get(id(f.type))  # the common case
+        descriptor = descriptors(f.type) if hit is None else hit[1]
         name = names.get(f.name)
         if name is None:
             name = names[f.name] = f"{f.name!r}, {asn1.asn1_identifier(f.name)!r}"
-        members.append(f"({name}, {descriptor[1]}, {f.since!r}, None)")
+        members.append(f"({name}, {descriptor}, {f.since!r}, None)")
     return "(" + ", ".join(members) + ("," if len(members) == 1 else "") + ")"
 
 

@@ -16,6 +16,7 @@ from pathlib import PurePath
 from typing import Any
 
 from vmgen import ir
+from vmgen.backends import PerObject
 
 FORMAT = 1
 
@@ -86,14 +87,12 @@ class _Fields:
     encoded once."""
 
     def __init__(self) -> None:
-        # The compact JSON of each wire type object, by identity (kept with it, so
-        # its id is not reused), as `PerObject` does, looked up without a call.
-        self.wires: dict[int, tuple[ir.WireType, str]] = {}
+        self.wires = PerObject(_wire_json)  # the compact JSON of each wire type object
         self.strings: dict[str, str] = {}  # a name or C type -> its JSON string
         self.places: dict[str, str] = {}  # file -> the JSON string of "NAME:", open
 
     def __call__(self, s: ir.Struct) -> tuple[_JsonList, _JsonList, _JsonList]:
-        wires, strings, places = self.wires, self.strings, self.places
+        wires, found, strings, places = self.wires, self.wires.found, self.strings, self.places
         fields, derived, skipped = _JsonList(), _JsonList(), _JsonList()
         for f in s.fields:
             name = strings.get(f.name)
@@ -115,11 +114,10 @@ class _Fields:
                 derived.append(f'{{"name": {name}, "count_of": {_string(f.count_of)}, '
                                f'"at": {place}{line}"}}')
                 continue
-            wire = wires.get(id(f.type))
-            if wire is None:
-                wire = wires[id(f.type)] = (f.type, _wire_json(f.type))
+            hit = found.get(id(f.type))
+            wire = wires(f.type) if hit is None else hit[1]
             since = "null" if f.since is None else int.__repr__(f.since)
-            text = (f'{{"name": {name}, "c_type": {c_type}, "wire": {wire[1]}, '
+            text = (f'{{"name": {name}, "c_type": {c_type}, "wire": {wire}, '
                     f'"since": {since}, "at": {place}{line}"')
             if not f.const and f.bit_width is None and f.selector is None:
                 fields.append(text + "}")  # the common case
