@@ -285,7 +285,7 @@ def _externals(module: ir.Module) -> list[_ExternalView]:
 
 # Stand-ins for a member's C name and lvalue in the text of a shape (see _visitors);
 # they never occur in C text, and the templates only substitute them.
-_NAME, _PATH = "\x01name\x01", "\x01path\x01"
+_NAME, _PATH = "\x01member name\x01", "\x01member path\x01"
 
 
 def _visitors(module: ir.Module, shapes: bool) -> list[_StructView]:
