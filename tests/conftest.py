@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from tests import support
-from vmgen import ir
+from vmgen.lowering import ir
 
 
 @dataclass

@@ -20,9 +20,9 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from vmgen import ir
-from vmgen.frontend import Options
-from vmgen.pipeline import build_module
+from vmgen.driver.pipeline import build_module
+from vmgen.frontend.source import Options
+from vmgen.lowering import ir
 
 REPO = Path(__file__).resolve().parent.parent
 FIXTURES = REPO / "fixtures"
@@ -86,7 +86,7 @@ def import_module(path: Path) -> ModuleType:
 
 
 def names_module(stem: str) -> str:
-    from vmgen.names import python_module
+    from vmgen.checks.names import python_module
 
     return python_module(stem)
 

@@ -18,9 +18,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests import support
-from vmgen import ir, pipeline
 from vmgen.backends import c, cfast
-from vmgen.frontend import Options
+from vmgen.driver import pipeline
+from vmgen.frontend.source import Options
+from vmgen.lowering import ir
 
 REPO = support.REPO
 QEMU_LIKE = REPO / "fixtures" / "qemu_like"

@@ -13,9 +13,9 @@ import pytest
 
 from tests import support
 from vmgen.backends import schema
-from vmgen.compat import compare
-from vmgen.frontend import Options
-from vmgen.pipeline import build_module
+from vmgen.driver.pipeline import build_module
+from vmgen.frontend.source import Options
+from vmgen.tools.compat import compare
 
 BASE = """\
 #include <stdbool.h>

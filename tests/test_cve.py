@@ -21,7 +21,7 @@ import pytest
 
 from tests import support
 from tests.fuzz import harness
-from vmgen import ir
+from vmgen.lowering import ir
 
 CVE = support.FIXTURES / "cve"
 STEMS = ("virtio_net_mac", "hpet_timers", "usb_setup", "pl022_fifo", "ssd0323_cmd",

@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 
 from tests import support
 from tests.conftest import Built
-from vmgen import ir
+from vmgen.lowering import ir
 
 # Which fixture states get specialized code (written down here, not computed: a change
 # in coverage must show up as a test change).  VirtIONet has a union, which the

@@ -40,7 +40,8 @@ from hypothesis import strategies as st
 
 from tests import support
 from tests.conftest import Built
-from vmgen import ir, names
+from vmgen.checks import names
+from vmgen.lowering import ir
 
 INTEROP = Path(__file__).resolve().parent / "interop"
 

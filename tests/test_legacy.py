@@ -20,7 +20,7 @@ from hypothesis import HealthCheck, given, settings
 
 from tests import support
 from tests.conftest import Built
-from vmgen import ir
+from vmgen.lowering import ir
 
 STATES = [(stem, s.name) for stem in support.FIXTURE_HEADERS
           for s in support.fixture_module(stem).states

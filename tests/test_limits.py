@@ -18,7 +18,7 @@ from tests import support
 from tests.conftest import Built
 from tests.fuzz import harness
 from tests.fuzz.build import seed_records
-from vmgen import ir
+from vmgen.lowering import ir
 
 # ---- a tiny TLV toolkit --------------------------------------------------------------
 

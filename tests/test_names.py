@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from vmgen import names
+from vmgen.checks import names
 
 
 @pytest.mark.parametrize(("c", "asn1"), [

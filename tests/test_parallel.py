@@ -1,7 +1,7 @@
 """Two processes for a large header: the same files, module and diagnostics as one.
 
 The pipeline parses and lowers the device states in two halves at once and
-renders the C in a forked child (vmgen.pipeline, vmgen.parallel) when a header
+renders the C in a forked child (vmgen.driver.pipeline, vmgen.driver.parallel) when a header
 is large; here the size thresholds are set to zero so that small headers take
 that path too, and every result is compared with a one-process run.  Each test
 also checks that the two-process path was really taken, not fallen back from.
@@ -19,9 +19,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests import support
-from vmgen import ir, parallel, pipeline
 from vmgen.diagnostics import VmgenError
-from vmgen.frontend import Options, read
+from vmgen.driver import parallel, pipeline
+from vmgen.frontend.source import Options, read
+from vmgen.lowering import ir
 
 pytestmark = pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork (POSIX)")
 

@@ -33,9 +33,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests import support
-from vmgen import ir
-from vmgen.frontend import Options
-from vmgen.pipeline import build_module
+from vmgen.driver.pipeline import build_module
+from vmgen.frontend.source import Options
+from vmgen.lowering import ir
 
 ODD_HEADER = """\
 #include <stdbool.h>

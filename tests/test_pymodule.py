@@ -15,7 +15,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests import support
-from vmgen import ir, names
+from vmgen.checks import names
+from vmgen.lowering import ir
 
 
 @pytest.fixture(scope="module")

@@ -1,7 +1,7 @@
 """Sidecar annotations (a TOML file beside a header the user cannot edit).
 
 `vmgen generate` has no ``--annotations`` option yet (vmgen/cli.py), so these
-tests drive the pipeline directly: ``vmgen.pipeline.generate(header,
+tests drive the pipeline directly: ``vmgen.driver.pipeline.generate(header,
 Options(annotations=PATH))``; `test_cli_option` marks the missing option.
 
 Every test works in a temporary folder with relative paths, as a user would, so
@@ -25,8 +25,8 @@ from pathlib import Path
 import pytest
 
 from vmgen.diagnostics import VmgenError
-from vmgen.frontend import Options
-from vmgen.pipeline import generate
+from vmgen.driver.pipeline import generate
+from vmgen.frontend.source import Options
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 

@@ -8,11 +8,12 @@ from pathlib import Path
 import pytest
 
 from tests import support
-from vmgen import lower, slicer
-from vmgen.frontend import Options, parse
+from vmgen.frontend import slicer
+from vmgen.frontend.neutralize import neutralize
+from vmgen.frontend.slicer import slice_text
+from vmgen.frontend.source import Options, parse
+from vmgen.lowering import lower
 from vmgen.resources import probe_header
-from vmgen.slicer import slice_text
-from vmgen.tu import neutralize
 
 CASES = [(str(support.FIXTURES / f"{stem}.h"), (str(support.FIXTURES),))
          for stem in support.FIXTURE_HEADERS]

@@ -36,11 +36,13 @@ from pycparser import c_ast
 from pycparser.c_parser import Coord
 
 from tests import support
-from vmgen import ir, lower, pipeline, slicer, tu
-from vmgen.annotations import _UNKNOWN, location_of
 from vmgen.backends import asn1, python, schema
 from vmgen.diagnostics import Location, VmgenError, location
-from vmgen.frontend import _LINE_MARKER, Options, dependencies, parse, preprocess
+from vmgen.driver import pipeline
+from vmgen.frontend import neutralize, slicer
+from vmgen.frontend.annotations import _UNKNOWN, location_of
+from vmgen.frontend.source import _LINE_MARKER, Options, dependencies, parse, preprocess
+from vmgen.lowering import ir, lower
 from vmgen.resources import probe_header
 
 REPO = support.REPO
@@ -219,7 +221,7 @@ def test_locations_are_the_general_path(header: str, includes: tuple[str, ...]) 
 def _texts() -> list[str]:
     texts = []
     for header, includes in HEADERS:
-        texts.append(tu.neutralize(preprocess(header, Options(include_dirs=includes))))
+        texts.append(neutralize.neutralize(preprocess(header, Options(include_dirs=includes))))
     return texts
 
 
@@ -229,7 +231,7 @@ def texts() -> list[str]:
 
 
 def _slow_slicer(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Every shortcut of vmgen.slicer off: the token-by-token scan alone."""
+    """Every shortcut of vmgen.frontend.slicer off: the token-by-token scan alone."""
     monkeypatch.setattr(slicer, "FAST_TEXT", NEVER)
     monkeypatch.setattr(slicer, "_inert", lambda text, start, close: False)
 
@@ -310,7 +312,7 @@ _PIECES = st.sampled_from([
 @given(st.lists(_PIECES, max_size=60))
 def test_slicer_shortcuts_on_any_text(pieces: list[str]) -> None:
     with pytest.MonkeyPatch.context() as monkeypatch:
-        _check_slicer(tu.neutralize("".join(pieces)), monkeypatch)
+        _check_slicer(neutralize.neutralize("".join(pieces)), monkeypatch)
 
 
 # ---- neutralizing ----------------------------------------------------------------------
@@ -318,8 +320,8 @@ def test_slicer_shortcuts_on_any_text(pieces: list[str]) -> None:
 
 def _neutralized(text: str, fast_text: int) -> str:
     with pytest.MonkeyPatch.context() as monkeypatch:
-        monkeypatch.setattr(tu, "FAST_TEXT", fast_text)
-        return tu.neutralize(text)
+        monkeypatch.setattr(neutralize, "FAST_TEXT", fast_text)
+        return neutralize.neutralize(text)
 
 
 def test_neutralize_shortcuts_on_real_text() -> None:

@@ -1,4 +1,4 @@
-"""vmgen.tu.neutralize: function bodies, file-scope initializers, asm, static
+"""vmgen.frontend.neutralize: function bodies, file-scope initializers, asm, static
 assertions and GNU attributes blanked out of preprocessed text, so that a
 device's .c file (glib/QEMU include tree) parses; every other byte, every
 newline and every line marker in place."""
@@ -13,8 +13,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pycparser import c_ast, c_parser
 
-from vmgen import frontend
-from vmgen.tu import neutralize
+from vmgen.frontend import source
+from vmgen.frontend.neutralize import neutralize
 
 REPO = Path(__file__).resolve().parent.parent
 QEMU_LIKE = REPO / "fixtures" / "qemu_like"
@@ -272,10 +272,10 @@ def test_any_text_keeps_its_layout(pieces: list[str]) -> None:
 
 
 def preprocessed_serial() -> str:
-    options = frontend.Options(include_dirs=(str(QEMU_LIKE / "include"),))
-    command = frontend.preprocess_command(str(SERIAL), options)
+    options = source.Options(include_dirs=(str(QEMU_LIKE / "include"),))
+    command = source.preprocess_command(str(SERIAL), options)
     assert "-E" in command and "-DVMGEN" in command
-    return frontend.preprocess(str(SERIAL), options)
+    return source.preprocess(str(SERIAL), options)
 
 
 def test_qemu_like_file_fails_without_and_parses_with_neutralize() -> None:
@@ -339,11 +339,11 @@ def test_qemu_like_device_struct_keeps_its_coordinates() -> None:
 
 def test_qemu_like_file_through_the_pipeline(monkeypatch: pytest.MonkeyPatch) -> None:
     # The hook the frontend is meant to get: parse neutralize(preprocess(...)).
-    from vmgen.pipeline import build_module
+    from vmgen.driver.pipeline import build_module
 
-    original = frontend.preprocess
-    monkeypatch.setattr(frontend, "preprocess", lambda h, o: neutralize(original(h, o)))
-    module = build_module(str(SERIAL), frontend.Options(
+    original = source.preprocess
+    monkeypatch.setattr(source, "preprocess", lambda h, o: neutralize(original(h, o)))
+    module = build_module(str(SERIAL), source.Options(
         include_dirs=(str(QEMU_LIKE / "include"),)))
     (state,) = [s for s in module.structs if s.state is not None]
     assert state.name == "SerialState"

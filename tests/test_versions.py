@@ -19,9 +19,9 @@ from typing import Any
 import pytest
 
 from tests import support
-from vmgen import ir
-from vmgen.frontend import Options
-from vmgen.pipeline import build_module
+from vmgen.driver.pipeline import build_module
+from vmgen.frontend.source import Options
+from vmgen.lowering import ir
 
 RELEASES = {1: "history/watchdog-v1.h", 2: "history/watchdog-v2.h", 3: "watchdog.h"}
 STATE = "WatchdogState"

@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING, NoReturn
 from vmgen import __version__
 
 if TYPE_CHECKING:
-    from vmgen.frontend import Options
-    from vmgen.pipeline import Generated
+    from vmgen.driver.pipeline import Generated
+    from vmgen.frontend.source import Options
 
 _DESCRIPTION = """\
 Generate migration code and wire schemas from annotated C device-state structs.
@@ -195,7 +195,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _options(args: argparse.Namespace) -> Options:
-    from vmgen.frontend import Options
+    from vmgen.frontend.source import Options
 
     return Options(tuple(args.include_dirs), tuple(args.defines), args.cc, args.annotations)
 
@@ -203,7 +203,7 @@ def _options(args: argparse.Namespace) -> Options:
 def _generate_all(args: argparse.Namespace) -> tuple[list[Generated], dict[str, str]] | None:
     """Every header's outputs, or None after printing the diagnostics."""
     from vmgen.diagnostics import Diagnostic, format_all
-    from vmgen.pipeline import Failed, Jobs, generate_all
+    from vmgen.driver.pipeline import Failed, Jobs, generate_all
 
     results = []
     outputs: dict[str, str] = {}
@@ -230,7 +230,7 @@ def _generate_all(args: argparse.Namespace) -> tuple[list[Generated], dict[str, 
 
 
 def _generate(args: argparse.Namespace) -> int:
-    from vmgen.output import write_all, write_if_changed
+    from vmgen.driver.output import write_all, write_if_changed
 
     done = _generate_all(args)
     if done is None:
@@ -239,7 +239,7 @@ def _generate(args: argparse.Namespace) -> int:
     outdir = Path(args.output_dir)
     write_all(outdir, outputs)
     if args.depfile:
-        from vmgen.depfile import depfile
+        from vmgen.driver.depfile import depfile
 
         targets = args.depfile_target or [str(outdir / name) for name in outputs]
         inputs = [d for r in results for d in r.module.dependencies]
@@ -253,8 +253,8 @@ def _check(args: argparse.Namespace) -> int:
     import difflib
     import json
 
-    from vmgen.compat import compare
-    from vmgen.pipeline import schema_file
+    from vmgen.driver.pipeline import schema_file
+    from vmgen.tools.compat import compare
 
     done = _generate_all(args)
     if done is None:
@@ -317,7 +317,7 @@ def _baseline(path: Path, rev: str) -> str | None:
 def _compat(args: argparse.Namespace) -> int:
     import json
 
-    from vmgen.compat import compare
+    from vmgen.tools.compat import compare
 
     schemas = []
     for name in (args.old, args.new):
@@ -334,8 +334,8 @@ def _compat(args: argparse.Namespace) -> int:
 
 def _explain(args: argparse.Namespace) -> int:
     from vmgen.diagnostics import VmgenError
-    from vmgen.explain import explain, vmstate
-    from vmgen.pipeline import Jobs, build_module
+    from vmgen.driver.pipeline import Jobs, build_module
+    from vmgen.tools.explain import explain, vmstate
 
     failed = False
     for header in args.headers:
@@ -349,8 +349,8 @@ def _explain(args: argparse.Namespace) -> int:
 
 
 def _decode(args: argparse.Namespace) -> int:
-    from vmgen.decode import decode
     from vmgen.diagnostics import VmgenError
+    from vmgen.tools.decode import decode
 
     try:
         sys.stdout.write(decode(args.record, args.module, args.json))
@@ -361,9 +361,9 @@ def _decode(args: argparse.Namespace) -> int:
 
 
 def _convert(args: argparse.Namespace) -> int:
-    from vmgen.decode import convert
     from vmgen.diagnostics import VmgenError
-    from vmgen.output import write_bytes_if_changed
+    from vmgen.driver.output import write_bytes_if_changed
+    from vmgen.tools.decode import convert
 
     try:
         data, note = convert(args.input, args.module, args.to, args.device, args.version)
@@ -376,8 +376,8 @@ def _convert(args: argparse.Namespace) -> int:
 
 
 def _runtime(args: argparse.Namespace) -> int:
-    from vmgen.output import write_all, write_if_changed
-    from vmgen.pipeline import runtime_files
+    from vmgen.driver.output import write_all, write_if_changed
+    from vmgen.driver.pipeline import runtime_files
     from vmgen.resources import RUNTIME_FILES, runtime_dir
 
     outdir = Path(args.output_dir)
@@ -386,7 +386,7 @@ def _runtime(args: argparse.Namespace) -> int:
         return 0
     write_all(outdir, runtime_files())
     if args.depfile:
-        from vmgen.depfile import depfile
+        from vmgen.driver.depfile import depfile
 
         write_if_changed(Path(args.depfile), depfile(
             [str(outdir / name) for name in RUNTIME_FILES],

@@ -35,9 +35,9 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
-from vmgen import ir  # noqa: E402
-from vmgen.frontend import Options  # noqa: E402
-from vmgen.pipeline import build_module  # noqa: E402
+from vmgen.driver.pipeline import build_module  # noqa: E402
+from vmgen.frontend.source import Options  # noqa: E402
+from vmgen.lowering import ir  # noqa: E402
 
 BENCH = REPO / "tests" / "bench"
 BUILD = REPO / "build" / "bench"

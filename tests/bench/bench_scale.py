@@ -7,14 +7,14 @@ the same run:
            CParser(dialect="c23").parse of the same text with gc paused;
            vmgen = `python -m vmgen generate` end to end into an empty folder, as
            it runs by default (with two CPUs, a second process for a large header:
-           see vmgen.parallel) and with `-j 1`, and the CPU time of its processes.
+           see vmgen.driver.parallel) and with `-j 1`, and the CPU time of its processes.
            Structs come in chains of 30 (each holds the previous one by value) and
            the last of each chain is a VMGEN_STATE, so every struct is reachable
            ("all"); "subset" has one state reaching 30 structs.
   tu       a QEMU-like device .c file with a large include tree (30-odd glibc
            headers + generated glib-like headers full of inline functions,
            ~30k preprocessed lines): vmgen end to end, where the time goes, and
-           vmgen's slicing (vmgen/slicer.py) against a whole parse of the same text,
+           vmgen's slicing (vmgen/frontend/slicer.py) against a whole parse of the same text,
            checked to generate the very same files.
   many     `make -j` over 200 generated headers: wall time vs the sum of single runs
            (make -j1), and one vmgen run given all 200 headers.
@@ -30,7 +30,7 @@ PYTHONDONTWRITEBYTECODE (set where these benchmarks were first run) every run
 compiles vmgen's modules again, about 40 ms more a run.
 
 The in-process phase tables run the pipeline's own steps with the cyclic garbage
-collector paused, as vmgen.pipeline does.
+collector paused, as vmgen.driver.pipeline does.
 
 Prints Markdown.  Not collected by pytest.
 """
@@ -56,12 +56,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from pycparser import c_parser  # noqa: E402
 
-from vmgen import checks, lower  # noqa: E402
 from vmgen.backends import asn1, c, python, schema  # noqa: E402
-from vmgen.frontend import Options, Parsed, dependencies, preprocess, preprocess_command  # noqa: E402
+from vmgen.checks import rules  # noqa: E402
+from vmgen.frontend.neutralize import neutralize  # noqa: E402
+from vmgen.frontend.slicer import slice_text  # noqa: E402
+from vmgen.frontend.source import Options, Parsed, dependencies, preprocess, preprocess_command  # noqa: E402
+from vmgen.lowering import lower  # noqa: E402
 from vmgen.resources import probe_header  # noqa: E402
-from vmgen.slicer import slice_text  # noqa: E402
-from vmgen.tu import neutralize  # noqa: E402
 
 PY = sys.executable
 ENV = {**os.environ, "PYTHONPATH": str(REPO)}  # main() adds the bytecode cache
@@ -121,7 +122,7 @@ def synth_header(nstructs: int, reach: str) -> str:
 
 def phases(header: Path, options: Options, slicer: bool = True) -> dict[str, float]:
     """vmgen's pipeline, phase by phase, in this process (one run), the cyclic
-    garbage collector paused as vmgen.pipeline does.  `slicer`: slice before the
+    garbage collector paused as vmgen.driver.pipeline does.  `slicer`: slice before the
     parse, as vmgen does (False: parse the whole text)."""
     t: dict[str, float] = {}
     enabled = gc.isenabled()
@@ -145,7 +146,7 @@ def phases(header: Path, options: Options, slicer: bool = True) -> dict[str, flo
         module, problems = lower.lower(parsed, options)
         t["lower"] = time.perf_counter() - t0
         t0 = time.perf_counter()
-        problems += checks.diagnose(module)
+        problems += rules.diagnose(module)
         t["checks"] = time.perf_counter() - t0
         assert not problems, [p.format() for p in problems]
         del parsed, ast
@@ -284,7 +285,7 @@ def qemu_like_tu(root: Path, headers: int = 12, items: int = 85) -> Path:
 
 
 def bench_tu(tmp: Path, repeat: int) -> None:
-    from vmgen.slicer import _declarations, slice_text
+    from vmgen.frontend.slicer import _declarations, slice_text
 
     root = tmp / "qemu_like"
     dev = qemu_like_tu(root)

@@ -53,7 +53,7 @@ def main() -> int:
                     help="keep PYTHONDONTWRITEBYTECODE: vmgen's modules compile at every run")
     args = ap.parse_args()
     sys.path.insert(0, str(REPO))
-    from vmgen.frontend import Options, preprocess_command
+    from vmgen.frontend.source import Options, preprocess_command
 
     py = sys.executable
     env = {**os.environ, "PYTHONPATH": str(REPO)}

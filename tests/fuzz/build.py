@@ -31,10 +31,10 @@ from pathlib import Path
 from typing import Any
 
 from tests import support
-from vmgen import ir
-from vmgen.frontend import Options
-from vmgen.names import python_module
-from vmgen.pipeline import build_module
+from vmgen.checks.names import python_module
+from vmgen.driver.pipeline import build_module
+from vmgen.frontend.source import Options
+from vmgen.lowering import ir
 
 HERE = Path(__file__).resolve().parent
 CVE_DIR = support.FIXTURES / "cve"

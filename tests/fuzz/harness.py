@@ -15,10 +15,10 @@ from typing import Any
 import asn1tools
 
 from tests import support
-from vmgen import ir
-from vmgen.frontend import Options
-from vmgen.names import python_module
-from vmgen.pipeline import build_module
+from vmgen.checks.names import python_module
+from vmgen.driver.pipeline import build_module
+from vmgen.frontend.source import Options
+from vmgen.lowering import ir
 
 
 @dataclass

@@ -30,9 +30,10 @@ from functools import lru_cache
 from pathlib import PurePath
 from typing import Any, NamedTuple
 
-from vmgen import ir, names
 from vmgen.backends import PerObject, banner, render
+from vmgen.checks import names
 from vmgen.diagnostics import Location
+from vmgen.lowering import ir
 
 RECORD_MEMBERS = (
     ("device", "VisibleString"),
@@ -64,13 +65,13 @@ def module_name(module: ir.Module) -> str:
 
 def asn1_type(name: str) -> str:
     t = names.type_name(name)
-    assert t is not None, "checked by vmgen.checks"
+    assert t is not None, "checked by vmgen.checks.rules"
     return t
 
 
 def asn1_identifier(name: str) -> str:
     f = names.identifier(name)
-    assert f is not None, "checked by vmgen.checks"
+    assert f is not None, "checked by vmgen.checks.rules"
     return f
 
 

@@ -16,8 +16,8 @@ import re
 import textwrap
 from dataclasses import dataclass
 
-from vmgen import ir
 from vmgen.backends import banner, cfast, macros, render
+from vmgen.lowering import ir
 
 # Generated code refuses to build against a runtime it was not generated for.
 RUNTIME_VERSION = 4

@@ -32,7 +32,7 @@ from dataclasses import dataclass, field, replace
 from functools import cache
 from typing import Any
 
-from vmgen import ir
+from vmgen.lowering import ir
 
 # Universal identifier octets of list elements (ASN.1 SEQUENCE OF keeps them).
 _INTEGER, _BOOLEAN, _OCTET_STRING, _ENUMERATED, _SEQUENCE = 0x02, 0x01, 0x04, 0x0A, 0x30

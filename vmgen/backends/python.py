@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from vmgen import ir, names
 from vmgen.backends import PerObject, asn1, banner, render
+from vmgen.checks import names
+from vmgen.lowering import ir
 
 
 def module_file(module: ir.Module) -> str:

@@ -15,8 +15,8 @@ from functools import lru_cache
 from pathlib import PurePath
 from typing import Any
 
-from vmgen import ir
 from vmgen.backends import PerObject
+from vmgen.lowering import ir
 
 FORMAT = 1
 

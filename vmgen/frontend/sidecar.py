@@ -34,8 +34,8 @@ from typing import Any
 from pycparser import c_ast
 from pycparser.c_parser import Coord
 
-from vmgen.annotations import KNOWN, Annotation
 from vmgen.diagnostics import Location, VmgenError
+from vmgen.frontend.annotations import KNOWN, Annotation
 
 if sys.version_info >= (3, 11):
     import tomllib

@@ -3,7 +3,7 @@
 Finds the device states (structs annotated ``VMGEN_STATE``), walks every type
 reachable from them, resolves typedef chains, folds array sizes and enumerator
 values, takes integer widths from the target compiler, and turns each member
-into an IR :class:`~vmgen.ir.Field`.  Everything the IR cannot express is
+into an IR :class:`~vmgen.lowering.ir.Field`.  Everything the IR cannot express is
 reported as a ``FILE:LINE:COL: error:`` naming the struct, the field and the
 reason; all problems of a header are reported together.
 """
@@ -19,8 +19,8 @@ from typing import TYPE_CHECKING, NamedTuple
 
 from pycparser import c_ast
 
-from vmgen import ir
-from vmgen.annotations import (
+from vmgen.diagnostics import Diagnostic, DiagnosticSink, Location, VmgenError
+from vmgen.frontend.annotations import (
     Annotation,
     identifier_arg,
     location_of,
@@ -28,15 +28,15 @@ from vmgen.annotations import (
     on_type,
     on_typedef,
 )
-from vmgen.annotations import (
+from vmgen.frontend.annotations import (
     attributes_of as _read_attributes,
 )
-from vmgen.cconst import Folder
-from vmgen.diagnostics import Diagnostic, DiagnosticSink, Location, VmgenError
-from vmgen.frontend import Options, Parsed
+from vmgen.frontend.cconst import Folder
+from vmgen.frontend.source import Options, Parsed
+from vmgen.lowering import ir
 
 if TYPE_CHECKING:
-    from vmgen.sidecar import Sidecar
+    from vmgen.frontend.sidecar import Sidecar
 
 # Exact-width types are recognised by name: the C standard fixes their width.
 _STDINT: dict[str, ir.IntType] = {

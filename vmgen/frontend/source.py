@@ -21,9 +21,9 @@ from pathlib import Path
 from pycparser import c_ast, c_parser
 
 from vmgen.diagnostics import Diagnostic, Location, VmgenError
+from vmgen.frontend.neutralize import neutralize
+from vmgen.frontend.slicer import slice_text
 from vmgen.resources import probe_header, runtime_dir
-from vmgen.slicer import slice_text
-from vmgen.tu import neutralize
 
 # GNU spellings in system headers that pycparser does not parse and vmgen does
 # not need (see shared NOTES: these make real glibc headers parse).
@@ -250,7 +250,7 @@ class Source:
     text: str  # the preprocessor's output
     # the same with function bodies and initializers of file-scope objects blanked
     # (they hold what pycparser cannot parse, GNU asm and statement expressions,
-    # and vmgen does not need them): see vmgen.tu
+    # and vmgen does not need them): see vmgen.frontend.neutralize
     neutral: str
     dependencies: tuple[str, ...]  # files the preprocessor read, in first-seen order
 
@@ -267,7 +267,7 @@ def read(header: str, options: Options) -> Source:
 def parse(header: str, options: Options, roots: tuple[str, ...] | None = ()) -> Parsed:
     """The AST of a header.  With `roots` (names an annotations file gives; may be
     empty), only the declarations the annotated structs need are parsed (see
-    vmgen.slicer); with None, everything.  A sliced text that fails to parse is
+    vmgen.frontend.slicer); with None, everything.  A sliced text that fails to parse is
     parsed whole."""
     return parse_source(header, read(header, options), roots)
 
@@ -290,7 +290,7 @@ def parse_source(header: str, source: Source, roots: tuple[str, ...] | None = ()
 
 
 def parse_slice(header: str, source: Source, sliced: str) -> Parsed:
-    """The AST of a slice of `source.neutral` (see vmgen.slicer).  A syntax error
+    """The AST of a slice of `source.neutral` (see vmgen.frontend.slicer).  A syntax error
     raises VmgenError with the column in the preprocessed line."""
     return Parsed(header, _parse(sliced, header), source.dependencies, source.text,
                   sliced=True)

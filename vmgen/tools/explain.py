@@ -7,9 +7,9 @@ device state, which C codec its saves and loads take.
 
 from __future__ import annotations
 
-from vmgen import ir
 from vmgen.backends import cfast
 from vmgen.backends.asn1 import wire_type
+from vmgen.lowering import ir
 
 
 def _notes(s: ir.Struct, f: ir.Field) -> str:

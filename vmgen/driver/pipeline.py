@@ -1,9 +1,9 @@
 """The whole pipeline as pure functions: header in, generated texts out.
 
 frontend (cpp + pycparser) -> lower (AST -> IR) -> checks -> backends.
-Nothing here writes a file; :mod:`vmgen.output` does that.
+Nothing here writes a file; :mod:`vmgen.driver.output` does that.
 
-With a second CPU (see vmgen.parallel), a large header is parsed and lowered in
+With a second CPU (see vmgen.driver.parallel), a large header is parsed and lowered in
 two halves at once and its C rendered beside the rest, and a run of several
 headers splits them between two processes; each is a shortcut to the same
 result, which the one-process path gives whenever a shortcut meets anything
@@ -19,11 +19,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, TypeVar
 
-from vmgen import checks, ir, lower, parallel
+from vmgen.checks import rules
 from vmgen.diagnostics import Diagnostic, Location, VmgenError, in_source_order
-from vmgen.frontend import Options, Parsed, Source, parse_slice, parse_source, read
+from vmgen.driver import parallel
+from vmgen.frontend.slicer import slice_parts
+from vmgen.frontend.source import Options, Parsed, Source, parse_slice, parse_source, read
+from vmgen.lowering import ir, lower
 from vmgen.resources import RUNTIME_FILES, probe_header, runtime_dir
-from vmgen.slicer import slice_parts
 
 # With a second CPU, a header whose device states need this many characters of
 # declarations (some 1,400 lines; a parse of about 30 ms, where two processes
@@ -33,7 +35,7 @@ PARALLEL_TEXT = 32 * 1024
 PARALLEL_FIELDS = 2000
 
 if TYPE_CHECKING:
-    from vmgen.sidecar import Sidecar
+    from vmgen.frontend.sidecar import Sidecar
 
 
 @dataclass(frozen=True)
@@ -99,7 +101,7 @@ class Failed:
 def generate_all(headers: Sequence[str], options: Options,
                  jobs: Jobs = Jobs()) -> list[Generated | Failed]:
     """`generate` of each header, in order.  With a second process (see
-    vmgen.parallel), the headers are split in two runs of about the same size in
+    vmgen.driver.parallel), the headers are split in two runs of about the same size in
     bytes, the second generated in a forked child (each header then in one
     process); the results are the same."""
     if len(headers) >= 2:
@@ -201,7 +203,7 @@ def _build_module(header: str, options: Options, warnings: list[Diagnostic] | No
     """`split`: the header may be lowered in two processes (when large enough)."""
     sidecar = None
     if options.annotations:
-        from vmgen.sidecar import Sidecar
+        from vmgen.frontend.sidecar import Sidecar
 
         sidecar = Sidecar.load(options.annotations)
     source = read(header, options)
@@ -210,7 +212,7 @@ def _build_module(header: str, options: Options, warnings: list[Diagnostic] | No
         module = _lower_in_halves(header, source, options, split, backends)
     if module is not None and backends is not None:
         backends.start_c(module)  # most likely clean: checked meanwhile
-    problems = checks.diagnose(module) if module is not None else []
+    problems = rules.diagnose(module) if module is not None else []
     if module is None or any(d.severity == "error" for d in problems):
         # One process, as it always was: the halves stand back for anything but a
         # clean result, so diagnostics never depend on --jobs.
@@ -240,7 +242,7 @@ def _lower(parsed: Parsed, options: Options,
            sidecar: Sidecar | None) -> tuple[ir.Module, list[Diagnostic]]:
     module, problems = lower.lower(parsed, options, sidecar)
     # The name checks also run on a partly lowered module, so one run reports all.
-    return module, problems + checks.diagnose(module)
+    return module, problems + rules.diagnose(module)
 
 
 def _lower_in_halves(header: str, source: Source, options: Options, jobs: Jobs,

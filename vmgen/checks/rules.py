@@ -1,6 +1,6 @@
 """Stage 4: checks on the IR that no single field can see.
 
-* every C name maps to a usable ASN.1 name (see :mod:`vmgen.names`) and no two
+* every C name maps to a usable ASN.1 name (see :mod:`vmgen.checks.names`) and no two
   C names collide after mapping, per scope (module types, members of one
   struct, enumerators of one enum);
 * generated C function names (``visit_type_X``) are unique.
@@ -10,8 +10,9 @@ A module that passes these checks can be rendered by every backend.
 
 from __future__ import annotations
 
-from vmgen import ir, names
+from vmgen.checks import names
 from vmgen.diagnostics import Diagnostic, DiagnosticSink, Location
+from vmgen.lowering import ir
 
 
 def _claim(

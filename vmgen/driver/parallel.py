@@ -2,7 +2,7 @@
 
 vmgen's run on a large header is a parse, a lowering and four backends, all in
 pure Python; with two cores, the pipeline parses and lowers half of the device
-states in a child (see vmgen.pipeline) and renders the C in a child while the
+states in a child (see vmgen.driver.pipeline) and renders the C in a child while the
 parent renders the rest.  A fork, not a pool: the child starts with the parent's
 memory (the text, the IR) at no cost, and sends back only its result, pickled.
 

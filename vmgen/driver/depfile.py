@@ -23,8 +23,11 @@ def _escape(path: str) -> str:
 @cache
 def vmgen_files() -> tuple[str, ...]:
     """vmgen's own files whose change can change what it generates."""
-    package = Path(__file__).resolve().parent
-    files = sorted(package.glob("*.py")) + sorted(package.glob("backends/*.py"))
+    package = Path(__file__).resolve().parent.parent
+    # The tools and the Python runtime work on generated files; they never change them.
+    unused = (package / "tools", package / "runtime")
+    files = sorted(p for p in package.rglob("*.py")
+                   if not any(d in p.parents for d in unused))
     files += sorted(p for p in templates_dir().rglob("*") if p.is_file())
     return tuple(str(p) for p in files)
 

@@ -15,8 +15,8 @@ from collections.abc import Callable, Mapping
 
 from pycparser import c_ast
 
-from vmgen.annotations import location_of
 from vmgen.diagnostics import VmgenError
+from vmgen.frontend.annotations import location_of
 
 _INT = re.compile(r"^(0[xX][0-9a-fA-F']+|0[bB][01']+|0[0-7']*|[1-9][0-9']*)([uUlLzZ]*)$")
 _ESCAPES = {"n": 10, "t": 9, "r": 13, "0": 0, "a": 7, "b": 8, "f": 12, "v": 11,

@@ -2,7 +2,7 @@
 
 A device's ``.c`` file with its include tree (glib, QEMU) preprocesses to tens
 of thousands of lines, of which the annotated structs depend on a few hundred.
-After :func:`vmgen.tu.neutralize` every file-scope declaration ends at a ``;``
+After :func:`vmgen.frontend.neutralize.neutralize` every file-scope declaration ends at a ``;``
 at depth 0, so before pycparser runs this:
 
 1. splits the text into top-level declarations (string and character literals
@@ -520,7 +520,7 @@ def slice_parts(text: str, root_files: Iterable[str], min_size: int) -> tuple[st
 
     Together they keep what `slice_text` keeps; every state of the second slice's
     run comes after every state of the first's, so lowering the first gives the
-    structs a lowering of the whole gives first (see vmgen.pipeline)."""
+    structs a lowering of the whole gives first (see vmgen.driver.pipeline)."""
     index = _index_of(text)
     graph = _Graph(index)
     states: list[int] = []
