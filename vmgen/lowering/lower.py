@@ -12,10 +12,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from operator import attrgetter, itemgetter
 from pathlib import Path
 from types import MappingProxyType
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING
 
 from pycparser import c_ast
 
@@ -34,6 +33,7 @@ from vmgen.frontend.annotations import (
 from vmgen.frontend.cconst import Folder
 from vmgen.frontend.source import Options, Parsed
 from vmgen.lowering import ir
+from vmgen.lowering.links import FieldError, RawField, link
 
 if TYPE_CHECKING:
     from vmgen.frontend.sidecar import Sidecar
@@ -83,18 +83,10 @@ _EXTERNAL_KINDS: dict[str, ir.IntType | ir.BoolType | ir.FloatType] = {
 }
 
 
-class _RawField(NamedTuple):
-    """A lowered field and the annotations that speak of its siblings."""
-
-    field: ir.Field
-    anns: Mapping[str, Annotation]
-
-
 _NO_ANNOTATIONS: Mapping[str, Annotation] = MappingProxyType({})
-# `_raw(_RawField, (field, anns))`: `_RawField(field, anns)` without the named
+# `_raw(RawField, (field, anns))`: `RawField(field, anns)` without the named
 # tuple's Python-level `__new__`.
 _raw = tuple.__new__
-_FIELD, _ANNS, _NAME = itemgetter(0), itemgetter(1), attrgetter("name")
 
 
 def _elements(t: ir.WireType) -> int:
@@ -106,40 +98,8 @@ def _elements(t: ir.WireType) -> int:
     return 1
 
 
-def _wire_order(fields: list[ir.Field]) -> list[ir.Field]:
-    """Root fields in C order, a union right after its discriminator; then the
-    fields of each VMGEN_SINCE version, ascending, each group in C order."""
-    for f in fields:
-        if f.selector is not None or f.since is not None:
-            break
-    else:
-        return fields  # no union, no version: C order (the common case)
-    unions = {f.selector: f for f in fields if f.selector is not None}
-    ordered: list[ir.Field] = []
-    for f in fields:
-        if f.selector is not None:
-            continue  # placed after its discriminator
-        ordered.append(f)
-        if f.name in unions:
-            ordered.append(unions[f.name])
-    placed = {f.name for f in ordered}
-    ordered += [f for f in fields if f.name not in placed]  # a selector that is missing
-    versions = sorted({f.since for f in ordered if f.since is not None})
-    root = [f for f in ordered if f.since is None]
-    return root + [f for v in versions for f in ordered if f.since == v]
-
-
 class _AlreadyReported(Exception):
     """A field whose problem was reported elsewhere (e.g. at its type's typedef)."""
-
-
-class _FieldError(Exception):
-    """A field cannot be lowered; the message names the reason."""
-
-    def __init__(self, location: Location, message: str) -> None:
-        super().__init__(message)
-        self.location = location
-        self.message = message
 
 
 @dataclass
@@ -301,7 +261,7 @@ class Lowerer:
         if isinstance(node, c_ast.Typename):
             try:
                 t = self._resolve(node.type, set())
-            except (_FieldError, _AlreadyReported):
+            except (FieldError, _AlreadyReported):
                 return None
             if isinstance(t, ir.IntType):
                 return t.bits, t.signed
@@ -311,7 +271,7 @@ class Lowerer:
         if isinstance(node, c_ast.Typename):
             try:
                 t = self._resolve(node.type, set())
-            except _FieldError:
+            except FieldError:
                 return None
             if isinstance(t, (ir.IntType, ir.FloatType)):
                 return t.bits // self.target.char_bits
@@ -387,9 +347,9 @@ class Lowerer:
         self.in_progress.add(key)
         context = f"In struct '{name}':"
         errors = len(self.sink.items)
-        raw: list[_RawField] = []
+        raw: list[RawField] = []
         self._lower_members(definition, name, context, raw)
-        fields = self._link(name, context, raw)
+        fields = link(name, context, raw, self.sink, self._union_named, self.enums_by_name)
         state_info = None
         if state is not None:
             state_info = self._state_info(state, name)
@@ -405,7 +365,7 @@ class Lowerer:
         return name
 
     def _lower_members(
-        self, definition: c_ast.Struct, struct: str, context: str, out: list[_RawField]
+        self, definition: c_ast.Struct, struct: str, context: str, out: list[RawField]
     ) -> None:
         """Lower the members of `definition` into `out`; anonymous struct members
         are flattened (C11 lets their members be named directly)."""
@@ -426,7 +386,7 @@ class Lowerer:
                 append(self._lower_field(member, struct))
             except _AlreadyReported:
                 pass
-            except _FieldError as exc:
+            except FieldError as exc:
                 self.sink.error(exc.location, exc.message, context)
             except VmgenError as exc:
                 self.sink.items.extend(replace(d, context=d.context or context)
@@ -444,18 +404,18 @@ class Lowerer:
             spec = spec.type
         if isinstance(spec, c_ast.Struct) and spec.decls is not None:
             if anns:
-                raise _FieldError(
+                raise FieldError(
                     anns[0].location,
                     f"{anns[0].macro} on an anonymous struct member: annotate its fields",
                 )
             return spec
         if isinstance(spec, c_ast.Union):
-            raise _FieldError(
+            raise FieldError(
                 location_of(decl),
                 "anonymous union members are not supported: name the member and mark it "
                 "VMGEN_UNION(discriminator)",
             )
-        raise _FieldError(location_of(decl), "anonymous members are not supported: name it")
+        raise FieldError(location_of(decl), "anonymous members are not supported: name it")
 
     def _state_info(self, ann: Annotation, name: str) -> ir.StateInfo | None:
         try:
@@ -487,30 +447,30 @@ class Lowerer:
                 anns = self.sidecar.merge(anns, self.sidecar.field(alias, field_name))
         return anns
 
-    def _lower_field(self, decl: c_ast.Decl, struct: str) -> _RawField:
+    def _lower_field(self, decl: c_ast.Decl, struct: str) -> RawField:
         # Point at the member's name, as a compiler does (the Decl points at a '*').
         loc = _name_location(decl.type, decl)
         if decl.name is None:
-            raise _FieldError(loc, "anonymous members are not supported: name it")
+            raise FieldError(loc, "anonymous members are not supported: name it")
         label = f"field '{decl.name}'"
         anns = self._annotations(decl, struct, decl.name)
         by_kind: dict[str, Annotation] = {}
         for a in anns:
             if a.kind in ("state", "external"):
-                raise _FieldError(a.location, f"{a.macro} does not belong on {label}")
+                raise FieldError(a.location, f"{a.macro} does not belong on {label}")
             if a.kind == "case":
-                raise _FieldError(a.location, f"VMGEN_CASE belongs on a union member, not on "
+                raise FieldError(a.location, f"VMGEN_CASE belongs on a union member, not on "
                                   f"{label} of a struct")
             if a.kind in by_kind:
-                raise _FieldError(a.location, f"{a.macro} given twice on {label}")
+                raise FieldError(a.location, f"{a.macro} given twice on {label}")
             by_kind[a.kind] = a
         spelled = self._spell(decl.type)
         if "skip" in by_kind:
             others = [a for k, a in by_kind.items() if k != "skip"]
             if others:
-                raise _FieldError(others[0].location,
+                raise FieldError(others[0].location,
                                   f"{others[0].macro} on {label}, which is VMGEN_SKIP")
-            return _RawField(ir.Field(decl.name, spelled, None, loc), by_kind)
+            return RawField(ir.Field(decl.name, spelled, None, loc), by_kind)
         const = False
         node: c_ast.Node | None = decl.type
         while node is not None:
@@ -523,7 +483,7 @@ class Lowerer:
             bit_width = self.folder.fold(decl.bitsize, f"the width of bit-field '{decl.name}'")
         self.current_struct, self.current_field = struct, decl.name
         if self._is_union(decl.type, set()) and "union" not in by_kind:
-            raise _FieldError(
+            raise FieldError(
                 loc, f"{label} ({spelled}): a union needs VMGEN_UNION(field) naming the field "
                 "that selects its member, and VMGEN_CASE(value, ...) on each member; or mark "
                 "it VMGEN_SKIP",
@@ -531,11 +491,11 @@ class Lowerer:
         try:
             wire = self._resolve(decl.type, set(), sized="size_is" in by_kind)
             wire = self._apply(wire, by_kind, bit_width, loc)
-        except _FieldError as exc:
+        except FieldError as exc:
             where = exc.location if exc.location.line > 0 else loc
-            raise _FieldError(where, f"{label} ({spelled}): {exc.message}") from None
+            raise FieldError(where, f"{label} ({spelled}): {exc.message}") from None
         if const and not isinstance(wire, (ir.IntType, ir.EnumRef, ir.BoolType)):
-            raise _FieldError(
+            raise FieldError(
                 loc, f"{label} ({spelled}): const is supported on integer, enum and bool "
                 "fields (a load checks the value in place); mark it VMGEN_SKIP"
             )
@@ -543,15 +503,15 @@ class Lowerer:
         if "since" in by_kind:
             since = self.folder.fold(by_kind["since"].args[0], "the version of VMGEN_SINCE")
             if not 0 <= since <= 0xFFFFFFFF:
-                raise _FieldError(by_kind["since"].location,
+                raise FieldError(by_kind["since"].location,
                                   f"VMGEN_SINCE({since}) on {label}: outside 0..4294967295")
-        return _RawField(
+        return RawField(
             ir.Field(decl.name, spelled, wire, loc, since=since, bit_width=bit_width,
                      const=const),
             by_kind,
         )
 
-    def _plain_field(self, decl: c_ast.Decl, struct: str) -> _RawField | None:
+    def _plain_field(self, decl: c_ast.Decl, struct: str) -> RawField | None:
         """`T name;` or `T name[N]...;` of a type name resolved before, without
         annotations or a bit width: what `_lower_field` makes of it, in fewer
         steps; None for anything else and for anything `_lower_field` refuses."""
@@ -578,7 +538,7 @@ class Lowerer:
         const = "const" in t.quals
         if const and not isinstance(wire, (ir.IntType, ir.EnumRef, ir.BoolType)):
             return None
-        return _raw(_RawField, (ir.plain_field(decl.name, spelled, wire, location_of(t), const),
+        return _raw(RawField, (ir.plain_field(decl.name, spelled, wire, location_of(t), const),
                                 _NO_ANNOTATIONS))
 
     def _plain_name(self, names: list[str], struct: str,
@@ -633,7 +593,7 @@ class Lowerer:
         self.current_struct, self.current_field = struct, decl.name
         try:
             wire = self._resolve(decl.type, set())
-        except (_FieldError, _AlreadyReported, VmgenError):
+        except (FieldError, _AlreadyReported, VmgenError):
             return None  # reported by `_lower_field`
         if key is not None:
             # Literal sizes and a resolved type name: the same wire type every time.
@@ -649,17 +609,17 @@ class Lowerer:
             return wire
         if "size_is" in anns:
             if not isinstance(wire, (ir.ArrayType, ir.BytesType)):
-                raise _FieldError(anns["size_is"].location,
+                raise FieldError(anns["size_is"].location,
                                   "VMGEN_SIZE_IS applies to arrays and pointers")
             name = identifier_arg(anns["size_is"], "the count")
             assert wire.count is not None
             wire = replace(wire, count=replace(wire.count, field=name))
         if bit_width is not None:
             if not isinstance(wire, (ir.IntType, ir.EnumRef, ir.BoolType)):
-                raise _FieldError(loc, "bit-fields must be integers, enums or bool")
+                raise FieldError(loc, "bit-fields must be integers, enums or bool")
             if isinstance(wire, ir.IntType):
                 if not 0 < bit_width <= wire.bits:
-                    raise _FieldError(loc, f"bit-field width {bit_width} is outside "
+                    raise FieldError(loc, f"bit-field width {bit_width} is outside "
                                       f"1..{wire.bits}")
                 lo = -(1 << (bit_width - 1)) if wire.signed else 0
                 hi = (1 << (bit_width - 1)) - 1 if wire.signed else (1 << bit_width) - 1
@@ -672,9 +632,9 @@ class Lowerer:
         if "string" in anns:
             wire = self._stringed(wire, anns["string"])
         if "union" in anns and not isinstance(wire, ir.UnionRef):
-            raise _FieldError(anns["union"].location, "VMGEN_UNION belongs on a union field")
+            raise FieldError(anns["union"].location, "VMGEN_UNION belongs on a union field")
         if isinstance(wire, ir.UnionRef) and "union" not in anns:
-            raise _FieldError(
+            raise FieldError(
                 loc,
                 "a union needs VMGEN_UNION(field) naming the field that selects its member, "
                 "and VMGEN_CASE(value, ...) on each member; or mark it VMGEN_SKIP",
@@ -685,11 +645,11 @@ class Lowerer:
         if isinstance(wire, ir.ArrayType):
             return replace(wire, element=self._ranged(wire.element, lo, hi, a))
         if not isinstance(wire, ir.IntType):
-            raise _FieldError(a.location, "VMGEN_RANGE applies to integers (or arrays of them)")
+            raise FieldError(a.location, "VMGEN_RANGE applies to integers (or arrays of them)")
         if lo > hi:
-            raise _FieldError(a.location, f"VMGEN_RANGE({lo}, {hi}) is empty")
+            raise FieldError(a.location, f"VMGEN_RANGE({lo}, {hi}) is empty")
         if lo < wire.min or hi > wire.max:
-            raise _FieldError(
+            raise FieldError(
                 a.location,
                 f"VMGEN_RANGE({lo}, {hi}) does not fit the type's range {wire.min}..{wire.max}",
             )
@@ -699,120 +659,14 @@ class Lowerer:
         if isinstance(wire, ir.ArrayType):
             return replace(wire, element=self._stringed(wire.element, a))
         if isinstance(wire, ir.BytesType) and wire.count is not None:
-            raise _FieldError(a.location, "VMGEN_STRING cannot be combined with VMGEN_SIZE_IS "
+            raise FieldError(a.location, "VMGEN_STRING cannot be combined with VMGEN_SIZE_IS "
                               "(a string ends at its NUL)")
         if isinstance(wire, ir.BytesType) and wire.count is None and wire.length >= 1:
             return ir.StringType(wire.length)
-        raise _FieldError(a.location, "VMGEN_STRING applies to char arrays")
+        raise FieldError(a.location, "VMGEN_STRING applies to char arrays")
 
-    def _link(self, struct: str, context: str, raw: list[_RawField]) -> list[ir.Field]:
-        """Resolve what annotations say about siblings (counts, selectors), check
-        it, and put the fields in wire order."""
-        in_order = list(map(_FIELD, raw))
-        annotated = [anns for anns in map(_ANNS, raw) if anns]
-        if len(set(map(_NAME, in_order))) == len(raw) and not any(
-                "size_is" in anns or "union" in anns for anns in annotated):
-            # Nothing to link; without annotations, no version and no union: C order.
-            return _wire_order(in_order) if annotated else in_order
-        fields = {f.name: f for f in in_order}
-        counts: dict[str, str] = {}  # count field -> array
-        selectors: dict[str, str] = {}  # union field -> selector
-        for r in raw:
-            f = r.field
-            try:
-                if "size_is" in r.anns:
-                    count, array = self._link_count(f, r.anns["size_is"], fields, counts)
-                    fields[count.name] = count
-                    fields[array.name] = array
-                if "union" in r.anns:
-                    selectors[f.name] = self._link_selector(f, r.anns["union"], fields)
-            except _FieldError as exc:
-                self.sink.error(exc.location, exc.message, context)
-        linked = []
-        for r in raw:
-            f = fields[r.field.name]
-            if f.name in selectors:
-                f = replace(f, selector=selectors[f.name])
-            linked.append(f)
-        return _wire_order(linked)
-
-    def _link_count(
-        self, array: ir.Field, ann: Annotation, fields: dict[str, ir.Field],
-        counts: dict[str, str],
-    ) -> tuple[ir.Field, ir.Field]:
-        """The count field and the array, linked."""
-        name = identifier_arg(ann, "the count")
-        label = f"VMGEN_SIZE_IS({name}) on '{array.name}'"
-        count = fields.get(name)
-        if count is None:
-            raise _FieldError(ann.location, f"{label}: no field '{name}' in this struct")
-        if count.type is None:
-            raise _FieldError(ann.location, f"{label}: the count field '{name}' is VMGEN_SKIP; "
-                              "a sized array needs its count migrated")
-        if name in counts:
-            raise _FieldError(ann.location, f"{label}: '{name}' already counts "
-                              f"'{counts[name]}'; one count field sizes one array")
-        if not isinstance(count.type, ir.IntType):
-            raise _FieldError(ann.location, f"{label}: the count field '{name}' is not an integer")
-        if count.const:
-            raise _FieldError(ann.location, f"{label}: the count field '{name}' is const")
-        if count.since != array.since:
-            raise _FieldError(ann.location, f"{label}: the count field '{name}' and the array "
-                              "must have the same VMGEN_SINCE")
-        sized = array.type
-        assert isinstance(sized, (ir.ArrayType, ir.BytesType)) and sized.count is not None
-        t = count.type
-        if sized.count.fixed:
-            # A count narrower than the capacity must say so with VMGEN_RANGE.
-            if not t.ranged and t.max < sized.length:
-                raise _FieldError(ann.location, f"{label}: '{name}' ({count.c_type}) cannot "
-                                  f"count up to the capacity {sized.length}: widen it, or bound "
-                                  f"it with VMGEN_RANGE")
-            high = min(sized.length, t.max)
-        else:
-            # A flexible array member or a pointer: exactly as many elements as
-            # the destination holds; the count field's range bounds the wire.
-            high = t.max
-        low = max(0, t.min)
-        if low > high:
-            raise _FieldError(ann.location, f"{label}: the count's range {t.min}..{t.max} "
-                              f"leaves no valid element count")
-        sizing = replace(sized.count, min=low, max=high)
-        array = replace(array, type=replace(sized, count=sizing))
-        counts[name] = array.name
-        return replace(count, count_of=array.name), array
-
-    def _link_selector(self, union: ir.Field, ann: Annotation,
-                       fields: dict[str, ir.Field]) -> str:
-        name = identifier_arg(ann, "the discriminator")
-        label = f"VMGEN_UNION({name}) on '{union.name}'"
-        sel = fields.get(name)
-        if sel is None:
-            raise _FieldError(ann.location, f"{label}: no field '{name}' in this struct")
-        if sel.type is None or sel.count_of is not None:
-            raise _FieldError(ann.location, f"{label}: the discriminator '{name}' must be "
-                              "migrated")
-        t = sel.type
-        if not (isinstance(t, ir.EnumRef) or (isinstance(t, ir.IntType) and t.max < (1 << 63))):
-            raise _FieldError(ann.location, f"{label}: the discriminator '{name}' must be an "
-                              "enum or an integer that fits int64_t")
-        if sel.since != union.since:
-            raise _FieldError(ann.location, f"{label}: the discriminator and the union must "
-                              "have the same VMGEN_SINCE")
-        assert isinstance(union.type, ir.UnionRef)
-        u = next(x for x in self.unions.values() if x.name == union.type.name)
-        for m in u.members:
-            for case in m.cases:
-                if isinstance(t, ir.IntType) and not t.min <= case <= t.max:
-                    raise _FieldError(ann.location, f"{label}: case {case} of member "
-                                      f"'{m.name}' is outside the range {t.min}..{t.max} of "
-                                      f"the discriminator '{name}'")
-                if isinstance(t, ir.EnumRef):
-                    values = {e.value for e in self.enums_by_name[t.name].enumerators}
-                    if case not in values:
-                        raise _FieldError(ann.location, f"{label}: case {case} of member "
-                                          f"'{m.name}' is not a value of enum '{t.name}'")
-        return name
+    def _union_named(self, name: str) -> ir.Union:
+        return next(u for u in self.unions.values() if u.name == name)
 
     # ---- resolving C types -----------------------------------------------------
 
@@ -829,15 +683,15 @@ class Lowerer:
         if isinstance(node, c_ast.ArrayDecl):
             if node.dim is None:
                 if not sized:
-                    raise _FieldError(location_of(node),
+                    raise FieldError(location_of(node),
                                       "a flexible array member needs VMGEN_SIZE_IS(field)")
                 return self._array(self._resolve(node.type, seen, top=False), 0, sized,
                                    fixed=False)
             length = self.folder.fold(node.dim, "the array size")
             if length <= 0:
-                raise _FieldError(location_of(node.dim), f"array size {length} is not positive")
+                raise FieldError(location_of(node.dim), f"array size {length} is not positive")
             if length > _MAX_ELEMENTS:
-                raise _FieldError(location_of(node.dim), f"array size {length} is too large "
+                raise FieldError(location_of(node.dim), f"array size {length} is too large "
                                   f"(vmgen migrates at most {_MAX_ELEMENTS} elements)")
             return self._array(self._resolve(node.type, seen, top=False), length, sized,
                                fixed=True)
@@ -853,12 +707,12 @@ class Lowerer:
             where = _name_location(node, node)
             hint = " (or VMGEN_SIZE_IS(count) for a buffer of count elements)" if (
                 data and top) else ""
-            raise _FieldError(where, "pointers cannot be migrated: mark the field VMGEN_SKIP"
+            raise FieldError(where, "pointers cannot be migrated: mark the field VMGEN_SKIP"
                               + hint)
         if isinstance(node, c_ast.FuncDecl):
-            raise _FieldError(_name_location(node, node),
+            raise FieldError(_name_location(node, node),
                               "functions cannot be migrated: mark the field VMGEN_SKIP")
-        raise _FieldError(location_of(node), f"unsupported declarator ({type(node).__name__})")
+        raise FieldError(location_of(node), f"unsupported declarator ({type(node).__name__})")
 
     def _is_union(self, node: c_ast.Node | None, seen: set[str]) -> bool:
         """Whether a declarator chain declares a union (directly or through typedefs)."""
@@ -881,12 +735,12 @@ class Lowerer:
                pointer: bool = False) -> ir.WireType:
         """An array of `element`; the count field is filled in when fields are linked."""
         if isinstance(element, ir.UnionRef):
-            raise _FieldError(Location(self.parsed.header, 0, 0), "arrays of unions are not "
+            raise FieldError(Location(self.parsed.header, 0, 0), "arrays of unions are not "
                               "supported (each element would need its own discriminator)")
         count = ir.Sizing("", fixed, pointer=pointer) if sized else None
         total = length * _elements(element)
         if total > _MAX_ELEMENTS:
-            raise _FieldError(Location(self.parsed.header, 0, 0), f"the array holds {total} "
+            raise FieldError(Location(self.parsed.header, 0, 0), f"the array holds {total} "
                               f"elements in all; vmgen migrates at most {_MAX_ELEMENTS}")
         if isinstance(element, ir.IntType) and element.visitor in _BYTE_VISITORS:
             return ir.BytesType(length, count)
@@ -914,22 +768,22 @@ class Lowerer:
         if isinstance(spec, c_ast.Struct):
             definition = self._struct_def(spec)
             if definition is None:
-                raise _FieldError(
+                raise FieldError(
                     location_of(spec),
                     f"'struct {spec.name}' is an opaque type: mark the field VMGEN_SKIP, or "
                     f"declare how it travels with VMGEN_EXTERNAL(kind) on its typedef",
                 )
             if id(definition) in self.in_progress:
-                raise _FieldError(location_of(spec), f"'struct {spec.name}' contains itself")
+                raise FieldError(location_of(spec), f"'struct {spec.name}' contains itself")
             return ir.StructRef(self._lower_struct(definition, None))
         if isinstance(spec, c_ast.Enum):
             definition_e = self._enum_def(spec)
             if definition_e is None:
-                raise _FieldError(location_of(spec), f"'enum {spec.name}' is not defined")
+                raise FieldError(location_of(spec), f"'enum {spec.name}' is not defined")
             return ir.EnumRef(self._lower_enum(definition_e))
         if isinstance(spec, c_ast.Union):
             return ir.UnionRef(self._lower_union(spec))
-        raise _FieldError(location_of(spec), f"unsupported type ({type(spec).__name__})")
+        raise FieldError(location_of(spec), f"unsupported type ({type(spec).__name__})")
 
     def _resolve_names(self, names: list[str], spec: c_ast.Node, seen: set[str]) -> ir.WireType:
         """The type `names` spell (`spec` locates errors).  A success depends on
@@ -944,7 +798,7 @@ class Lowerer:
                 return _STDINT[name]
             if name in self.t.typedefs:
                 if name in seen:
-                    raise _FieldError(location_of(spec), f"typedef '{name}' refers to itself")
+                    raise FieldError(location_of(spec), f"typedef '{name}' refers to itself")
                 return self._resolve(self.t.typedefs[name], seen | {name})
             if name in ("bool", "_Bool"):
                 return ir.BoolType()
@@ -962,19 +816,19 @@ class Lowerer:
         spelled = " ".join(names)
         loc = location_of(spec)
         if spelled == "void":
-            raise _FieldError(loc, "'void' cannot be migrated")
+            raise FieldError(loc, "'void' cannot be migrated")
         if "double" in names or "float" in names:
-            raise _FieldError(loc, f"'{spelled}' is not supported (only float and double)")
+            raise FieldError(loc, f"'{spelled}' is not supported (only float and double)")
         # pycparser refuses undeclared type names, so what reaches here is a
         # type the compiler knows (__int128, _Float128, ...) that vmgen does not.
-        raise _FieldError(loc, f"'{spelled}' is not supported")
+        raise FieldError(loc, f"'{spelled}' is not supported")
 
     # ---- unions and external types ----------------------------------------------
 
     def _lower_union(self, spec: c_ast.Union) -> str:
         definition = spec if spec.decls is not None else self.t.unions.get(spec.name or "")
         if definition is None:
-            raise _FieldError(location_of(spec), f"'union {spec.name}' is an opaque type: mark "
+            raise FieldError(location_of(spec), f"'union {spec.name}' is an opaque type: mark "
                               "the field VMGEN_SKIP")
         key = id(definition)
         if key in self.unions:
@@ -1000,23 +854,23 @@ class Lowerer:
             mloc = location_of(decl)
             try:
                 if decl.name is None:
-                    raise _FieldError(mloc, "anonymous union members are not supported")
+                    raise FieldError(mloc, "anonymous union members are not supported")
                 anns = {a.kind: a for a in self._annotations(decl, name, decl.name)}
                 if "skip" in anns:
                     continue
                 if "case" not in anns:
-                    raise _FieldError(mloc, f"member '{decl.name}' needs VMGEN_CASE(value, ...) "
+                    raise FieldError(mloc, f"member '{decl.name}' needs VMGEN_CASE(value, ...) "
                                       "(the discriminator values that select it) or VMGEN_SKIP")
                 if decl.bitsize is not None:
-                    raise _FieldError(mloc, f"member '{decl.name}': bit-fields in unions are "
+                    raise FieldError(mloc, f"member '{decl.name}': bit-fields in unions are "
                                       "not supported")
                 for kind in ("size_is", "since", "union", "state", "external"):
                     if kind in anns:
-                        raise _FieldError(anns[kind].location, f"{anns[kind].macro} does not "
+                        raise FieldError(anns[kind].location, f"{anns[kind].macro} does not "
                                           f"belong on member '{decl.name}' of a union")
                 wire = self._resolve(decl.type, set())
                 if isinstance(wire, ir.UnionRef):
-                    raise _FieldError(mloc, f"member '{decl.name}': a union directly inside a "
+                    raise FieldError(mloc, f"member '{decl.name}': a union directly inside a "
                                       "union is not supported")
                 wire = self._apply(wire, {k: a for k, a in anns.items()
                                           if k in ("range", "string")}, None, mloc)
@@ -1024,14 +878,14 @@ class Lowerer:
                               for arg in anns["case"].args)
                 for c in cases:
                     if c in seen_cases:
-                        raise _FieldError(anns["case"].location, f"case {c} selects both "
+                        raise FieldError(anns["case"].location, f"case {c} selects both "
                                           f"'{seen_cases[c]}' and '{decl.name}'")
                     seen_cases[c] = decl.name
                 members.append(ir.UnionMember(decl.name, self._spell(decl.type), wire, cases,
                                               mloc))
             except _AlreadyReported:
                 failed = True
-            except _FieldError as exc:
+            except FieldError as exc:
                 failed = True
                 self.sink.error(exc.location, exc.message, context)
             except VmgenError as exc:
@@ -1080,7 +934,7 @@ class Lowerer:
         elif definition.name is not None:
             name, c_type = definition.name, f"enum {definition.name}"
         else:
-            raise _FieldError(
+            raise FieldError(
                 location_of(definition), "anonymous enum type: give it a tag or a typedef name"
             )
         enumerators = tuple(
