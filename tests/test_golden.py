@@ -25,7 +25,11 @@ WARNINGS = {
 }
 
 
-@pytest.mark.parametrize("stem", support.FIXTURE_HEADERS)
+# Wire-layout mirrors of real QEMU 7.2 device sections (VMGEN_VMSD layouts).
+LAYOUT_HEADERS = ("qemu72/devices",)
+
+
+@pytest.mark.parametrize("stem", (*support.FIXTURE_HEADERS, *LAYOUT_HEADERS))
 def test_generated_matches_golden(stem: str, tmp_path: Path) -> None:
     proc = support.run_vmgen("generate", "-I", str(support.FIXTURES), "-o", str(tmp_path),
                              str(support.FIXTURES / f"{stem}.h"))

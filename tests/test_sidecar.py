@@ -105,6 +105,60 @@ offload = { union = "offload_kind" }
 [VirtIONet_mac_table.fields]    # the struct type of the member 'mac_table'
 macs = { size_is = "in_use" }
 """
+# The VMState layouts of the QEMU 7.2 mirrors (VMGEN_VMSD, _UNUSED, _EQUAL, _POSITIVE_LE).
+_QEMU72 = """\
+[TimersState]
+state = [2, 2]
+vmsd = "timer"
+fields = { unused = { unused = true } }
+
+[RTCWire]
+state = [3, 1]
+vmsd = "mc146818rtc"
+
+[RTCWire.fields]
+unused0 = { unused = true }
+unused1 = { unused = true }
+irq_coalesced = { since = 2 }
+period = { since = 2 }
+base_rtc = { since = 3 }
+last_update = { since = 3 }
+offset = { since = 3 }
+update_timer = { since = 3 }
+next_alarm_time = { since = 3 }
+
+[HPETTimerWire]
+vmsd = "hpet_timer"
+
+[HPETWire]
+state = [2, 1]
+vmsd = "hpet"
+
+[HPETWire.fields]
+num_timers = { since = 2, range = [3, 32] }
+timer = { size_is = "num_timers" }
+
+[PITChannelWire]
+vmsd = "pit channel"
+
+[PITWire]
+state = [3, 2]
+vmsd = "i8254"
+fields = { channels0_irq_disabled = { since = 3 } }
+
+[PCIBusWire]
+state = [1, 1]
+vmsd = "PCIBUS"
+fields = { nirq = { equal = true } }
+
+[PCIDeviceWire]
+vmsd = "PCIDevice"
+fields = { version_id = { positive_le = true } }
+
+[PIIX3Wire]
+state = [3, 2]
+vmsd = "PIIX3"
+"""
 _VNET_UNION = """\
 [VNetOffloadParams.fields]
 csum = { case = ["OFFLOAD_CSUM"] }
@@ -121,10 +175,12 @@ none = { case = ["OFFLOAD_NONE"] }
     # The union's VMGEN_CASE stay in the header: the rest of vnet from the sidecar.
     pytest.param("vnet", _VNET_STRUCT, "CASE", id="vnet-cases-in-header"),
     pytest.param("vnet", _VNET_UNION + _VNET_STRUCT, "", id="vnet"),
+    pytest.param("qemu72/devices", _QEMU72, "", id="qemu72"),
 ])
 def test_sidecar_equals_macros(stem: str, sidecar: str, keep: str, tmp_path: Path,
                                monkeypatch: pytest.MonkeyPatch) -> None:
     expected = _files(FIXTURES, f"{stem}.h", monkeypatch=monkeypatch)
+    (tmp_path / f"{stem}.h").parent.mkdir(parents=True, exist_ok=True)
     (tmp_path / f"{stem}.h").write_text(
         _strip((FIXTURES / f"{stem}.h").read_text(encoding="utf-8"), keep), encoding="utf-8")
     (tmp_path / f"{stem}.toml").write_text(sidecar, encoding="utf-8")
@@ -173,10 +229,11 @@ REFUSALS = {
                        "dev.toml:2:25: error: invalid TOML: Unclosed inline table"),
     # unknown keys
     "unknown_struct_key": ("[Dev]\nstat = [1, 1]\n",
-                           "dev.toml:2:1: error: [Dev]: unknown key 'stat' (state, fields)"),
+                           "dev.toml:2:1: error: [Dev]: unknown key 'stat' (state, vmsd, fields)"),
     "unknown_field_key": ("[Dev.fields]\ncount = { ranges = [0, 1] }\n",
                           "dev.toml:2:1: error: Dev.count: unknown key 'ranges' "
-                          "(case, range, since, size_is, skip, string, union)"),
+                          "(case, equal, positive_le, range, since, size_is, skip, string, "
+                          "union, unused)"),
     # values of the wrong type
     "range_string": ("[Dev.fields]\ncount = { range = \"0..7\" }\n",
                      "dev.toml:2:1: error: 'range' = \"0..7\" does not say VMGEN_RANGE(lo, hi)"),

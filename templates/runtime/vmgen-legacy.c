@@ -127,6 +127,21 @@ static bool put(LegacyVisitor *lv, const void *bytes, size_t n, Error **errp)
     return true;
 }
 
+static bool put_zeros(LegacyVisitor *lv, size_t n, Error **errp)
+{
+    static const uint8_t zeros[64];
+
+    while (n) {
+        size_t chunk = n < sizeof(zeros) ? n : sizeof(zeros);
+
+        if (!put(lv, zeros, chunk, errp)) {
+            return false;
+        }
+        n -= chunk;
+    }
+    return true;
+}
+
 static bool put_be(LegacyVisitor *lv, uint64_t value, unsigned bytes,
                    Error **errp)
 {
@@ -410,6 +425,27 @@ static bool legacy_str(Visitor *v, const char *name, char *buf, size_t max,
     return ok;
 }
 
+static bool legacy_unused(Visitor *v, const char *name, size_t n,
+                          Error **errp)
+{
+    LegacyVisitor *lv = to_legacy(v);
+    const uint8_t *p = NULL;
+    size_t old;
+    bool ok;
+
+    if (!lv_begin(lv, name, &old, errp)) {
+        path_pop(lv, old);
+        return false;
+    }
+    if (v->type == VISITOR_OUTPUT) {
+        ok = put_zeros(lv, n, errp);
+    } else {
+        ok = get(lv, n, &p, errp); /* what the padding holds is ignored */
+    }
+    path_pop(lv, old);
+    return ok;
+}
+
 static bool legacy_push(LegacyVisitor *lv, const char *name, bool list,
                         Error **errp)
 {
@@ -540,6 +576,7 @@ static void legacy_init(LegacyVisitor *lv, VisitorType type, bool store,
     lv->v.type_str = legacy_str;
     lv->v.start_choice = legacy_start_choice;
     lv->v.fail = legacy_fail;
+    lv->v.unused = legacy_unused;
     lv->v.free = legacy_free;
     lv->prefix = prefix;
 }

@@ -357,6 +357,11 @@ bool visit_type_uint_sized(Visitor *v, const char *name, uint64_t *obj,
     return ok;
 }
 
+bool visit_unused(Visitor *v, const char *name, size_t n, Error **errp)
+{
+    return v->unused ? v->unused(v, name, n, errp) : true;
+}
+
 bool visit_select_case(Visitor *v, const char *name, const char *selector,
                        int64_t value, const int64_t *cases,
                        const size_t *alts, size_t n, size_t *alt,

@@ -11,7 +11,7 @@
 #include <stdint.h>
 
 /* Generated code checks this at compile time (#error "regenerate"). */
-#define VMGEN_RUNTIME_VERSION 4
+#define VMGEN_RUNTIME_VERSION 5
 
 /* ---- errors ------------------------------------------------------------ */
 
@@ -104,6 +104,10 @@ struct Visitor {
                            Error **errp);
     bool (*type_sized_uint)(Visitor *v, const char *name, uint64_t *obj,
                             unsigned bytes, uint64_t max, Error **errp);
+    /* Optional (positional formats): `n` bytes of padding (VMState's UNUSED):
+     * output writes zeros, input skips them whatever they hold.  When NULL the
+     * format carries nothing for them. */
+    bool (*unused)(Visitor *v, const char *name, size_t n, Error **errp);
     void (*free)(Visitor *v);
 };
 
@@ -198,6 +202,9 @@ bool visit_type_int_sized(Visitor *v, const char *name, int64_t *obj,
 bool visit_type_uint_sized(Visitor *v, const char *name, uint64_t *obj,
                            unsigned bytes, uint64_t min, uint64_t max,
                            Error **errp);
+/* `n` bytes of padding in a positional format (VMGEN_UNUSED); nothing in
+ * others. */
+bool visit_unused(Visitor *v, const char *name, size_t n, Error **errp);
 /*
  * The element count of an array sized by a sibling count field
  * (VMGEN_SIZE_IS), whose C type is `bytes` wide.  Output: checks the count

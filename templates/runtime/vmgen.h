@@ -24,6 +24,18 @@
  *       the user's bool visit_type_QEMUTimer(Visitor *, const char *,
  *       QEMUTimer *, Error **).
  *
+ * The legacy stream of a QEMU device (its VMStateDescription's field table):
+ *   typedef struct VMGEN_STATE(3, 1) VMGEN_VMSD("mc146818rtc") RTCState {...}
+ *       the legacy stream carries the fields in declaration order, as QEMU's
+ *       table named "mc146818rtc" does: a VMGEN_SIZE_IS count where it is
+ *       declared (before its array), a VMGEN_SINCE field in place.
+ *   uint8_t unused0[28] VMGEN_UNUSED;     28 bytes of padding: zeros out,
+ *                                         ignored in; not in the BER record.
+ *   int32_t version_id VMGEN_POSITIVE_LE; a load takes 0..the value in place
+ *                                         (VMSTATE_INT32_POSITIVE_LE).
+ *   uint8_t num_floppies VMGEN_EQUAL;     a load must find the same value in
+ *                                         place (VMSTATE_UINT8_EQUAL).
+ *
  * A field annotation goes after the declarator (for a bit-field, before the
  * colon); a leading annotation covers every declarator of its line.
  */
@@ -40,6 +52,10 @@
 #define VMGEN_UNION(field) [[vmgen::union(field)]]
 #define VMGEN_CASE(...) [[vmgen::case(__VA_ARGS__)]]
 #define VMGEN_EXTERNAL(kind) [[vmgen::external(kind)]]
+#define VMGEN_VMSD(name) [[vmgen::vmsd(name)]]
+#define VMGEN_POSITIVE_LE [[vmgen::positive_le]]
+#define VMGEN_EQUAL [[vmgen::equal]]
+#define VMGEN_UNUSED [[vmgen::unused]]
 #else
 #define VMGEN_STATE(version, minimum_version)
 #define VMGEN_SKIP
@@ -50,6 +66,10 @@
 #define VMGEN_UNION(field)
 #define VMGEN_CASE(...)
 #define VMGEN_EXTERNAL(kind)
+#define VMGEN_VMSD(name)
+#define VMGEN_POSITIVE_LE
+#define VMGEN_EQUAL
+#define VMGEN_UNUSED
 #endif
 
 #endif /* VMGEN_H */

@@ -20,7 +20,7 @@ from vmgen.backends import banner, cfast, macros, render
 from vmgen.lowering import ir
 
 # Generated code refuses to build against a runtime it was not generated for.
-RUNTIME_VERSION = 4
+RUNTIME_VERSION = 5
 
 # C type of each runtime visitor's value (for casts when visiting through a value).
 _C_TYPES = cfast.C_INT_TYPES
@@ -32,6 +32,11 @@ def _c_string(text: str) -> str:
 
 def _int64_literal(value: int) -> str:
     return cfast.c_literal(value, signed=True)
+
+
+def _literal(value: int, temp: str) -> str:
+    """`value` as a C literal of the temp type ("int64_t" or "uint64_t")."""
+    return _int64_literal(value) if temp == "int64_t" else f"UINT64_C({value})"
 
 
 def _snippet(template: str, **context: object) -> str:
@@ -51,27 +56,55 @@ def _int_args(t: ir.IntType) -> tuple[str, str, str, str, str]:
 
 
 class _Members:
-    """Renders the statements that visit members of one struct."""
+    """Renders the statements that visit members of one struct.
 
-    def __init__(self, module: ir.Module, struct: ir.Struct, base: str = "obj->") -> None:
+    `vmstate`: for ``visit_vmstate_S``, the legacy stream of a struct with a VMState
+    layout (VMGEN_VMSD): its `layout` in order, padding included, each count visited
+    where it is declared (into a local its array uses), and member structs that have
+    a layout visited by their own ``visit_vmstate_T``."""
+
+    def __init__(self, module: ir.Module, struct: ir.Struct, base: str = "obj->",
+                 vmstate: bool = False) -> None:
         self.module = module
         self.struct = struct
         self.base = base  # how C reaches the struct's members
+        self.vmstate = vmstate
         # Discriminator field -> the local holding its value.
         self.selectors = {f.selector: f"vmgen_sel_{f.selector}" for f in struct.wire
                           if f.selector is not None}
+        # vmstate: count field -> the local holding the count its array uses.
+        self.counts = {f.name: f"vmgen_count_{f.name}" for f in self.items()
+                       if f.count_of is not None} if vmstate else {}
+
+    def items(self) -> tuple[ir.Field, ...]:
+        """The fields visited, in order."""
+        if self.vmstate and self.struct.layout is not None:
+            return self.struct.layout
+        return self.struct.wire
+
+    def locals(self) -> list[str]:
+        """The locals' declarations (without the type): discriminators, and counts, which
+        start as the count in place (an array older than its count uses that one)."""
+        return [*(f"{local} = 0" for local in self.selectors.values()),
+                *(f"{local} = (int64_t){self.base}{name}" for name, local in self.counts.items())]
 
     def field(self, f: ir.Field) -> str:
         return self.render(self.how(f), f, _c_string(f.name), f"{self.base}{f.name}")
 
     def how(self, f: ir.Field) -> str:
         """Which way f is visited: its text depends on its type, since-version and this
-        (and for "selector", "union" and "sized", on other members too)."""
+        (and for "selector", "union", "sized" and "count", on other members too)."""
         t = f.type
+        if f.unused is not None:
+            return "unused"
+        if f.name in self.counts:
+            return "count"
         if f.name in self.selectors:
             return "selector"
         if f.const:
             return "const"
+        if f.positive_le:
+            return "positive_le"
         if f.bit_width is not None:
             return "by_value"
         if isinstance(t, ir.UnionRef):
@@ -85,8 +118,16 @@ class _Members:
         """The statement visiting f, as `how` says, under the C name and lvalue given
         (`visitor`: for a member visited by its type's visitor, that visitor's name)."""
         t = f.type
+        if how == "unused":
+            assert f.unused is not None
+            body = _snippet("c/member_unused.c.j2", name=name, size=f.unused)
+            return self._since(f, body)
         assert t is not None
-        if how == "selector":
+        if how == "count":
+            body = self._count(f, t, name, path)
+        elif how == "positive_le":
+            body = self._positive_le(t, name, path)
+        elif how == "selector":
             body = self._selector(f, t, name, path)
         elif how == "const":
             body = self._const(t, name, path)
@@ -100,10 +141,25 @@ class _Members:
             body = self._sized(t, name, path)
         else:
             body = self.member(t, name, path, 0, visitor)
-        if f.since is not None:
-            body = _snippet("c/member_since.c.j2", since=f.since,
-                            body=textwrap.indent(body, "    "))
-        return body
+        return self._since(f, body)
+
+    @staticmethod
+    def _since(f: ir.Field, body: str) -> str:
+        if f.since is None:
+            return body
+        return _snippet("c/member_since.c.j2", since=f.since, body=textwrap.indent(body, "    "))
+
+    def _count(self, f: ir.Field, t: ir.WireType, name: str, path: str) -> str:
+        """A count visited where it is declared (vmstate): into the local its array uses,
+        checked against the array's capacity before any element is visited."""
+        assert isinstance(t, ir.IntType) and f.count_of is not None
+        array = self.struct.field(f.count_of).type
+        assert isinstance(array, (ir.ArrayType, ir.BytesType)) and array.count is not None
+        temp, sign, _, _, _ = _int_args(t)
+        return _snippet("c/member_count_value.c.j2", temp=temp, sign=sign, name=name,
+                        path=path, bytes=t.bits // 8, lo=_literal(array.count.min, temp),
+                        hi=_literal(array.count.max, temp), local=self.counts[f.name],
+                        c_type=_C_TYPES[t.visitor])
 
     def member(self, t: ir.WireType, name: str, path: str, depth: int,
                visitor: str | None = None) -> str:
@@ -126,11 +182,14 @@ class _Members:
                             visitor=t.visitor)
         assert not isinstance(t, ir.UnionRef), "unions are visited by _union"
         if isinstance(t, ir.StructRef) and self.module.struct(t.name).anonymous:
-            inner = _Members(self.module, self.module.struct(t.name), f"{path}.")
+            inner = _Members(self.module, self.module.struct(t.name), f"{path}.", self.vmstate)
             return _snippet(
-                "c/member_struct_inline.c.j2", name=name, locals=list(inner.selectors.values()),
-                members=[textwrap.indent(inner.field(f), "    ") for f in inner.struct.wire],
+                "c/member_struct_inline.c.j2", name=name, locals=inner.locals(),
+                members=[textwrap.indent(inner.field(f), "    ") for f in inner.items()],
             )
+        if (self.vmstate and isinstance(t, ir.StructRef)
+                and self.module.struct(t.name).layout is not None):
+            return _snippet("c/member_vmstate.c.j2", struct=t.name, name=name, path=path)
         return _snippet("c/member_scalar.c.j2", name=name,
                         visitor=t.visitor if visitor is None else visitor, path=path)
 
@@ -170,6 +229,13 @@ class _Members:
         return _snippet("c/member_selector.c.j2", name=name, path=path, function=function,
                         args=args, c_type=c_type, local=self.selectors[f.name])
 
+    def _positive_le(self, t: ir.WireType, name: str, path: str) -> str:
+        """VMGEN_POSITIVE_LE: a load takes 0..the value in place (a signed integer)."""
+        assert isinstance(t, ir.IntType)
+        temp, function, args, fmt = self._value_call(t)
+        return _snippet("c/member_positive_le.c.j2", name=name, path=path, temp=temp,
+                        function=function, args=args, format=fmt, c_type=_C_TYPES[t.visitor])
+
     def _const(self, t: ir.WireType, name: str, path: str) -> str:
         temp, function, args, fmt = self._value_call(t)
         return _snippet("c/member_const.c.j2", name=name, path=path, temp=temp,
@@ -187,6 +253,14 @@ class _Members:
                       min=t.count.min, max=t.count.max)
         null_check = (_snippet("c/null_check.c.j2", path=path, name=name)
                       if t.count.pointer else "")
+        if count.name in self.counts:
+            # vmstate: the count was visited where it is declared (a fixed capacity)
+            local = self.counts[count.name]
+            if isinstance(t, ir.BytesType):
+                return _snippet("c/member_bytes_counted_before.c.j2", local=local, **common)
+            element = textwrap.indent(self.member(t.element, "NULL", f"{path}[i0]", 1), " " * 8)
+            return _snippet("c/member_list_counted_before.c.j2", local=local, count_var="n0",
+                            index="i0", element=element, **common)
         if isinstance(t, ir.BytesType):
             if t.count.fixed:
                 return _snippet("c/member_bytes_counted.c.j2", **common)
@@ -245,6 +319,7 @@ class _StateView:
     name_literal: str
     version: int
     minimum_version: int
+    legacy_info: str  # the VmgenStateInfo the legacy stream is visited through
 
 
 @dataclass(frozen=True)
@@ -307,7 +382,7 @@ def _visitors(module: ir.Module, shapes: bool) -> list[_StructView]:
         texts = []
         for f in s.wire:
             text = None
-            if shapes and f.name not in selectors:
+            if shapes and f.name not in selectors and not f.positive_le:
                 key = (id(f.type), f.const, f.bit_width is None, f.since)
                 text = found.get(key, "")  # "": not seen yet (no rendering is empty)
                 if text == "":
@@ -322,6 +397,19 @@ def _visitors(module: ir.Module, shapes: bool) -> list[_StructView]:
             texts.append(text)
         structs.append(_StructView(s.name, s.c_type, list(selectors.values()), texts))
     return structs
+
+
+def _vmstate_visitors(module: ir.Module) -> list[_StructView]:
+    """``visit_vmstate_S`` of each named struct with a VMState layout (VMGEN_VMSD)."""
+    views = []
+    for s in module.structs:
+        if s.layout is None or s.anonymous:
+            continue
+        members = _Members(module, s, vmstate=True)
+        views.append(_StructView(s.name, s.c_type, members.locals(),
+                                 [textwrap.indent(members.field(f), "    ")
+                                  for f in members.items()]))
+    return views
 
 
 # A named struct's visitor in a shape's text; the by_value key of such members.
@@ -417,7 +505,8 @@ def _context(module: ir.Module, shapes: bool = True) -> dict[str, object]:
         for u in module.unions
     ]
     states = [
-        _StateView(s.name, s.c_type, _c_string(s.name), s.state.version, s.state.minimum_version)
+        _StateView(s.name, s.c_type, _c_string(s.name), s.state.version, s.state.minimum_version,
+                   f"vmgen_{'vmstate_' if s.layout is not None else ''}info_{s.name}")
         for s in module.states
         if s.state is not None
     ]
@@ -433,6 +522,8 @@ def _context(module: ir.Module, shapes: bool = True) -> dict[str, object]:
         "guard": _guard(module),
         "runtime_version": RUNTIME_VERSION,
         "structs": structs,
+        "vmstates": _vmstate_visitors(module),
+        "vmstate_states": [d for d in states if d.legacy_info != f"vmgen_info_{d.name}"],
         "enums": enums,
         "unions": unions,
         "states": states,

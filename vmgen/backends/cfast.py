@@ -288,6 +288,8 @@ class _Planner:
         found = self.found
         hits = []
         for index, f in enumerate(s.wire):
+            if f.positive_le:
+                raise Unsupported(f"{s.name}.{f.name} is VMGEN_POSITIVE_LE")
             idlen = 1 if index < 31 else len(context_id(index, False))
             hits.append(found.get((id(f.type), idlen, f.const)) or self.shape(s, f, idlen))
         if not hits:
@@ -338,6 +340,8 @@ class _Planner:
         t = f.type
         assert t is not None
         where = f"{s.name}.{f.name}"
+        if f.positive_le:
+            raise Unsupported(f"{where} is VMGEN_POSITIVE_LE")
         if isinstance(t, (ir.ArrayType, ir.BytesType)) and t.count is not None:
             op, size = self.sized(s, t, id_c, idlen, expr, base, depth, where)
         else:

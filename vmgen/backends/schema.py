@@ -69,6 +69,8 @@ def _field(f: ir.Field) -> dict[str, Any]:
         out["bit_width"] = f.bit_width
     if f.selector is not None:
         out["selector"] = f.selector
+    if f.positive_le:
+        out["positive_le"] = True
     return out
 
 
@@ -108,7 +110,9 @@ class _Fields:
                 place = places[loc.file] = _string(f"{_file_name(loc.file)}:")[:-1]
             line = int.__repr__(loc.line)
             if f.type is None:
-                skipped.append(f'{{"name": {name}, "c_type": {c_type}, "at": {place}{line}"}}')
+                unused = "" if f.unused is None else f', "unused": {int.__repr__(f.unused)}'
+                skipped.append(f'{{"name": {name}, "c_type": {c_type}, "at": {place}{line}"'
+                               f'{unused}}}')
                 continue
             if f.count_of is not None:
                 derived.append(f'{{"name": {name}, "count_of": {_string(f.count_of)}, '
@@ -119,7 +123,7 @@ class _Fields:
             since = "null" if f.since is None else int.__repr__(f.since)
             text = (f'{{"name": {name}, "c_type": {c_type}, "wire": {wire}, '
                     f'"since": {since}, "at": {place}{line}"')
-            if not f.const and f.bit_width is None and f.selector is None:
+            if not f.const and f.bit_width is None and f.selector is None and not f.positive_le:
                 fields.append(text + "}")  # the common case
                 continue
             if f.const:
@@ -128,6 +132,8 @@ class _Fields:
                 text += f', "bit_width": {int.__repr__(f.bit_width)}'
             if f.selector is not None:
                 text += f', "selector": {_string(f.selector)}'
+            if f.positive_le:
+                text += ', "positive_le": true'
             fields.append(text + "}")
         return fields, derived, skipped
 
@@ -150,10 +156,15 @@ def _schema(module: ir.Module, fields: _Fields | None) -> dict[str, Any]:
             wired = [_field(f) for f in s.wire]
             derived = [{"name": f.name, "count_of": f.count_of, "at": _where(f.location)}
                        for f in s.fields if f.count_of is not None]
-            skipped = [{"name": f.name, "c_type": f.c_type, "at": _where(f.location)}
+            skipped = [{"name": f.name, "c_type": f.c_type, "at": _where(f.location),
+                        **({} if f.unused is None else {"unused": f.unused})}
                        for f in s.fields if f.type is None]
         types[s.name] = {"kind": "struct", "c_type": s.c_type, "at": _where(s.location),
                          "fields": wired, "derived": derived, "skipped": skipped}
+        if s.layout is not None:
+            # The legacy stream's own order (VMGEN_VMSD): what QEMU's table lists.
+            types[s.name]["vmsd"] = s.vmsd
+            types[s.name]["legacy"] = [f.name for f in s.layout]
     for e in module.enums:
         types[e.name] = {
             "kind": "enum",

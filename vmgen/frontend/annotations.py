@@ -29,6 +29,10 @@ KNOWN: dict[str, tuple[int, str]] = {
     "union": (1, "VMGEN_UNION(field)"),
     "case": (-1, "VMGEN_CASE(value, ...)"),
     "external": (1, "VMGEN_EXTERNAL(kind)"),
+    "vmsd": (1, 'VMGEN_VMSD("name")'),
+    "positive_le": (0, "VMGEN_POSITIVE_LE"),
+    "equal": (0, "VMGEN_EQUAL"),
+    "unused": (0, "VMGEN_UNUSED"),
 }
 
 
@@ -170,3 +174,18 @@ def identifier_arg(ann: Annotation, what: str) -> str:
     if not isinstance(arg, c_ast.ID):
         raise VmgenError.at(ann.location, f"{KNOWN[ann.kind][1]}: {what} must be a field name")
     return str(arg.name)
+
+
+def string_arg(ann: Annotation, what: str) -> str:
+    """The argument of `ann` that must be a string literal of printable ASCII (a
+    VMState name: 1 to 255 bytes, as the stream's one-byte lengths allow)."""
+    arg = ann.args[0]
+    text = arg.value if isinstance(arg, c_ast.Constant) and arg.type == "string" else None
+    if text is None or not (text.startswith('"') and text.endswith('"')):
+        raise VmgenError.at(ann.location, f"{KNOWN[ann.kind][1]}: {what} must be a string "
+                            "literal")
+    body = str(text[1:-1])
+    if "\\" in body or not 1 <= len(body) <= 255 or not all(" " <= c <= "~" for c in body):
+        raise VmgenError.at(ann.location, f"{KNOWN[ann.kind][1]}: {what} must be 1 to 255 "
+                            "printable ASCII characters without escapes")
+    return body

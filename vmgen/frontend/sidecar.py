@@ -4,6 +4,7 @@ The sidecar says the same things as the macros of vmgen.h::
 
     [RTCState]                      # a struct, by its typedef name or tag
     state = [3, 1]                  # VMGEN_STATE(3, 1)
+    vmsd = "mc146818rtc"            # VMGEN_VMSD("mc146818rtc")
 
     [RTCState.fields]
     irq = "skip"                    # VMGEN_SKIP
@@ -11,6 +12,7 @@ The sidecar says the same things as the macros of vmgen.h::
     fifo = { size_is = "count", since = 2 }
     name = { string = true }
     u = { union = "kind" }
+    unused0 = { unused = true }     # VMGEN_UNUSED (also equal, positive_le)
 
     [Payload.fields]                # a union's members
     a = { case = [1, 2] }
@@ -42,7 +44,8 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - Python 3.10
     import tomli as tomllib
 
-_FIELD_KEYS = {"skip", "since", "size_is", "range", "string", "union", "case"}
+_FIELD_KEYS = {"skip", "since", "size_is", "range", "string", "union", "case", "equal",
+               "positive_le", "unused"}
 
 
 def _node(value: Any, loc: Location) -> c_ast.Node:
@@ -142,13 +145,25 @@ class Sidecar:
                     raise VmgenError.at(self._loc(name, key),
                                         f"[{name}]: 'fields' must be a table of fields")
                 if key == "state":
-                    self.structs[name] = [self._annotation("state", value, name, "state")]
+                    self.structs.setdefault(name, []).append(
+                        self._annotation("state", value, name, "state"))
+                elif key == "vmsd":
+                    self.structs.setdefault(name, []).append(self._vmsd(value, name))
                 elif key == "fields" and isinstance(value, dict):
                     for fname, spec in value.items():
                         self.fields[(name, fname)] = self._field(name, fname, spec)
                 else:
                     raise VmgenError.at(self._loc(name, key),
-                                        f"[{name}]: unknown key '{key}' (state, fields)")
+                                        f"[{name}]: unknown key '{key}' (state, vmsd, fields)")
+
+    def _vmsd(self, value: Any, struct: str) -> Annotation:
+        loc = self._loc(struct, "vmsd")
+        if not isinstance(value, str):
+            raise VmgenError.at(loc, f"'vmsd' = {_toml(value)} does not say "
+                                f"{KNOWN['vmsd'][1]}")
+        coord = Coord(loc.file, loc.line, loc.column)
+        return Annotation("vmsd", (c_ast.Constant("string", json.dumps(value), coord=coord),),
+                          loc)
 
     def _field(self, struct: str, name: str, spec: Any) -> list[Annotation]:
         if spec == "skip":

@@ -19,6 +19,10 @@ Invariants (established by the frontend, relied on by every backend):
 * A count field (``count_of`` set) is not on the wire: the array's length is.
   It sizes exactly one array of the same struct, and its type holds the
   array's capacity.
+* ``Struct.layout`` (set with ``vmsd``) is the legacy stream's own order: every
+  migrated field once and the VMGEN_UNUSED padding, in declaration order; a count
+  comes before its array, a discriminator before its union.  Padding fields have
+  no wire type (they are not in the BER record) and ``unused`` set.
 """
 
 from __future__ import annotations
@@ -196,6 +200,8 @@ class Field:
     const: bool = False  # travels, and a load must find the same value in place
     count_of: str | None = None  # the count of this array: derived, not on the wire
     selector: str | None = None  # a union field: its discriminator field
+    positive_le: bool = False  # VMGEN_POSITIVE_LE: a load takes 0..the value in place
+    unused: int | None = None  # VMGEN_UNUSED: n bytes of padding in the legacy stream only
 
     @property
     def skipped(self) -> bool:
@@ -214,7 +220,7 @@ def plain_field(name: str, c_type: str, type: WireType, location: Location,
     f: Field = _new(Field)
     _set(f, "__dict__", {"name": name, "c_type": c_type, "type": type, "location": location,
                          "since": None, "bit_width": None, "const": const, "count_of": None,
-                         "selector": None})
+                         "selector": None, "positive_le": False, "unused": None})
     return f
 
 
@@ -249,6 +255,13 @@ class Struct:
     fields: tuple[Field, ...]
     location: Location
     state: StateInfo | None  # set for device states (VMGEN_STATE)
+    # VMGEN_VMSD("name"): the VMStateDescription this struct's legacy stream follows.
+    vmsd: str | None = None
+    # With `vmsd`: what the legacy stream carries, in declaration order (VMState's
+    # field table): migrated fields (count fields where they are declared, each
+    # since-version field in place) and VMGEN_UNUSED padding.  None: the legacy
+    # stream follows `fields` (wire order, each count right before its array).
+    layout: tuple[Field, ...] | None = None
 
     @property
     def anonymous(self) -> bool:

@@ -64,8 +64,8 @@ def wire_order(fields: list[ir.Field]) -> list[ir.Field]:
 
 
 def link(struct: str, context: str, raw: list[RawField], sink: DiagnosticSink,
-         union_named: Callable[[str], ir.Union], enums: Mapping[str, ir.Enum]
-         ) -> list[ir.Field]:
+         union_named: Callable[[str], ir.Union], enums: Mapping[str, ir.Enum],
+         vmstate: bool = False) -> list[ir.Field]:
     """Resolve what annotations say about siblings (counts, selectors), check
     it, and put the fields in wire order."""
     in_order = list(map(_FIELD, raw))
@@ -81,7 +81,7 @@ def link(struct: str, context: str, raw: list[RawField], sink: DiagnosticSink,
         f = r.field
         try:
             if "size_is" in r.anns:
-                count, array = _link_count(f, r.anns["size_is"], fields, counts)
+                count, array = _link_count(f, r.anns["size_is"], fields, counts, vmstate)
                 fields[count.name] = count
                 fields[array.name] = array
             if "union" in r.anns:
@@ -99,8 +99,7 @@ def link(struct: str, context: str, raw: list[RawField], sink: DiagnosticSink,
 
 def _link_count(
     array: ir.Field, ann: Annotation, fields: dict[str, ir.Field],
-    counts: dict[str, str],
-) -> tuple[ir.Field, ir.Field]:
+    counts: dict[str, str], vmstate: bool = False) -> tuple[ir.Field, ir.Field]:
     """The count field and the array, linked."""
     name = identifier_arg(ann, "the count")
     label = f"VMGEN_SIZE_IS({name}) on '{array.name}'"
@@ -117,7 +116,9 @@ def _link_count(
         raise FieldError(ann.location, f"{label}: the count field '{name}' is not an integer")
     if count.const:
         raise FieldError(ann.location, f"{label}: the count field '{name}' is const")
-    if count.since != array.since:
+    # In a VMState layout the count travels on its own: an array older than its count
+    # uses the count in place when the data is older than the count (VMState's rule).
+    if count.since != array.since and not (vmstate and (count.since or 0) >= (array.since or 0)):
         raise FieldError(ann.location, f"{label}: the count field '{name}' and the array "
                           "must have the same VMGEN_SINCE")
     sized = array.type

@@ -26,6 +26,7 @@ from vmgen.frontend.annotations import (
     on_declaration,
     on_type,
     on_typedef,
+    string_arg,
 )
 from vmgen.frontend.annotations import (
     attributes_of as _read_attributes,
@@ -289,24 +290,19 @@ class Lowerer:
             if not isinstance(definition, c_ast.Struct):
                 continue
             try:
-                anns = on_type(definition)
-                if self.sidecar is not None:
-                    names = [n for n in (self.t.typedef_of.get(id(definition)),
-                                         definition.name) if n]
-                    for n in names:  # by typedef name or by tag
-                        anns = self.sidecar.merge(anns, self.sidecar.struct(n))
+                anns = self._struct_annotations(definition)
             except VmgenError as exc:
                 self.sink.extend(exc)
                 continue
             for a in anns:
                 if a.kind == "state":
                     states.append((definition, a))
-                else:
+                elif a.kind != "vmsd":
                     self.sink.error(a.location, f"{a.macro} belongs on a field, not on a struct")
         for u in self.t.union_definitions:
             for a in on_type(u):
-                if a.kind == "state":
-                    self.sink.error(a.location, "VMGEN_STATE belongs on a struct, not on a union")
+                if a.kind in ("state", "vmsd"):
+                    self.sink.error(a.location, f"{a.macro} belongs on a struct, not on a union")
         if not states and not self.sink.items:
             self.sink.error(
                 Location(self.parsed.header, 0, 0),
@@ -328,6 +324,51 @@ class Lowerer:
             target=self.target,
         )
 
+    def _struct_annotations(self, definition: c_ast.Struct) -> list[Annotation]:
+        """A struct's own annotations: the header's and the annotations file's (by
+        typedef name or by tag)."""
+        anns = on_type(definition)
+        if self.sidecar is not None:
+            names = [n for n in (self.t.typedef_of.get(id(definition)), definition.name) if n]
+            for n in names:
+                anns = self.sidecar.merge(anns, self.sidecar.struct(n))
+        return anns
+
+    def _vmsd(self, definition: c_ast.Struct) -> str | None:
+        try:
+            for a in self._struct_annotations(definition):
+                if a.kind == "vmsd":
+                    return string_arg(a, "the name")
+        except VmgenError as exc:
+            self.sink.extend(exc)
+        return None
+
+    def _layout(self, context: str, raw: list[RawField],
+                fields: list[ir.Field]) -> tuple[ir.Field, ...]:
+        """The legacy stream's order (VMGEN_VMSD): declaration order, each count before
+        its array and each discriminator before its union."""
+        by_name = {f.name: f for f in fields}
+        items = [by_name[r.field.name] for r in raw]
+        items = [f for f in items if f.type is not None or f.unused is not None]
+        position = {f.name: i for i, f in enumerate(items)}
+        for i, f in enumerate(items):
+            t = f.type
+            if isinstance(t, (ir.ArrayType, ir.BytesType)) and t.count is not None:
+                if position.get(t.count.field, -1) > i:
+                    self.sink.error(f.location, f"'{f.name}' is sized by '{t.count.field}', "
+                                    "which is declared after it: with VMGEN_VMSD the count "
+                                    "travels where it is declared, so declare it first",
+                                    context)
+                elif not t.count.fixed:
+                    self.sink.error(f.location, f"'{f.name}': with VMGEN_VMSD a sized array "
+                                    "needs a fixed capacity (an array member, not a pointer)",
+                                    context)
+            if f.selector is not None and position.get(f.selector, -1) > i:
+                self.sink.error(f.location, f"the union '{f.name}' is selected by "
+                                f"'{f.selector}', which is declared after it: with VMGEN_VMSD "
+                                "the discriminator must come first", context)
+        return tuple(items)
+
     def _struct_name(self, definition: c_ast.Struct) -> tuple[str, str]:
         typedef = self.t.typedef_of.get(id(definition))
         if typedef is not None:
@@ -348,12 +389,16 @@ class Lowerer:
         context = f"In struct '{name}':"
         errors = len(self.sink.items)
         raw: list[RawField] = []
+        vmsd = self._vmsd(definition)
         self._lower_members(definition, name, context, raw)
-        fields = link(name, context, raw, self.sink, self._union_named, self.enums_by_name)
+        fields = link(name, context, raw, self.sink, self._union_named, self.enums_by_name,
+                      vmstate=vmsd is not None)
         state_info = None
         if state is not None:
             state_info = self._state_info(state, name)
-        lowered = ir.Struct(name, c_type, tuple(fields), location_of(definition), state_info)
+        layout = self._layout(context, raw, fields) if vmsd is not None else None
+        lowered = ir.Struct(name, c_type, tuple(fields), location_of(definition), state_info,
+                            vmsd, layout)
         if len(self.sink.items) == errors and not lowered.wire:
             self.sink.error(
                 lowered.location,
@@ -456,7 +501,7 @@ class Lowerer:
         anns = self._annotations(decl, struct, decl.name)
         by_kind: dict[str, Annotation] = {}
         for a in anns:
-            if a.kind in ("state", "external"):
+            if a.kind in ("state", "external", "vmsd"):
                 raise FieldError(a.location, f"{a.macro} does not belong on {label}")
             if a.kind == "case":
                 raise FieldError(a.location, f"VMGEN_CASE belongs on a union member, not on "
@@ -471,6 +516,11 @@ class Lowerer:
                 raise FieldError(others[0].location,
                                   f"{others[0].macro} on {label}, which is VMGEN_SKIP")
             return RawField(ir.Field(decl.name, spelled, None, loc), by_kind)
+        if "unused" in by_kind:
+            others = [a for k, a in by_kind.items() if k not in ("unused", "since")]
+            if others:
+                raise FieldError(others[0].location,
+                                  f"{others[0].macro} on {label}, which is VMGEN_UNUSED")
         const = False
         node: c_ast.Node | None = decl.type
         while node is not None:
@@ -494,20 +544,42 @@ class Lowerer:
         except FieldError as exc:
             where = exc.location if exc.location.line > 0 else loc
             raise FieldError(where, f"{label} ({spelled}): {exc.message}") from None
-        if const and not isinstance(wire, (ir.IntType, ir.EnumRef, ir.BoolType)):
-            raise FieldError(
-                loc, f"{label} ({spelled}): const is supported on integer, enum and bool "
-                "fields (a load checks the value in place); mark it VMGEN_SKIP"
-            )
         since = None
         if "since" in by_kind:
             since = self.folder.fold(by_kind["since"].args[0], "the version of VMGEN_SINCE")
             if not 0 <= since <= 0xFFFFFFFF:
                 raise FieldError(by_kind["since"].location,
                                   f"VMGEN_SINCE({since}) on {label}: outside 0..4294967295")
+        if "unused" in by_kind:
+            if not isinstance(wire, ir.BytesType) or wire.count is not None:
+                raise FieldError(by_kind["unused"].location,
+                                  f"VMGEN_UNUSED on {label} ({spelled}): padding is an array "
+                                  "of uint8_t or char")
+            return RawField(ir.Field(decl.name, spelled, None, loc, since=since,
+                                     unused=wire.length), by_kind)
+        if const and not isinstance(wire, (ir.IntType, ir.EnumRef, ir.BoolType)):
+            raise FieldError(
+                loc, f"{label} ({spelled}): const is supported on integer, enum and bool "
+                "fields (a load checks the value in place); mark it VMGEN_SKIP"
+            )
+        if "equal" in by_kind:
+            if not isinstance(wire, (ir.IntType, ir.EnumRef, ir.BoolType)):
+                raise FieldError(by_kind["equal"].location,
+                                  f"VMGEN_EQUAL on {label} ({spelled}): applies to integer, "
+                                  "enum and bool fields")
+            const = True
+        positive_le = "positive_le" in by_kind
+        if positive_le:
+            where = by_kind["positive_le"].location
+            if not isinstance(wire, ir.IntType) or not wire.signed or wire.ranged:
+                raise FieldError(where, f"VMGEN_POSITIVE_LE on {label} ({spelled}): applies "
+                                  "to signed integers without a range or bit width")
+            if const:
+                raise FieldError(where, f"VMGEN_POSITIVE_LE on {label} ({spelled}), which must "
+                                  "equal the value in place already (const or VMGEN_EQUAL)")
         return RawField(
             ir.Field(decl.name, spelled, wire, loc, since=since, bit_width=bit_width,
-                     const=const),
+                     const=const, positive_le=positive_le),
             by_kind,
         )
 

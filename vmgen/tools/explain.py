@@ -14,6 +14,8 @@ from vmgen.lowering import ir
 
 def _notes(s: ir.Struct, f: ir.Field) -> str:
     notes = []
+    if f.unused is not None:
+        return f"padding: {f.unused} bytes in the legacy stream only (VMGEN_UNUSED)"
     if f.type is None:
         return "skipped (VMGEN_SKIP)"
     if f.count_of is not None:
@@ -28,6 +30,8 @@ def _notes(s: ir.Struct, f: ir.Field) -> str:
         notes.append(f"bit-field : {f.bit_width}")
     if f.const:
         notes.append("const: a load checks it equals the destination's")
+    if f.positive_le:
+        notes.append("a load takes 0..the destination's value (VMGEN_POSITIVE_LE)")
     if f.selector is not None:
         notes.append(f"union selected by '{f.selector}'")
     if any(g.selector == f.name for g in s.fields):
@@ -69,6 +73,9 @@ def explain(module: ir.Module) -> str:
             rows.append((f.name, f.c_type, _wire(f.type),
                          str(f.since) if f.since is not None else "", _notes(s, f)))
         lines += ["  " + line for line in _table(rows)]
+        if s.layout is not None:
+            order = ", ".join(f.name for f in s.layout)
+            lines.append(f'  legacy stream: VMState "{s.vmsd}", in declaration order: {order}')
         if s.name in specialized:
             lines.append("  C codec: specialized straight-line DER/BER code (the visitors take "
                          "over for anything irregular)")
@@ -92,13 +99,22 @@ def _vm_int(t: ir.IntType) -> str:
 
 def _vmstate_entry(module: ir.Module, s: ir.Struct, f: ir.Field) -> list[str]:
     """The VMSTATE_* line(s) that write what the legacy stream holds for `f`."""
-    assert f.type is not None
-    t, name, owner = f.type, f.name, s.c_type or s.name
+    name, owner = f.name, s.c_type or s.name
     v = f"_V({name}, {owner}, {f.since})" if f.since is not None else f"({name}, {owner})"
+    if f.unused is not None:
+        return [f"VMSTATE_UNUSED_V({f.since}, {f.unused}),"
+                if f.since is not None else f"VMSTATE_UNUSED({f.unused}),"]
+    assert f.type is not None
+    t = f.type
     if isinstance(t, ir.ExternalType):
         t = t.wire
     if f.const and isinstance(t, ir.IntType):
         return [f"VMSTATE_{_vm_int(t)}_EQUAL({name}, {owner}, NULL),"]
+    if f.positive_le and isinstance(t, ir.IntType):
+        return [f"VMSTATE_{_vm_int(t)}_POSITIVE_LE({name}, {owner}),"]
+    if f.count_of is not None and s.layout is not None:
+        return [f"VMSTATE_{_vm_int(t)}{v}, /* the count of {f.count_of} */"
+                if isinstance(t, ir.IntType) else f"/* {name} */"]
     if f.bit_width is not None:
         width = t.bits if isinstance(t, ir.IntType) else 32 if isinstance(t, ir.EnumRef) else 8
         return [f"/* bit-field {name}: {width // 8} bytes through a shadow field "
@@ -128,8 +144,9 @@ def _vmstate_entry(module: ir.Module, s: ir.Struct, f: ir.Field) -> list[str]:
             count = s.field(t.count.field)
             assert isinstance(count.type, ir.IntType)
             cw = f"{'' if count.type.signed else 'U'}INT{count.type.bits}"
-            out.append(f"VMSTATE_{_vm_int(count.type)}({count.name}, {owner}), "
-                       f"/* the count of {name}, first */")
+            if s.layout is None:  # else the count has its own entry where it is declared
+                out.append(f"VMSTATE_{_vm_int(count.type)}({count.name}, {owner}), "
+                           f"/* the count of {name}, first */")
             if isinstance(t, ir.BytesType):
                 return [*out, f"VMSTATE_VBUFFER_{cw}({name}, {owner}, "
                         f"{f.since or 0}, NULL, {count.name}),"]
@@ -185,11 +202,11 @@ def vmstate(module: ir.Module) -> str:
         version = s.state.version if s.state else 1
         minimum = s.state.minimum_version if s.state else 1
         lines.append(f"static const VMStateDescription vmstate_{s.name} = {{")
-        lines.append(f'    .name = "{s.name}",')
+        lines.append(f'    .name = "{s.vmsd or s.name}",')
         lines.append(f"    .version_id = {version},")
         lines.append(f"    .minimum_version_id = {minimum},")
         lines.append("    .fields = (VMStateField[]) {")
-        for f in s.wire:
+        for f in s.wire if s.layout is None else s.layout:
             for entry in _vmstate_entry(module, s, f):
                 lines.append(f"        {entry}")
         lines.append("        VMSTATE_END_OF_LIST()")

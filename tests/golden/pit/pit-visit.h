@@ -10,8 +10,8 @@
 #include "vmgen-legacy.h"
 #include "pit.h"
 
-#if !defined(VMGEN_RUNTIME_VERSION) || VMGEN_RUNTIME_VERSION != 4
-#error "pit-visit.h needs vmgen runtime version 4: regenerate it and the runtime (vmgen generate, vmgen runtime) with one vmgen"
+#if !defined(VMGEN_RUNTIME_VERSION) || VMGEN_RUNTIME_VERSION != 5
+#error "pit-visit.h needs vmgen runtime version 5: regenerate it and the runtime (vmgen generate, vmgen runtime) with one vmgen"
 #endif
 
 bool visit_type_PITChannelState(Visitor *v, const char *name, PITChannelState *obj, Error **errp);
