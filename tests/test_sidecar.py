@@ -158,6 +158,46 @@ fields = { version_id = { positive_le = true } }
 [PIIX3Wire]
 state = [3, 2]
 vmsd = "PIIX3"
+
+[FWCfgDMAWire]
+vmsd = "fw_cfg/dma"
+
+[FWCfgACPIWire]
+vmsd = "fw_cfg/acpi_mr"
+
+[FWCfgWire]
+state = [2, 2]
+vmsd = "fw_cfg"
+
+[FWCfgWire.fields]
+dma = { subsection = [0, 0, "has_dma"] }
+acpi_mr = { subsection = [1, 1, "has_acpi_mr"] }
+
+[FDriveMediaRateWire]
+vmsd = "fdrive/media_rate"
+
+[FDriveWire]
+vmsd = "fdrive"
+fields = { media_rate = { subsection = [1, 1, "has_media_rate"] } }
+
+[FDCtrlWire]
+vmsd = "fdc"
+fields = { num_floppies = { equal = true } }
+
+[FDCtrlISAWire]
+state = [2, 2]
+vmsd = "fdc"
+
+[KBDExtendedWire]
+vmsd = "pckbd/extended_state"
+
+[KBDWire]
+vmsd = "pckbd"
+fields = { extended_state = { subsection = [0, 0, "has_extended_state"] } }
+
+[ISAKBDWire]
+state = [3, 3]
+vmsd = "pckbd"
 """
 _VNET_UNION = """\
 [VNetOffloadParams.fields]
@@ -233,7 +273,7 @@ REFUSALS = {
     "unknown_field_key": ("[Dev.fields]\ncount = { ranges = [0, 1] }\n",
                           "dev.toml:2:1: error: Dev.count: unknown key 'ranges' "
                           "(case, equal, positive_le, range, since, size_is, skip, string, "
-                          "union, unused)"),
+                          "subsection, union, unused)"),
     # values of the wrong type
     "range_string": ("[Dev.fields]\ncount = { range = \"0..7\" }\n",
                      "dev.toml:2:1: error: 'range' = \"0..7\" does not say VMGEN_RANGE(lo, hi)"),

@@ -446,6 +446,81 @@ static bool legacy_unused(Visitor *v, const char *name, size_t n,
     return ok;
 }
 
+#define LEGACY_SUBSECTION 0x05
+
+/* The name of the subsection header at the read position, or 0 if there is none. */
+static size_t subsection_at(const LegacyVisitor *lv, const uint8_t **name)
+{
+    size_t left = lv->size - lv->pos;
+    const uint8_t *p = lv->buf + lv->pos;
+
+    if (left < 2 || p[0] != LEGACY_SUBSECTION || left - 2 < (size_t)p[1] + 4) {
+        return 0;
+    }
+    *name = p + 2;
+    return p[1];
+}
+
+static bool legacy_start_subsection(Visitor *v, const char *name,
+                                    uint32_t minimum, uint32_t version,
+                                    bool *present, Error **errp)
+{
+    LegacyVisitor *lv = to_legacy(v);
+    size_t n = strlen(name), old;
+    bool ok = true;
+
+    if (!lv_begin(lv, name, &old, errp)) {
+        path_pop(lv, old);
+        return false;
+    }
+    if (n == 0 || n > 255) {
+        ok = fail_at(lv, errp, "a subsection name has 1 to 255 bytes");
+    } else if (v->type == VISITOR_OUTPUT) {
+        uint8_t head[2] = { LEGACY_SUBSECTION, (uint8_t)n };
+
+        if (*present) {
+            ok = put(lv, head, 2, errp) && put(lv, name, n, errp) &&
+                 put_be(lv, version, 4, errp);
+            v->version = version;
+        }
+    } else {
+        const uint8_t *at = NULL;
+        uint64_t data = 0;
+
+        *present = subsection_at(lv, &at) == n && memcmp(at, name, n) == 0;
+        if (*present) {
+            lv->pos += 2 + n;
+            ok = get_be(lv, 4, &data, errp);
+            if (ok && (data < minimum || data > version)) {
+                ok = fail_at(lv, errp, "subsection version %" PRIu64 ", this reader takes %"
+                             PRIu32 "..%" PRIu32, data, minimum, version);
+            }
+            v->version = (uint32_t)data;
+        }
+    }
+    path_pop(lv, old);
+    return ok;
+}
+
+static bool legacy_end_subsections(Visitor *v, const char *prefix, Error **errp)
+{
+    LegacyVisitor *lv = to_legacy(v);
+    const uint8_t *at = NULL;
+    size_t n, k = strlen(prefix);
+
+    if (v->type == VISITOR_OUTPUT) {
+        return true;
+    }
+    n = subsection_at(lv, &at);
+    /* VMState's rule: a subsection whose name starts with the struct's own
+     * belongs to it; any other is its parent's. */
+    if (n >= k && memcmp(at, prefix, k) == 0) {
+        return fail_at(lv, errp, "subsection '%.*s' at offset %zu is not one of '%s' "
+                       "(unknown, or out of order)", (int)n, (const char *)at, lv->pos, prefix);
+    }
+    return true;
+}
+
 static bool legacy_push(LegacyVisitor *lv, const char *name, bool list,
                         Error **errp)
 {
@@ -577,6 +652,8 @@ static void legacy_init(LegacyVisitor *lv, VisitorType type, bool store,
     lv->v.start_choice = legacy_start_choice;
     lv->v.fail = legacy_fail;
     lv->v.unused = legacy_unused;
+    lv->v.start_subsection = legacy_start_subsection;
+    lv->v.end_subsections = legacy_end_subsections;
     lv->v.free = legacy_free;
     lv->prefix = prefix;
 }

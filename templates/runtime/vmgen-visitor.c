@@ -362,6 +362,20 @@ bool visit_unused(Visitor *v, const char *name, size_t n, Error **errp)
     return v->unused ? v->unused(v, name, n, errp) : true;
 }
 
+bool visit_start_subsection(Visitor *v, const char *name, uint32_t minimum,
+                            uint32_t version, bool *present, Error **errp)
+{
+    if (!v->start_subsection) {
+        return visit_error(v, name, errp, "subsections exist only in the legacy stream");
+    }
+    return v->start_subsection(v, name, minimum, version, present, errp);
+}
+
+bool visit_end_subsections(Visitor *v, const char *prefix, Error **errp)
+{
+    return v->end_subsections ? v->end_subsections(v, prefix, errp) : true;
+}
+
 bool visit_select_case(Visitor *v, const char *name, const char *selector,
                        int64_t value, const int64_t *cases,
                        const size_t *alts, size_t n, size_t *alt,

@@ -108,6 +108,18 @@ struct Visitor {
      * output writes zeros, input skips them whatever they hold.  When NULL the
      * format carries nothing for them. */
     bool (*unused)(Visitor *v, const char *name, size_t n, Error **errp);
+    /* Optional (positional formats): a VMState subsection, after its parent's
+     * fields: 0x05, a one-byte name length, the name, a be32 version.  Output
+     * writes the header when *present.  Input sets *present when the next bytes
+     * are the header of subsection `name`, whose version must be in
+     * minimum..version, and leaves them alone otherwise.  When present, either
+     * way, v->version becomes the subsection's version (the caller restores
+     * it).  end_subsections (input) fails when the next bytes are the header of
+     * a subsection of `prefix` that was not visited (unknown, or out of
+     * order). */
+    bool (*start_subsection)(Visitor *v, const char *name, uint32_t minimum,
+                             uint32_t version, bool *present, Error **errp);
+    bool (*end_subsections)(Visitor *v, const char *prefix, Error **errp);
     void (*free)(Visitor *v);
 };
 
@@ -205,6 +217,11 @@ bool visit_type_uint_sized(Visitor *v, const char *name, uint64_t *obj,
 /* `n` bytes of padding in a positional format (VMGEN_UNUSED); nothing in
  * others. */
 bool visit_unused(Visitor *v, const char *name, size_t n, Error **errp);
+/* A VMState subsection and the end of a struct's subsections (positional
+ * formats only; see start_subsection). */
+bool visit_start_subsection(Visitor *v, const char *name, uint32_t minimum,
+                            uint32_t version, bool *present, Error **errp);
+bool visit_end_subsections(Visitor *v, const char *prefix, Error **errp);
 /*
  * The element count of an array sized by a sibling count field
  * (VMGEN_SIZE_IS), whose C type is `bytes` wide.  Output: checks the count

@@ -35,6 +35,12 @@
  *                                         (VMSTATE_INT32_POSITIVE_LE).
  *   uint8_t num_floppies VMGEN_EQUAL;     a load must find the same value in
  *                                         place (VMSTATE_UINT8_EQUAL).
+ *   Offset off VMGEN_SUBSECTION(1, 1, has_off);
+ *       the member (a struct with its own VMGEN_VMSD, the subsection's name)
+ *       travels as a VMState subsection of version 1 (readers take 1..1)
+ *       after the fields, when the bool field `has_off` is true (a load sets
+ *       it to whether the subsection came); or name a function
+ *       bool needed(void *opaque), given the struct, as QEMU's .needed.
  *
  * A field annotation goes after the declarator (for a bit-field, before the
  * colon); a leading annotation covers every declarator of its line.
@@ -56,6 +62,8 @@
 #define VMGEN_POSITIVE_LE [[vmgen::positive_le]]
 #define VMGEN_EQUAL [[vmgen::equal]]
 #define VMGEN_UNUSED [[vmgen::unused]]
+#define VMGEN_SUBSECTION(version, minimum_version, needed) \
+    [[vmgen::subsection(version, minimum_version, needed)]]
 #else
 #define VMGEN_STATE(version, minimum_version)
 #define VMGEN_SKIP
@@ -70,6 +78,7 @@
 #define VMGEN_POSITIVE_LE
 #define VMGEN_EQUAL
 #define VMGEN_UNUSED
+#define VMGEN_SUBSECTION(version, minimum_version, needed)
 #endif
 
 #endif /* VMGEN_H */

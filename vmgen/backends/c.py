@@ -97,6 +97,8 @@ class _Members:
         t = f.type
         if f.unused is not None:
             return "unused"
+        if self.vmstate and f.subsection is not None:
+            return "subsection"
         if f.name in self.counts:
             return "count"
         if f.name in self.selectors:
@@ -123,6 +125,8 @@ class _Members:
             body = _snippet("c/member_unused.c.j2", name=name, size=f.unused)
             return self._since(f, body)
         assert t is not None
+        if how == "subsection":
+            return self._since(f, self._subsection(f, t, name, path))
         if how == "count":
             body = self._count(f, t, name, path)
         elif how == "positive_le":
@@ -148,6 +152,20 @@ class _Members:
         if f.since is None:
             return body
         return _snippet("c/member_since.c.j2", since=f.since, body=textwrap.indent(body, "    "))
+
+    def _subsection(self, f: ir.Field, t: ir.WireType, name: str, path: str) -> str:
+        """A member struct sent as a VMState subsection when its `needed` says so."""
+        sub = f.subsection
+        assert sub is not None and isinstance(t, ir.StructRef)
+        inner = self.module.struct(t.name)
+        assert inner.vmsd is not None
+        if sub.by_field:
+            needed, stores = f"{self.base}{sub.needed}", [f"{self.base}{sub.needed}"]
+        else:
+            needed, stores = f"{sub.needed}(obj)", []
+        return _snippet("c/member_subsection.c.j2", needed=needed, vmsd=_c_string(inner.vmsd),
+                        minimum=sub.minimum_version, version=sub.version, struct=t.name,
+                        name=name, path=path, stores=stores)
 
     def _count(self, f: ir.Field, t: ir.WireType, name: str, path: str) -> str:
         """A count visited where it is declared (vmstate): into the local its array uses,
@@ -406,9 +424,12 @@ def _vmstate_visitors(module: ir.Module) -> list[_StructView]:
         if s.layout is None or s.anonymous:
             continue
         members = _Members(module, s, vmstate=True)
+        assert s.vmsd is not None
+        end = _snippet("c/member_end_subsections.c.j2", vmsd=_c_string(s.vmsd))
         views.append(_StructView(s.name, s.c_type, members.locals(),
-                                 [textwrap.indent(members.field(f), "    ")
-                                  for f in members.items()]))
+                                 [*(textwrap.indent(members.field(f), "    ")
+                                    for f in members.items()),
+                                  textwrap.indent(end, "    ")]))
     return views
 
 

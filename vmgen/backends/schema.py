@@ -71,7 +71,14 @@ def _field(f: ir.Field) -> dict[str, Any]:
         out["selector"] = f.selector
     if f.positive_le:
         out["positive_le"] = True
+    if f.subsection is not None:
+        out["subsection"] = _subsection(f.subsection)
     return out
+
+
+def _subsection(sub: ir.Subsection) -> dict[str, Any]:
+    return {"version": sub.version, "minimum_version": sub.minimum_version,
+            "needed": sub.needed}
 
 
 class _JsonList(list[str]):
@@ -123,7 +130,8 @@ class _Fields:
             since = "null" if f.since is None else int.__repr__(f.since)
             text = (f'{{"name": {name}, "c_type": {c_type}, "wire": {wire}, '
                     f'"since": {since}, "at": {place}{line}"')
-            if not f.const and f.bit_width is None and f.selector is None and not f.positive_le:
+            if (not f.const and f.bit_width is None and f.selector is None
+                    and not f.positive_le and f.subsection is None):
                 fields.append(text + "}")  # the common case
                 continue
             if f.const:
@@ -134,6 +142,8 @@ class _Fields:
                 text += f', "selector": {_string(f.selector)}'
             if f.positive_le:
                 text += ', "positive_le": true'
+            if f.subsection is not None:
+                text += f', "subsection": {_COMPACT.encode(_subsection(f.subsection))}'
             fields.append(text + "}")
         return fields, derived, skipped
 

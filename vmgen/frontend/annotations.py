@@ -33,6 +33,7 @@ KNOWN: dict[str, tuple[int, str]] = {
     "positive_le": (0, "VMGEN_POSITIVE_LE"),
     "equal": (0, "VMGEN_EQUAL"),
     "unused": (0, "VMGEN_UNUSED"),
+    "subsection": (3, "VMGEN_SUBSECTION(version, minimum_version, needed)"),
 }
 
 
@@ -168,11 +169,13 @@ def _declarators(node: c_ast.Node | None) -> list[c_ast.Node]:
     return found
 
 
-def identifier_arg(ann: Annotation, what: str) -> str:
-    """The argument of `ann` that must be a plain C identifier (a field name)."""
-    arg = ann.args[0]
+def identifier_arg(ann: Annotation, what: str, index: int = 0) -> str:
+    """Argument `index` of `ann`, which must be a plain C identifier (a field name, or
+    for VMGEN_SUBSECTION's `needed` a field or function name)."""
+    arg = ann.args[index]
     if not isinstance(arg, c_ast.ID):
-        raise VmgenError.at(ann.location, f"{KNOWN[ann.kind][1]}: {what} must be a field name")
+        kind = "a field or function name" if ann.kind == "subsection" else "a field name"
+        raise VmgenError.at(ann.location, f"{KNOWN[ann.kind][1]}: {what} must be {kind}")
     return str(arg.name)
 
 

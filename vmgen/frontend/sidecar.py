@@ -13,6 +13,7 @@ The sidecar says the same things as the macros of vmgen.h::
     name = { string = true }
     u = { union = "kind" }
     unused0 = { unused = true }     # VMGEN_UNUSED (also equal, positive_le)
+    off = { subsection = [1, 1, "has_off"] }   # VMGEN_SUBSECTION(1, 1, has_off)
 
     [Payload.fields]                # a union's members
     a = { case = [1, 2] }
@@ -45,7 +46,7 @@ else:  # pragma: no cover - Python 3.10
     import tomli as tomllib
 
 _FIELD_KEYS = {"skip", "since", "size_is", "range", "string", "union", "case", "equal",
-               "positive_le", "unused"}
+               "positive_le", "unused", "subsection"}
 
 
 def _node(value: Any, loc: Location) -> c_ast.Node:

@@ -20,9 +20,11 @@ Invariants (established by the frontend, relied on by every backend):
   It sizes exactly one array of the same struct, and its type holds the
   array's capacity.
 * ``Struct.layout`` (set with ``vmsd``) is the legacy stream's own order: every
-  migrated field once and the VMGEN_UNUSED padding, in declaration order; a count
-  comes before its array, a discriminator before its union.  Padding fields have
-  no wire type (they are not in the BER record) and ``unused`` set.
+  migrated field once and the VMGEN_UNUSED padding, in declaration order, then the
+  subsection members in declaration order; a count comes before its array, a
+  discriminator before its union; a subsection's presence field is not in it.
+  Padding fields have no wire type (they are not in the BER record) and ``unused``
+  set.
 """
 
 from __future__ import annotations
@@ -190,6 +192,20 @@ class Enum:
 
 
 @dataclass(frozen=True)
+class Subsection:
+    """VMGEN_SUBSECTION on a member struct with its own VMGEN_VMSD: in the legacy stream
+    the member travels as a VMState subsection of that name, after the parent's fields,
+    when `needed` says so: a bool field of the parent (`by_field`: set on load to
+    whether the subsection came) or a function ``bool needed(void *opaque)`` given the
+    parent."""
+
+    version: int
+    minimum_version: int
+    needed: str
+    by_field: bool = False
+
+
+@dataclass(frozen=True)
 class Field:
     name: str  # the C member name
     c_type: str  # the C declaration's type, as written (for messages and `explain`)
@@ -202,6 +218,7 @@ class Field:
     selector: str | None = None  # a union field: its discriminator field
     positive_le: bool = False  # VMGEN_POSITIVE_LE: a load takes 0..the value in place
     unused: int | None = None  # VMGEN_UNUSED: n bytes of padding in the legacy stream only
+    subsection: Subsection | None = None  # VMGEN_SUBSECTION: a subsection in the legacy stream
 
     @property
     def skipped(self) -> bool:
@@ -220,7 +237,8 @@ def plain_field(name: str, c_type: str, type: WireType, location: Location,
     f: Field = _new(Field)
     _set(f, "__dict__", {"name": name, "c_type": c_type, "type": type, "location": location,
                          "since": None, "bit_width": None, "const": const, "count_of": None,
-                         "selector": None, "positive_le": False, "unused": None})
+                         "selector": None, "positive_le": False, "unused": None,
+                         "subsection": None})
     return f
 
 

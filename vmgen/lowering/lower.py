@@ -343,13 +343,43 @@ class Lowerer:
             self.sink.extend(exc)
         return None
 
+    def _subsection(self, a: Annotation, wire: ir.WireType, label: str,
+                    spelled: str) -> ir.Subsection:
+        version = self.folder.fold(a.args[0], "the version of VMGEN_SUBSECTION")
+        minimum = self.folder.fold(a.args[1], "the minimum version of VMGEN_SUBSECTION")
+        needed = identifier_arg(a, "needed", 2)
+        if not 0 <= minimum <= version <= 0xFFFFFFFF:
+            raise FieldError(a.location, f"VMGEN_SUBSECTION on {label}: versions {version} "
+                              f"(minimum {minimum}) must satisfy 0 <= minimum <= version < 2^32")
+        inner = (self._struct_named(wire.name) if isinstance(wire, ir.StructRef) else None)
+        if inner is None or inner.vmsd is None:
+            raise FieldError(a.location, f"VMGEN_SUBSECTION on {label} ({spelled}): a "
+                              "subsection is a member struct with its own VMGEN_VMSD (its name)")
+        return ir.Subsection(version, minimum, needed)
+
+    def _struct_named(self, name: str) -> ir.Struct | None:
+        return next((s for s in self.order if s.name == name), None)
+
     def _layout(self, context: str, raw: list[RawField],
                 fields: list[ir.Field]) -> tuple[ir.Field, ...]:
         """The legacy stream's order (VMGEN_VMSD): declaration order, each count before
-        its array and each discriminator before its union."""
+        its array and each discriminator before its union; then the subsections."""
         by_name = {f.name: f for f in fields}
         items = [by_name[r.field.name] for r in raw]
-        items = [f for f in items if f.type is not None or f.unused is not None]
+        presence = {f.subsection.needed for f in items if f.subsection is not None}
+        for i, f in enumerate(items):
+            if f.subsection is None or f.subsection.needed not in by_name:
+                continue
+            flag = by_name[f.subsection.needed]
+            if not isinstance(flag.type, ir.BoolType) or flag.since is not None:
+                self.sink.error(f.location, f"VMGEN_SUBSECTION on '{f.name}': '{flag.name}' "
+                                "says whether the subsection is there: a bool field without "
+                                "VMGEN_SINCE (or name a function bool needed(void *))", context)
+            items[i] = replace(f, subsection=replace(f.subsection, by_field=True))
+        items = [f for f in items if (f.type is not None or f.unused is not None)
+                 and f.name not in presence]
+        items = ([f for f in items if f.subsection is None]
+                 + [f for f in items if f.subsection is not None])
         position = {f.name: i for i, f in enumerate(items)}
         for i, f in enumerate(items):
             t = f.type
@@ -397,6 +427,12 @@ class Lowerer:
         if state is not None:
             state_info = self._state_info(state, name)
         layout = self._layout(context, raw, fields) if vmsd is not None else None
+        if vmsd is None:
+            for f in fields:
+                if f.subsection is not None:
+                    self.sink.error(f.location, f"VMGEN_SUBSECTION on '{f.name}': the struct "
+                                    "needs VMGEN_VMSD (subsections are part of a VMState "
+                                    "layout)", context)
         lowered = ir.Struct(name, c_type, tuple(fields), location_of(definition), state_info,
                             vmsd, layout)
         if len(self.sink.items) == errors and not lowered.wire:
@@ -568,6 +604,9 @@ class Lowerer:
                                   f"VMGEN_EQUAL on {label} ({spelled}): applies to integer, "
                                   "enum and bool fields")
             const = True
+        subsection = None
+        if "subsection" in by_kind:
+            subsection = self._subsection(by_kind["subsection"], wire, label, spelled)
         positive_le = "positive_le" in by_kind
         if positive_le:
             where = by_kind["positive_le"].location
@@ -579,7 +618,7 @@ class Lowerer:
                                   "equal the value in place already (const or VMGEN_EQUAL)")
         return RawField(
             ir.Field(decl.name, spelled, wire, loc, since=since, bit_width=bit_width,
-                     const=const, positive_le=positive_le),
+                     const=const, positive_le=positive_le, subsection=subsection),
             by_kind,
         )
 

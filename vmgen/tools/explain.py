@@ -16,6 +16,8 @@ def _notes(s: ir.Struct, f: ir.Field) -> str:
     notes = []
     if f.unused is not None:
         return f"padding: {f.unused} bytes in the legacy stream only (VMGEN_UNUSED)"
+    if f.subsection is not None:
+        notes.append(f"legacy: subsection v{f.subsection.version} when '{f.subsection.needed}'")
     if f.type is None:
         return "skipped (VMGEN_SKIP)"
     if f.count_of is not None:
@@ -206,11 +208,26 @@ def vmstate(module: ir.Module) -> str:
         lines.append(f"    .version_id = {version},")
         lines.append(f"    .minimum_version_id = {minimum},")
         lines.append("    .fields = (VMStateField[]) {")
-        for f in s.wire if s.layout is None else s.layout:
+        items = s.wire if s.layout is None else s.layout
+        for f in items:
+            if f.subsection is not None:
+                continue
             for entry in _vmstate_entry(module, s, f):
                 lines.append(f"        {entry}")
         lines.append("        VMSTATE_END_OF_LIST()")
         lines.append("    },")
+        subsections = [f for f in items if f.subsection is not None]
+        if subsections:
+            lines.append("    .subsections = (const VMStateDescription * const []) {")
+            for f in subsections:
+                sub = f.subsection
+                assert sub is not None and isinstance(f.type, ir.StructRef)
+                when = (f"while '{sub.needed}' is true (a load sets it)" if sub.by_field
+                        else f"when {sub.needed}(opaque)")
+                lines.append(f"        &vmstate_{f.type.name}, /* '{f.name}' v{sub.version} "
+                             f"(from v{sub.minimum_version}), {when} */")
+            lines.append("        NULL")
+            lines.append("    },")
         lines.append("};" + (f" /* {owner} */" if owner != s.name else ""))
         lines.append("")
     return "\n".join(lines)

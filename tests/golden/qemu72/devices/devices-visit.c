@@ -372,6 +372,304 @@ bool visit_type_PIIX3Wire(Visitor *v, const char *name, PIIX3Wire *obj, Error **
     return true;
 }
 
+bool visit_type_FWCfgDMAWire(Visitor *v, const char *name, FWCfgDMAWire *obj, Error **errp)
+{
+    if (!visit_start_struct(v, name, errp)) {
+        return false;
+    }
+    if (!visit_type_uint64(v, "dma_addr", &obj->dma_addr, errp)) {
+        return false;
+    }
+    if (!visit_check_struct(v, errp)) {
+        return false;
+    }
+    visit_end_struct(v);
+    return true;
+}
+
+bool visit_type_FWCfgACPIWire(Visitor *v, const char *name, FWCfgACPIWire *obj, Error **errp)
+{
+    if (!visit_start_struct(v, name, errp)) {
+        return false;
+    }
+    if (!visit_type_uint64(v, "table_mr_size", &obj->table_mr_size, errp)) {
+        return false;
+    }
+    if (!visit_type_uint64(v, "linker_mr_size", &obj->linker_mr_size, errp)) {
+        return false;
+    }
+    if (!visit_type_uint64(v, "rsdp_mr_size", &obj->rsdp_mr_size, errp)) {
+        return false;
+    }
+    if (!visit_check_struct(v, errp)) {
+        return false;
+    }
+    visit_end_struct(v);
+    return true;
+}
+
+bool visit_type_FWCfgWire(Visitor *v, const char *name, FWCfgWire *obj, Error **errp)
+{
+    if (!visit_start_struct(v, name, errp)) {
+        return false;
+    }
+    if (!visit_type_uint16(v, "cur_entry", &obj->cur_entry, errp)) {
+        return false;
+    }
+    if (!visit_type_uint32(v, "cur_offset", &obj->cur_offset, errp)) {
+        return false;
+    }
+    if (!visit_type_bool(v, "has_dma", &obj->has_dma, errp)) {
+        return false;
+    }
+    if (!visit_type_FWCfgDMAWire(v, "dma", &obj->dma, errp)) {
+        return false;
+    }
+    if (!visit_type_bool(v, "has_acpi_mr", &obj->has_acpi_mr, errp)) {
+        return false;
+    }
+    if (!visit_type_FWCfgACPIWire(v, "acpi_mr", &obj->acpi_mr, errp)) {
+        return false;
+    }
+    if (!visit_check_struct(v, errp)) {
+        return false;
+    }
+    visit_end_struct(v);
+    return true;
+}
+
+bool visit_type_FDriveMediaRateWire(Visitor *v, const char *name, FDriveMediaRateWire *obj, Error **errp)
+{
+    if (!visit_start_struct(v, name, errp)) {
+        return false;
+    }
+    if (!visit_type_uint8(v, "media_rate", &obj->media_rate, errp)) {
+        return false;
+    }
+    if (!visit_check_struct(v, errp)) {
+        return false;
+    }
+    visit_end_struct(v);
+    return true;
+}
+
+bool visit_type_FDriveWire(Visitor *v, const char *name, FDriveWire *obj, Error **errp)
+{
+    if (!visit_start_struct(v, name, errp)) {
+        return false;
+    }
+    if (!visit_type_uint8(v, "head", &obj->head, errp)) {
+        return false;
+    }
+    if (!visit_type_uint8(v, "track", &obj->track, errp)) {
+        return false;
+    }
+    if (!visit_type_uint8(v, "sect", &obj->sect, errp)) {
+        return false;
+    }
+    if (!visit_type_bool(v, "has_media_rate", &obj->has_media_rate, errp)) {
+        return false;
+    }
+    if (!visit_type_FDriveMediaRateWire(v, "media_rate", &obj->media_rate, errp)) {
+        return false;
+    }
+    if (!visit_check_struct(v, errp)) {
+        return false;
+    }
+    visit_end_struct(v);
+    return true;
+}
+
+bool visit_type_FDCtrlWire(Visitor *v, const char *name, FDCtrlWire *obj, Error **errp)
+{
+    if (!visit_start_struct(v, name, errp)) {
+        return false;
+    }
+    if (!visit_type_uint8(v, "sra", &obj->sra, errp)) {
+        return false;
+    }
+    if (!visit_type_uint8(v, "srb", &obj->srb, errp)) {
+        return false;
+    }
+    if (!visit_type_uint8(v, "dor_vmstate", &obj->dor_vmstate, errp)) {
+        return false;
+    }
+    if (!visit_type_uint8(v, "tdr", &obj->tdr, errp)) {
+        return false;
+    }
+    if (!visit_type_uint8(v, "dsr", &obj->dsr, errp)) {
+        return false;
+    }
+    if (!visit_type_uint8(v, "msr", &obj->msr, errp)) {
+        return false;
+    }
+    if (!visit_type_uint8(v, "status0", &obj->status0, errp)) {
+        return false;
+    }
+    if (!visit_type_uint8(v, "status1", &obj->status1, errp)) {
+        return false;
+    }
+    if (!visit_type_uint8(v, "status2", &obj->status2, errp)) {
+        return false;
+    }
+    {
+        size_t len = 512;
+
+        if (!visit_type_bytes(v, "fifo", (uint8_t *)obj->fifo, &len, 512, 512, errp)) {
+            return false;
+        }
+    }
+    if (!visit_type_uint32(v, "data_pos", &obj->data_pos, errp)) {
+        return false;
+    }
+    if (!visit_type_uint32(v, "data_len", &obj->data_len, errp)) {
+        return false;
+    }
+    if (!visit_type_uint8(v, "data_state", &obj->data_state, errp)) {
+        return false;
+    }
+    if (!visit_type_uint8(v, "data_dir", &obj->data_dir, errp)) {
+        return false;
+    }
+    if (!visit_type_uint8(v, "eot", &obj->eot, errp)) {
+        return false;
+    }
+    if (!visit_type_uint8(v, "timer0", &obj->timer0, errp)) {
+        return false;
+    }
+    if (!visit_type_uint8(v, "timer1", &obj->timer1, errp)) {
+        return false;
+    }
+    if (!visit_type_uint8(v, "precomp_trk", &obj->precomp_trk, errp)) {
+        return false;
+    }
+    if (!visit_type_uint8(v, "config", &obj->config, errp)) {
+        return false;
+    }
+    if (!visit_type_uint8(v, "lock", &obj->lock, errp)) {
+        return false;
+    }
+    if (!visit_type_uint8(v, "pwrd", &obj->pwrd, errp)) {
+        return false;
+    }
+    {
+        int64_t current = (int64_t)obj->num_floppies;
+        int64_t value = current;
+
+        if (!visit_value_int(v, "num_floppies", &value, 1, INT64_C(0), INT64_C(255), errp)) {
+            return false;
+        }
+        if (visit_is_input(v) && value != current) {
+            return visit_error(v, "num_floppies", errp, "the data has %" PRId64 ", this device has %" PRId64 " (a const field must match)", value, current);
+        }
+    }
+    {
+        size_t n0 = 2;
+
+        if (!visit_start_list(v, "drives", &n0, 2, 2, errp)) {
+            return false;
+        }
+        for (size_t i0 = 0; i0 < 2; i0++) {
+            if (!visit_type_FDriveWire(v, NULL, &obj->drives[i0], errp)) {
+                return false;
+            }
+        }
+        if (!visit_check_list(v, errp)) {
+            return false;
+        }
+        visit_end_list(v);
+    }
+    if (!visit_check_struct(v, errp)) {
+        return false;
+    }
+    visit_end_struct(v);
+    return true;
+}
+
+bool visit_type_FDCtrlISAWire(Visitor *v, const char *name, FDCtrlISAWire *obj, Error **errp)
+{
+    if (!visit_start_struct(v, name, errp)) {
+        return false;
+    }
+    if (!visit_type_FDCtrlWire(v, "state", &obj->state, errp)) {
+        return false;
+    }
+    if (!visit_check_struct(v, errp)) {
+        return false;
+    }
+    visit_end_struct(v);
+    return true;
+}
+
+bool visit_type_KBDExtendedWire(Visitor *v, const char *name, KBDExtendedWire *obj, Error **errp)
+{
+    if (!visit_start_struct(v, name, errp)) {
+        return false;
+    }
+    if (!visit_type_uint32(v, "migration_flags", &obj->migration_flags, errp)) {
+        return false;
+    }
+    if (!visit_type_uint32(v, "obsrc", &obj->obsrc, errp)) {
+        return false;
+    }
+    if (!visit_type_uint8(v, "obdata", &obj->obdata, errp)) {
+        return false;
+    }
+    if (!visit_type_uint8(v, "cbdata", &obj->cbdata, errp)) {
+        return false;
+    }
+    if (!visit_check_struct(v, errp)) {
+        return false;
+    }
+    visit_end_struct(v);
+    return true;
+}
+
+bool visit_type_KBDWire(Visitor *v, const char *name, KBDWire *obj, Error **errp)
+{
+    if (!visit_start_struct(v, name, errp)) {
+        return false;
+    }
+    if (!visit_type_uint8(v, "write_cmd", &obj->write_cmd, errp)) {
+        return false;
+    }
+    if (!visit_type_uint8(v, "status", &obj->status, errp)) {
+        return false;
+    }
+    if (!visit_type_uint8(v, "mode", &obj->mode, errp)) {
+        return false;
+    }
+    if (!visit_type_uint8(v, "pending_tmp", &obj->pending_tmp, errp)) {
+        return false;
+    }
+    if (!visit_type_bool(v, "has_extended_state", &obj->has_extended_state, errp)) {
+        return false;
+    }
+    if (!visit_type_KBDExtendedWire(v, "extended_state", &obj->extended_state, errp)) {
+        return false;
+    }
+    if (!visit_check_struct(v, errp)) {
+        return false;
+    }
+    visit_end_struct(v);
+    return true;
+}
+
+bool visit_type_ISAKBDWire(Visitor *v, const char *name, ISAKBDWire *obj, Error **errp)
+{
+    if (!visit_start_struct(v, name, errp)) {
+        return false;
+    }
+    if (!visit_type_KBDWire(v, "kbd", &obj->kbd, errp)) {
+        return false;
+    }
+    if (!visit_check_struct(v, errp)) {
+        return false;
+    }
+    visit_end_struct(v);
+    return true;
+}
+
 /* TimersState's legacy stream in its VMState layout (VMGEN_VMSD). */
 bool visit_vmstate_TimersState(Visitor *v, const char *name, TimersState *obj, Error **errp)
 {
@@ -385,6 +683,9 @@ bool visit_vmstate_TimersState(Visitor *v, const char *name, TimersState *obj, E
         return false;
     }
     if (!visit_type_int64(v, "cpu_clock_offset", &obj->cpu_clock_offset, errp)) {
+        return false;
+    }
+    if (!visit_end_subsections(v, "timer", errp)) {
         return false;
     }
     if (!visit_check_struct(v, errp)) {
@@ -457,6 +758,9 @@ bool visit_vmstate_RTCWire(Visitor *v, const char *name, RTCWire *obj, Error **e
             return false;
         }
     }
+    if (!visit_end_subsections(v, "mc146818rtc", errp)) {
+        return false;
+    }
     if (!visit_check_struct(v, errp)) {
         return false;
     }
@@ -489,6 +793,9 @@ bool visit_vmstate_HPETTimerWire(Visitor *v, const char *name, HPETTimerWire *ob
         return false;
     }
     if (!visit_type_int64(v, "qemu_timer", &obj->qemu_timer, errp)) {
+        return false;
+    }
+    if (!visit_end_subsections(v, "hpet_timer", errp)) {
         return false;
     }
     if (!visit_check_struct(v, errp)) {
@@ -534,14 +841,26 @@ bool visit_vmstate_HPETWire(Visitor *v, const char *name, HPETWire *obj, Error *
             return false;
         }
         for (size_t i0 = 0; i0 < n0; i0++) {
-            if (!visit_vmstate_HPETTimerWire(v, NULL, &obj->timer[i0], errp)) {
-                return false;
+            {
+                /* VMState loads a member struct at its own (current) version. */
+                uint32_t outer = v->version;
+                bool ok;
+
+                v->version = UINT32_MAX;
+                ok = visit_vmstate_HPETTimerWire(v, NULL, &obj->timer[i0], errp);
+                v->version = outer;
+                if (!ok) {
+                    return false;
+                }
             }
         }
         if (!visit_check_list(v, errp)) {
             return false;
         }
         visit_end_list(v);
+    }
+    if (!visit_end_subsections(v, "hpet", errp)) {
+        return false;
     }
     if (!visit_check_struct(v, errp)) {
         return false;
@@ -598,6 +917,9 @@ bool visit_vmstate_PITChannelWire(Visitor *v, const char *name, PITChannelWire *
     if (!visit_type_int64(v, "next_transition_time", &obj->next_transition_time, errp)) {
         return false;
     }
+    if (!visit_end_subsections(v, "pit channel", errp)) {
+        return false;
+    }
     if (!visit_check_struct(v, errp)) {
         return false;
     }
@@ -623,8 +945,17 @@ bool visit_vmstate_PITWire(Visitor *v, const char *name, PITWire *obj, Error **e
             return false;
         }
         for (size_t i0 = 0; i0 < 3; i0++) {
-            if (!visit_vmstate_PITChannelWire(v, NULL, &obj->channels[i0], errp)) {
-                return false;
+            {
+                /* VMState loads a member struct at its own (current) version. */
+                uint32_t outer = v->version;
+                bool ok;
+
+                v->version = UINT32_MAX;
+                ok = visit_vmstate_PITChannelWire(v, NULL, &obj->channels[i0], errp);
+                v->version = outer;
+                if (!ok) {
+                    return false;
+                }
             }
         }
         if (!visit_check_list(v, errp)) {
@@ -633,6 +964,9 @@ bool visit_vmstate_PITWire(Visitor *v, const char *name, PITWire *obj, Error **e
         visit_end_list(v);
     }
     if (!visit_type_int64(v, "channels0_next_transition_time", &obj->channels0_next_transition_time, errp)) {
+        return false;
+    }
+    if (!visit_end_subsections(v, "i8254", errp)) {
         return false;
     }
     if (!visit_check_struct(v, errp)) {
@@ -674,6 +1008,9 @@ bool visit_vmstate_PCIBusWire(Visitor *v, const char *name, PCIBusWire *obj, Err
             return false;
         }
         visit_end_list(v);
+    }
+    if (!visit_end_subsections(v, "PCIBUS", errp)) {
+        return false;
     }
     if (!visit_check_struct(v, errp)) {
         return false;
@@ -725,6 +1062,9 @@ bool visit_vmstate_PCIDeviceWire(Visitor *v, const char *name, PCIDeviceWire *ob
         }
         visit_end_list(v);
     }
+    if (!visit_end_subsections(v, "PCIDevice", errp)) {
+        return false;
+    }
     if (!visit_check_struct(v, errp)) {
         return false;
     }
@@ -738,8 +1078,17 @@ bool visit_vmstate_PIIX3Wire(Visitor *v, const char *name, PIIX3Wire *obj, Error
     if (!visit_start_struct(v, name, errp)) {
         return false;
     }
-    if (!visit_vmstate_PCIDeviceWire(v, "dev", &obj->dev, errp)) {
-        return false;
+    {
+        /* VMState loads a member struct at its own (current) version. */
+        uint32_t outer = v->version;
+        bool ok;
+
+        v->version = UINT32_MAX;
+        ok = visit_vmstate_PCIDeviceWire(v, "dev", &obj->dev, errp);
+        v->version = outer;
+        if (!ok) {
+            return false;
+        }
     }
     {
         size_t n0 = 4;
@@ -756,6 +1105,430 @@ bool visit_vmstate_PIIX3Wire(Visitor *v, const char *name, PIIX3Wire *obj, Error
             return false;
         }
         visit_end_list(v);
+    }
+    if (!visit_end_subsections(v, "PIIX3", errp)) {
+        return false;
+    }
+    if (!visit_check_struct(v, errp)) {
+        return false;
+    }
+    visit_end_struct(v);
+    return true;
+}
+
+/* FWCfgDMAWire's legacy stream in its VMState layout (VMGEN_VMSD). */
+bool visit_vmstate_FWCfgDMAWire(Visitor *v, const char *name, FWCfgDMAWire *obj, Error **errp)
+{
+    if (!visit_start_struct(v, name, errp)) {
+        return false;
+    }
+    if (!visit_type_uint64(v, "dma_addr", &obj->dma_addr, errp)) {
+        return false;
+    }
+    if (!visit_end_subsections(v, "fw_cfg/dma", errp)) {
+        return false;
+    }
+    if (!visit_check_struct(v, errp)) {
+        return false;
+    }
+    visit_end_struct(v);
+    return true;
+}
+
+/* FWCfgACPIWire's legacy stream in its VMState layout (VMGEN_VMSD). */
+bool visit_vmstate_FWCfgACPIWire(Visitor *v, const char *name, FWCfgACPIWire *obj, Error **errp)
+{
+    if (!visit_start_struct(v, name, errp)) {
+        return false;
+    }
+    if (!visit_type_uint64(v, "table_mr_size", &obj->table_mr_size, errp)) {
+        return false;
+    }
+    if (!visit_type_uint64(v, "linker_mr_size", &obj->linker_mr_size, errp)) {
+        return false;
+    }
+    if (!visit_type_uint64(v, "rsdp_mr_size", &obj->rsdp_mr_size, errp)) {
+        return false;
+    }
+    if (!visit_end_subsections(v, "fw_cfg/acpi_mr", errp)) {
+        return false;
+    }
+    if (!visit_check_struct(v, errp)) {
+        return false;
+    }
+    visit_end_struct(v);
+    return true;
+}
+
+/* FWCfgWire's legacy stream in its VMState layout (VMGEN_VMSD). */
+bool visit_vmstate_FWCfgWire(Visitor *v, const char *name, FWCfgWire *obj, Error **errp)
+{
+    if (!visit_start_struct(v, name, errp)) {
+        return false;
+    }
+    if (!visit_type_uint16(v, "cur_entry", &obj->cur_entry, errp)) {
+        return false;
+    }
+    if (!visit_type_uint32(v, "cur_offset", &obj->cur_offset, errp)) {
+        return false;
+    }
+    {
+        bool present = visit_is_input(v) ? false : obj->has_dma;
+        uint32_t outer = v->version;
+
+        if (!visit_start_subsection(v, "fw_cfg/dma", 0u, 0u, &present, errp)) {
+            v->version = outer;
+            return false;
+        }
+        if (present) {
+            bool ok = visit_vmstate_FWCfgDMAWire(v, "dma", &obj->dma, errp);
+
+            v->version = outer;
+            if (!ok) {
+                return false;
+            }
+        }
+        if (visit_is_input(v) && v->store) {
+            obj->has_dma = present;
+        }
+    }
+    {
+        bool present = visit_is_input(v) ? false : obj->has_acpi_mr;
+        uint32_t outer = v->version;
+
+        if (!visit_start_subsection(v, "fw_cfg/acpi_mr", 1u, 1u, &present, errp)) {
+            v->version = outer;
+            return false;
+        }
+        if (present) {
+            bool ok = visit_vmstate_FWCfgACPIWire(v, "acpi_mr", &obj->acpi_mr, errp);
+
+            v->version = outer;
+            if (!ok) {
+                return false;
+            }
+        }
+        if (visit_is_input(v) && v->store) {
+            obj->has_acpi_mr = present;
+        }
+    }
+    if (!visit_end_subsections(v, "fw_cfg", errp)) {
+        return false;
+    }
+    if (!visit_check_struct(v, errp)) {
+        return false;
+    }
+    visit_end_struct(v);
+    return true;
+}
+
+/* FDriveMediaRateWire's legacy stream in its VMState layout (VMGEN_VMSD). */
+bool visit_vmstate_FDriveMediaRateWire(Visitor *v, const char *name, FDriveMediaRateWire *obj, Error **errp)
+{
+    if (!visit_start_struct(v, name, errp)) {
+        return false;
+    }
+    if (!visit_type_uint8(v, "media_rate", &obj->media_rate, errp)) {
+        return false;
+    }
+    if (!visit_end_subsections(v, "fdrive/media_rate", errp)) {
+        return false;
+    }
+    if (!visit_check_struct(v, errp)) {
+        return false;
+    }
+    visit_end_struct(v);
+    return true;
+}
+
+/* FDriveWire's legacy stream in its VMState layout (VMGEN_VMSD). */
+bool visit_vmstate_FDriveWire(Visitor *v, const char *name, FDriveWire *obj, Error **errp)
+{
+    if (!visit_start_struct(v, name, errp)) {
+        return false;
+    }
+    if (!visit_type_uint8(v, "head", &obj->head, errp)) {
+        return false;
+    }
+    if (!visit_type_uint8(v, "track", &obj->track, errp)) {
+        return false;
+    }
+    if (!visit_type_uint8(v, "sect", &obj->sect, errp)) {
+        return false;
+    }
+    {
+        bool present = visit_is_input(v) ? false : obj->has_media_rate;
+        uint32_t outer = v->version;
+
+        if (!visit_start_subsection(v, "fdrive/media_rate", 1u, 1u, &present, errp)) {
+            v->version = outer;
+            return false;
+        }
+        if (present) {
+            bool ok = visit_vmstate_FDriveMediaRateWire(v, "media_rate", &obj->media_rate, errp);
+
+            v->version = outer;
+            if (!ok) {
+                return false;
+            }
+        }
+        if (visit_is_input(v) && v->store) {
+            obj->has_media_rate = present;
+        }
+    }
+    if (!visit_end_subsections(v, "fdrive", errp)) {
+        return false;
+    }
+    if (!visit_check_struct(v, errp)) {
+        return false;
+    }
+    visit_end_struct(v);
+    return true;
+}
+
+/* FDCtrlWire's legacy stream in its VMState layout (VMGEN_VMSD). */
+bool visit_vmstate_FDCtrlWire(Visitor *v, const char *name, FDCtrlWire *obj, Error **errp)
+{
+    if (!visit_start_struct(v, name, errp)) {
+        return false;
+    }
+    if (!visit_type_uint8(v, "sra", &obj->sra, errp)) {
+        return false;
+    }
+    if (!visit_type_uint8(v, "srb", &obj->srb, errp)) {
+        return false;
+    }
+    if (!visit_type_uint8(v, "dor_vmstate", &obj->dor_vmstate, errp)) {
+        return false;
+    }
+    if (!visit_type_uint8(v, "tdr", &obj->tdr, errp)) {
+        return false;
+    }
+    if (!visit_type_uint8(v, "dsr", &obj->dsr, errp)) {
+        return false;
+    }
+    if (!visit_type_uint8(v, "msr", &obj->msr, errp)) {
+        return false;
+    }
+    if (!visit_type_uint8(v, "status0", &obj->status0, errp)) {
+        return false;
+    }
+    if (!visit_type_uint8(v, "status1", &obj->status1, errp)) {
+        return false;
+    }
+    if (!visit_type_uint8(v, "status2", &obj->status2, errp)) {
+        return false;
+    }
+    {
+        size_t len = 512;
+
+        if (!visit_type_bytes(v, "fifo", (uint8_t *)obj->fifo, &len, 512, 512, errp)) {
+            return false;
+        }
+    }
+    if (!visit_type_uint32(v, "data_pos", &obj->data_pos, errp)) {
+        return false;
+    }
+    if (!visit_type_uint32(v, "data_len", &obj->data_len, errp)) {
+        return false;
+    }
+    if (!visit_type_uint8(v, "data_state", &obj->data_state, errp)) {
+        return false;
+    }
+    if (!visit_type_uint8(v, "data_dir", &obj->data_dir, errp)) {
+        return false;
+    }
+    if (!visit_type_uint8(v, "eot", &obj->eot, errp)) {
+        return false;
+    }
+    if (!visit_type_uint8(v, "timer0", &obj->timer0, errp)) {
+        return false;
+    }
+    if (!visit_type_uint8(v, "timer1", &obj->timer1, errp)) {
+        return false;
+    }
+    if (!visit_type_uint8(v, "precomp_trk", &obj->precomp_trk, errp)) {
+        return false;
+    }
+    if (!visit_type_uint8(v, "config", &obj->config, errp)) {
+        return false;
+    }
+    if (!visit_type_uint8(v, "lock", &obj->lock, errp)) {
+        return false;
+    }
+    if (!visit_type_uint8(v, "pwrd", &obj->pwrd, errp)) {
+        return false;
+    }
+    {
+        int64_t current = (int64_t)obj->num_floppies;
+        int64_t value = current;
+
+        if (!visit_value_int(v, "num_floppies", &value, 1, INT64_C(0), INT64_C(255), errp)) {
+            return false;
+        }
+        if (visit_is_input(v) && value != current) {
+            return visit_error(v, "num_floppies", errp, "the data has %" PRId64 ", this device has %" PRId64 " (a const field must match)", value, current);
+        }
+    }
+    {
+        size_t n0 = 2;
+
+        if (!visit_start_list(v, "drives", &n0, 2, 2, errp)) {
+            return false;
+        }
+        for (size_t i0 = 0; i0 < 2; i0++) {
+            {
+                /* VMState loads a member struct at its own (current) version. */
+                uint32_t outer = v->version;
+                bool ok;
+
+                v->version = UINT32_MAX;
+                ok = visit_vmstate_FDriveWire(v, NULL, &obj->drives[i0], errp);
+                v->version = outer;
+                if (!ok) {
+                    return false;
+                }
+            }
+        }
+        if (!visit_check_list(v, errp)) {
+            return false;
+        }
+        visit_end_list(v);
+    }
+    if (!visit_end_subsections(v, "fdc", errp)) {
+        return false;
+    }
+    if (!visit_check_struct(v, errp)) {
+        return false;
+    }
+    visit_end_struct(v);
+    return true;
+}
+
+/* FDCtrlISAWire's legacy stream in its VMState layout (VMGEN_VMSD). */
+bool visit_vmstate_FDCtrlISAWire(Visitor *v, const char *name, FDCtrlISAWire *obj, Error **errp)
+{
+    if (!visit_start_struct(v, name, errp)) {
+        return false;
+    }
+    {
+        /* VMState loads a member struct at its own (current) version. */
+        uint32_t outer = v->version;
+        bool ok;
+
+        v->version = UINT32_MAX;
+        ok = visit_vmstate_FDCtrlWire(v, "state", &obj->state, errp);
+        v->version = outer;
+        if (!ok) {
+            return false;
+        }
+    }
+    if (!visit_end_subsections(v, "fdc", errp)) {
+        return false;
+    }
+    if (!visit_check_struct(v, errp)) {
+        return false;
+    }
+    visit_end_struct(v);
+    return true;
+}
+
+/* KBDExtendedWire's legacy stream in its VMState layout (VMGEN_VMSD). */
+bool visit_vmstate_KBDExtendedWire(Visitor *v, const char *name, KBDExtendedWire *obj, Error **errp)
+{
+    if (!visit_start_struct(v, name, errp)) {
+        return false;
+    }
+    if (!visit_type_uint32(v, "migration_flags", &obj->migration_flags, errp)) {
+        return false;
+    }
+    if (!visit_type_uint32(v, "obsrc", &obj->obsrc, errp)) {
+        return false;
+    }
+    if (!visit_type_uint8(v, "obdata", &obj->obdata, errp)) {
+        return false;
+    }
+    if (!visit_type_uint8(v, "cbdata", &obj->cbdata, errp)) {
+        return false;
+    }
+    if (!visit_end_subsections(v, "pckbd/extended_state", errp)) {
+        return false;
+    }
+    if (!visit_check_struct(v, errp)) {
+        return false;
+    }
+    visit_end_struct(v);
+    return true;
+}
+
+/* KBDWire's legacy stream in its VMState layout (VMGEN_VMSD). */
+bool visit_vmstate_KBDWire(Visitor *v, const char *name, KBDWire *obj, Error **errp)
+{
+    if (!visit_start_struct(v, name, errp)) {
+        return false;
+    }
+    if (!visit_type_uint8(v, "write_cmd", &obj->write_cmd, errp)) {
+        return false;
+    }
+    if (!visit_type_uint8(v, "status", &obj->status, errp)) {
+        return false;
+    }
+    if (!visit_type_uint8(v, "mode", &obj->mode, errp)) {
+        return false;
+    }
+    if (!visit_type_uint8(v, "pending_tmp", &obj->pending_tmp, errp)) {
+        return false;
+    }
+    {
+        bool present = visit_is_input(v) ? false : obj->has_extended_state;
+        uint32_t outer = v->version;
+
+        if (!visit_start_subsection(v, "pckbd/extended_state", 0u, 0u, &present, errp)) {
+            v->version = outer;
+            return false;
+        }
+        if (present) {
+            bool ok = visit_vmstate_KBDExtendedWire(v, "extended_state", &obj->extended_state, errp);
+
+            v->version = outer;
+            if (!ok) {
+                return false;
+            }
+        }
+        if (visit_is_input(v) && v->store) {
+            obj->has_extended_state = present;
+        }
+    }
+    if (!visit_end_subsections(v, "pckbd", errp)) {
+        return false;
+    }
+    if (!visit_check_struct(v, errp)) {
+        return false;
+    }
+    visit_end_struct(v);
+    return true;
+}
+
+/* ISAKBDWire's legacy stream in its VMState layout (VMGEN_VMSD). */
+bool visit_vmstate_ISAKBDWire(Visitor *v, const char *name, ISAKBDWire *obj, Error **errp)
+{
+    if (!visit_start_struct(v, name, errp)) {
+        return false;
+    }
+    {
+        /* VMState loads a member struct at its own (current) version. */
+        uint32_t outer = v->version;
+        bool ok;
+
+        v->version = UINT32_MAX;
+        ok = visit_vmstate_KBDWire(v, "kbd", &obj->kbd, errp);
+        v->version = outer;
+        if (!ok) {
+            return false;
+        }
+    }
+    if (!visit_end_subsections(v, "pckbd", errp)) {
+        return false;
     }
     if (!visit_check_struct(v, errp)) {
         return false;
@@ -1310,6 +2083,661 @@ static bool vmgen_ber_get_PCIBusWire(const uint8_t **pp, const uint8_t *end, PCI
     return true;
 }
 
+/* The DER contents of FWCfgDMAWire; clears *ok when a value does not fit its declaration. */
+static uint8_t *vmgen_der_put_FWCfgDMAWire(uint8_t *p, const FWCfgDMAWire *obj, bool *ok)
+{
+    (void)obj;
+    (void)ok;
+    p = vmgen_der_put_uint(p, 0x80u, 1, (uint64_t)obj->dma_addr, UINT64_C(0), UINT64_C(18446744073709551615), ok);
+    return p;
+}
+
+/* Reads the DER contents of FWCfgDMAWire in [*pp, end), storing only when `store`. */
+static bool vmgen_ber_get_FWCfgDMAWire(const uint8_t **pp, const uint8_t *end, FWCfgDMAWire *obj, bool store)
+{
+    const uint8_t *p = *pp;
+    uint64_t u = 0;
+
+    (void)obj;
+    (void)store;
+    if (!vmgen_ber_get_uint(&p, end, 0x80u, 1, UINT64_C(0), UINT64_C(18446744073709551615), &u)) {
+        return false;
+    }
+    if (store) {
+        obj->dma_addr = (uint64_t)u;
+    }
+    if (p != end) {
+        return false;
+    }
+    *pp = p;
+    return true;
+}
+
+/* The DER contents of FWCfgACPIWire; clears *ok when a value does not fit its declaration. */
+static uint8_t *vmgen_der_put_FWCfgACPIWire(uint8_t *p, const FWCfgACPIWire *obj, bool *ok)
+{
+    (void)obj;
+    (void)ok;
+    p = vmgen_der_put_uint(p, 0x80u, 1, (uint64_t)obj->table_mr_size, UINT64_C(0), UINT64_C(18446744073709551615), ok);
+    p = vmgen_der_put_uint(p, 0x81u, 1, (uint64_t)obj->linker_mr_size, UINT64_C(0), UINT64_C(18446744073709551615), ok);
+    p = vmgen_der_put_uint(p, 0x82u, 1, (uint64_t)obj->rsdp_mr_size, UINT64_C(0), UINT64_C(18446744073709551615), ok);
+    return p;
+}
+
+/* Reads the DER contents of FWCfgACPIWire in [*pp, end), storing only when `store`. */
+static bool vmgen_ber_get_FWCfgACPIWire(const uint8_t **pp, const uint8_t *end, FWCfgACPIWire *obj, bool store)
+{
+    const uint8_t *p = *pp;
+    uint64_t u = 0;
+
+    (void)obj;
+    (void)store;
+    if (!vmgen_ber_get_uint(&p, end, 0x80u, 1, UINT64_C(0), UINT64_C(18446744073709551615), &u)) {
+        return false;
+    }
+    if (store) {
+        obj->table_mr_size = (uint64_t)u;
+    }
+    if (!vmgen_ber_get_uint(&p, end, 0x81u, 1, UINT64_C(0), UINT64_C(18446744073709551615), &u)) {
+        return false;
+    }
+    if (store) {
+        obj->linker_mr_size = (uint64_t)u;
+    }
+    if (!vmgen_ber_get_uint(&p, end, 0x82u, 1, UINT64_C(0), UINT64_C(18446744073709551615), &u)) {
+        return false;
+    }
+    if (store) {
+        obj->rsdp_mr_size = (uint64_t)u;
+    }
+    if (p != end) {
+        return false;
+    }
+    *pp = p;
+    return true;
+}
+
+/* The DER contents of FWCfgWire; clears *ok when a value does not fit its declaration. */
+static uint8_t *vmgen_der_put_FWCfgWire(uint8_t *p, const FWCfgWire *obj, bool *ok)
+{
+    (void)obj;
+    (void)ok;
+    p = vmgen_der_put_uint(p, 0x80u, 1, (uint64_t)obj->cur_entry, UINT64_C(0), UINT64_C(65535), ok);
+    p = vmgen_der_put_uint(p, 0x81u, 1, (uint64_t)obj->cur_offset, UINT64_C(0), UINT64_C(4294967295), ok);
+    p = vmgen_der_put_bool(p, 0x82u, 1, obj->has_dma);
+    {
+        uint8_t *c0 = vmgen_der_open(&p, 0xa3u, 1, 1);
+
+        p = vmgen_der_put_FWCfgDMAWire(p, &obj->dma, ok);
+        p = vmgen_der_close(c0, p, 1);
+    }
+    p = vmgen_der_put_bool(p, 0x84u, 1, obj->has_acpi_mr);
+    {
+        uint8_t *c0 = vmgen_der_open(&p, 0xa5u, 1, 1);
+
+        p = vmgen_der_put_FWCfgACPIWire(p, &obj->acpi_mr, ok);
+        p = vmgen_der_close(c0, p, 1);
+    }
+    return p;
+}
+
+/* Reads the DER contents of FWCfgWire in [*pp, end), storing only when `store`. */
+static bool vmgen_ber_get_FWCfgWire(const uint8_t **pp, const uint8_t *end, FWCfgWire *obj, bool store)
+{
+    const uint8_t *p = *pp;
+    uint64_t u = 0;
+    bool b = false;
+
+    (void)obj;
+    (void)store;
+    if (!vmgen_ber_get_uint(&p, end, 0x80u, 1, UINT64_C(0), UINT64_C(65535), &u)) {
+        return false;
+    }
+    if (store) {
+        obj->cur_entry = (uint16_t)u;
+    }
+    if (!vmgen_ber_get_uint(&p, end, 0x81u, 1, UINT64_C(0), UINT64_C(4294967295), &u)) {
+        return false;
+    }
+    if (store) {
+        obj->cur_offset = (uint32_t)u;
+    }
+    if (!vmgen_ber_get_bool(&p, end, 0x82u, 1, &b)) {
+        return false;
+    }
+    if (store) {
+        obj->has_dma = b;
+    }
+    {
+        const uint8_t *e0;
+
+        if (!vmgen_ber_open(&p, end, 0xa3u, 1, &e0) ||
+            !vmgen_ber_get_FWCfgDMAWire(&p, e0, &obj->dma, store)) {
+            return false;
+        }
+    }
+    if (!vmgen_ber_get_bool(&p, end, 0x84u, 1, &b)) {
+        return false;
+    }
+    if (store) {
+        obj->has_acpi_mr = b;
+    }
+    {
+        const uint8_t *e0;
+
+        if (!vmgen_ber_open(&p, end, 0xa5u, 1, &e0) ||
+            !vmgen_ber_get_FWCfgACPIWire(&p, e0, &obj->acpi_mr, store)) {
+            return false;
+        }
+    }
+    if (p != end) {
+        return false;
+    }
+    *pp = p;
+    return true;
+}
+
+/* The DER contents of FDriveMediaRateWire; clears *ok when a value does not fit its declaration. */
+static uint8_t *vmgen_der_put_FDriveMediaRateWire(uint8_t *p, const FDriveMediaRateWire *obj, bool *ok)
+{
+    (void)obj;
+    (void)ok;
+    p = vmgen_der_put_uint(p, 0x80u, 1, (uint64_t)obj->media_rate, UINT64_C(0), UINT64_C(255), ok);
+    return p;
+}
+
+/* Reads the DER contents of FDriveMediaRateWire in [*pp, end), storing only when `store`. */
+static bool vmgen_ber_get_FDriveMediaRateWire(const uint8_t **pp, const uint8_t *end, FDriveMediaRateWire *obj, bool store)
+{
+    const uint8_t *p = *pp;
+    uint64_t u = 0;
+
+    (void)obj;
+    (void)store;
+    if (!vmgen_ber_get_uint(&p, end, 0x80u, 1, UINT64_C(0), UINT64_C(255), &u)) {
+        return false;
+    }
+    if (store) {
+        obj->media_rate = (uint8_t)u;
+    }
+    if (p != end) {
+        return false;
+    }
+    *pp = p;
+    return true;
+}
+
+/* The DER contents of FDriveWire; clears *ok when a value does not fit its declaration. */
+static uint8_t *vmgen_der_put_FDriveWire(uint8_t *p, const FDriveWire *obj, bool *ok)
+{
+    (void)obj;
+    (void)ok;
+    p = vmgen_der_put_uint(p, 0x80u, 1, (uint64_t)obj->head, UINT64_C(0), UINT64_C(255), ok);
+    p = vmgen_der_put_uint(p, 0x81u, 1, (uint64_t)obj->track, UINT64_C(0), UINT64_C(255), ok);
+    p = vmgen_der_put_uint(p, 0x82u, 1, (uint64_t)obj->sect, UINT64_C(0), UINT64_C(255), ok);
+    p = vmgen_der_put_bool(p, 0x83u, 1, obj->has_media_rate);
+    {
+        uint8_t *c0 = vmgen_der_open(&p, 0xa4u, 1, 1);
+
+        p = vmgen_der_put_FDriveMediaRateWire(p, &obj->media_rate, ok);
+        p = vmgen_der_close(c0, p, 1);
+    }
+    return p;
+}
+
+/* Reads the DER contents of FDriveWire in [*pp, end), storing only when `store`. */
+static bool vmgen_ber_get_FDriveWire(const uint8_t **pp, const uint8_t *end, FDriveWire *obj, bool store)
+{
+    const uint8_t *p = *pp;
+    uint64_t u = 0;
+    bool b = false;
+
+    (void)obj;
+    (void)store;
+    if (!vmgen_ber_get_uint(&p, end, 0x80u, 1, UINT64_C(0), UINT64_C(255), &u)) {
+        return false;
+    }
+    if (store) {
+        obj->head = (uint8_t)u;
+    }
+    if (!vmgen_ber_get_uint(&p, end, 0x81u, 1, UINT64_C(0), UINT64_C(255), &u)) {
+        return false;
+    }
+    if (store) {
+        obj->track = (uint8_t)u;
+    }
+    if (!vmgen_ber_get_uint(&p, end, 0x82u, 1, UINT64_C(0), UINT64_C(255), &u)) {
+        return false;
+    }
+    if (store) {
+        obj->sect = (uint8_t)u;
+    }
+    if (!vmgen_ber_get_bool(&p, end, 0x83u, 1, &b)) {
+        return false;
+    }
+    if (store) {
+        obj->has_media_rate = b;
+    }
+    {
+        const uint8_t *e0;
+
+        if (!vmgen_ber_open(&p, end, 0xa4u, 1, &e0) ||
+            !vmgen_ber_get_FDriveMediaRateWire(&p, e0, &obj->media_rate, store)) {
+            return false;
+        }
+    }
+    if (p != end) {
+        return false;
+    }
+    *pp = p;
+    return true;
+}
+
+/* The DER contents of FDCtrlWire; clears *ok when a value does not fit its declaration. */
+static uint8_t *vmgen_der_put_FDCtrlWire(uint8_t *p, const FDCtrlWire *obj, bool *ok)
+{
+    (void)obj;
+    (void)ok;
+    p = vmgen_der_put_uint(p, 0x80u, 1, (uint64_t)obj->sra, UINT64_C(0), UINT64_C(255), ok);
+    p = vmgen_der_put_uint(p, 0x81u, 1, (uint64_t)obj->srb, UINT64_C(0), UINT64_C(255), ok);
+    p = vmgen_der_put_uint(p, 0x82u, 1, (uint64_t)obj->dor_vmstate, UINT64_C(0), UINT64_C(255), ok);
+    p = vmgen_der_put_uint(p, 0x83u, 1, (uint64_t)obj->tdr, UINT64_C(0), UINT64_C(255), ok);
+    p = vmgen_der_put_uint(p, 0x84u, 1, (uint64_t)obj->dsr, UINT64_C(0), UINT64_C(255), ok);
+    p = vmgen_der_put_uint(p, 0x85u, 1, (uint64_t)obj->msr, UINT64_C(0), UINT64_C(255), ok);
+    p = vmgen_der_put_uint(p, 0x86u, 1, (uint64_t)obj->status0, UINT64_C(0), UINT64_C(255), ok);
+    p = vmgen_der_put_uint(p, 0x87u, 1, (uint64_t)obj->status1, UINT64_C(0), UINT64_C(255), ok);
+    p = vmgen_der_put_uint(p, 0x88u, 1, (uint64_t)obj->status2, UINT64_C(0), UINT64_C(255), ok);
+    p = vmgen_der_put_bytes(p, 0x89u, 1, obj->fifo, 512);
+    p = vmgen_der_put_uint(p, 0x8au, 1, (uint64_t)obj->data_pos, UINT64_C(0), UINT64_C(4294967295), ok);
+    p = vmgen_der_put_uint(p, 0x8bu, 1, (uint64_t)obj->data_len, UINT64_C(0), UINT64_C(4294967295), ok);
+    p = vmgen_der_put_uint(p, 0x8cu, 1, (uint64_t)obj->data_state, UINT64_C(0), UINT64_C(255), ok);
+    p = vmgen_der_put_uint(p, 0x8du, 1, (uint64_t)obj->data_dir, UINT64_C(0), UINT64_C(255), ok);
+    p = vmgen_der_put_uint(p, 0x8eu, 1, (uint64_t)obj->eot, UINT64_C(0), UINT64_C(255), ok);
+    p = vmgen_der_put_uint(p, 0x8fu, 1, (uint64_t)obj->timer0, UINT64_C(0), UINT64_C(255), ok);
+    p = vmgen_der_put_uint(p, 0x90u, 1, (uint64_t)obj->timer1, UINT64_C(0), UINT64_C(255), ok);
+    p = vmgen_der_put_uint(p, 0x91u, 1, (uint64_t)obj->precomp_trk, UINT64_C(0), UINT64_C(255), ok);
+    p = vmgen_der_put_uint(p, 0x92u, 1, (uint64_t)obj->config, UINT64_C(0), UINT64_C(255), ok);
+    p = vmgen_der_put_uint(p, 0x93u, 1, (uint64_t)obj->lock, UINT64_C(0), UINT64_C(255), ok);
+    p = vmgen_der_put_uint(p, 0x94u, 1, (uint64_t)obj->pwrd, UINT64_C(0), UINT64_C(255), ok);
+    p = vmgen_der_put_uint(p, 0x95u, 1, (uint64_t)obj->num_floppies, UINT64_C(0), UINT64_C(255), ok);
+    {
+        uint8_t *c0 = vmgen_der_open(&p, 0xb6u, 1, 1);
+
+        for (size_t i0 = 0; i0 < 2; i0++) {
+            {
+                uint8_t *c1 = vmgen_der_open(&p, 0x30u, 1, 1);
+
+                p = vmgen_der_put_FDriveWire(p, &obj->drives[i0], ok);
+                p = vmgen_der_close(c1, p, 1);
+            }
+        }
+        p = vmgen_der_close(c0, p, 1);
+    }
+    return p;
+}
+
+/* Reads the DER contents of FDCtrlWire in [*pp, end), storing only when `store`. */
+static bool vmgen_ber_get_FDCtrlWire(const uint8_t **pp, const uint8_t *end, FDCtrlWire *obj, bool store)
+{
+    const uint8_t *p = *pp;
+    uint64_t u = 0;
+    const uint8_t *q = NULL;
+
+    (void)obj;
+    (void)store;
+    if (!vmgen_ber_get_uint(&p, end, 0x80u, 1, UINT64_C(0), UINT64_C(255), &u)) {
+        return false;
+    }
+    if (store) {
+        obj->sra = (uint8_t)u;
+    }
+    if (!vmgen_ber_get_uint(&p, end, 0x81u, 1, UINT64_C(0), UINT64_C(255), &u)) {
+        return false;
+    }
+    if (store) {
+        obj->srb = (uint8_t)u;
+    }
+    if (!vmgen_ber_get_uint(&p, end, 0x82u, 1, UINT64_C(0), UINT64_C(255), &u)) {
+        return false;
+    }
+    if (store) {
+        obj->dor_vmstate = (uint8_t)u;
+    }
+    if (!vmgen_ber_get_uint(&p, end, 0x83u, 1, UINT64_C(0), UINT64_C(255), &u)) {
+        return false;
+    }
+    if (store) {
+        obj->tdr = (uint8_t)u;
+    }
+    if (!vmgen_ber_get_uint(&p, end, 0x84u, 1, UINT64_C(0), UINT64_C(255), &u)) {
+        return false;
+    }
+    if (store) {
+        obj->dsr = (uint8_t)u;
+    }
+    if (!vmgen_ber_get_uint(&p, end, 0x85u, 1, UINT64_C(0), UINT64_C(255), &u)) {
+        return false;
+    }
+    if (store) {
+        obj->msr = (uint8_t)u;
+    }
+    if (!vmgen_ber_get_uint(&p, end, 0x86u, 1, UINT64_C(0), UINT64_C(255), &u)) {
+        return false;
+    }
+    if (store) {
+        obj->status0 = (uint8_t)u;
+    }
+    if (!vmgen_ber_get_uint(&p, end, 0x87u, 1, UINT64_C(0), UINT64_C(255), &u)) {
+        return false;
+    }
+    if (store) {
+        obj->status1 = (uint8_t)u;
+    }
+    if (!vmgen_ber_get_uint(&p, end, 0x88u, 1, UINT64_C(0), UINT64_C(255), &u)) {
+        return false;
+    }
+    if (store) {
+        obj->status2 = (uint8_t)u;
+    }
+    if (!vmgen_ber_get_bytes(&p, end, 0x89u, 1, 512, &q)) {
+        return false;
+    }
+    if (store) {
+        memcpy(obj->fifo, q, 512);
+    }
+    if (!vmgen_ber_get_uint(&p, end, 0x8au, 1, UINT64_C(0), UINT64_C(4294967295), &u)) {
+        return false;
+    }
+    if (store) {
+        obj->data_pos = (uint32_t)u;
+    }
+    if (!vmgen_ber_get_uint(&p, end, 0x8bu, 1, UINT64_C(0), UINT64_C(4294967295), &u)) {
+        return false;
+    }
+    if (store) {
+        obj->data_len = (uint32_t)u;
+    }
+    if (!vmgen_ber_get_uint(&p, end, 0x8cu, 1, UINT64_C(0), UINT64_C(255), &u)) {
+        return false;
+    }
+    if (store) {
+        obj->data_state = (uint8_t)u;
+    }
+    if (!vmgen_ber_get_uint(&p, end, 0x8du, 1, UINT64_C(0), UINT64_C(255), &u)) {
+        return false;
+    }
+    if (store) {
+        obj->data_dir = (uint8_t)u;
+    }
+    if (!vmgen_ber_get_uint(&p, end, 0x8eu, 1, UINT64_C(0), UINT64_C(255), &u)) {
+        return false;
+    }
+    if (store) {
+        obj->eot = (uint8_t)u;
+    }
+    if (!vmgen_ber_get_uint(&p, end, 0x8fu, 1, UINT64_C(0), UINT64_C(255), &u)) {
+        return false;
+    }
+    if (store) {
+        obj->timer0 = (uint8_t)u;
+    }
+    if (!vmgen_ber_get_uint(&p, end, 0x90u, 1, UINT64_C(0), UINT64_C(255), &u)) {
+        return false;
+    }
+    if (store) {
+        obj->timer1 = (uint8_t)u;
+    }
+    if (!vmgen_ber_get_uint(&p, end, 0x91u, 1, UINT64_C(0), UINT64_C(255), &u)) {
+        return false;
+    }
+    if (store) {
+        obj->precomp_trk = (uint8_t)u;
+    }
+    if (!vmgen_ber_get_uint(&p, end, 0x92u, 1, UINT64_C(0), UINT64_C(255), &u)) {
+        return false;
+    }
+    if (store) {
+        obj->config = (uint8_t)u;
+    }
+    if (!vmgen_ber_get_uint(&p, end, 0x93u, 1, UINT64_C(0), UINT64_C(255), &u)) {
+        return false;
+    }
+    if (store) {
+        obj->lock = (uint8_t)u;
+    }
+    if (!vmgen_ber_get_uint(&p, end, 0x94u, 1, UINT64_C(0), UINT64_C(255), &u)) {
+        return false;
+    }
+    if (store) {
+        obj->pwrd = (uint8_t)u;
+    }
+    if (!vmgen_ber_get_uint(&p, end, 0x95u, 1, UINT64_C(0), UINT64_C(255), &u) ||
+        u != (uint64_t)obj->num_floppies) {
+        return false;
+    }
+    {
+        const uint8_t *e0;
+
+        if (!vmgen_ber_open(&p, end, 0xb6u, 1, &e0)) {
+            return false;
+        }
+        for (size_t i0 = 0; i0 < 2; i0++) {
+            {
+                const uint8_t *e1;
+
+                if (!vmgen_ber_open(&p, e0, 0x30u, 1, &e1) ||
+                    !vmgen_ber_get_FDriveWire(&p, e1, &obj->drives[i0], store)) {
+                    return false;
+                }
+            }
+        }
+        if (p != e0) {
+            return false;
+        }
+    }
+    if (p != end) {
+        return false;
+    }
+    *pp = p;
+    return true;
+}
+
+/* The DER contents of FDCtrlISAWire; clears *ok when a value does not fit its declaration. */
+static uint8_t *vmgen_der_put_FDCtrlISAWire(uint8_t *p, const FDCtrlISAWire *obj, bool *ok)
+{
+    (void)obj;
+    (void)ok;
+    {
+        uint8_t *c0 = vmgen_der_open(&p, 0xa0u, 1, 3);
+
+        p = vmgen_der_put_FDCtrlWire(p, &obj->state, ok);
+        p = vmgen_der_close(c0, p, 3);
+    }
+    return p;
+}
+
+/* Reads the DER contents of FDCtrlISAWire in [*pp, end), storing only when `store`. */
+static bool vmgen_ber_get_FDCtrlISAWire(const uint8_t **pp, const uint8_t *end, FDCtrlISAWire *obj, bool store)
+{
+    const uint8_t *p = *pp;
+
+    (void)obj;
+    (void)store;
+    {
+        const uint8_t *e0;
+
+        if (!vmgen_ber_open(&p, end, 0xa0u, 1, &e0) ||
+            !vmgen_ber_get_FDCtrlWire(&p, e0, &obj->state, store)) {
+            return false;
+        }
+    }
+    if (p != end) {
+        return false;
+    }
+    *pp = p;
+    return true;
+}
+
+/* The DER contents of KBDExtendedWire; clears *ok when a value does not fit its declaration. */
+static uint8_t *vmgen_der_put_KBDExtendedWire(uint8_t *p, const KBDExtendedWire *obj, bool *ok)
+{
+    (void)obj;
+    (void)ok;
+    p = vmgen_der_put_uint(p, 0x80u, 1, (uint64_t)obj->migration_flags, UINT64_C(0), UINT64_C(4294967295), ok);
+    p = vmgen_der_put_uint(p, 0x81u, 1, (uint64_t)obj->obsrc, UINT64_C(0), UINT64_C(4294967295), ok);
+    p = vmgen_der_put_uint(p, 0x82u, 1, (uint64_t)obj->obdata, UINT64_C(0), UINT64_C(255), ok);
+    p = vmgen_der_put_uint(p, 0x83u, 1, (uint64_t)obj->cbdata, UINT64_C(0), UINT64_C(255), ok);
+    return p;
+}
+
+/* Reads the DER contents of KBDExtendedWire in [*pp, end), storing only when `store`. */
+static bool vmgen_ber_get_KBDExtendedWire(const uint8_t **pp, const uint8_t *end, KBDExtendedWire *obj, bool store)
+{
+    const uint8_t *p = *pp;
+    uint64_t u = 0;
+
+    (void)obj;
+    (void)store;
+    if (!vmgen_ber_get_uint(&p, end, 0x80u, 1, UINT64_C(0), UINT64_C(4294967295), &u)) {
+        return false;
+    }
+    if (store) {
+        obj->migration_flags = (uint32_t)u;
+    }
+    if (!vmgen_ber_get_uint(&p, end, 0x81u, 1, UINT64_C(0), UINT64_C(4294967295), &u)) {
+        return false;
+    }
+    if (store) {
+        obj->obsrc = (uint32_t)u;
+    }
+    if (!vmgen_ber_get_uint(&p, end, 0x82u, 1, UINT64_C(0), UINT64_C(255), &u)) {
+        return false;
+    }
+    if (store) {
+        obj->obdata = (uint8_t)u;
+    }
+    if (!vmgen_ber_get_uint(&p, end, 0x83u, 1, UINT64_C(0), UINT64_C(255), &u)) {
+        return false;
+    }
+    if (store) {
+        obj->cbdata = (uint8_t)u;
+    }
+    if (p != end) {
+        return false;
+    }
+    *pp = p;
+    return true;
+}
+
+/* The DER contents of KBDWire; clears *ok when a value does not fit its declaration. */
+static uint8_t *vmgen_der_put_KBDWire(uint8_t *p, const KBDWire *obj, bool *ok)
+{
+    (void)obj;
+    (void)ok;
+    p = vmgen_der_put_uint(p, 0x80u, 1, (uint64_t)obj->write_cmd, UINT64_C(0), UINT64_C(255), ok);
+    p = vmgen_der_put_uint(p, 0x81u, 1, (uint64_t)obj->status, UINT64_C(0), UINT64_C(255), ok);
+    p = vmgen_der_put_uint(p, 0x82u, 1, (uint64_t)obj->mode, UINT64_C(0), UINT64_C(255), ok);
+    p = vmgen_der_put_uint(p, 0x83u, 1, (uint64_t)obj->pending_tmp, UINT64_C(0), UINT64_C(255), ok);
+    p = vmgen_der_put_bool(p, 0x84u, 1, obj->has_extended_state);
+    {
+        uint8_t *c0 = vmgen_der_open(&p, 0xa5u, 1, 1);
+
+        p = vmgen_der_put_KBDExtendedWire(p, &obj->extended_state, ok);
+        p = vmgen_der_close(c0, p, 1);
+    }
+    return p;
+}
+
+/* Reads the DER contents of KBDWire in [*pp, end), storing only when `store`. */
+static bool vmgen_ber_get_KBDWire(const uint8_t **pp, const uint8_t *end, KBDWire *obj, bool store)
+{
+    const uint8_t *p = *pp;
+    uint64_t u = 0;
+    bool b = false;
+
+    (void)obj;
+    (void)store;
+    if (!vmgen_ber_get_uint(&p, end, 0x80u, 1, UINT64_C(0), UINT64_C(255), &u)) {
+        return false;
+    }
+    if (store) {
+        obj->write_cmd = (uint8_t)u;
+    }
+    if (!vmgen_ber_get_uint(&p, end, 0x81u, 1, UINT64_C(0), UINT64_C(255), &u)) {
+        return false;
+    }
+    if (store) {
+        obj->status = (uint8_t)u;
+    }
+    if (!vmgen_ber_get_uint(&p, end, 0x82u, 1, UINT64_C(0), UINT64_C(255), &u)) {
+        return false;
+    }
+    if (store) {
+        obj->mode = (uint8_t)u;
+    }
+    if (!vmgen_ber_get_uint(&p, end, 0x83u, 1, UINT64_C(0), UINT64_C(255), &u)) {
+        return false;
+    }
+    if (store) {
+        obj->pending_tmp = (uint8_t)u;
+    }
+    if (!vmgen_ber_get_bool(&p, end, 0x84u, 1, &b)) {
+        return false;
+    }
+    if (store) {
+        obj->has_extended_state = b;
+    }
+    {
+        const uint8_t *e0;
+
+        if (!vmgen_ber_open(&p, end, 0xa5u, 1, &e0) ||
+            !vmgen_ber_get_KBDExtendedWire(&p, e0, &obj->extended_state, store)) {
+            return false;
+        }
+    }
+    if (p != end) {
+        return false;
+    }
+    *pp = p;
+    return true;
+}
+
+/* The DER contents of ISAKBDWire; clears *ok when a value does not fit its declaration. */
+static uint8_t *vmgen_der_put_ISAKBDWire(uint8_t *p, const ISAKBDWire *obj, bool *ok)
+{
+    (void)obj;
+    (void)ok;
+    {
+        uint8_t *c0 = vmgen_der_open(&p, 0xa0u, 1, 1);
+
+        p = vmgen_der_put_KBDWire(p, &obj->kbd, ok);
+        p = vmgen_der_close(c0, p, 1);
+    }
+    return p;
+}
+
+/* Reads the DER contents of ISAKBDWire in [*pp, end), storing only when `store`. */
+static bool vmgen_ber_get_ISAKBDWire(const uint8_t **pp, const uint8_t *end, ISAKBDWire *obj, bool store)
+{
+    const uint8_t *p = *pp;
+
+    (void)obj;
+    (void)store;
+    {
+        const uint8_t *e0;
+
+        if (!vmgen_ber_open(&p, end, 0xa0u, 1, &e0) ||
+            !vmgen_ber_get_KBDWire(&p, e0, &obj->kbd, store)) {
+            return false;
+        }
+    }
+    if (p != end) {
+        return false;
+    }
+    *pp = p;
+    return true;
+}
+
 bool vmgen_der_save_TimersState(const TimersState *obj, uint8_t **buf, size_t *len)
 {
     static const uint8_t head[19] = { 0x80, 0x0b, 0x54, 0x69, 0x6d, 0x65, 0x72, 0x73, 0x53, 0x74, 0x61, 0x74, 0x65, 0x81, 0x01, 0x02, 0x82, 0x01, 0x02 };
@@ -1635,6 +3063,201 @@ bool vmgen_der_load_PCIBusWire(PCIBusWire *obj, const uint8_t *buf, size_t len)
            vmgen_der_load_pass_PCIBusWire(obj, buf, len, true);
 }
 
+bool vmgen_der_save_FWCfgWire(const FWCfgWire *obj, uint8_t **buf, size_t *len)
+{
+    static const uint8_t head[17] = { 0x80, 0x09, 0x46, 0x57, 0x43, 0x66, 0x67, 0x57, 0x69, 0x72, 0x65, 0x81, 0x01, 0x02, 0x82, 0x01, 0x02 };
+    uint8_t *out = malloc((size_t)UINT64_C(87) + VMGEN_DER_SLACK), *p = out, *c0, *c1;
+    bool ok = true;
+
+    if (!out) {
+        return false;
+    }
+    c0 = vmgen_der_open(&p, 0x30u, 1, 1);
+    memcpy(p, head, sizeof(head));
+    p += sizeof(head);
+    c1 = vmgen_der_open(&p, 0xa3u, 1, 1);
+    p = vmgen_der_put_FWCfgWire(p, obj, &ok);
+    p = vmgen_der_close(c1, p, 1);
+    p = vmgen_der_close(c0, p, 1);
+    if (!ok) {
+        free(out);
+        return false;
+    }
+    *buf = out;
+    *len = (size_t)(p - out);
+    return true;
+}
+
+static bool vmgen_der_load_pass_FWCfgWire(FWCfgWire *obj, const uint8_t *buf, size_t len, bool store)
+{
+    static const uint8_t head[17] = { 0x80, 0x09, 0x46, 0x57, 0x43, 0x66, 0x67, 0x57, 0x69, 0x72, 0x65, 0x81, 0x01, 0x02, 0x82, 0x01, 0x02 };
+    const uint8_t *p = buf, *end = buf + len, *e0, *e1;
+
+    if (!vmgen_ber_open(&p, end, 0x30u, 1, &e0) || e0 != end ||
+        (size_t)(end - p) < sizeof(head) || memcmp(p, head, sizeof(head)) != 0) {
+        return false;
+    }
+    p += sizeof(head);
+    return vmgen_ber_open(&p, end, 0xa3u, 1, &e1) && e1 == end &&
+           vmgen_ber_get_FWCfgWire(&p, end, obj, store);
+}
+
+/* Small states: one pass into a copy, copied back only when everything was read. */
+static bool vmgen_der_load_copy_FWCfgWire(FWCfgWire *obj, const uint8_t *buf, size_t len)
+{
+    FWCfgWire copy;
+
+    memcpy(&copy, obj, sizeof(copy));
+    if (!vmgen_der_load_pass_FWCfgWire(&copy, buf, len, true)) {
+        return false;
+    }
+    memcpy(obj, &copy, sizeof(copy));
+    return true;
+}
+
+bool vmgen_der_load_FWCfgWire(FWCfgWire *obj, const uint8_t *buf, size_t len)
+{
+    if (!buf) {
+        return false;
+    }
+    if (sizeof(*obj) <= VMGEN_DER_COPY_MAX && sizeof(*obj) <= 2304u) {
+        return vmgen_der_load_copy_FWCfgWire(obj, buf, len);
+    }
+    /* Large states: a checking pass decides, then a storing pass reads the same bytes. */
+    return vmgen_der_load_pass_FWCfgWire(obj, buf, len, false) &&
+           vmgen_der_load_pass_FWCfgWire(obj, buf, len, true);
+}
+
+bool vmgen_der_save_FDCtrlISAWire(const FDCtrlISAWire *obj, uint8_t **buf, size_t *len)
+{
+    static const uint8_t head[21] = { 0x80, 0x0d, 0x46, 0x44, 0x43, 0x74, 0x72, 0x6c, 0x49, 0x53, 0x41, 0x57, 0x69, 0x72, 0x65, 0x81, 0x01, 0x02, 0x82, 0x01, 0x02 };
+    uint8_t *out = malloc((size_t)UINT64_C(687) + VMGEN_DER_SLACK), *p = out, *c0, *c1;
+    bool ok = true;
+
+    if (!out) {
+        return false;
+    }
+    c0 = vmgen_der_open(&p, 0x30u, 1, 3);
+    memcpy(p, head, sizeof(head));
+    p += sizeof(head);
+    c1 = vmgen_der_open(&p, 0xa3u, 1, 3);
+    p = vmgen_der_put_FDCtrlISAWire(p, obj, &ok);
+    p = vmgen_der_close(c1, p, 3);
+    p = vmgen_der_close(c0, p, 3);
+    if (!ok) {
+        free(out);
+        return false;
+    }
+    *buf = out;
+    *len = (size_t)(p - out);
+    return true;
+}
+
+static bool vmgen_der_load_pass_FDCtrlISAWire(FDCtrlISAWire *obj, const uint8_t *buf, size_t len, bool store)
+{
+    static const uint8_t head[21] = { 0x80, 0x0d, 0x46, 0x44, 0x43, 0x74, 0x72, 0x6c, 0x49, 0x53, 0x41, 0x57, 0x69, 0x72, 0x65, 0x81, 0x01, 0x02, 0x82, 0x01, 0x02 };
+    const uint8_t *p = buf, *end = buf + len, *e0, *e1;
+
+    if (!vmgen_ber_open(&p, end, 0x30u, 1, &e0) || e0 != end ||
+        (size_t)(end - p) < sizeof(head) || memcmp(p, head, sizeof(head)) != 0) {
+        return false;
+    }
+    p += sizeof(head);
+    return vmgen_ber_open(&p, end, 0xa3u, 1, &e1) && e1 == end &&
+           vmgen_ber_get_FDCtrlISAWire(&p, end, obj, store);
+}
+
+/* Small states: one pass into a copy, copied back only when everything was read. */
+static bool vmgen_der_load_copy_FDCtrlISAWire(FDCtrlISAWire *obj, const uint8_t *buf, size_t len)
+{
+    FDCtrlISAWire copy;
+
+    memcpy(&copy, obj, sizeof(copy));
+    if (!vmgen_der_load_pass_FDCtrlISAWire(&copy, buf, len, true)) {
+        return false;
+    }
+    memcpy(obj, &copy, sizeof(copy));
+    return true;
+}
+
+bool vmgen_der_load_FDCtrlISAWire(FDCtrlISAWire *obj, const uint8_t *buf, size_t len)
+{
+    if (!buf) {
+        return false;
+    }
+    if (sizeof(*obj) <= VMGEN_DER_COPY_MAX && sizeof(*obj) <= 3072u) {
+        return vmgen_der_load_copy_FDCtrlISAWire(obj, buf, len);
+    }
+    /* Large states: a checking pass decides, then a storing pass reads the same bytes. */
+    return vmgen_der_load_pass_FDCtrlISAWire(obj, buf, len, false) &&
+           vmgen_der_load_pass_FDCtrlISAWire(obj, buf, len, true);
+}
+
+bool vmgen_der_save_ISAKBDWire(const ISAKBDWire *obj, uint8_t **buf, size_t *len)
+{
+    static const uint8_t head[18] = { 0x80, 0x0a, 0x49, 0x53, 0x41, 0x4b, 0x42, 0x44, 0x57, 0x69, 0x72, 0x65, 0x81, 0x01, 0x03, 0x82, 0x01, 0x03 };
+    uint8_t *out = malloc((size_t)UINT64_C(67) + VMGEN_DER_SLACK), *p = out, *c0, *c1;
+    bool ok = true;
+
+    if (!out) {
+        return false;
+    }
+    c0 = vmgen_der_open(&p, 0x30u, 1, 1);
+    memcpy(p, head, sizeof(head));
+    p += sizeof(head);
+    c1 = vmgen_der_open(&p, 0xa3u, 1, 1);
+    p = vmgen_der_put_ISAKBDWire(p, obj, &ok);
+    p = vmgen_der_close(c1, p, 1);
+    p = vmgen_der_close(c0, p, 1);
+    if (!ok) {
+        free(out);
+        return false;
+    }
+    *buf = out;
+    *len = (size_t)(p - out);
+    return true;
+}
+
+static bool vmgen_der_load_pass_ISAKBDWire(ISAKBDWire *obj, const uint8_t *buf, size_t len, bool store)
+{
+    static const uint8_t head[18] = { 0x80, 0x0a, 0x49, 0x53, 0x41, 0x4b, 0x42, 0x44, 0x57, 0x69, 0x72, 0x65, 0x81, 0x01, 0x03, 0x82, 0x01, 0x03 };
+    const uint8_t *p = buf, *end = buf + len, *e0, *e1;
+
+    if (!vmgen_ber_open(&p, end, 0x30u, 1, &e0) || e0 != end ||
+        (size_t)(end - p) < sizeof(head) || memcmp(p, head, sizeof(head)) != 0) {
+        return false;
+    }
+    p += sizeof(head);
+    return vmgen_ber_open(&p, end, 0xa3u, 1, &e1) && e1 == end &&
+           vmgen_ber_get_ISAKBDWire(&p, end, obj, store);
+}
+
+/* Small states: one pass into a copy, copied back only when everything was read. */
+static bool vmgen_der_load_copy_ISAKBDWire(ISAKBDWire *obj, const uint8_t *buf, size_t len)
+{
+    ISAKBDWire copy;
+
+    memcpy(&copy, obj, sizeof(copy));
+    if (!vmgen_der_load_pass_ISAKBDWire(&copy, buf, len, true)) {
+        return false;
+    }
+    memcpy(obj, &copy, sizeof(copy));
+    return true;
+}
+
+bool vmgen_der_load_ISAKBDWire(ISAKBDWire *obj, const uint8_t *buf, size_t len)
+{
+    if (!buf) {
+        return false;
+    }
+    if (sizeof(*obj) <= VMGEN_DER_COPY_MAX && sizeof(*obj) <= 2336u) {
+        return vmgen_der_load_copy_ISAKBDWire(obj, buf, len);
+    }
+    /* Large states: a checking pass decides, then a storing pass reads the same bytes. */
+    return vmgen_der_load_pass_ISAKBDWire(obj, buf, len, false) &&
+           vmgen_der_load_pass_ISAKBDWire(obj, buf, len, true);
+}
+
 /* PIIX3Wire has no specialized codec (PCIDeviceWire.version_id is VMGEN_POSITIVE_LE): its saves and loads use the visitors. */
 bool vmgen_der_save_PIIX3Wire(const PIIX3Wire *obj, uint8_t **buf, size_t *len)
 {
@@ -1704,6 +3327,33 @@ static bool vmgen_visit_vmstate_state_PIIX3Wire(Visitor *v, const char *name, vo
 
 static const VmgenStateInfo vmgen_vmstate_info_PIIX3Wire = {
     "PIIX3Wire", 3u, 2u, vmgen_visit_vmstate_state_PIIX3Wire,
+};
+
+static bool vmgen_visit_vmstate_state_FWCfgWire(Visitor *v, const char *name, void *obj, Error **errp)
+{
+    return visit_vmstate_FWCfgWire(v, name, obj, errp);
+}
+
+static const VmgenStateInfo vmgen_vmstate_info_FWCfgWire = {
+    "FWCfgWire", 2u, 2u, vmgen_visit_vmstate_state_FWCfgWire,
+};
+
+static bool vmgen_visit_vmstate_state_FDCtrlISAWire(Visitor *v, const char *name, void *obj, Error **errp)
+{
+    return visit_vmstate_FDCtrlISAWire(v, name, obj, errp);
+}
+
+static const VmgenStateInfo vmgen_vmstate_info_FDCtrlISAWire = {
+    "FDCtrlISAWire", 2u, 2u, vmgen_visit_vmstate_state_FDCtrlISAWire,
+};
+
+static bool vmgen_visit_vmstate_state_ISAKBDWire(Visitor *v, const char *name, void *obj, Error **errp)
+{
+    return visit_vmstate_ISAKBDWire(v, name, obj, errp);
+}
+
+static const VmgenStateInfo vmgen_vmstate_info_ISAKBDWire = {
+    "ISAKBDWire", 3u, 3u, vmgen_visit_vmstate_state_ISAKBDWire,
 };
 
 static bool vmgen_visit_state_TimersState(Visitor *v, const char *name, void *obj, Error **errp)
@@ -2118,4 +3768,211 @@ bool vmgen_load_PIIX3Wire_as(PIIX3Wire *obj, VmgenFormat format, uint32_t versio
 VmgenOffer vmgen_offer_PIIX3Wire(uint32_t formats)
 {
     return vmgen_offer(&vmgen_info_PIIX3Wire, formats);
+}
+
+static bool vmgen_visit_state_FWCfgWire(Visitor *v, const char *name, void *obj, Error **errp)
+{
+    return visit_type_FWCfgWire(v, name, obj, errp);
+}
+
+static const VmgenStateInfo vmgen_info_FWCfgWire = {
+    "FWCfgWire", 2u, 2u, vmgen_visit_state_FWCfgWire,
+};
+
+bool vmgen_visit_save_FWCfgWire(const FWCfgWire *obj, uint8_t **buf, size_t *len, Error **errp)
+{
+    return vmgen_save_record(&vmgen_info_FWCfgWire, obj, buf, len, errp);
+}
+
+bool vmgen_visit_load_FWCfgWire(FWCfgWire *obj, const uint8_t *buf, size_t len, Error **errp)
+{
+    return vmgen_load_record(&vmgen_info_FWCfgWire, obj, buf, len, errp);
+}
+
+bool vmgen_save_FWCfgWire(const FWCfgWire *obj, uint8_t **buf, size_t *len, Error **errp)
+{
+    return vmgen_der_save_FWCfgWire(obj, buf, len) ||
+           vmgen_save_record(&vmgen_info_FWCfgWire, obj, buf, len, errp);
+}
+
+bool vmgen_save_FWCfgWire_version(const FWCfgWire *obj, uint32_t version, uint8_t **buf, size_t *len, Error **errp)
+{
+    return (version == 2u && vmgen_der_save_FWCfgWire(obj, buf, len)) ||
+           vmgen_save_record_version(&vmgen_info_FWCfgWire, obj, version, buf, len, errp);
+}
+
+bool vmgen_load_FWCfgWire(FWCfgWire *obj, const uint8_t *buf, size_t len, Error **errp)
+{
+    return vmgen_der_load_FWCfgWire(obj, buf, len) ||
+           vmgen_load_record(&vmgen_info_FWCfgWire, obj, buf, len, errp);
+}
+
+bool vmgen_save_FWCfgWire_legacy(const FWCfgWire *obj, uint32_t version, uint8_t **buf, size_t *len, Error **errp)
+{
+    return vmgen_save_record_legacy(&vmgen_vmstate_info_FWCfgWire, obj, version, buf, len, errp);
+}
+
+bool vmgen_load_FWCfgWire_legacy(FWCfgWire *obj, uint32_t version, const uint8_t *buf, size_t len, Error **errp)
+{
+    return vmgen_load_record_legacy(&vmgen_vmstate_info_FWCfgWire, obj, version, buf, len, errp);
+}
+
+bool vmgen_save_FWCfgWire_as(const FWCfgWire *obj, VmgenFormat format, uint32_t version, uint8_t **buf, size_t *len, Error **errp)
+{
+    if (format != VMGEN_FORMAT_LEGACY) {
+        return vmgen_save_FWCfgWire_version(obj, version, buf, len, errp);
+    }
+    return vmgen_save_record_as(&vmgen_vmstate_info_FWCfgWire, obj, format, version, buf, len, errp);
+}
+
+bool vmgen_load_FWCfgWire_as(FWCfgWire *obj, VmgenFormat format, uint32_t version, const uint8_t *buf, size_t len, Error **errp)
+{
+    /* A BER record says its own version; the negotiated one is a maximum. */
+    if (format != VMGEN_FORMAT_LEGACY) {
+        return vmgen_load_FWCfgWire(obj, buf, len, errp);
+    }
+    return vmgen_load_record_as(&vmgen_vmstate_info_FWCfgWire, obj, format, version, buf, len, errp);
+}
+
+VmgenOffer vmgen_offer_FWCfgWire(uint32_t formats)
+{
+    return vmgen_offer(&vmgen_info_FWCfgWire, formats);
+}
+
+static bool vmgen_visit_state_FDCtrlISAWire(Visitor *v, const char *name, void *obj, Error **errp)
+{
+    return visit_type_FDCtrlISAWire(v, name, obj, errp);
+}
+
+static const VmgenStateInfo vmgen_info_FDCtrlISAWire = {
+    "FDCtrlISAWire", 2u, 2u, vmgen_visit_state_FDCtrlISAWire,
+};
+
+bool vmgen_visit_save_FDCtrlISAWire(const FDCtrlISAWire *obj, uint8_t **buf, size_t *len, Error **errp)
+{
+    return vmgen_save_record(&vmgen_info_FDCtrlISAWire, obj, buf, len, errp);
+}
+
+bool vmgen_visit_load_FDCtrlISAWire(FDCtrlISAWire *obj, const uint8_t *buf, size_t len, Error **errp)
+{
+    return vmgen_load_record(&vmgen_info_FDCtrlISAWire, obj, buf, len, errp);
+}
+
+bool vmgen_save_FDCtrlISAWire(const FDCtrlISAWire *obj, uint8_t **buf, size_t *len, Error **errp)
+{
+    return vmgen_der_save_FDCtrlISAWire(obj, buf, len) ||
+           vmgen_save_record(&vmgen_info_FDCtrlISAWire, obj, buf, len, errp);
+}
+
+bool vmgen_save_FDCtrlISAWire_version(const FDCtrlISAWire *obj, uint32_t version, uint8_t **buf, size_t *len, Error **errp)
+{
+    return (version == 2u && vmgen_der_save_FDCtrlISAWire(obj, buf, len)) ||
+           vmgen_save_record_version(&vmgen_info_FDCtrlISAWire, obj, version, buf, len, errp);
+}
+
+bool vmgen_load_FDCtrlISAWire(FDCtrlISAWire *obj, const uint8_t *buf, size_t len, Error **errp)
+{
+    return vmgen_der_load_FDCtrlISAWire(obj, buf, len) ||
+           vmgen_load_record(&vmgen_info_FDCtrlISAWire, obj, buf, len, errp);
+}
+
+bool vmgen_save_FDCtrlISAWire_legacy(const FDCtrlISAWire *obj, uint32_t version, uint8_t **buf, size_t *len, Error **errp)
+{
+    return vmgen_save_record_legacy(&vmgen_vmstate_info_FDCtrlISAWire, obj, version, buf, len, errp);
+}
+
+bool vmgen_load_FDCtrlISAWire_legacy(FDCtrlISAWire *obj, uint32_t version, const uint8_t *buf, size_t len, Error **errp)
+{
+    return vmgen_load_record_legacy(&vmgen_vmstate_info_FDCtrlISAWire, obj, version, buf, len, errp);
+}
+
+bool vmgen_save_FDCtrlISAWire_as(const FDCtrlISAWire *obj, VmgenFormat format, uint32_t version, uint8_t **buf, size_t *len, Error **errp)
+{
+    if (format != VMGEN_FORMAT_LEGACY) {
+        return vmgen_save_FDCtrlISAWire_version(obj, version, buf, len, errp);
+    }
+    return vmgen_save_record_as(&vmgen_vmstate_info_FDCtrlISAWire, obj, format, version, buf, len, errp);
+}
+
+bool vmgen_load_FDCtrlISAWire_as(FDCtrlISAWire *obj, VmgenFormat format, uint32_t version, const uint8_t *buf, size_t len, Error **errp)
+{
+    /* A BER record says its own version; the negotiated one is a maximum. */
+    if (format != VMGEN_FORMAT_LEGACY) {
+        return vmgen_load_FDCtrlISAWire(obj, buf, len, errp);
+    }
+    return vmgen_load_record_as(&vmgen_vmstate_info_FDCtrlISAWire, obj, format, version, buf, len, errp);
+}
+
+VmgenOffer vmgen_offer_FDCtrlISAWire(uint32_t formats)
+{
+    return vmgen_offer(&vmgen_info_FDCtrlISAWire, formats);
+}
+
+static bool vmgen_visit_state_ISAKBDWire(Visitor *v, const char *name, void *obj, Error **errp)
+{
+    return visit_type_ISAKBDWire(v, name, obj, errp);
+}
+
+static const VmgenStateInfo vmgen_info_ISAKBDWire = {
+    "ISAKBDWire", 3u, 3u, vmgen_visit_state_ISAKBDWire,
+};
+
+bool vmgen_visit_save_ISAKBDWire(const ISAKBDWire *obj, uint8_t **buf, size_t *len, Error **errp)
+{
+    return vmgen_save_record(&vmgen_info_ISAKBDWire, obj, buf, len, errp);
+}
+
+bool vmgen_visit_load_ISAKBDWire(ISAKBDWire *obj, const uint8_t *buf, size_t len, Error **errp)
+{
+    return vmgen_load_record(&vmgen_info_ISAKBDWire, obj, buf, len, errp);
+}
+
+bool vmgen_save_ISAKBDWire(const ISAKBDWire *obj, uint8_t **buf, size_t *len, Error **errp)
+{
+    return vmgen_der_save_ISAKBDWire(obj, buf, len) ||
+           vmgen_save_record(&vmgen_info_ISAKBDWire, obj, buf, len, errp);
+}
+
+bool vmgen_save_ISAKBDWire_version(const ISAKBDWire *obj, uint32_t version, uint8_t **buf, size_t *len, Error **errp)
+{
+    return (version == 3u && vmgen_der_save_ISAKBDWire(obj, buf, len)) ||
+           vmgen_save_record_version(&vmgen_info_ISAKBDWire, obj, version, buf, len, errp);
+}
+
+bool vmgen_load_ISAKBDWire(ISAKBDWire *obj, const uint8_t *buf, size_t len, Error **errp)
+{
+    return vmgen_der_load_ISAKBDWire(obj, buf, len) ||
+           vmgen_load_record(&vmgen_info_ISAKBDWire, obj, buf, len, errp);
+}
+
+bool vmgen_save_ISAKBDWire_legacy(const ISAKBDWire *obj, uint32_t version, uint8_t **buf, size_t *len, Error **errp)
+{
+    return vmgen_save_record_legacy(&vmgen_vmstate_info_ISAKBDWire, obj, version, buf, len, errp);
+}
+
+bool vmgen_load_ISAKBDWire_legacy(ISAKBDWire *obj, uint32_t version, const uint8_t *buf, size_t len, Error **errp)
+{
+    return vmgen_load_record_legacy(&vmgen_vmstate_info_ISAKBDWire, obj, version, buf, len, errp);
+}
+
+bool vmgen_save_ISAKBDWire_as(const ISAKBDWire *obj, VmgenFormat format, uint32_t version, uint8_t **buf, size_t *len, Error **errp)
+{
+    if (format != VMGEN_FORMAT_LEGACY) {
+        return vmgen_save_ISAKBDWire_version(obj, version, buf, len, errp);
+    }
+    return vmgen_save_record_as(&vmgen_vmstate_info_ISAKBDWire, obj, format, version, buf, len, errp);
+}
+
+bool vmgen_load_ISAKBDWire_as(ISAKBDWire *obj, VmgenFormat format, uint32_t version, const uint8_t *buf, size_t len, Error **errp)
+{
+    /* A BER record says its own version; the negotiated one is a maximum. */
+    if (format != VMGEN_FORMAT_LEGACY) {
+        return vmgen_load_ISAKBDWire(obj, buf, len, errp);
+    }
+    return vmgen_load_record_as(&vmgen_vmstate_info_ISAKBDWire, obj, format, version, buf, len, errp);
+}
+
+VmgenOffer vmgen_offer_ISAKBDWire(uint32_t formats)
+{
+    return vmgen_offer(&vmgen_info_ISAKBDWire, formats);
 }

@@ -23,6 +23,16 @@ bool visit_type_PITWire(Visitor *v, const char *name, PITWire *obj, Error **errp
 bool visit_type_PCIBusWire(Visitor *v, const char *name, PCIBusWire *obj, Error **errp);
 bool visit_type_PCIDeviceWire(Visitor *v, const char *name, PCIDeviceWire *obj, Error **errp);
 bool visit_type_PIIX3Wire(Visitor *v, const char *name, PIIX3Wire *obj, Error **errp);
+bool visit_type_FWCfgDMAWire(Visitor *v, const char *name, FWCfgDMAWire *obj, Error **errp);
+bool visit_type_FWCfgACPIWire(Visitor *v, const char *name, FWCfgACPIWire *obj, Error **errp);
+bool visit_type_FWCfgWire(Visitor *v, const char *name, FWCfgWire *obj, Error **errp);
+bool visit_type_FDriveMediaRateWire(Visitor *v, const char *name, FDriveMediaRateWire *obj, Error **errp);
+bool visit_type_FDriveWire(Visitor *v, const char *name, FDriveWire *obj, Error **errp);
+bool visit_type_FDCtrlWire(Visitor *v, const char *name, FDCtrlWire *obj, Error **errp);
+bool visit_type_FDCtrlISAWire(Visitor *v, const char *name, FDCtrlISAWire *obj, Error **errp);
+bool visit_type_KBDExtendedWire(Visitor *v, const char *name, KBDExtendedWire *obj, Error **errp);
+bool visit_type_KBDWire(Visitor *v, const char *name, KBDWire *obj, Error **errp);
+bool visit_type_ISAKBDWire(Visitor *v, const char *name, ISAKBDWire *obj, Error **errp);
 /* The legacy stream of TimersState in its VMState layout (VMGEN_VMSD). */
 bool visit_vmstate_TimersState(Visitor *v, const char *name, TimersState *obj, Error **errp);
 /* The legacy stream of RTCWire in its VMState layout (VMGEN_VMSD). */
@@ -41,6 +51,26 @@ bool visit_vmstate_PCIBusWire(Visitor *v, const char *name, PCIBusWire *obj, Err
 bool visit_vmstate_PCIDeviceWire(Visitor *v, const char *name, PCIDeviceWire *obj, Error **errp);
 /* The legacy stream of PIIX3Wire in its VMState layout (VMGEN_VMSD). */
 bool visit_vmstate_PIIX3Wire(Visitor *v, const char *name, PIIX3Wire *obj, Error **errp);
+/* The legacy stream of FWCfgDMAWire in its VMState layout (VMGEN_VMSD). */
+bool visit_vmstate_FWCfgDMAWire(Visitor *v, const char *name, FWCfgDMAWire *obj, Error **errp);
+/* The legacy stream of FWCfgACPIWire in its VMState layout (VMGEN_VMSD). */
+bool visit_vmstate_FWCfgACPIWire(Visitor *v, const char *name, FWCfgACPIWire *obj, Error **errp);
+/* The legacy stream of FWCfgWire in its VMState layout (VMGEN_VMSD). */
+bool visit_vmstate_FWCfgWire(Visitor *v, const char *name, FWCfgWire *obj, Error **errp);
+/* The legacy stream of FDriveMediaRateWire in its VMState layout (VMGEN_VMSD). */
+bool visit_vmstate_FDriveMediaRateWire(Visitor *v, const char *name, FDriveMediaRateWire *obj, Error **errp);
+/* The legacy stream of FDriveWire in its VMState layout (VMGEN_VMSD). */
+bool visit_vmstate_FDriveWire(Visitor *v, const char *name, FDriveWire *obj, Error **errp);
+/* The legacy stream of FDCtrlWire in its VMState layout (VMGEN_VMSD). */
+bool visit_vmstate_FDCtrlWire(Visitor *v, const char *name, FDCtrlWire *obj, Error **errp);
+/* The legacy stream of FDCtrlISAWire in its VMState layout (VMGEN_VMSD). */
+bool visit_vmstate_FDCtrlISAWire(Visitor *v, const char *name, FDCtrlISAWire *obj, Error **errp);
+/* The legacy stream of KBDExtendedWire in its VMState layout (VMGEN_VMSD). */
+bool visit_vmstate_KBDExtendedWire(Visitor *v, const char *name, KBDExtendedWire *obj, Error **errp);
+/* The legacy stream of KBDWire in its VMState layout (VMGEN_VMSD). */
+bool visit_vmstate_KBDWire(Visitor *v, const char *name, KBDWire *obj, Error **errp);
+/* The legacy stream of ISAKBDWire in its VMState layout (VMGEN_VMSD). */
+bool visit_vmstate_ISAKBDWire(Visitor *v, const char *name, ISAKBDWire *obj, Error **errp);
 
 /*
  * TimersState: data version 2, readable by readers of version 2 and later.
@@ -215,5 +245,92 @@ bool vmgen_der_save_PIIX3Wire(const PIIX3Wire *obj, uint8_t **buf, size_t *len);
 bool vmgen_der_load_PIIX3Wire(PIIX3Wire *obj, const uint8_t *buf, size_t len);
 bool vmgen_visit_save_PIIX3Wire(const PIIX3Wire *obj, uint8_t **buf, size_t *len, Error **errp);
 bool vmgen_visit_load_PIIX3Wire(PIIX3Wire *obj, const uint8_t *buf, size_t len, Error **errp);
+
+/*
+ * FWCfgWire: data version 2, readable by readers of version 2 and later.
+ * vmgen_save_FWCfgWire writes the DER record into a malloc'd *buf (free() it);
+ * vmgen_save_FWCfgWire_version writes it as an older version (2..2) for an older reader;
+ * vmgen_load_FWCfgWire leaves *obj unchanged unless the whole record is valid.
+ */
+#define VMGEN_FWCfgWire_VERSION 2u
+#define VMGEN_FWCfgWire_MINIMUM_VERSION 2u
+bool vmgen_save_FWCfgWire(const FWCfgWire *obj, uint8_t **buf, size_t *len, Error **errp);
+bool vmgen_save_FWCfgWire_version(const FWCfgWire *obj, uint32_t version, uint8_t **buf, size_t *len, Error **errp);
+bool vmgen_load_FWCfgWire(FWCfgWire *obj, const uint8_t *buf, size_t len, Error **errp);
+/* The legacy VMState stream of FWCfgWire (see vmgen-legacy.h), and save/load in a negotiated format. */
+bool vmgen_save_FWCfgWire_legacy(const FWCfgWire *obj, uint32_t version, uint8_t **buf, size_t *len, Error **errp);
+bool vmgen_load_FWCfgWire_legacy(FWCfgWire *obj, uint32_t version, const uint8_t *buf, size_t len, Error **errp);
+bool vmgen_save_FWCfgWire_as(const FWCfgWire *obj, VmgenFormat format, uint32_t version, uint8_t **buf, size_t *len, Error **errp);
+bool vmgen_load_FWCfgWire_as(FWCfgWire *obj, VmgenFormat format, uint32_t version, const uint8_t *buf, size_t len, Error **errp);
+/* This build's offer for FWCfgWire (versions 2..2) with the given VmgenFormat bits. */
+VmgenOffer vmgen_offer_FWCfgWire(uint32_t formats);
+/*
+ * The two paths vmgen_save_FWCfgWire / vmgen_load_FWCfgWire combine (for tests and benchmarks).
+ * vmgen_der_*: the specialized straight-line codec; it handles values that fit their
+ * declarations and DER records of this version, and otherwise returns false having
+ * changed nothing (no message).  vmgen_visit_*: the visitors alone (every error message).
+ */
+bool vmgen_der_save_FWCfgWire(const FWCfgWire *obj, uint8_t **buf, size_t *len);
+bool vmgen_der_load_FWCfgWire(FWCfgWire *obj, const uint8_t *buf, size_t len);
+bool vmgen_visit_save_FWCfgWire(const FWCfgWire *obj, uint8_t **buf, size_t *len, Error **errp);
+bool vmgen_visit_load_FWCfgWire(FWCfgWire *obj, const uint8_t *buf, size_t len, Error **errp);
+
+/*
+ * FDCtrlISAWire: data version 2, readable by readers of version 2 and later.
+ * vmgen_save_FDCtrlISAWire writes the DER record into a malloc'd *buf (free() it);
+ * vmgen_save_FDCtrlISAWire_version writes it as an older version (2..2) for an older reader;
+ * vmgen_load_FDCtrlISAWire leaves *obj unchanged unless the whole record is valid.
+ */
+#define VMGEN_FDCtrlISAWire_VERSION 2u
+#define VMGEN_FDCtrlISAWire_MINIMUM_VERSION 2u
+bool vmgen_save_FDCtrlISAWire(const FDCtrlISAWire *obj, uint8_t **buf, size_t *len, Error **errp);
+bool vmgen_save_FDCtrlISAWire_version(const FDCtrlISAWire *obj, uint32_t version, uint8_t **buf, size_t *len, Error **errp);
+bool vmgen_load_FDCtrlISAWire(FDCtrlISAWire *obj, const uint8_t *buf, size_t len, Error **errp);
+/* The legacy VMState stream of FDCtrlISAWire (see vmgen-legacy.h), and save/load in a negotiated format. */
+bool vmgen_save_FDCtrlISAWire_legacy(const FDCtrlISAWire *obj, uint32_t version, uint8_t **buf, size_t *len, Error **errp);
+bool vmgen_load_FDCtrlISAWire_legacy(FDCtrlISAWire *obj, uint32_t version, const uint8_t *buf, size_t len, Error **errp);
+bool vmgen_save_FDCtrlISAWire_as(const FDCtrlISAWire *obj, VmgenFormat format, uint32_t version, uint8_t **buf, size_t *len, Error **errp);
+bool vmgen_load_FDCtrlISAWire_as(FDCtrlISAWire *obj, VmgenFormat format, uint32_t version, const uint8_t *buf, size_t len, Error **errp);
+/* This build's offer for FDCtrlISAWire (versions 2..2) with the given VmgenFormat bits. */
+VmgenOffer vmgen_offer_FDCtrlISAWire(uint32_t formats);
+/*
+ * The two paths vmgen_save_FDCtrlISAWire / vmgen_load_FDCtrlISAWire combine (for tests and benchmarks).
+ * vmgen_der_*: the specialized straight-line codec; it handles values that fit their
+ * declarations and DER records of this version, and otherwise returns false having
+ * changed nothing (no message).  vmgen_visit_*: the visitors alone (every error message).
+ */
+bool vmgen_der_save_FDCtrlISAWire(const FDCtrlISAWire *obj, uint8_t **buf, size_t *len);
+bool vmgen_der_load_FDCtrlISAWire(FDCtrlISAWire *obj, const uint8_t *buf, size_t len);
+bool vmgen_visit_save_FDCtrlISAWire(const FDCtrlISAWire *obj, uint8_t **buf, size_t *len, Error **errp);
+bool vmgen_visit_load_FDCtrlISAWire(FDCtrlISAWire *obj, const uint8_t *buf, size_t len, Error **errp);
+
+/*
+ * ISAKBDWire: data version 3, readable by readers of version 3 and later.
+ * vmgen_save_ISAKBDWire writes the DER record into a malloc'd *buf (free() it);
+ * vmgen_save_ISAKBDWire_version writes it as an older version (3..3) for an older reader;
+ * vmgen_load_ISAKBDWire leaves *obj unchanged unless the whole record is valid.
+ */
+#define VMGEN_ISAKBDWire_VERSION 3u
+#define VMGEN_ISAKBDWire_MINIMUM_VERSION 3u
+bool vmgen_save_ISAKBDWire(const ISAKBDWire *obj, uint8_t **buf, size_t *len, Error **errp);
+bool vmgen_save_ISAKBDWire_version(const ISAKBDWire *obj, uint32_t version, uint8_t **buf, size_t *len, Error **errp);
+bool vmgen_load_ISAKBDWire(ISAKBDWire *obj, const uint8_t *buf, size_t len, Error **errp);
+/* The legacy VMState stream of ISAKBDWire (see vmgen-legacy.h), and save/load in a negotiated format. */
+bool vmgen_save_ISAKBDWire_legacy(const ISAKBDWire *obj, uint32_t version, uint8_t **buf, size_t *len, Error **errp);
+bool vmgen_load_ISAKBDWire_legacy(ISAKBDWire *obj, uint32_t version, const uint8_t *buf, size_t len, Error **errp);
+bool vmgen_save_ISAKBDWire_as(const ISAKBDWire *obj, VmgenFormat format, uint32_t version, uint8_t **buf, size_t *len, Error **errp);
+bool vmgen_load_ISAKBDWire_as(ISAKBDWire *obj, VmgenFormat format, uint32_t version, const uint8_t *buf, size_t len, Error **errp);
+/* This build's offer for ISAKBDWire (versions 3..3) with the given VmgenFormat bits. */
+VmgenOffer vmgen_offer_ISAKBDWire(uint32_t formats);
+/*
+ * The two paths vmgen_save_ISAKBDWire / vmgen_load_ISAKBDWire combine (for tests and benchmarks).
+ * vmgen_der_*: the specialized straight-line codec; it handles values that fit their
+ * declarations and DER records of this version, and otherwise returns false having
+ * changed nothing (no message).  vmgen_visit_*: the visitors alone (every error message).
+ */
+bool vmgen_der_save_ISAKBDWire(const ISAKBDWire *obj, uint8_t **buf, size_t *len);
+bool vmgen_der_load_ISAKBDWire(ISAKBDWire *obj, const uint8_t *buf, size_t len);
+bool vmgen_visit_save_ISAKBDWire(const ISAKBDWire *obj, uint8_t **buf, size_t *len, Error **errp);
+bool vmgen_visit_load_ISAKBDWire(ISAKBDWire *obj, const uint8_t *buf, size_t len, Error **errp);
 
 #endif /* VMGEN_DEVICES_VISIT_H */

@@ -18,7 +18,7 @@ float (carried bit-exactly: -0.0, infinities and NaN payloads survive).
     negotiate(mine, theirs) -> (format, version)
                                           pick the format and version two peers share
 
-Device states: TimersState (version 2, readable from 2), RTCWire (version 3, readable from 1), HPETWire (version 2, readable from 1), PITWire (version 3, readable from 2), PCIBusWire (version 1, readable from 1), PIIX3Wire (version 3, readable from 2).
+Device states: TimersState (version 2, readable from 2), RTCWire (version 3, readable from 1), HPETWire (version 2, readable from 1), PITWire (version 3, readable from 2), PCIBusWire (version 1, readable from 1), PIIX3Wire (version 3, readable from 2), FWCfgWire (version 2, readable from 2), FDCtrlISAWire (version 2, readable from 2), ISAKBDWire (version 3, readable from 3).
 Needs asn1tools; SPEC is never parsed at import time (PARSED is its parse).
 """
 
@@ -133,6 +133,107 @@ PIIX3Wire ::= SEQUENCE {
     ...
 }
 
+-- FWCfgDMAWire (devices.h:109)
+FWCfgDMAWire ::= SEQUENCE {
+    dma-addr  INTEGER (0..18446744073709551615),  -- uint64_t dma_addr
+    ...
+}
+
+-- FWCfgACPIWire (devices.h:113)
+FWCfgACPIWire ::= SEQUENCE {
+    table-mr-size   INTEGER (0..18446744073709551615),  -- uint64_t table_mr_size
+    linker-mr-size  INTEGER (0..18446744073709551615),  -- uint64_t linker_mr_size
+    rsdp-mr-size    INTEGER (0..18446744073709551615),  -- uint64_t rsdp_mr_size
+    ...
+}
+
+-- FWCfgWire (devices.h:119)
+FWCfgWire ::= SEQUENCE {
+    cur-entry    INTEGER (0..65535),       -- uint16_t cur_entry
+    cur-offset   INTEGER (0..4294967295),  -- uint32_t cur_offset
+    has-dma      BOOLEAN,                  -- _Bool has_dma
+    dma          FWCfgDMAWire,             -- FWCfgDMAWire dma
+    has-acpi-mr  BOOLEAN,                  -- _Bool has_acpi_mr
+    acpi-mr      FWCfgACPIWire,            -- FWCfgACPIWire acpi_mr
+    ...
+}
+
+-- FDriveMediaRateWire (devices.h:130)
+FDriveMediaRateWire ::= SEQUENCE {
+    media-rate  INTEGER (0..255),  -- uint8_t media_rate
+    ...
+}
+
+-- FDriveWire (devices.h:134)
+FDriveWire ::= SEQUENCE {
+    head            INTEGER (0..255),     -- uint8_t head
+    track           INTEGER (0..255),     -- uint8_t track
+    sect            INTEGER (0..255),     -- uint8_t sect
+    has-media-rate  BOOLEAN,              -- _Bool has_media_rate
+    media-rate      FDriveMediaRateWire,  -- FDriveMediaRateWire media_rate
+    ...
+}
+
+-- FDCtrlWire (devices.h:142)
+FDCtrlWire ::= SEQUENCE {
+    sra           INTEGER (0..255),                   -- uint8_t sra
+    srb           INTEGER (0..255),                   -- uint8_t srb
+    dor-vmstate   INTEGER (0..255),                   -- uint8_t dor_vmstate
+    tdr           INTEGER (0..255),                   -- uint8_t tdr
+    dsr           INTEGER (0..255),                   -- uint8_t dsr
+    msr           INTEGER (0..255),                   -- uint8_t msr
+    status0       INTEGER (0..255),                   -- uint8_t status0
+    status1       INTEGER (0..255),                   -- uint8_t status1
+    status2       INTEGER (0..255),                   -- uint8_t status2
+    fifo          OCTET STRING (SIZE (512)),          -- uint8_t fifo[512]
+    data-pos      INTEGER (0..4294967295),            -- uint32_t data_pos
+    data-len      INTEGER (0..4294967295),            -- uint32_t data_len
+    data-state    INTEGER (0..255),                   -- uint8_t data_state
+    data-dir      INTEGER (0..255),                   -- uint8_t data_dir
+    eot           INTEGER (0..255),                   -- uint8_t eot
+    timer0        INTEGER (0..255),                   -- uint8_t timer0
+    timer1        INTEGER (0..255),                   -- uint8_t timer1
+    precomp-trk   INTEGER (0..255),                   -- uint8_t precomp_trk
+    config        INTEGER (0..255),                   -- uint8_t config
+    lock          INTEGER (0..255),                   -- uint8_t lock
+    pwrd          INTEGER (0..255),                   -- uint8_t pwrd
+    num-floppies  INTEGER (0..255),                   -- uint8_t num_floppies (const: must match on load)
+    drives        SEQUENCE (SIZE (2)) OF FDriveWire,  -- FDriveWire drives[2]
+    ...
+}
+
+-- FDCtrlISAWire (devices.h:168)
+FDCtrlISAWire ::= SEQUENCE {
+    state  FDCtrlWire,  -- FDCtrlWire state
+    ...
+}
+
+-- KBDExtendedWire (devices.h:174)
+KBDExtendedWire ::= SEQUENCE {
+    migration-flags  INTEGER (0..4294967295),  -- uint32_t migration_flags
+    obsrc            INTEGER (0..4294967295),  -- uint32_t obsrc
+    obdata           INTEGER (0..255),         -- uint8_t obdata
+    cbdata           INTEGER (0..255),         -- uint8_t cbdata
+    ...
+}
+
+-- KBDWire (devices.h:181)
+KBDWire ::= SEQUENCE {
+    write-cmd           INTEGER (0..255),  -- uint8_t write_cmd
+    status              INTEGER (0..255),  -- uint8_t status
+    mode                INTEGER (0..255),  -- uint8_t mode
+    pending-tmp         INTEGER (0..255),  -- uint8_t pending_tmp
+    has-extended-state  BOOLEAN,           -- _Bool has_extended_state
+    extended-state      KBDExtendedWire,   -- KBDExtendedWire extended_state
+    ...
+}
+
+-- ISAKBDWire (devices.h:190)
+ISAKBDWire ::= SEQUENCE {
+    kbd  KBDWire,  -- KBDWire kbd
+    ...
+}
+
 -- record of TimersState: data version 2, readable from version 2
 TimersState-Record ::= SEQUENCE {
     device           VisibleString,
@@ -187,6 +288,33 @@ PIIX3Wire-Record ::= SEQUENCE {
     ...
 }
 
+-- record of FWCfgWire: data version 2, readable from version 2
+FWCfgWire-Record ::= SEQUENCE {
+    device           VisibleString,
+    version          INTEGER (0..4294967295),
+    minimum-version  INTEGER (0..4294967295),
+    state            FWCfgWire,
+    ...
+}
+
+-- record of FDCtrlISAWire: data version 2, readable from version 2
+FDCtrlISAWire-Record ::= SEQUENCE {
+    device           VisibleString,
+    version          INTEGER (0..4294967295),
+    minimum-version  INTEGER (0..4294967295),
+    state            FDCtrlISAWire,
+    ...
+}
+
+-- record of ISAKBDWire: data version 3, readable from version 3
+ISAKBDWire-Record ::= SEQUENCE {
+    device           VisibleString,
+    version          INTEGER (0..4294967295),
+    minimum-version  INTEGER (0..4294967295),
+    state            ISAKBDWire,
+    ...
+}
+
 END
 """
 
@@ -207,12 +335,25 @@ PARSED = {
             'PCIBusWire': {'type': 'SEQUENCE', 'members': [{'name': 'nirq', 'type': 'INTEGER', 'restricted-to': [(-2147483648, 2147483647)]}, {'name': 'irq-count', 'type': 'SEQUENCE OF', 'element': {'type': 'INTEGER', 'restricted-to': [(-2147483648, 2147483647)]}, 'size': [4]}, None]},
             'PCIDeviceWire': {'type': 'SEQUENCE', 'members': [{'name': 'version-id', 'type': 'INTEGER', 'restricted-to': [(-2147483648, 2147483647)]}, {'name': 'config', 'type': 'OCTET STRING', 'size': [256]}, {'name': 'irq-state', 'type': 'SEQUENCE OF', 'element': {'type': 'INTEGER', 'restricted-to': [(-2147483648, 2147483647)]}, 'size': [4]}, None]},
             'PIIX3Wire': {'type': 'SEQUENCE', 'members': [{'name': 'dev', 'type': 'PCIDeviceWire'}, {'name': 'pci-irq-levels-vmstate', 'type': 'SEQUENCE OF', 'element': {'type': 'INTEGER', 'restricted-to': [(-2147483648, 2147483647)]}, 'size': [4]}, None]},
+            'FWCfgDMAWire': {'type': 'SEQUENCE', 'members': [{'name': 'dma-addr', 'type': 'INTEGER', 'restricted-to': [(0, 18446744073709551615)]}, None]},
+            'FWCfgACPIWire': {'type': 'SEQUENCE', 'members': [{'name': 'table-mr-size', 'type': 'INTEGER', 'restricted-to': [(0, 18446744073709551615)]}, {'name': 'linker-mr-size', 'type': 'INTEGER', 'restricted-to': [(0, 18446744073709551615)]}, {'name': 'rsdp-mr-size', 'type': 'INTEGER', 'restricted-to': [(0, 18446744073709551615)]}, None]},
+            'FWCfgWire': {'type': 'SEQUENCE', 'members': [{'name': 'cur-entry', 'type': 'INTEGER', 'restricted-to': [(0, 65535)]}, {'name': 'cur-offset', 'type': 'INTEGER', 'restricted-to': [(0, 4294967295)]}, {'name': 'has-dma', 'type': 'BOOLEAN'}, {'name': 'dma', 'type': 'FWCfgDMAWire'}, {'name': 'has-acpi-mr', 'type': 'BOOLEAN'}, {'name': 'acpi-mr', 'type': 'FWCfgACPIWire'}, None]},
+            'FDriveMediaRateWire': {'type': 'SEQUENCE', 'members': [{'name': 'media-rate', 'type': 'INTEGER', 'restricted-to': [(0, 255)]}, None]},
+            'FDriveWire': {'type': 'SEQUENCE', 'members': [{'name': 'head', 'type': 'INTEGER', 'restricted-to': [(0, 255)]}, {'name': 'track', 'type': 'INTEGER', 'restricted-to': [(0, 255)]}, {'name': 'sect', 'type': 'INTEGER', 'restricted-to': [(0, 255)]}, {'name': 'has-media-rate', 'type': 'BOOLEAN'}, {'name': 'media-rate', 'type': 'FDriveMediaRateWire'}, None]},
+            'FDCtrlWire': {'type': 'SEQUENCE', 'members': [{'name': 'sra', 'type': 'INTEGER', 'restricted-to': [(0, 255)]}, {'name': 'srb', 'type': 'INTEGER', 'restricted-to': [(0, 255)]}, {'name': 'dor-vmstate', 'type': 'INTEGER', 'restricted-to': [(0, 255)]}, {'name': 'tdr', 'type': 'INTEGER', 'restricted-to': [(0, 255)]}, {'name': 'dsr', 'type': 'INTEGER', 'restricted-to': [(0, 255)]}, {'name': 'msr', 'type': 'INTEGER', 'restricted-to': [(0, 255)]}, {'name': 'status0', 'type': 'INTEGER', 'restricted-to': [(0, 255)]}, {'name': 'status1', 'type': 'INTEGER', 'restricted-to': [(0, 255)]}, {'name': 'status2', 'type': 'INTEGER', 'restricted-to': [(0, 255)]}, {'name': 'fifo', 'type': 'OCTET STRING', 'size': [512]}, {'name': 'data-pos', 'type': 'INTEGER', 'restricted-to': [(0, 4294967295)]}, {'name': 'data-len', 'type': 'INTEGER', 'restricted-to': [(0, 4294967295)]}, {'name': 'data-state', 'type': 'INTEGER', 'restricted-to': [(0, 255)]}, {'name': 'data-dir', 'type': 'INTEGER', 'restricted-to': [(0, 255)]}, {'name': 'eot', 'type': 'INTEGER', 'restricted-to': [(0, 255)]}, {'name': 'timer0', 'type': 'INTEGER', 'restricted-to': [(0, 255)]}, {'name': 'timer1', 'type': 'INTEGER', 'restricted-to': [(0, 255)]}, {'name': 'precomp-trk', 'type': 'INTEGER', 'restricted-to': [(0, 255)]}, {'name': 'config', 'type': 'INTEGER', 'restricted-to': [(0, 255)]}, {'name': 'lock', 'type': 'INTEGER', 'restricted-to': [(0, 255)]}, {'name': 'pwrd', 'type': 'INTEGER', 'restricted-to': [(0, 255)]}, {'name': 'num-floppies', 'type': 'INTEGER', 'restricted-to': [(0, 255)]}, {'name': 'drives', 'type': 'SEQUENCE OF', 'element': {'type': 'FDriveWire'}, 'size': [2]}, None]},
+            'FDCtrlISAWire': {'type': 'SEQUENCE', 'members': [{'name': 'state', 'type': 'FDCtrlWire'}, None]},
+            'KBDExtendedWire': {'type': 'SEQUENCE', 'members': [{'name': 'migration-flags', 'type': 'INTEGER', 'restricted-to': [(0, 4294967295)]}, {'name': 'obsrc', 'type': 'INTEGER', 'restricted-to': [(0, 4294967295)]}, {'name': 'obdata', 'type': 'INTEGER', 'restricted-to': [(0, 255)]}, {'name': 'cbdata', 'type': 'INTEGER', 'restricted-to': [(0, 255)]}, None]},
+            'KBDWire': {'type': 'SEQUENCE', 'members': [{'name': 'write-cmd', 'type': 'INTEGER', 'restricted-to': [(0, 255)]}, {'name': 'status', 'type': 'INTEGER', 'restricted-to': [(0, 255)]}, {'name': 'mode', 'type': 'INTEGER', 'restricted-to': [(0, 255)]}, {'name': 'pending-tmp', 'type': 'INTEGER', 'restricted-to': [(0, 255)]}, {'name': 'has-extended-state', 'type': 'BOOLEAN'}, {'name': 'extended-state', 'type': 'KBDExtendedWire'}, None]},
+            'ISAKBDWire': {'type': 'SEQUENCE', 'members': [{'name': 'kbd', 'type': 'KBDWire'}, None]},
             'TimersState-Record': {'type': 'SEQUENCE', 'members': [{'name': 'device', 'type': 'VisibleString'}, {'name': 'version', 'restricted-to': [(0, 4294967295)], 'type': 'INTEGER'}, {'name': 'minimum-version', 'restricted-to': [(0, 4294967295)], 'type': 'INTEGER'}, {'name': 'state', 'type': 'TimersState'}, None]},
             'RTCWire-Record': {'type': 'SEQUENCE', 'members': [{'name': 'device', 'type': 'VisibleString'}, {'name': 'version', 'restricted-to': [(0, 4294967295)], 'type': 'INTEGER'}, {'name': 'minimum-version', 'restricted-to': [(0, 4294967295)], 'type': 'INTEGER'}, {'name': 'state', 'type': 'RTCWire'}, None]},
             'HPETWire-Record': {'type': 'SEQUENCE', 'members': [{'name': 'device', 'type': 'VisibleString'}, {'name': 'version', 'restricted-to': [(0, 4294967295)], 'type': 'INTEGER'}, {'name': 'minimum-version', 'restricted-to': [(0, 4294967295)], 'type': 'INTEGER'}, {'name': 'state', 'type': 'HPETWire'}, None]},
             'PITWire-Record': {'type': 'SEQUENCE', 'members': [{'name': 'device', 'type': 'VisibleString'}, {'name': 'version', 'restricted-to': [(0, 4294967295)], 'type': 'INTEGER'}, {'name': 'minimum-version', 'restricted-to': [(0, 4294967295)], 'type': 'INTEGER'}, {'name': 'state', 'type': 'PITWire'}, None]},
             'PCIBusWire-Record': {'type': 'SEQUENCE', 'members': [{'name': 'device', 'type': 'VisibleString'}, {'name': 'version', 'restricted-to': [(0, 4294967295)], 'type': 'INTEGER'}, {'name': 'minimum-version', 'restricted-to': [(0, 4294967295)], 'type': 'INTEGER'}, {'name': 'state', 'type': 'PCIBusWire'}, None]},
             'PIIX3Wire-Record': {'type': 'SEQUENCE', 'members': [{'name': 'device', 'type': 'VisibleString'}, {'name': 'version', 'restricted-to': [(0, 4294967295)], 'type': 'INTEGER'}, {'name': 'minimum-version', 'restricted-to': [(0, 4294967295)], 'type': 'INTEGER'}, {'name': 'state', 'type': 'PIIX3Wire'}, None]},
+            'FWCfgWire-Record': {'type': 'SEQUENCE', 'members': [{'name': 'device', 'type': 'VisibleString'}, {'name': 'version', 'restricted-to': [(0, 4294967295)], 'type': 'INTEGER'}, {'name': 'minimum-version', 'restricted-to': [(0, 4294967295)], 'type': 'INTEGER'}, {'name': 'state', 'type': 'FWCfgWire'}, None]},
+            'FDCtrlISAWire-Record': {'type': 'SEQUENCE', 'members': [{'name': 'device', 'type': 'VisibleString'}, {'name': 'version', 'restricted-to': [(0, 4294967295)], 'type': 'INTEGER'}, {'name': 'minimum-version', 'restricted-to': [(0, 4294967295)], 'type': 'INTEGER'}, {'name': 'state', 'type': 'FDCtrlISAWire'}, None]},
+            'ISAKBDWire-Record': {'type': 'SEQUENCE', 'members': [{'name': 'device', 'type': 'VisibleString'}, {'name': 'version', 'restricted-to': [(0, 4294967295)], 'type': 'INTEGER'}, {'name': 'minimum-version', 'restricted-to': [(0, 4294967295)], 'type': 'INTEGER'}, {'name': 'state', 'type': 'ISAKBDWire'}, None]},
         },
         'values': {},
     },
@@ -232,12 +373,25 @@ TYPES: dict[str, tuple[Any, ...]] = {
     'PCIBusWire': ('struct', 'PCIBusWire'),
     'PCIDeviceWire': ('struct', 'PCIDeviceWire'),
     'PIIX3Wire': ('struct', 'PIIX3Wire'),
+    'FWCfgDMAWire': ('struct', 'FWCfgDMAWire'),
+    'FWCfgACPIWire': ('struct', 'FWCfgACPIWire'),
+    'FWCfgWire': ('struct', 'FWCfgWire'),
+    'FDriveMediaRateWire': ('struct', 'FDriveMediaRateWire'),
+    'FDriveWire': ('struct', 'FDriveWire'),
+    'FDCtrlWire': ('struct', 'FDCtrlWire'),
+    'FDCtrlISAWire': ('struct', 'FDCtrlISAWire'),
+    'KBDExtendedWire': ('struct', 'KBDExtendedWire'),
+    'KBDWire': ('struct', 'KBDWire'),
+    'ISAKBDWire': ('struct', 'ISAKBDWire'),
     'TimersState-Record': ('record', 'TimersState'),
     'RTCWire-Record': ('record', 'RTCWire'),
     'HPETWire-Record': ('record', 'HPETWire'),
     'PITWire-Record': ('record', 'PITWire'),
     'PCIBusWire-Record': ('record', 'PCIBusWire'),
     'PIIX3Wire-Record': ('record', 'PIIX3Wire'),
+    'FWCfgWire-Record': ('record', 'FWCfgWire'),
+    'FDCtrlISAWire-Record': ('record', 'FDCtrlISAWire'),
+    'ISAKBDWire-Record': ('record', 'ISAKBDWire'),
 }
 
 # ASN.1 struct type -> ((C field, ASN.1 member or None, descriptor, since, role), ...)
@@ -253,6 +407,16 @@ STRUCTS: dict[str, tuple[tuple[Any, ...], ...]] = {
     'PCIBusWire': (('nirq', 'nirq', ('int', -2147483648, 2147483647, 4, True), None, None), ('irq_count', 'irq-count', ('list', 4, 4, ('int', -2147483648, 2147483647, 4, True)), None, None)),
     'PCIDeviceWire': (('version_id', 'version-id', ('int', -2147483648, 2147483647, 4, True), None, None), ('config', 'config', ('bytes', 256, 256), None, None), ('irq_state', 'irq-state', ('list', 4, 4, ('int', -2147483648, 2147483647, 4, True)), None, None)),
     'PIIX3Wire': (('dev', 'dev', ('struct', 'PCIDeviceWire'), None, None), ('pci_irq_levels_vmstate', 'pci-irq-levels-vmstate', ('list', 4, 4, ('int', -2147483648, 2147483647, 4, True)), None, None)),
+    'FWCfgDMAWire': (('dma_addr', 'dma-addr', ('int', 0, 18446744073709551615, 8, False), None, None),),
+    'FWCfgACPIWire': (('table_mr_size', 'table-mr-size', ('int', 0, 18446744073709551615, 8, False), None, None), ('linker_mr_size', 'linker-mr-size', ('int', 0, 18446744073709551615, 8, False), None, None), ('rsdp_mr_size', 'rsdp-mr-size', ('int', 0, 18446744073709551615, 8, False), None, None)),
+    'FWCfgWire': (('cur_entry', 'cur-entry', ('int', 0, 65535, 2, False), None, None), ('cur_offset', 'cur-offset', ('int', 0, 4294967295, 4, False), None, None), ('has_dma', 'has-dma', ('bool',), None, None), ('dma', 'dma', ('struct', 'FWCfgDMAWire'), None, None), ('has_acpi_mr', 'has-acpi-mr', ('bool',), None, None), ('acpi_mr', 'acpi-mr', ('struct', 'FWCfgACPIWire'), None, None)),
+    'FDriveMediaRateWire': (('media_rate', 'media-rate', ('int', 0, 255, 1, False), None, None),),
+    'FDriveWire': (('head', 'head', ('int', 0, 255, 1, False), None, None), ('track', 'track', ('int', 0, 255, 1, False), None, None), ('sect', 'sect', ('int', 0, 255, 1, False), None, None), ('has_media_rate', 'has-media-rate', ('bool',), None, None), ('media_rate', 'media-rate', ('struct', 'FDriveMediaRateWire'), None, None)),
+    'FDCtrlWire': (('sra', 'sra', ('int', 0, 255, 1, False), None, None), ('srb', 'srb', ('int', 0, 255, 1, False), None, None), ('dor_vmstate', 'dor-vmstate', ('int', 0, 255, 1, False), None, None), ('tdr', 'tdr', ('int', 0, 255, 1, False), None, None), ('dsr', 'dsr', ('int', 0, 255, 1, False), None, None), ('msr', 'msr', ('int', 0, 255, 1, False), None, None), ('status0', 'status0', ('int', 0, 255, 1, False), None, None), ('status1', 'status1', ('int', 0, 255, 1, False), None, None), ('status2', 'status2', ('int', 0, 255, 1, False), None, None), ('fifo', 'fifo', ('bytes', 512, 512), None, None), ('data_pos', 'data-pos', ('int', 0, 4294967295, 4, False), None, None), ('data_len', 'data-len', ('int', 0, 4294967295, 4, False), None, None), ('data_state', 'data-state', ('int', 0, 255, 1, False), None, None), ('data_dir', 'data-dir', ('int', 0, 255, 1, False), None, None), ('eot', 'eot', ('int', 0, 255, 1, False), None, None), ('timer0', 'timer0', ('int', 0, 255, 1, False), None, None), ('timer1', 'timer1', ('int', 0, 255, 1, False), None, None), ('precomp_trk', 'precomp-trk', ('int', 0, 255, 1, False), None, None), ('config', 'config', ('int', 0, 255, 1, False), None, None), ('lock', 'lock', ('int', 0, 255, 1, False), None, None), ('pwrd', 'pwrd', ('int', 0, 255, 1, False), None, None), ('num_floppies', 'num-floppies', ('int', 0, 255, 1, False), None, None), ('drives', 'drives', ('list', 2, 2, ('struct', 'FDriveWire')), None, None)),
+    'FDCtrlISAWire': (('state', 'state', ('struct', 'FDCtrlWire'), None, None),),
+    'KBDExtendedWire': (('migration_flags', 'migration-flags', ('int', 0, 4294967295, 4, False), None, None), ('obsrc', 'obsrc', ('int', 0, 4294967295, 4, False), None, None), ('obdata', 'obdata', ('int', 0, 255, 1, False), None, None), ('cbdata', 'cbdata', ('int', 0, 255, 1, False), None, None)),
+    'KBDWire': (('write_cmd', 'write-cmd', ('int', 0, 255, 1, False), None, None), ('status', 'status', ('int', 0, 255, 1, False), None, None), ('mode', 'mode', ('int', 0, 255, 1, False), None, None), ('pending_tmp', 'pending-tmp', ('int', 0, 255, 1, False), None, None), ('has_extended_state', 'has-extended-state', ('bool',), None, None), ('extended_state', 'extended-state', ('struct', 'KBDExtendedWire'), None, None)),
+    'ISAKBDWire': (('kbd', 'kbd', ('struct', 'KBDWire'), None, None),),
 }
 
 # ASN.1 union type -> ((C member, ASN.1 alternative, descriptor, cases), ...)
@@ -269,6 +433,9 @@ STATES: dict[str, tuple[str, str, int, int]] = {
     'PITWire': ('PITWire-Record', 'PITWire', 3, 2),
     'PCIBusWire': ('PCIBusWire-Record', 'PCIBusWire', 1, 1),
     'PIIX3Wire': ('PIIX3Wire-Record', 'PIIX3Wire', 3, 2),
+    'FWCfgWire': ('FWCfgWire-Record', 'FWCfgWire', 2, 2),
+    'FDCtrlISAWire': ('FDCtrlISAWire-Record', 'FDCtrlISAWire', 2, 2),
+    'ISAKBDWire': ('ISAKBDWire-Record', 'ISAKBDWire', 3, 3),
 }
 
 _NEWEST = 0xFFFFFFFF
