@@ -11,6 +11,8 @@ CC     ?= cc
 # Debian packages the tests use: compilers for the generated C, and the
 # third-party ASN.1 tools that must read vmgen's records.
 APT_PACKAGES := gcc clang make asn1c dumpasn1 openssl
+# Installed with them: clang's libFuzzer (tests/test_fuzz.py), not a command to look for.
+APT_LIBRARIES := libclang-rt-dev
 
 .PHONY: all demo test lint pytest system-deps clean
 
@@ -21,8 +23,8 @@ system-deps:
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 	    echo "installing$$missing"; \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(APT_PACKAGES) >/dev/null; \
-	  else echo "missing:$$missing (install: apt-get install $(APT_PACKAGES))" >&2; exit 1; fi; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(APT_PACKAGES) $(APT_LIBRARIES) >/dev/null; \
+	  else echo "missing:$$missing (install: apt-get install $(APT_PACKAGES) $(APT_LIBRARIES))" >&2; exit 1; fi; \
 	fi
 
 $(STAMP): pyproject.toml
