@@ -27,7 +27,8 @@ from vmgen.pipeline import build_module
 
 REPO = Path(__file__).resolve().parent.parent
 FIXTURES = REPO / "fixtures"
-FIXTURE_HEADERS = ("rtc", "uart", "pit", "display", "scalars", "hpet", "nic", "usb", "vnet")
+FIXTURE_HEADERS = ("rtc", "uart", "pit", "display", "scalars", "hpet", "nic", "usb", "vnet",
+                   "counts")
 # Fixture headers that are C11, not C99 (anonymous struct members).
 C11_ONLY = frozenset({"nic"})
 
