@@ -7,6 +7,10 @@ PY     := $(VENV)/bin/python
 VMGEN  := $(VENV)/bin/vmgen
 STAMP  := $(VENV)/.installed
 DEMO   := build/demo
+# Fixtures that warn on purpose (an enum without a 0 value; tests/test_golden.py): the demo
+# leaves them out, so that a warning in its output means something.
+WARNING_FIXTURES := fixtures/uart.h fixtures/display.h
+DEMO_HEADERS := $(filter-out $(WARNING_FIXTURES),$(wildcard fixtures/*.h))
 CC     ?= cc
 # Debian packages the tests use: compilers for the generated C, and the
 # third-party ASN.1 tools that must read vmgen's records.
@@ -35,7 +39,7 @@ $(STAMP): pyproject.toml
 demo: $(STAMP) system-deps
 	rm -rf $(DEMO) && mkdir -p $(DEMO)
 	$(VMGEN) runtime -o $(DEMO)
-	$(VMGEN) generate -I fixtures -o $(DEMO) fixtures/*.h
+	$(VMGEN) generate -I fixtures -o $(DEMO) $(DEMO_HEADERS)
 	$(CC) -std=c99 -Wall -Wextra -Werror -pedantic -I$(DEMO) -Ifixtures \
 	  fixtures/demo/rtc_demo.c $(DEMO)/rtc-visit.c $(DEMO)/vmgen-visitor.c $(DEMO)/vmgen-ber.c \
 	  $(DEMO)/vmgen-legacy.c \
