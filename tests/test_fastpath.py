@@ -32,6 +32,7 @@ SPECIALIZED = {
     "rtc": {"RTCState"}, "uart": {"SerialState"}, "pit": {"PITCommonState"},
     "display": {"DisplayState", "CursorState"}, "scalars": {"ScalarState"},
     "hpet": {"HPETState"}, "nic": {"E1000State"}, "usb": {"USBDevice"}, "vnet": set(),
+    "counts": {"RingState"},
 }
 
 

@@ -55,3 +55,19 @@ def test_runtime_matches_shipped_sources(tmp_path: Path) -> None:
     assert names == sorted(p.name for p in shipped.iterdir())
     for name in names:
         assert (tmp_path / name).read_bytes() == (shipped / name).read_bytes()
+
+
+def test_demo_leaves_out_exactly_the_warning_fixtures(tmp_path: Path) -> None:
+    """`make demo` generates fixtures/*.h without the fixtures that warn on purpose (the
+    Makefile's WARNING_FIXTURES): its output has no warning, and every one left out warns."""
+    makefile = (support.REPO / "Makefile").read_text(encoding="utf-8")
+    (line,) = [x for x in makefile.splitlines() if x.startswith("WARNING_FIXTURES :=")]
+    left_out = line.split(":=", 1)[1].split()
+    assert sorted(left_out) == sorted(f"fixtures/{stem}.h" for stem in WARNINGS)
+    demo = sorted(str(p.relative_to(support.REPO))
+                  for p in support.FIXTURES.glob("*.h")
+                  if str(p.relative_to(support.REPO)) not in left_out)
+    proc = support.run_vmgen("generate", "-I", "fixtures", "-o", str(tmp_path), *demo,
+                             cwd=support.REPO)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr == ""

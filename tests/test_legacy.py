@@ -267,6 +267,47 @@ def test_legacy_loader_refusals(built: Callable[[str], Built],
     assert str(info.value) == "VirtIONet.mac_table.macs: count 65 is outside 0..64"
 
 
+def test_uint64_counts(built: Callable[[str], Built], tool: Callable[[str], Path]) -> None:
+    """uint64_t counts (the C visitors' visit_count_uint): each travels as a be64 right
+    before its array, also the one declared after its array; its full range is checked."""
+    b = built("counts")
+    st = {"head": 7, "used": 3, "data": b"\xaa\xbb\xcc", "num_slots": 2,
+          "slots": [{"id": 1, "len": 0x10203}, {"id": 0xFFFF, "len": 5}], "tail": 9}
+    good = bytes.fromhex(
+        "07"                                   # head
+        "0000000000000003" "aabbcc"            # used (be64), data
+        "0000000000000002"                     # num_slots (be64), before slots
+        "0001" "00010203" "ffff" "00000005"    # slots: id (be16), len (be32)
+        "00000009")                            # tail
+    blob = b.py.save("RingState", st)
+    (line,) = _run(tool("counts"), [f"RingState ber2legacy 1 {blob.hex()}"])
+    assert line == f"OK {good.hex()}"
+    assert b.py.save_legacy("RingState", st, 1) == good
+    assert _run(tool("counts"), [f"RingState legacy2ber 1 {good.hex()}"]) == [f"OK {blob.hex()}"]
+    assert b.py.load_legacy("RingState", good, 1) == st
+    slots_at = 1 + 8 + 3
+    cases = {
+        good[:1] + (25).to_bytes(8, "big") + good[9:]:
+            ("RingState: data: count 'used' is 25, outside 0..24",
+             "RingState.data: count 25 is outside 0..24"),
+        good[:1] + (2**64 - 1).to_bytes(8, "big") + good[9:]:
+            ("RingState: data: count 'used' is 18446744073709551615, outside 0..24",
+             "RingState.data: count 18446744073709551615 is outside 0..24"),
+        good[:slots_at] + (7).to_bytes(8, "big") + good[slots_at + 8:]:
+            ("RingState: slots: count 'num_slots' is 7, outside 0..6",
+             "RingState.slots: count 7 is outside 0..6"),
+        good[:slots_at] + (2**63).to_bytes(8, "big") + good[slots_at + 8:]:
+            ("RingState: slots: count 'num_slots' is 9223372036854775808, outside 0..6",
+             "RingState.slots: count 9223372036854775808 is outside 0..6"),
+    }
+    lines = _run(tool("counts"), [f"RingState legacy2ber 1 {data.hex()}" for data in cases])
+    assert lines == [f"ERR {c}" for c, _ in cases.values()]
+    for data, (_, message) in cases.items():
+        with pytest.raises(b.py.Error) as info:
+            b.py.load_legacy("RingState", data, 1)
+        assert str(info.value) == message
+
+
 # ---- negotiation between a new and an old peer, over a socket pair ----------------------
 
 PEER = r"""

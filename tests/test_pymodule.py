@@ -201,3 +201,111 @@ def test_negative_zero_and_nan_payload_reach_the_wire(gen: Path) -> None:
         bytes.fromhex("8000000000000000")) > 0
     assert mod.encode("ScalarState", {**_zero(mod, "ScalarState"), "d": nan}).find(
         bytes.fromhex("7ff0000000000123")) > 0
+
+
+# ---- sizes at their limits: one element (byte, character) too many or too few -----------
+
+
+def _ir_zero(module: ir.Module, t: ir.WireType) -> Any:
+    """The smallest valid C-view value of `t`, from the IR (not from the generated module)."""
+    if isinstance(t, ir.IntType):
+        return 0 if t.min <= 0 <= t.max else t.min
+    if isinstance(t, ir.BoolType):
+        return False
+    if isinstance(t, ir.FloatType):
+        return 0.0
+    if isinstance(t, ir.EnumRef):
+        return module.enum(t.name).enumerators[0].name
+    if isinstance(t, ir.StringType):
+        return ""
+    if isinstance(t, ir.BytesType):
+        return bytes(t.length if t.count is None else t.count.min)
+    if isinstance(t, ir.ArrayType):
+        n = t.length if t.count is None else t.count.min
+        return [_ir_zero(module, t.element) for _ in range(n)]
+    assert isinstance(t, ir.StructRef), t
+    s = module.struct(t.name)
+    value: dict[str, Any] = {}
+    for f in s.wire:
+        assert f.type is not None
+        value[f.name] = _ir_zero(module, f.type)
+    for f in s.migrated:
+        if f.count_of is not None:
+            value[f.name] = len(value[f.count_of])
+    return value
+
+
+# (stem, state, field, one element of the field's value, lowest and highest number of
+# elements): fixed and sized byte arrays, fixed and sized arrays (of numbers and of
+# structs), strings.
+SIZED = [
+    ("scalars", "ScalarState", "raw", b"\x5a", 8, 8),
+    ("scalars", "ScalarState", "fs", [1.5], 2, 2),
+    ("scalars", "ScalarState", "words", [7], 5, 5),
+    ("counts", "RingState", "data", b"\x5a", 0, 24),
+    ("counts", "RingState", "slots", [{"id": 1, "len": 2}], 0, 6),
+    ("usb", "USBDevice", "data_buf", b"\x5a", 0, 4096),
+    ("usb", "USBDevice", "product_desc", "x", 0, 31),
+    ("pit", "PITCommonState", "channels", None, 3, 3),  # None: the zero PITChannelState
+]
+
+
+def _with(module: ir.Module, state: str, field: str, value: Any) -> dict[str, Any]:
+    """The zero state with `field` set to `value` (and its count field, if any, to its
+    length, so that only the length itself can be wrong)."""
+    out: dict[str, Any] = _ir_zero(module, ir.StructRef(state))
+    out[field] = value
+    for f in module.struct(state).migrated:
+        if f.count_of == field:
+            out[f.name] = len(value)
+    return out
+
+
+def _size_refusal(what: Any, lo: int, hi: int, n: int) -> str:
+    if isinstance(what, str):
+        return f"expected at most {hi} printable ASCII characters"
+    size = str(lo) if lo == hi else f"{lo}..{hi}"
+    return f"expected {size} {'bytes' if isinstance(what, bytes) else 'elements'}, got {n}"
+
+
+@pytest.mark.parametrize(("stem", "state", "field", "unit", "lo", "hi"), SIZED,
+                         ids=[f"{c[1]}.{c[2]}" for c in SIZED])
+def test_sizes_at_their_limits(gen: Path, stem: str, state: str, field: str, unit: Any,
+                               lo: int, hi: int) -> None:
+    """Every writer (save, encode, save_legacy) takes the lowest and highest number of
+    elements and refuses one more than the highest (and one less than the lowest), with its
+    exact message; so does every reader (load, decode) of a record crafted with asn1tools."""
+    mod = _mod(gen, stem)
+    module = support.fixture_module(stem)
+    if unit is None:
+        element = module.struct(state).field(field).type
+        assert isinstance(element, ir.ArrayType)
+        unit = [_ir_zero(module, element.element)]
+    version = module.struct(state).state.version  # type: ignore[union-attr]
+    record = names.record_name(state)
+    asn1_field = names.identifier(field)
+    der = asn1tools.compile_string(mod.SPEC, "der")  # no constraint checks: it writes anything
+    for n in {lo, hi}:
+        value = _with(module, state, field, unit * n)
+        blob = mod.save(state, value)
+        assert mod.load(state, blob) == value
+        assert mod.decode(state, mod.encode(state, value)) == value
+        assert mod.load_legacy(state, mod.save_legacy(state, value), version) == value
+    for n in sorted({hi + 1, lo - 1} - {-1}):
+        value = _with(module, state, field, unit * n)
+        message = f"{field}: {_size_refusal(unit, lo, hi, n)}"
+        for write, path in ((mod.save, f"{record}.state"), (mod.encode, state),
+                            (mod.save_legacy, state)):
+            with pytest.raises(mod.Error) as info:
+                write(state, value)
+            assert str(info.value) == f"{path}.{message}", write
+        # The same value on the wire: the valid record of one bound, edited with asn1tools.
+        edge = hi if n > hi else lo
+        good = der.decode(record, mod.save(state, _with(module, state, field, unit * edge)))
+        wire = good["state"][asn1_field]
+        good["state"][asn1_field] = wire + wire[:1] if n > hi else wire[:-1]
+        data = der.encode(record, good)
+        for read, name in ((mod.load, state), (mod.decode, record)):
+            with pytest.raises(mod.Error) as info:
+                read(name, data)
+            assert str(info.value) == f"{record}.state.{message}", read

@@ -1,8 +1,8 @@
 """Sidecar annotations (a TOML file beside a header the user cannot edit).
 
-`vmgen generate` has no ``--annotations`` option yet (vmgen/cli.py), so these
-tests drive the pipeline directly: ``vmgen.driver.pipeline.generate(header,
-Options(annotations=PATH))``; `test_cli_option` marks the missing option.
+Most tests drive the pipeline directly (``vmgen.driver.pipeline.generate(header,
+Options(annotations=PATH))``), which is what ``vmgen generate --annotations
+FILE.toml`` calls; `test_cli_option` runs that command line itself.
 
 Every test works in a temporary folder with relative paths, as a user would, so
 messages read ``dev.toml:2:1: error: ...`` and are compared exactly.

@@ -184,6 +184,55 @@ def test_versions_outside_the_writers_range_are_refused(releases: dict[int, Rele
         assert str(info.value) == message.format(bad)
 
 
+def _with_header(blob: bytes, version: int, minimum: int) -> bytes:
+    """`blob` (a WatchdogState record with one-byte versions) with its version and minimum
+    version replaced: an edit of the header's bytes, nothing else."""
+    head = b"\x80\x0dWatchdogState\x81\x01"
+    at = blob.index(head) + len(head)
+    assert blob.count(head) == 1 and blob[at + 1:at + 3] == b"\x82\x01", blob.hex()
+    return blob[:at] + bytes([version, 0x82, 0x01, minimum]) + blob[at + 4:]
+
+
+def test_record_header_boundaries(releases: dict[int, Release]) -> None:
+    """Each reader (C and Python) reads data whose minimum version is its own version, and
+    refuses data whose minimum version is one above it, or whose version is one below its
+    own minimum version; with exact messages.  Data of the reader's own version (which the
+    specialized readers take) and of the next version (a newer writer's) alike."""
+    newest = releases[3]
+    for r in releases.values():
+        m = r.module.struct(STATE).state
+        assert m is not None
+        for d in sorted({r.version, min(r.version + 1, newest.version)}):
+            (line,) = newest.run([f"save {d}"])
+            assert line.startswith("OK "), line
+            written = bytes.fromhex(line[3:])
+            # minimum version == the reader's version: read, like any other data
+            blob = _with_header(written, d, r.version)
+            (reread,) = r.run([f"load {blob.hex()}"])
+            assert reread.startswith("OK "), (r.version, d, reread)
+            got = r.py.load(STATE, bytes.fromhex(reread[3:]))
+            assert got == _expected(r, newest.fields(), d, c_side=True), (r.version, d)
+            assert r.py.load(STATE, blob) == _expected(r, newest.fields(), d, c_side=False)
+            # minimum version == the reader's version + 1: refused
+            blob = _with_header(written, d, r.version + 1)
+            message = (f"WatchdogState: data needs a reader of version >= {r.version + 1}, "
+                       f"this reader is version {r.version}")
+            assert r.run([f"load {blob.hex()}"]) == [f"ERR {message}"], (r.version, d)
+            with pytest.raises(r.py.Error) as info:
+                r.py.load(STATE, blob)
+            assert str(info.value) == message, (r.version, d)
+        # version == the reader's minimum version - 1: refused
+        (line,) = r.run([f"save {m.minimum_version}"])
+        blob = _with_header(bytes.fromhex(line[3:]), m.minimum_version - 1,
+                            m.minimum_version - 1)
+        message = (f"WatchdogState: data is version {m.minimum_version - 1}, this reader "
+                   f"needs version >= {m.minimum_version}")
+        assert r.run([f"load {blob.hex()}"]) == [f"ERR {message}"], r.version
+        with pytest.raises(r.py.Error) as info:
+            r.py.load(STATE, blob)
+        assert str(info.value) == message, r.version
+
+
 def _decode_json(value: Any) -> Any:
     if isinstance(value, dict) and set(value) == {"hex"}:
         return bytes.fromhex(value["hex"])

@@ -24,16 +24,6 @@ Generate migration code and wire schemas from annotated C device-state structs.
 
 Annotate the structs with the macros of vmgen.h (VMGEN_STATE, VMGEN_SKIP, ...),
 then run `vmgen runtime` once and `vmgen generate` for each header.
-
-commands:
-  generate   C visitors, ASN.1 module, Python codec and wire schema from headers
-  check      exit 1 if generated files are stale or the wire format broke (for CI
-             and pre-commit)
-  compat     compare two wire schemas (STEM.vmgen.json): compatible or breaking
-  explain    print, per device state, what each C field becomes on the wire
-  decode     print a saved record readably (from the generated Python module)
-  convert    convert a record between the legacy VMState stream and BER
-  runtime    write the C runtime (vmgen.h, visitor, DER writer, BER reader)
 """
 
 _OUTPUTS = """\
@@ -100,10 +90,10 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"vmgen {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub = parser.add_subparsers(title="commands", dest="command", metavar="COMMAND")
 
     g = sub.add_parser(
-        "generate", help="generate C visitors, ASN.1, Python codec and schema from headers",
+        "generate", help="C visitors, ASN.1 module, Python codec and wire schema from headers",
         description="Generate C visitors, the ASN.1 module, the Python codec and the wire "
         "schema for the device states (VMGEN_STATE structs) of each HEADER.",
         epilog=_GENERATE_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -118,7 +108,8 @@ def build_parser() -> argparse.ArgumentParser:
                    "(like gcc -MT; repeatable)")
 
     c = sub.add_parser(
-        "check", help="fail if generated files are stale or the wire format broke",
+        "check", help="exit 1 if generated files are stale or the wire format broke (for CI "
+        "and pre-commit)",
         description="Check, without writing anything, that the generated files in OUTDIR "
         "are up to date and that the wire schemas stay compatible.",
         epilog=_CHECK_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -128,7 +119,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="git revision holding the committed schemas (default: HEAD)")
 
     k = sub.add_parser(
-        "compat", help="compare two wire schemas",
+        "compat", help="compare two wire schemas (STEM.vmgen.json): compatible or breaking",
         description="Compare two wire schemas (STEM.vmgen.json) and list every change as "
         "compatible or breaking, with the file:line of the field in the header.",
         epilog="exit status: 0 if every change is compatible, 1 if one is breaking.",
@@ -137,7 +128,7 @@ def build_parser() -> argparse.ArgumentParser:
     k.add_argument("new", metavar="NEW.vmgen.json")
 
     x = sub.add_parser(
-        "explain", help="print what each C field of each device state becomes on the wire",
+        "explain", help="print, per device state, what each C field becomes on the wire",
         description="Print, for each device state of each HEADER (and each struct and union "
         "it contains), a table: C field, C type, wire type (ASN.1), since-version, notes "
         "(skipped, sized by, range, ...).  Fields are listed in wire order.  For a device "
@@ -150,7 +141,7 @@ def build_parser() -> argparse.ArgumentParser:
                    "stream (what vmgen_save_S_legacy writes)")
 
     d = sub.add_parser(
-        "decode", help="print a saved record readably",
+        "decode", help="print a saved record readably (from the generated Python module)",
         description="Print a record written by vmgen_save_S() or MOD_asn1.save(): the device, "
         "its versions, and each field by its C name (byte buffers as hex).  The record names "
         "its device; the generated Python module that knows it is found among --module "
@@ -178,10 +169,12 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("output", metavar="OUT")
 
     r = sub.add_parser(
-        "runtime", help="write the C runtime (vmgen.h, visitor, DER writer, BER reader)",
+        "runtime", help="write the C runtime (vmgen.h, visitor, DER writer, BER reader, legacy "
+        "stream)",
         description="Write the C runtime the generated code needs: vmgen.h (the annotation "
-        "macros), vmgen-visitor.h/.c (visitor interface, errors, records) and "
-        "vmgen-ber.h/.c (DER output and BER input visitors).  C99, libc only.",
+        "macros), vmgen-visitor.h/.c (visitor interface, errors, records), "
+        "vmgen-ber.h/.c (DER output and BER input visitors) and vmgen-legacy.h/.c (the "
+        "legacy VMState stream's visitors).  C99, libc only.",
     )
     r.add_argument("-o", "--output-dir", default=".", metavar="OUTDIR",
                    help="where to write the runtime (default: the current folder)")
