@@ -8,16 +8,19 @@ VMGEN  := $(VENV)/bin/vmgen
 STAMP  := $(VENV)/.installed
 DEMO   := build/demo
 CC     ?= cc
-# Debian packages the tests use: compilers for the generated C, and the
-# third-party ASN.1 tools that must read vmgen's records.
-APT_PACKAGES := gcc clang make asn1c dumpasn1 openssl
+# Debian packages the tests use: compilers for the generated C, the
+# third-party ASN.1 tools that must read vmgen's records, and real QEMU (the
+# stream tests save and load its migration streams).
+APT_PACKAGES := gcc clang make asn1c dumpasn1 openssl qemu-system-x86
+# The command each package provides (checked before installing anything).
+APT_TOOLS := gcc clang make asn1c dumpasn1 openssl qemu-system-x86_64
 
 .PHONY: all demo test lint pytest system-deps clean
 
 all: test
 
 system-deps:
-	@missing=""; for t in $(APT_PACKAGES); do command -v $$t >/dev/null || missing="$$missing $$t"; done; \
+	@missing=""; for t in $(APT_TOOLS); do command -v $$t >/dev/null || missing="$$missing $$t"; done; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 	    echo "installing$$missing"; \
