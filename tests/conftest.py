@@ -78,7 +78,7 @@ QEMU_VMS: dict[str, tuple[str, list[str]]] = {
         "-device", "e1000,netdev=n0", "-device", "rtl8139,netdev=n1",
         "-device", "piix3-usb-uhci", "-device", "usb-kbd", "-device", "usb-tablet",
         "-audiodev", "none,id=snd", "-device", "sb16,audiodev=snd",
-        "-device", "ne2k_isa", "-device", "isa-parallel",
+        "-device", "ne2k_isa", "-chardev", "null,id=lpt", "-device", "isa-parallel,chardev=lpt",
     ]),
     "q35-devices": ("q35", [
         "-device", "qemu-xhci", "-device", "usb-kbd", "-device", "e1000e",

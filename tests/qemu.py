@@ -100,8 +100,15 @@ class Vm:
         self.stderr = open(self.dir / "stderr", "w+b")  # noqa: SIM115 (closed in close())
         self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                      stderr=self.stderr)
+        self.qmp: Qmp | None = None
         try:
             self.qmp = Qmp(sock, time.monotonic() + timeout, self.proc)
+        except (OSError, QemuError, ValueError) as exc:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.proc.wait(timeout=5)
+            message = f"QEMU did not start ({exc}): {self.errors()}"
+            self.close()
+            raise QemuError(message) from None
         except BaseException:
             self.close()
             raise
@@ -118,7 +125,7 @@ class Vm:
 
     def close(self) -> None:
         try:
-            if getattr(self, "qmp", None) is not None:
+            if self.qmp is not None:
                 self.qmp.close()
         finally:
             if self.proc.poll() is None:
@@ -126,6 +133,11 @@ class Vm:
             self.proc.wait(timeout=self.timeout)
             self.stderr.close()
             shutil.rmtree(self.dir, ignore_errors=True)
+
+    @property
+    def monitor(self) -> Qmp:
+        assert self.qmp is not None
+        return self.qmp
 
     def _wait(self, what: str, done: Any) -> Any:
         deadline = time.monotonic() + self.timeout
@@ -149,13 +161,13 @@ class Vm:
     def save(self, path: Path) -> bytes:
         """Migrate to `path` (written by `cat`, then renamed into place); its bytes."""
         tmp = path.with_name(f".{path.name}.part")
-        self.qmp.command("migrate", uri=f"exec:cat > {shlex.quote(str(tmp))} && "
+        self.monitor.command("migrate", uri=f"exec:cat > {shlex.quote(str(tmp))} && "
                          f"mv {shlex.quote(str(tmp))} {shlex.quote(str(path))}")
 
         def finished() -> bool:
-            status = self.qmp.command("query-migrate").get("status")
+            status = self.monitor.command("query-migrate").get("status")
             if status == "failed":
-                raise QemuError(f"migration failed: {self.qmp.command('query-migrate')}")
+                raise QemuError(f"migration failed: {self.monitor.command('query-migrate')}")
             return bool(status == "completed" and path.exists())
 
         self._wait("saving a stream", finished)
@@ -164,7 +176,7 @@ class Vm:
     def wait_loaded(self) -> str:
         """Wait until an incoming stream is loaded; the run state it leaves."""
         def loaded() -> str | None:
-            status = self.qmp.command("query-status")["status"]
+            status = self.monitor.command("query-status")["status"]
             return None if status == "inmigrate" else str(status)
 
         status: str = self._wait("loading a stream", loaded)
