@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 
 
@@ -41,6 +41,27 @@ def write_bytes_if_changed(path: Path, data: bytes) -> bool:
             os.unlink(tmp)
         raise
     return True
+
+
+def write_chunks(path: Path, chunks: Iterable[bytes | memoryview],
+                 check: Callable[[Path], None] | None = None) -> None:
+    """Write `chunks` to `path` atomically (temporary file + rename): if producing a
+    chunk raises, or `check` (given the complete temporary file) raises, `path` is left
+    as it was and the temporary file is removed."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            for chunk in chunks:
+                f.write(chunk)
+        if check is not None:
+            check(Path(tmp))
+        os.chmod(tmp, 0o666 & ~_umask())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
 
 
 def write_all(outdir: Path, files: Mapping[str, str]) -> list[Path]:
