@@ -72,13 +72,14 @@ QEMU_VMS: dict[str, tuple[str, list[str]]] = {
     "pc": ("pc", []),
     "q35": ("q35", []),
     # NICs, USB (UHCI + keyboard + tablet), two user netdevs (two 'slirp' sections, both
-    # instance 0), ISA sound and parallel port.
+    # instance 0), ISA sound, NIC, parallel and serial ports.
     "pc-devices": ("pc", [
         "-netdev", "user,id=n0", "-netdev", "user,id=n1",
         "-device", "e1000,netdev=n0", "-device", "rtl8139,netdev=n1",
         "-device", "piix3-usb-uhci", "-device", "usb-kbd", "-device", "usb-tablet",
         "-audiodev", "none,id=snd", "-device", "sb16,audiodev=snd",
         "-device", "ne2k_isa", "-chardev", "null,id=lpt", "-device", "isa-parallel,chardev=lpt",
+        "-chardev", "null,id=com", "-device", "isa-serial,chardev=com",
     ]),
     "q35-devices": ("q35", [
         "-device", "qemu-xhci", "-device", "usb-kbd", "-device", "e1000e",
