@@ -293,8 +293,8 @@ def _stream(args: argparse.Namespace) -> int:
             st.from_ber(args.input, Path(args.output), args.module)
             return 0
         served = st.section_modules(args.module) if args.stream_command == "decode" else {}
-        with st.opened(args.input) as data:
-            stream = st.parse_input(args.input, data)
+        with st.opened(args.input) as given:
+            stream = st.parse_input(args.input, given.data)
             if args.stream_command == "list":
                 sys.stdout.write(st.list_json(stream) if args.json else st.list_text(stream))
             else:

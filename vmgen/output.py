@@ -12,8 +12,9 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import BinaryIO
 
 
 def write_if_changed(path: Path, text: str) -> bool:
@@ -43,17 +44,16 @@ def write_bytes_if_changed(path: Path, data: bytes) -> bool:
     return True
 
 
-def write_chunks(path: Path, chunks: Iterable[bytes | memoryview],
-                 check: Callable[[Path], None] | None = None) -> None:
-    """Write `chunks` to `path` atomically (temporary file + rename): if producing a
-    chunk raises, or `check` (given the complete temporary file) raises, `path` is left
-    as it was and the temporary file is removed."""
+def write_with(path: Path, fill: Callable[[BinaryIO], None],
+               check: Callable[[Path], None] | None = None) -> None:
+    """Write `path` atomically (temporary file + rename) with `fill`, given the temporary
+    file opened unbuffered: if `fill` raises, or `check` (given the complete temporary
+    file) raises, `path` is left as it was and the temporary file is removed."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
-        with os.fdopen(fd, "wb") as f:
-            for chunk in chunks:
-                f.write(chunk)
+        with os.fdopen(fd, "wb", buffering=0) as f:
+            fill(f)
         if check is not None:
             check(Path(tmp))
         os.chmod(tmp, 0o666 & ~_umask())

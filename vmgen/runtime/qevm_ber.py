@@ -18,13 +18,24 @@ Standard library only.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import os
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from typing import BinaryIO, NamedTuple
 
 from vmgen.runtime import qevm
 from vmgen.runtime.qevm import Buffer, Kind, StreamError
 
-Chunk = bytes | memoryview
+
+class Span(NamedTuple):
+    """Bytes [start, end) of the input, handed out without being read: a writer copies
+    them from the input file in the kernel when it can (:func:`write`)."""
+
+    start: int
+    end: int
+
+
+Chunk = bytes | Span
 
 
 @dataclass
@@ -50,6 +61,8 @@ def _uint(n: int) -> bytes:
 def _measure(node: _Node) -> int:
     if isinstance(node.content, list):
         node.size = sum(_measure(c) for c in node.content)
+    elif isinstance(node.content, Span):
+        node.size = node.content.end - node.content.start
     else:
         node.size = len(node.content)
     return 1 + len(_length(node.size)) + node.size
@@ -66,25 +79,80 @@ def _emit(node: _Node) -> Iterator[Chunk]:
 
 def _record(stream: qevm.Stream, r: qevm.Record) -> _Node:
     if isinstance(r, qevm.Configuration):
-        return _Node(0x80, stream.body(r))
+        return _Node(0x80, Span(r.body, r.end))
     if isinstance(r, qevm.Eof):
         return _Node(0x82, b"")
     if isinstance(r, qevm.Description):
-        return _Node(0x83, stream.view(r.text, r.end))
+        return _Node(0x83, Span(r.text, r.end))
     members = [_Node(0x80, _uint(r.kind)), _Node(0x81, _uint(r.section_id))]
     if r.kind in (Kind.START, Kind.FULL):
         members.append(_Node(0xA2, [_Node(0x80, r.idstr), _Node(0x81, _uint(r.instance_id)),
                                     _Node(0x82, _uint(r.version_id))]))
-    members.append(_Node(0xA3, [_Node(0x80, stream.body(r))]))
+    members.append(_Node(0xA3, [_Node(0x80, Span(r.body, r.body_end))]))
     return _Node(0xA1, members)
 
 
 def to_der(stream: qevm.Stream) -> Iterator[Chunk]:
-    """The DER encoding of `stream` (a QEVM-Stream.Stream value), in chunks."""
+    """The DER encoding of `stream` (a QEVM-Stream.Stream value), in chunks (spans of
+    the stream's input)."""
     top = _Node(0x30, [_Node(0x80, _uint(stream.version)),
                        _Node(0xA1, [_record(stream, r) for r in stream.records])])
     _measure(top)
     return _emit(top)
+
+
+# ---- output -----------------------------------------------------------------------------
+
+_COPY_AT_LEAST = 1 << 16
+
+
+def write(out: BinaryIO, chunks: Iterable[Chunk], source: Buffer,
+          source_fd: int | None = None) -> None:
+    """Write `chunks` to `out` (unbuffered), spans taken from `source`; large spans are
+    copied from `source_fd` (the file `source` maps) by the kernel when it can."""
+    pending = bytearray()
+    fd = out.fileno()
+    view = memoryview(source)
+    for chunk in chunks:
+        if not isinstance(chunk, Span):
+            pending += chunk
+            continue
+        start, end = chunk
+        if source_fd is None or end - start < _COPY_AT_LEAST:
+            pending += view[start:end]
+            continue
+        if pending:
+            out.write(pending)
+            pending.clear()
+        start = _copy(source_fd, fd, start, end)
+        if start < end:
+            out.write(view[start:end])
+    if pending:
+        out.write(pending)
+    view.release()
+
+
+def _copy(src: int, dst: int, start: int, end: int) -> int:
+    """Copy [start, end) of `src` to `dst` in the kernel; where it stopped (a file
+    system or kernel without copy_file_range: at once)."""
+    copy = getattr(os, "copy_file_range", None)
+    while copy is not None and start < end:
+        try:
+            done = copy(src, dst, end - start, start)
+        except OSError:
+            break
+        if done <= 0:
+            break
+        start += done
+    return start
+
+
+def join(chunks: Iterable[Chunk], source: Buffer) -> bytes:
+    """The bytes of `chunks`, spans taken from `source`."""
+    view = memoryview(source)
+    out = b"".join(view[c.start:c.end] if isinstance(c, Span) else c for c in chunks)
+    view.release()
+    return out
 
 
 # ---- reading ----------------------------------------------------------------------------
@@ -93,7 +161,6 @@ def to_der(stream: qevm.Stream) -> Iterator[Chunk]:
 class _Ber:
     def __init__(self, data: Buffer) -> None:
         self.data = data
-        self.view = memoryview(data)
 
     def fail(self, message: str, offset: int) -> StreamError:
         return StreamError(message, offset)
@@ -145,8 +212,8 @@ class _Ber:
 
 
 def from_ber(data: Buffer) -> Iterator[Chunk]:
-    """The stream bytes of a QEVM-Stream.Stream value, in chunks; StreamError (with the
-    offset in the BER input) if it is not one."""
+    """The stream bytes of a QEVM-Stream.Stream value, in chunks (spans of the BER
+    input); StreamError (with the offset in the BER input) if it is not one."""
     b = _Ber(data)
     start, end = b.expect(0, len(data), 0x30, "Stream (SEQUENCE)")
     if end != len(data):
@@ -161,14 +228,14 @@ def from_ber(data: Buffer) -> Iterator[Chunk]:
         tag, cstart, cend = b.tlv(pos, rend, f"record {index}")
         if tag == 0x80:
             yield bytes([qevm.CONFIGURATION])
-            yield b.view[cstart:cend]
+            yield Span(cstart, cend)
         elif tag == 0x82:
             if cend != cstart:
                 raise b.fail(f"record {index}: eof is NULL, not {cend - cstart} bytes", pos)
             yield bytes([qevm.EOF])
         elif tag == 0x83:
             yield qevm.description_header(cend - cstart)
-            yield b.view[cstart:cend]
+            yield Span(cstart, cend)
         elif tag == 0xA1:
             yield from _section(b, cstart, cend, index)
         else:
@@ -211,5 +278,5 @@ def _section(b: _Ber, start: int, end: int, index: int) -> Iterator[Chunk]:
     if oend != bend:
         raise b.fail(f"{what}: {bend - oend} bytes after the body", oend)
     yield qevm.section_header(kind, section_id, idstr, instance_id, version_id)
-    yield b.view[ostart:oend]
+    yield Span(ostart, oend)
     yield qevm.footer_bytes(section_id)

@@ -46,25 +46,31 @@ def schema_text() -> str:
     return (templates_dir() / "asn1" / SCHEMA_FILE).read_text(encoding="utf-8")
 
 
+@dataclass
+class Input:
+    data: Buffer
+    fd: int | None  # the file `data` maps (None: stdin, read in memory)
+
+
 @contextmanager
-def opened(path: str) -> Iterator[Buffer]:
+def opened(path: str) -> Iterator[Input]:
     """A whole input: stdin ('-') read in memory, a file mapped read-only."""
     if path == "-":
-        yield sys.stdin.buffer.read()
+        yield Input(sys.stdin.buffer.read(), None)
         return
     with open(path, "rb") as f:
         size = f.seek(0, 2)
         if size == 0:
-            yield b""
+            yield Input(b"", None)
             return
         m = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
-    try:
-        yield m
-    finally:
-        # Views of the mapping may still be alive (an error's traceback holds them):
-        # then the mapping goes when they do.
-        with suppress(BufferError):
-            m.close()
+        try:
+            yield Input(m, f.fileno())
+        finally:
+            # Views of the mapping may still be alive (an error's traceback holds them):
+            # then the mapping goes when they do.
+            with suppress(BufferError):
+                m.close()
 
 
 def display(path: str) -> str:
@@ -259,32 +265,35 @@ def check_strict(stream: qevm.Stream, served: dict[str, Served]) -> None:
 
 
 def _check_stream(path: Path) -> None:
-    with opened(str(path)) as data:
-        qevm.parse(data)
+    with opened(str(path)) as source:
+        qevm.parse(source.data)
 
 
 def to_ber(source: str, target: Path, modules: list[str], strict: bool) -> int:
     served = section_modules(modules)
-    with opened(source) as data:
-        stream = _parse(source, data)
+    with opened(source) as given:
+        stream = _parse(source, given.data)
         try:
             if strict:
                 check_strict(stream, served)
         except StreamError as exc:
             raise CommandError(f"{display(source)}: {exc}") from None
-        from vmgen.output import write_chunks
+        from vmgen.output import write_with
 
-        write_chunks(target, qevm_ber.to_der(stream))
+        write_with(target, lambda out: qevm_ber.write(out, qevm_ber.to_der(stream),
+                                                       given.data, given.fd))
         return sum(1 for r in stream.records if isinstance(r, qevm.Section))
 
 
 def from_ber(source: str, target: Path, modules: list[str]) -> None:
     section_modules(modules)  # nothing is read through modules yet: checked, not used
-    from vmgen.output import write_chunks
+    from vmgen.output import write_with
 
-    with opened(source) as data:
+    with opened(source) as given:
         try:
-            write_chunks(target, qevm_ber.from_ber(data), check=_check_written)
+            write_with(target, lambda out: qevm_ber.write(out, qevm_ber.from_ber(given.data),
+                                                          given.data, given.fd),
+                       check=_check_written)
         except StreamError as exc:
             raise CommandError(f"{display(source)}: {exc}") from None
         except _Written as exc:
