@@ -60,8 +60,8 @@ clean:
 # bench-codec rewrites BENCHMARKS.md's codec tables; bench-generator prints the
 # generator's (start-up, large headers, a QEMU-like file, 200 headers), which its
 # hand-written section quotes.
-.PHONY: bench bench-codec bench-generator
-bench: bench-codec bench-generator
+.PHONY: bench bench-codec bench-generator bench-stream
+bench: bench-codec bench-generator bench-stream
 
 bench-codec: $(STAMP) system-deps
 	$(PY) tests/bench/bench_codec.py
@@ -69,6 +69,11 @@ bench-codec: $(STAMP) system-deps
 bench-generator: $(STAMP) system-deps
 	$(PY) tests/bench/bench_startup.py
 	$(PY) tests/bench/bench_scale.py large tu many
+
+# bench-stream: vmgen stream to-ber + from-ber of a real QEMU stream of a VM with
+# 512 MiB of random RAM against cp of the same file (BENCHMARKS.md quotes it).
+bench-stream: $(STAMP) system-deps
+	$(PY) tests/bench/bench_stream.py
 
 # Fuzzing (tests/fuzz/): builds a libFuzzer target per fixture device state (plain and
 # with the structure-aware BER mutator) into build/fuzz and runs each for FUZZ_SECONDS
