@@ -316,6 +316,54 @@ def test_bad_stream(tmp_path: Path, capsys: pytest.CaptureFixture[str], case: st
     _fails(tmp_path, capsys, make(), expected)
 
 
+def ram_stream(headers: list[int], block: int = 0x100000) -> bytes:
+    """QEVM v3 with only RAM: block pc.ram of `block` bytes; a PART section whose records
+    are a named zero page at 0, then per header word (be64) a 4 KiB page (a fill byte
+    for a zero page); no devices.  The PART body starts at 84; page i's header is at
+    100 + 4104 * i (when all are 4 KiB pages)."""
+    out = b"QEVM" + be32(3) + b"\x07" + be32(13) + b"pc-i440fx-7.2"
+    out += b"\x01" + be32(2) + name(b"ram") + be32(0) + be32(4)
+    out += be64(block | 0x04) + name(b"pc.ram") + be64(block) + be64(0x10) + b"\x7e" + be32(2)
+    out += b"\x02" + be32(2) + be64(0x02) + name(b"pc.ram") + b"\x00"
+    for i, word in enumerate(headers):
+        zero = word & 0xFFF in (0x02, 0x22)
+        out += be64(word) + (b"\x00" if zero else bytes([i % 256]) * 4096)
+    out += be64(0x10) + b"\x7e" + be32(2)
+    out += b"\x03" + be32(2) + be64(0x10) + b"\x7e" + be32(2) + b"\x00"
+    text = b'{"page_size": 4096, "devices": []}'
+    return out + b"\x06" + be32(len(text)) + text
+
+
+def test_ram_runs_of_pages() -> None:
+    """Long runs of pages are checked in batches (strided slices): the same records and
+    the same errors, at the same offsets, as one by one."""
+    good = [0x1000 * i | 0x28 for i in range(1, 256)]
+    data = ram_stream(good)
+    s = qevm.parse(data)
+    assert qevm.encode(s) == data
+    part = s.records[2]
+    assert isinstance(part, qevm.Section) and part.body_size == 16 + 4104 * 255 + 8
+    for i in (0, 63, 64, 150, 254):
+        for word, message in [
+            (0x100000 | 0x28, "ram page offset 0x100000 outside block 'pc.ram' (0x100000 "
+             "bytes)"),
+            (0x1000 * i | 0x128, "ram record with flags 0x128"),
+            (0x1000 * i | 0x29, "ram record with flags 0x29"),
+        ]:
+            bad = ram_stream([*good[:i], word, *good[i + 1:]])
+            with pytest.raises(StreamError) as err:
+                qevm.parse(bad)
+            assert str(err.value) == (f"section 'ram' (instance 0, id 2) at offset "
+                                      f"{100 + 4104 * i}: {message}"), (i, word)
+    # zero pages between runs of pages
+    mixed = [w if i % 7 else (w & ~0xFFF) | 0x22 for i, w in enumerate(good)]
+    data = ram_stream(mixed)
+    s = qevm.parse(data)
+    assert qevm.encode(s) == data
+    assert s.records[2].body_end - s.records[2].body == 16 + 8 + sum(
+        9 if i % 7 == 0 else 4104 for i in range(255))
+
+
 def test_bad_ber(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     mig, ber, out = tmp_path / "s.mig", tmp_path / "s.ber", tmp_path / "out.mig"
     mig.write_bytes(small_stream())
