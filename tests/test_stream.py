@@ -274,6 +274,11 @@ BAD_STREAMS: list[tuple[str, Callable[[], bytes], str]] = [
          array_len=4000000000))),
      "section 'dev' (instance 0, id 3) at offset 4252: truncated: the JSON description "
      "makes the body 80000000017 bytes, 631 left"),
+    ("zero-size elements by the billion",
+     lambda: small_stream(_json_with(lambda d: d["devices"][0]["fields"].append(
+         {"name": "none", "type": "buffer", "size": 0, "array_len": 4000000000}))),
+     "at offset 4320: JSON description: description.devices[0]: 4000000011 fields and "
+     "elements for a body of 57 bytes"),
     ("description not JSON",
      lambda: small_stream()[:4321] + b"{" + small_stream()[4322:],
      "at offset 4320: JSON description: not valid JSON (Expecting property name enclosed in "

@@ -13,7 +13,8 @@ removed and `sync` run, untimed, before each run):
   python -m vmgen stream to-ber IN.mig OUT.ber
   python -m vmgen stream from-ber OUT.ber BACK.mig      (BACK.mig == IN.mig is checked)
 
-prints a Markdown table with the ratio (to-ber + from-ber) / cp.
+prints a Markdown table with the ratio (to-ber + from-ber) / cp, in wall time and in CPU
+time (user + system: what the machine's other jobs disturb least).
 
     .venv/bin/python tests/bench/bench_stream.py [-n 5] [--mib 512]
 
@@ -25,6 +26,7 @@ from __future__ import annotations
 import argparse
 import filecmp
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -37,19 +39,23 @@ sys.path.insert(0, str(REPO))
 from tests import qemu  # noqa: E402
 
 
-def best(cmd: list[str], n: int) -> float:
-    """Best time of `cmd`, whose last argument is its output: removed (untimed) before
-    each run, so no run pays for dropping the previous run's file."""
+def best(cmd: list[str], n: int) -> tuple[float, float]:
+    """Best wall time and best CPU time (user + system) of `cmd`, whose last argument is
+    its output: removed (untimed) before each run, so no run pays for dropping the
+    previous run's file."""
     out = Path(cmd[-1])
     subprocess.run(cmd, check=True)  # warm-up: the page cache holds every input
-    times = []
+    times, cpu = [], []
     for _ in range(n):
         out.unlink()
         subprocess.run(["sync"], check=True)
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
         start = time.perf_counter()
         subprocess.run(cmd, check=True)
         times.append(time.perf_counter() - start)
-    return min(times)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu.append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
+    return min(times), min(cpu)
 
 
 def main() -> int:
@@ -79,14 +85,17 @@ def main() -> int:
             return 1
         ber_size = (d / "vm.ber").stat().st_size
     print(f"stream: {size} bytes ({args.mib} MiB of random guest RAM, -M pc), "
-          f"BER: {ber_size} bytes; best of {args.n}\n")
-    print("| command | seconds | vs cp |")
-    print("|---|---:|---:|")
-    print(f"| `cp` | {cp:.3f} | 1.00 |")
-    print(f"| `vmgen stream to-ber` | {to_ber:.3f} | {to_ber / cp:.2f} |")
-    print(f"| `vmgen stream from-ber` | {from_ber:.3f} | {from_ber / cp:.2f} |")
-    print(f"| to-ber + from-ber | {to_ber + from_ber:.3f} | "
-          f"**{(to_ber + from_ber) / cp:.2f}** |")
+          f"BER: {ber_size} bytes; best of {args.n}; load average "
+          f"{os.getloadavg()[0]:.2f}\n")
+    print("| command | wall (s) | vs cp | CPU user+sys (s) | vs cp |")
+    print("|---|---:|---:|---:|---:|")
+    rows = [("`cp`", cp), ("`vmgen stream to-ber`", to_ber),
+            ("`vmgen stream from-ber`", from_ber),
+            ("to-ber + from-ber", (to_ber[0] + from_ber[0], to_ber[1] + from_ber[1]))]
+    for label, (wall, cpu) in rows:
+        strong = "**" if label.startswith("to-ber +") else ""
+        print(f"| {label} | {wall:.3f} | {strong}{wall / cp[0]:.2f}{strong} | {cpu:.3f} | "
+              f"{strong}{cpu / cp[1]:.2f}{strong} |")
     return 0
 
 

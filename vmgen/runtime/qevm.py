@@ -219,6 +219,13 @@ def _struct_size(s: StructDesc) -> int:
     return size
 
 
+def _elements(s: StructDesc) -> int:
+    """How many values a decode of `s` makes."""
+    return (sum(f.count * (1 + (_elements(f.struct) if f.struct is not None else 0))
+                for f in s.fields)
+            + sum(1 + _elements(sub) for sub in s.subsections))
+
+
 def _name(s: StructDesc) -> bytes:
     return (s.vmsd_name or "").encode()
 
@@ -238,6 +245,9 @@ def parse_description(text: bytes) -> tuple[int, list[DeviceDesc]]:
         where = f"description.devices[{i}]"
         layout = _struct_desc(d, where, 0, top=True)
         size = _struct_size(layout)
+        if _elements(layout) > size + 65536:  # zero-size elements by the billion
+            raise _DescError(f"{where}: {_elements(layout)} fields and elements for a body "
+                             f"of {size} bytes")
         stated = _get(d, "size", int, where, None)
         if stated is not None and stated != size:
             raise _DescError(f"{where}: size {stated}, its fields add up to {size}")
