@@ -71,6 +71,8 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], Built]:
 QEMU_VMS: dict[str, tuple[str, list[str]]] = {
     "pc": ("pc", []),
     "q35": ("q35", []),
+    # an old machine type: no configuration section, no section footers
+    "pc-2.3": ("pc-i440fx-2.3", []),
     # NICs, USB (UHCI + keyboard + tablet), two user netdevs (two 'slirp' sections, both
     # instance 0), ISA sound, NIC, parallel and serial ports.
     "pc-devices": ("pc", [

@@ -133,6 +133,33 @@ def test_small_stream_records() -> None:
     }
 
 
+def footerless(keep_last: bool = False) -> bytes:
+    """small_stream() as a machine type before 2.4 sends it: no section footers (its
+    four are at 74, 4212, 4230 and 4309; `keep_last` keeps the device's)."""
+    data = small_stream()
+    cuts = [74, 4212, 4230] + ([] if keep_last else [4309])
+    out, pos = b"", 0
+    for cut in cuts:
+        out += data[pos:cut]
+        pos = cut + 5
+    return out + data[pos:]
+
+
+def test_footerless_stream(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    data = footerless()
+    s = qevm.parse(data)
+    assert qevm.encode(s) == data
+    assert [(r["offset"], r["kind"], r["body_size"]) for r in tools.rows(s)] == [
+        (8, "configuration", 17), (26, "start", 31), (74, "part", 4128), (4207, "end", 8),
+        (4220, "full", 57)]
+    assert all(not r.footer for r in s.records if isinstance(r, qevm.Section))
+    der = qevm_ber.join(qevm_ber.to_der(s), data)
+    assert qevm_ber.join(qevm_ber.from_ber(der), der) == data
+    _fails(tmp_path, capsys, footerless(keep_last=True),
+           "section 'dev' (instance 0, id 3) at offset 4294: a section footer, in a stream "
+           "whose first section has none")
+
+
 def test_small_stream_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     mig = tmp_path / "s.mig"
     mig.write_bytes(small_stream())
@@ -306,6 +333,10 @@ BAD_STREAMS: list[tuple[str, Callable[[], bytes], str]] = [
     ("PART without START",
      lambda: small_stream()[:79] + b"\x02" + be32(7) + small_stream()[84:],
      "at offset 80: PART section for section id 7, which no START section opened"),
+    ("a footer missing after the first section's",
+     lambda: small_stream()[:4309] + small_stream()[4314:],
+     "section 'dev' (instance 0, id 3) at offset 4309: no section footer where the body "
+     "ends (found 0x00, expected 0x7e)"),
     ("unknown configuration subsection",
      lambda: small_stream()[:26] + b"\x05" + name(b"configuration/x") + be32(1)
      + small_stream()[26:],
@@ -429,6 +460,8 @@ EXPECTED = {
     "q35": ["timer", "cpu", "0000:00:00.0/mch", "0000:00:1f.0/ICH9LPC", "hpet",
             "mc146818rtc", "i8254", "0000:00:1f.2/ich9_ahci", "0000:00:1f.3/ich9_smb",
             "globalstate"],
+    "pc-2.3": ["timer", "cpu", "0000:00:00.0/I440FX", "hpet", "mc146818rtc", "i8254", "fdc",
+               "0000:00:01.1/ide", "0000:00:01.3/piix4_pm", "globalstate"],
     "pc-devices": ["slirp", "slirp", "0000:00:02.0/e1000", "0000:00:03.0/rtl8139",
                    "0000:00:04.0/uhci", "0000:00:04.0/1/usb-kbd", "0000:00:04.0/2.1/usb-ptr",
                    "sb16", "ne2000", "parallel_isa", "serial"],
@@ -451,7 +484,9 @@ def test_real_stream(vm: str, qemu_stream: Callable[[str], Path], tmp_path: Path
     assert qevm.encode(s) == data
     assert cli.main(["stream", "list", "--json", str(path)]) == 0
     listed = json.loads(capsys.readouterr().out)
-    assert listed[0]["kind"] == "configuration"
+    old = vm == "pc-2.3"  # machine types before 2.4: no configuration, no footers
+    assert (listed[0]["kind"] == "configuration") != old
+    assert all(r.footer != old for r in s.records if isinstance(r, qevm.Section))
     ram = [r for r in listed if r["idstr"] == "ram"]
     assert ram[0]["kind"] == "start" and ram[-1]["kind"] == "end"
     assert {r["kind"] for r in ram[1:-1]} <= {"part"}
@@ -563,11 +598,12 @@ def _expected_lines(s: qevm.Stream) -> list[str]:
         else:
             head = (f" {r.name} {r.instance_id} {r.version_id}"
                     if r.kind in (qevm.Kind.START, qevm.Kind.FULL) else "")
-            lines.append(f"section {int(r.kind)} {r.section_id}{head} {r.body_size}")
+            lines.append(f"section {int(r.kind)} {r.section_id}{head} {r.body_size}"
+                         + ("" if r.footer else " no-footer"))
     return [*lines, "der identical"]
 
 
-@pytest.mark.parametrize("vm", ["pc-devices", "q35-devices"])
+@pytest.mark.parametrize("vm", ["pc-devices", "q35-devices", "pc-2.3"])
 def test_outside_tools_read_a_whole_vm(vm: str, qemu_stream: Callable[[str], Path],
                                        asn1c_reader: Path, tmp_path: Path) -> None:
     path = qemu_stream(vm)

@@ -3,7 +3,7 @@
  * again: the last line says whether asn1c's encoding is the input, byte for byte.
  *
  *   configuration LEN
- *   section KIND ID [IDSTR INSTANCE VERSION] BODYLEN
+ *   section KIND ID [IDSTR INSTANCE VERSION] BODYLEN [no-footer]
  *   eof
  *   description LEN
  *   der identical | der differs
@@ -91,7 +91,8 @@ int main(int argc, char **argv)
                 fprintf(stderr, "unexpected body alternative\n");
                 return 1;
             }
-            printf(" %d\n", s->body.choice.opaque.size);
+            printf(" %d%s\n", s->body.choice.opaque.size,
+                   s->footer && !*s->footer ? " no-footer" : "");
             break;
         }
         default:

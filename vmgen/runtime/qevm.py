@@ -7,6 +7,8 @@ A stream is::
     0x01 START / 0x04 FULL section        be32 id, u8 len + idstr, be32 instance, be32 version,
     0x02 PART  / 0x03 END  section        be32 id,
                                           then the body, then the footer 0x7e be32 id
+                                          (machine types before 2.4: no configuration
+                                          section, no footers)
     0x00 EOF
     0x06 be32 len + JSON description      every FULL section's fields, in stream order
 
@@ -273,7 +275,8 @@ class Configuration:
 
 @dataclass(frozen=True, slots=True)
 class Section:
-    """A START/PART/END/FULL section: header, body [body, body_end), footer."""
+    """A START/PART/END/FULL section: header, body [body, body_end), footer (none in
+    streams of machine types before 2.4, which send no footers)."""
 
     offset: int
     kind: Kind
@@ -285,6 +288,7 @@ class Section:
     body_end: int
     end: int
     device: DeviceDesc | None  # a FULL section's description entry
+    footer: bool = True
 
     @property
     def name(self) -> str:
@@ -337,7 +341,8 @@ class Stream:
             if isinstance(r, Section):
                 yield section_header(r.kind, r.section_id, r.idstr, r.instance_id, r.version_id)
                 yield self.body(r)
-                yield footer_bytes(r.section_id)
+                if r.footer:
+                    yield footer_bytes(r.section_id)
             elif isinstance(r, Configuration):
                 yield bytes([CONFIGURATION])
                 yield self.body(r)
@@ -444,6 +449,7 @@ def parse(data: Buffer) -> Stream:
     known: dict[int, Section] = {}
     ram = _Ram(r, page_size)
     next_device = 0
+    footers: bool | None = None
     pos = 8
     while True:
         r.section = None
@@ -512,18 +518,28 @@ def parse(data: Buffer) -> Stream:
                 raise r.fail(f"ram version {version_id}, only version {RAM_VERSION} can be "
                              "read", start)
             body_end = ram.walk(pos)
-        if r.u8(body_end, "section footer") != FOOTER:
-            raise r.fail(f"no section footer where the body ends (found 0x"
-                         f"{data[body_end]:02x}, expected 0x7e)", body_end)
-        footer_id = r.be32(body_end + 1, "section footer id")
-        if footer_id != section_id:
-            raise r.fail(f"section footer names section id {footer_id}", body_end + 1)
+        # A stream sends a footer after every section or after none (machine types
+        # before 2.4): the first section says which (a section type is never 0x7e).
+        after = r.u8(body_end, "section footer or next section")
+        if footers is None:
+            footers = after == FOOTER
+        if footers:
+            if after != FOOTER:
+                raise r.fail(f"no section footer where the body ends (found 0x{after:02x}, "
+                             "expected 0x7e)", body_end)
+            footer_id = r.be32(body_end + 1, "section footer id")
+            if footer_id != section_id:
+                raise r.fail(f"section footer names section id {footer_id}", body_end + 1)
+        elif after == FOOTER:
+            raise r.fail("a section footer, in a stream whose first section has none",
+                         body_end)
+        end = body_end + 5 if footers else body_end
         section = Section(start, Kind(kind), section_id, idstr, instance_id, version_id, pos,
-                          body_end, body_end + 5, device)
+                          body_end, end, device, footers)
         if kind in (SECTION_START, SECTION_FULL):
             known[section_id] = section
         records.append(section)
-        pos = body_end + 5
+        pos = end
     r.section = None
     if next_device != len(devices):
         raise r.fail(f"the JSON description lists {len(devices)} devices, the stream has "

@@ -9,7 +9,8 @@ the stream's bytes as chunks.  Tags (AUTOMATIC TAGS)::
 
     Stream   30 { [0] file-version, [1] SEQUENCE OF Record }
     Record   [0] configuration | [1] section | [2] eof | [3] description
-    Section  { [0] kind, [1] section-id, [2] header OPTIONAL, [3] body }
+    Section  { [0] kind, [1] section-id, [2] header OPTIONAL, [3] body,
+               [4] footer DEFAULT TRUE }
     Header   { [0] idstr, [1] instance-id, [2] version-id }
     Body     [0] opaque
 
@@ -89,6 +90,8 @@ def _record(stream: qevm.Stream, r: qevm.Record) -> _Node:
         members.append(_Node(0xA2, [_Node(0x80, r.idstr), _Node(0x81, _uint(r.instance_id)),
                                     _Node(0x82, _uint(r.version_id))]))
     members.append(_Node(0xA3, [_Node(0x80, Span(r.body, r.body_end))]))
+    if not r.footer:  # DEFAULT TRUE: only FALSE is encoded
+        members.append(_Node(0x84, b"\x00"))
     return _Node(0xA1, members)
 
 
@@ -270,7 +273,15 @@ def _section(b: _Ber, start: int, end: int, index: int) -> Iterator[Chunk]:
         raise b.fail(f"{what}: a {kind.name} section "
                      f"{'needs' if idstr is None else 'has no'} header", pos)
     bstart, bend = b.expect(pos, end, 0xA3, f"{what} body")
-    b.skip_extensions(bend, end, what)
+    footer = True
+    pos = bend
+    if pos < end and b.data[pos] == 0x84:
+        fstart, fend = b.expect(pos, end, 0x84, f"{what} footer")
+        if fend - fstart != 1:
+            raise b.fail(f"{what}: footer is a BOOLEAN of {fend - fstart} bytes", pos)
+        footer = b.data[fstart] != 0
+        pos = fend
+    b.skip_extensions(pos, end, what)
     tag, ostart, oend = b.tlv(bstart, bend, f"{what} body")
     if tag != 0x80:
         raise b.fail(f"{what}: body alternative (tag 0x{tag:02x}) this version cannot "
@@ -279,4 +290,5 @@ def _section(b: _Ber, start: int, end: int, index: int) -> Iterator[Chunk]:
         raise b.fail(f"{what}: {bend - oend} bytes after the body", oend)
     yield qevm.section_header(kind, section_id, idstr, instance_id, version_id)
     yield Span(ostart, oend)
-    yield qevm.footer_bytes(section_id)
+    if footer:
+        yield qevm.footer_bytes(section_id)
