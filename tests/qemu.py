@@ -86,7 +86,8 @@ class Vm:
     """A running, paused QEMU; use as a context manager (it is killed on exit)."""
 
     def __init__(self, machine: str = "pc", args: Sequence[str] = (),
-                 incoming: Path | None = None, timeout: float = TIMEOUT) -> None:
+                 incoming: Path | None = None, timeout: float = TIMEOUT,
+                 capabilities: Sequence[str] = ()) -> None:
         path = qemu_path()
         if path is None:
             raise QemuError(f"{QEMU} not found (Debian package qemu-system-x86)")
@@ -95,8 +96,10 @@ class Vm:
         sock = self.dir / "qmp.sock"
         cmd = [path, "-M", machine, "-accel", "tcg", "-S", "-display", "none", "-nodefaults",
                "-rtc", "clock=vm", "-qmp", f"unix:{sock},server=on,wait=off", *args]
-        if incoming is not None:
-            cmd += ["-incoming", f"exec:cat {shlex.quote(str(incoming))}"]
+        source = None if incoming is None else f"exec:cat {shlex.quote(str(incoming))}"
+        if source is not None:
+            # with migration capabilities, they are set before the stream is read
+            cmd += ["-incoming", "defer" if capabilities else source]
         self.stderr = open(self.dir / "stderr", "w+b")  # noqa: SIM115 (closed in close())
         self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                      stderr=self.stderr)
@@ -112,6 +115,15 @@ class Vm:
         except BaseException:
             self.close()
             raise
+        if capabilities:
+            try:
+                self.monitor.command("migrate-set-capabilities", capabilities=[
+                    {"capability": c, "state": True} for c in capabilities])
+                if source is not None:
+                    self.monitor.command("migrate-incoming", uri=source)
+            except BaseException:
+                self.close()
+                raise
 
     def __enter__(self) -> Vm:
         return self
@@ -183,16 +195,18 @@ class Vm:
         return status
 
 
-def save_stream(path: Path, machine: str = "pc", args: Sequence[str] = ()) -> bytes:
-    with Vm(machine, args) as vm:
+def save_stream(path: Path, machine: str = "pc", args: Sequence[str] = (),
+                capabilities: Sequence[str] = ()) -> bytes:
+    """Save a fresh paused VM to `path` (with these migration capabilities on)."""
+    with Vm(machine, args, capabilities=capabilities) as vm:
         return vm.save(path)
 
 
 def load_and_resave(stream: Path, out: Path, machine: str = "pc",
-                    args: Sequence[str] = ()) -> bytes:
+                    args: Sequence[str] = (), capabilities: Sequence[str] = ()) -> bytes:
     """Load `stream` into a fresh VM (QemuError with QEMU's message if it refuses it),
     then save that VM to `out`; the bytes saved."""
-    with Vm(machine, args, incoming=stream) as vm:
+    with Vm(machine, args, incoming=stream, capabilities=capabilities) as vm:
         status = vm.wait_loaded()
         if status not in ("prelaunch", "paused"):
             raise QemuError(f"loaded into state '{status}': {vm.errors()}")

@@ -33,7 +33,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests import qemu
-from tests.conftest import QEMU_VMS, Built
+from tests.conftest import QEMU_VMS, Built, require_qemu
 from vmgen import cli
 from vmgen.runtime import qevm, qevm_ber
 from vmgen.runtime.qevm import StreamError
@@ -503,6 +503,49 @@ def test_real_stream(vm: str, qemu_stream: Callable[[str], Path], tmp_path: Path
     # real QEMU loads the restored stream, and saves it again byte for byte
     machine, args = QEMU_VMS[vm]
     assert qemu.load_and_resave(back, again, machine, args) == data
+
+
+def test_real_stream_with_capabilities(tmp_path: Path) -> None:
+    """Migration capabilities that change the format: x-ignore-shared (each RAM block's
+    address follows its length) and validate-uuid, both announced in configuration
+    subsections."""
+    require_qemu()
+    machine, args = "pc", ["-uuid", "12345678-1234-1234-1234-123456789abc"]
+    caps = ["x-ignore-shared", "validate-uuid"]
+    path = tmp_path / "caps.mig"
+    data = qemu.save_stream(path, machine, args, caps)
+    s = qevm.parse(data)
+    assert qevm.encode(s) == data
+    config = s.records[0]
+    assert isinstance(config, qevm.Configuration)
+    assert config.subsections == ("configuration/capabilities", "configuration/uuid")
+    assert config.capabilities == ("x-ignore-shared",)
+    assert bytes.fromhex("12345678123412341234123456789abc") in bytes(s.body(config))
+    plain = qevm.parse(qemu.save_stream(tmp_path / "plain.mig", machine, args))
+    start, start_plain = s.records[1], plain.records[1]
+    assert isinstance(start, qevm.Section) and isinstance(start_plain, qevm.Section)
+    # each block's be64 address follows its length
+    assert start.body_size == start_plain.body_size + 8 * _ram_blocks(plain) > 8 * 6
+    ber, back, again = tmp_path / "caps.ber", tmp_path / "back.mig", tmp_path / "again.mig"
+    assert cli.main(["stream", "to-ber", str(path), str(ber)]) == 0
+    assert cli.main(["stream", "from-ber", str(ber), str(back)]) == 0
+    assert back.read_bytes() == data
+    assert qemu.load_and_resave(back, again, machine, args, caps) == data
+
+
+def _ram_blocks(s: qevm.Stream) -> int:
+    """How many RAM blocks the START section lists (a fresh walk of its block list)."""
+    start = s.records[1]
+    assert isinstance(start, qevm.Section) and start.name == "ram"
+    body = bytes(s.body(start))
+    total = int.from_bytes(body[:8], "big") & ~0xFFF
+    pos, count = 8, 0
+    while total > 0:
+        n = body[pos]
+        total -= int.from_bytes(body[pos + 1 + n:pos + 9 + n], "big")
+        pos += 9 + n
+        count += 1
+    return count
 
 
 def test_real_stream_fields(qemu_stream: Callable[[str], Path],
