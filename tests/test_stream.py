@@ -230,6 +230,14 @@ def test_plugin_module_serves_a_section(tmp_path: Path,
                     "value": {"a": 42, "raw": "0001"}}
     assert cli.main(["stream", "to-ber", "--strict", "--module", str(tmp_path / "mods"),
                      str(mig), str(tmp_path / "s.ber")]) == 0
+    # a module that refuses a body: the section and the body's offset
+    (tmp_path / "mods" / "dev_asn1.py").write_text(
+        "SECTIONS = {'dev': 'DevState'}\n"
+        "def load_legacy(state, data, version):\n"
+        "    raise ValueError('a must be 43')\n")
+    assert cli.main(["stream", "decode", "--module", str(tmp_path / "mods"), str(mig)]) == 1
+    assert capsys.readouterr().err == (
+        f"{mig}: section 'dev' (instance 0, id 3) at offset 4252: DevState: a must be 43\n")
 
 
 def _fails(tmp_path: Path, capsys: pytest.CaptureFixture[str], data: bytes,
