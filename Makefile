@@ -12,9 +12,12 @@ DEMO   := build/demo
 WARNING_FIXTURES := fixtures/uart.h fixtures/display.h
 DEMO_HEADERS := $(filter-out $(WARNING_FIXTURES),$(wildcard fixtures/*.h))
 CC     ?= cc
-# Debian packages the tests use: compilers for the generated C, and the
-# third-party ASN.1 tools that must read vmgen's records.
-APT_PACKAGES := gcc clang make asn1c dumpasn1 openssl
+# Debian packages the tests use: compilers for the generated C, the
+# third-party ASN.1 tools that must read vmgen's records, and real QEMU (the
+# stream tests save and load its migration streams).
+APT_PACKAGES := gcc clang make asn1c dumpasn1 openssl qemu-system-x86
+# The command each package provides (checked before installing anything).
+APT_TOOLS := gcc clang make asn1c dumpasn1 openssl qemu-system-x86_64
 # Installed with them: clang's libFuzzer (tests/test_fuzz.py), not a command to look for.
 APT_LIBRARIES := libclang-rt-dev
 
@@ -23,7 +26,7 @@ APT_LIBRARIES := libclang-rt-dev
 all: test
 
 system-deps:
-	@missing=""; for t in $(APT_PACKAGES); do command -v $$t >/dev/null || missing="$$missing $$t"; done; \
+	@missing=""; for t in $(APT_TOOLS); do command -v $$t >/dev/null || missing="$$missing $$t"; done; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 	    echo "installing$$missing"; \
@@ -63,8 +66,8 @@ clean:
 # bench-codec rewrites BENCHMARKS.md's codec tables; bench-generator prints the
 # generator's (start-up, large headers, a QEMU-like file, 200 headers), which its
 # hand-written section quotes.
-.PHONY: bench bench-codec bench-generator
-bench: bench-codec bench-generator
+.PHONY: bench bench-codec bench-generator bench-stream
+bench: bench-codec bench-generator bench-stream
 
 bench-codec: $(STAMP) system-deps
 	$(PY) tests/bench/bench_codec.py
@@ -72,6 +75,11 @@ bench-codec: $(STAMP) system-deps
 bench-generator: $(STAMP) system-deps
 	$(PY) tests/bench/bench_startup.py
 	$(PY) tests/bench/bench_scale.py large tu many
+
+# bench-stream: vmgen stream to-ber + from-ber of a real QEMU stream of a VM with
+# 512 MiB of random RAM against cp of the same file (BENCHMARKS.md quotes it).
+bench-stream: $(STAMP) system-deps
+	$(PY) tests/bench/bench_stream.py
 
 # Fuzzing (tests/fuzz/): builds a libFuzzer target per fixture device state (plain and
 # with the structure-aware BER mutator) into build/fuzz and runs each for FUZZ_SECONDS

@@ -63,3 +63,62 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], Built]:
         return _built[stem]
 
     return get
+
+
+# ---- real QEMU migration streams (tests/qemu.py) ----------------------------------------
+
+# name -> (machine, extra QEMU arguments): the VMs whose streams the stream tests read.
+QEMU_VMS: dict[str, tuple[str, list[str]]] = {
+    "pc": ("pc", []),
+    "q35": ("q35", []),
+    # an old machine type: no configuration section, no section footers
+    "pc-2.3": ("pc-i440fx-2.3", []),
+    # NICs, USB (UHCI + keyboard + tablet), two user netdevs (two 'slirp' sections, both
+    # instance 0), ISA sound, NIC, parallel and serial ports.
+    "pc-devices": ("pc", [
+        "-netdev", "user,id=n0", "-netdev", "user,id=n1",
+        "-device", "e1000,netdev=n0", "-device", "rtl8139,netdev=n1",
+        "-device", "piix3-usb-uhci", "-device", "usb-kbd", "-device", "usb-tablet",
+        "-audiodev", "none,id=snd", "-device", "sb16,audiodev=snd",
+        "-device", "ne2k_isa", "-chardev", "null,id=lpt", "-device", "isa-parallel,chardev=lpt",
+        "-chardev", "null,id=com", "-device", "isa-serial,chardev=com",
+    ]),
+    "q35-devices": ("q35", [
+        "-device", "qemu-xhci", "-device", "usb-kbd", "-device", "e1000e",
+        "-audiodev", "none,id=snd", "-device", "intel-hda", "-device", "hda-duplex,audiodev=snd",
+        "-device", "i6300esb",
+    ]),
+}
+
+
+def require_qemu() -> str:
+    """qemu-system-x86_64's path: missing, it fails the test in CI and skips it elsewhere."""
+    from tests import qemu
+
+    path = qemu.qemu_path()
+    if path is None:
+        message = "qemu-system-x86_64 not found (Debian package qemu-system-x86)"
+        if qemu.env_ci():
+            pytest.fail(message)
+        pytest.skip(message)
+    return path
+
+
+@pytest.fixture(scope="session")
+def qemu_stream(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], Path]:
+    """`qemu_stream(name)`: the path of a stream real QEMU saved from the VM
+    `QEMU_VMS[name]`, saved once per session."""
+    from tests import qemu
+
+    saved: dict[str, Path] = {}
+
+    def get(name: str) -> Path:
+        require_qemu()
+        if name not in saved:
+            machine, args = QEMU_VMS[name]
+            path = tmp_path_factory.mktemp("qemu") / f"{name}.mig"
+            qemu.save_stream(path, machine, args)
+            saved[name] = path
+        return saved[name]
+
+    return get

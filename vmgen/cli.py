@@ -184,7 +184,121 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--list", action="store_true",
                    help="print the paths of the files it writes (compile the .c ones), "
                    "and write nothing")
+    _add_stream_parser(sub)
     return parser
+
+
+_STREAM_EPILOG = """\
+A QEMU migration stream (QEVM version 3, e.g. saved by `migrate "exec:cat > vm.mig"`)
+is read whole, from FILE or stdin (-).  Device bodies carry no length: the JSON
+description QEMU appends to the stream delimits them (QEMU writes it unless the
+machine sets suppress-vmdesc).  RAM (section 'ram') is walked and carried opaque.
+
+A generated module given with --module serves the sections of the VMStates its
+SECTIONS mapping names (no generated module declares any yet: `vmgen import` will).
+
+exit status: 0 on success, 1 on a stream that cannot be read (PATH: section 'IDSTR'
+(instance N, id M) at offset K: MESSAGE on stderr; no output file is written).
+"""
+
+
+def _add_stream_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    s = sub.add_parser(
+        "stream", help="list, decode and convert whole QEMU migration streams (QEVM v3)",
+        description="Read whole QEMU migration streams (QEVM version 3): list their "
+        "sections, decode them, convert them to one BER file and back, byte for byte.",
+        epilog=_STREAM_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ss = s.add_subparsers(dest="stream_command", metavar="COMMAND", required=True)
+
+    def modules(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--module", action="append", default=[], metavar="PATH",
+                       help="a generated MOD_asn1.py, or a folder of them (repeatable): "
+                       "the sections of the VMStates it declares are read through it")
+
+    lst = ss.add_parser("list", help="one line per section",
+                        description="Print every section: offset, section id, kind "
+                        "(configuration, start, part, end, full), idstr, instance, version, "
+                        "body size in bytes.")
+    lst.add_argument("--json", action="store_true",
+                     help="print a JSON array, one object per section")
+    lst.add_argument("input", nargs="?", default="-", metavar="FILE|-")
+
+    dec = ss.add_parser("decode", help="every section's fields by name",
+                        description="Print every section in stream order.  A section a "
+                        "--module serves is read by that module; any other device section "
+                        "shows its fields as the JSON description lays them out (integers as "
+                        "numbers, other types as hex); RAM is not shown.")
+    modules(dec)
+    dec.add_argument("--json", action="store_true",
+                     help="print a JSON array, one object per section: idstr, instance_id, "
+                     "version_id, state (the C struct of the module that read it, or null), "
+                     "value (what the module's load_legacy returned, bytes as hex, or null)")
+    dec.add_argument("--fields", action="store_true",
+                     help="with --json, add \"fields\": the JSON description's view of the "
+                     "body (null for RAM)")
+    dec.add_argument("input", nargs="?", default="-", metavar="FILE|-")
+
+    tob = ss.add_parser("to-ber", help="convert a stream to one BER file",
+                        description="Write the whole stream as one DER value of the ASN.1 "
+                        "module QEVM-Stream (`vmgen stream schema`): every record in order, "
+                        "bodies as their exact bytes.  from-ber gives back the identical "
+                        "stream.")
+    modules(tob)
+    tob.add_argument("--strict", action="store_true",
+                     help="fail on the first device section no --module serves")
+    tob.add_argument("input", metavar="IN.mig|-")
+    tob.add_argument("output", metavar="OUT.ber")
+
+    fromb = ss.add_parser("from-ber", help="convert a BER file back to the stream",
+                          description="Write the stream a to-ber file holds, byte for byte; "
+                          "the result is read back and checked before it replaces OUT.mig.")
+    modules(fromb)
+    fromb.add_argument("input", metavar="IN.ber|-")
+    fromb.add_argument("output", metavar="OUT.mig")
+
+    sch = ss.add_parser("schema", help="write the ASN.1 module of the BER file",
+                        description="Write the ASN.1 module QEVM-Stream that describes "
+                        "to-ber's output (qevm-stream.asn) to OUTDIR, or print it with -o -.")
+    sch.add_argument("-o", "--output-dir", default=".", metavar="OUTDIR|-",
+                     help="where to write qevm-stream.asn (default: the current folder; "
+                     "- prints it)")
+
+
+def _stream(args: argparse.Namespace) -> int:
+    from vmgen.runtime.qevm import StreamError
+    from vmgen.tools import stream as st
+
+    try:
+        if args.stream_command == "schema":
+            text = st.schema_text()
+            if args.output_dir == "-":
+                sys.stdout.write(text)
+            else:
+                from vmgen.driver.output import write_if_changed
+
+                write_if_changed(Path(args.output_dir) / st.SCHEMA_FILE, text)
+            return 0
+        if args.stream_command == "to-ber":
+            st.to_ber(args.input, Path(args.output), args.module, args.strict)
+            return 0
+        if args.stream_command == "from-ber":
+            st.from_ber(args.input, Path(args.output), args.module)
+            return 0
+        served = st.section_modules(args.module) if args.stream_command == "decode" else {}
+        with st.opened(args.input) as given:
+            stream = st.parse_input(args.input, given.data)
+            if args.stream_command == "list":
+                sys.stdout.write(st.list_json(stream) if args.json else st.list_text(stream))
+            else:
+                try:
+                    sys.stdout.write(st.decode_json(stream, served, args.fields) if args.json
+                                     else st.decode_text(stream, served))
+                except StreamError as exc:
+                    raise st.CommandError(f"{st.display(args.input)}: {exc}") from None
+    except st.CommandError as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    return 0
 
 
 def _options(args: argparse.Namespace) -> Options:
@@ -408,7 +522,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 1
     commands = {"generate": _generate, "check": _check, "compat": _compat, "explain": _explain,
-                "decode": _decode, "convert": _convert, "runtime": _runtime}
+                "decode": _decode, "convert": _convert, "runtime": _runtime,
+                "stream": _stream}
     try:
         return commands[args.command](args)
     except KeyboardInterrupt:

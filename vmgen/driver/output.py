@@ -12,8 +12,9 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import BinaryIO
 
 
 def write_if_changed(path: Path, text: str) -> bool:
@@ -41,6 +42,26 @@ def write_bytes_if_changed(path: Path, data: bytes) -> bool:
             os.unlink(tmp)
         raise
     return True
+
+
+def write_with(path: Path, fill: Callable[[BinaryIO], None],
+               check: Callable[[Path], None] | None = None) -> None:
+    """Write `path` atomically (temporary file + rename) with `fill`, given the temporary
+    file opened unbuffered: if `fill` raises, or `check` (given the complete temporary
+    file) raises, `path` is left as it was and the temporary file is removed."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb", buffering=0) as f:
+            fill(f)
+        if check is not None:
+            check(Path(tmp))
+        os.chmod(tmp, 0o666 & ~_umask())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
 
 
 def write_all(outdir: Path, files: Mapping[str, str]) -> list[Path]:

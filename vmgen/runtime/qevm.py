@@ -1,0 +1,824 @@
+"""Whole QEMU migration streams (QEVM version 3): read into typed records, write back.
+
+A stream is::
+
+    "QEVM" be32(3)
+    0x07 configuration                    be32 len, machine name, optional subsections
+    0x01 START / 0x04 FULL section        be32 id, u8 len + idstr, be32 instance, be32 version,
+    0x02 PART  / 0x03 END  section        be32 id,
+                                          then the body, then the footer 0x7e be32 id
+                                          (machine types before 2.4: no configuration
+                                          section, no footers)
+    0x00 EOF
+    0x06 be32 len + JSON description      every FULL section's fields, in stream order
+
+A device body carries no length: only the JSON description at the end of the stream
+says where it ends (each field's size per element, ``array_len`` elements, nested
+``struct``s with their own subsections, then the section's sent subsections, each on
+the wire as 0x05, u8 len + name, be32 version, fields).  FULL sections are matched to
+the description's entries by position ((idstr, instance) is not unique: every
+``-netdev user`` adds a ``slirp`` section with instance 0).  RAM (section ``ram``,
+version 4) is walked record by record (be64 offset | flags in the low bits) without
+copying a page.
+
+:func:`parse` returns a :class:`Stream` whose records hold spans of the input, never
+copies; :func:`encode` re-emits records from their fields, byte for byte.  Every
+error is a :class:`StreamError` naming the section and the byte offset.
+
+Standard library only: this module is part of vmgen's light runtime.
+"""
+
+from __future__ import annotations
+
+import json
+import mmap
+import struct
+import sys
+from array import array
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from enum import IntEnum
+from functools import cache
+from typing import Any
+
+MAGIC = b"QEVM"
+FILE_VERSION = 3
+
+EOF = 0x00
+SECTION_START = 0x01
+SECTION_PART = 0x02
+SECTION_END = 0x03
+SECTION_FULL = 0x04
+SUBSECTION = 0x05
+VMDESCRIPTION = 0x06
+CONFIGURATION = 0x07
+COMMAND = 0x08
+FOOTER = 0x7E
+
+# migration/ram.c (QEMU 7.2): flags in the low bits of each be64 record header.
+RAM_FLAG_ZERO = 0x02
+RAM_FLAG_MEM_SIZE = 0x04
+RAM_FLAG_PAGE = 0x08
+RAM_FLAG_EOS = 0x10
+RAM_FLAG_CONTINUE = 0x20
+RAM_FLAG_XBZRLE = 0x40
+RAM_FLAG_HOOK = 0x80
+RAM_FLAG_COMPRESS_PAGE = 0x100
+RAM_VERSION = 4
+XBZRLE_ENCODING = 0x01
+
+# A whole stream in memory or mapped (anything with rfind and the buffer protocol).
+Buffer = bytes | bytearray | mmap.mmap
+
+_BE32 = struct.Struct(">I")
+_BE64 = struct.Struct(">Q")
+
+# Field types whose size is fixed by the type (checked against the description).
+SCALAR_SIZES = {
+    "bool": 1, "int8": 1, "uint8": 1, "int16": 2, "uint16": 2, "int32": 4, "uint32": 4,
+    "int64": 8, "uint64": 8, "int32 le": 4, "uint8 equal": 1, "uint16 equal": 2,
+    "int32 equal": 4, "uint32 equal": 4, "int64 equal": 8, "float64": 8, "timer": 8,
+}
+
+# The configuration section's subsections in QEMU 7.2 (its JSON description has no
+# entry for the configuration section): name -> (version, layout).
+CONFIG_SUBSECTIONS = {
+    "configuration/target-page-bits": 1,
+    "configuration/capabilities": 1,
+    "configuration/uuid": 1,
+}
+
+
+class Kind(IntEnum):
+    START = SECTION_START
+    PART = SECTION_PART
+    END = SECTION_END
+    FULL = SECTION_FULL
+
+
+class StreamError(Exception):
+    """A stream that cannot be read (or written): where, and why."""
+
+    def __init__(self, message: str, offset: int, section: SectionName | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.offset = offset
+        self.section = section
+
+    def __str__(self) -> str:
+        where = f"at offset {self.offset}"
+        if self.section is not None:
+            where = f"{self.section} {where}"
+        return f"{where}: {self.message}"
+
+
+@dataclass(frozen=True, slots=True)
+class SectionName:
+    """How an error names a section: 'idstr' (instance N, id M)."""
+
+    idstr: str
+    instance_id: int | None = None
+    section_id: int | None = None
+
+    def __str__(self) -> str:
+        parts = []
+        if self.instance_id is not None:
+            parts.append(f"instance {self.instance_id}")
+        if self.section_id is not None:
+            parts.append(f"id {self.section_id}")
+        extra = f" ({', '.join(parts)})" if parts else ""
+        return f"section '{self.idstr}'{extra}"
+
+
+# ---- the JSON description ---------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class FieldDesc:
+    """One field of a description: `count` elements of `size` bytes (`struct` for a
+    nested VMState, whose size the description also states)."""
+
+    name: str
+    type: str
+    size: int
+    count: int  # array_len, 1 when absent
+    array: bool  # array_len present
+    index: int | None
+    struct: StructDesc | None
+
+
+@dataclass(frozen=True, slots=True)
+class StructDesc:
+    vmsd_name: str | None  # None: a section without VMState (old-style save, e.g. slirp)
+    version: int | None
+    fields: tuple[FieldDesc, ...]
+    subsections: tuple[StructDesc, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceDesc:
+    """A description entry: one FULL section's layout."""
+
+    name: str
+    instance_id: int
+    layout: StructDesc
+    size: int  # body bytes the layout implies
+
+
+class _DescError(Exception):
+    pass
+
+
+def _get(obj: Any, key: str, kind: type, where: str, default: Any = ...) -> Any:
+    if not isinstance(obj, dict):
+        raise _DescError(f"{where} is not an object")
+    if key not in obj:
+        if default is not ...:
+            return default
+        raise _DescError(f"{where} has no '{key}'")
+    value = obj[key]
+    if kind is int:
+        if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value < 2**32:
+            raise _DescError(f"{where}.{key} is not an integer in 0..4294967295")
+    elif not isinstance(value, kind):
+        raise _DescError(f"{where}.{key} is not a {kind.__name__}")
+    return value
+
+
+def _struct_desc(obj: Any, where: str, depth: int, top: bool = False) -> StructDesc:
+    if depth > 32:
+        raise _DescError(f"{where}: nested more than 32 deep")
+    fields = []
+    for i, f in enumerate(_get(obj, "fields", list, where)):
+        fw = f"{where}.fields[{i}]"
+        name = _get(f, "name", str, fw)
+        ftype = _get(f, "type", str, fw)
+        size = _get(f, "size", int, fw)
+        count = _get(f, "array_len", int, fw, 1)
+        index = _get(f, "index", int, fw, None)
+        nested = None
+        if ftype == "struct":
+            nested = _struct_desc(_get(f, "struct", dict, fw), f"{fw}.struct", depth + 1)
+            implied = _struct_size(nested)
+            if implied != size:
+                raise _DescError(f"{fw} ('{name}'): struct size {size}, its fields and "
+                                 f"subsections add up to {implied}")
+        elif ftype in SCALAR_SIZES and SCALAR_SIZES[ftype] != size:
+            raise _DescError(f"{fw} ('{name}'): a {ftype} of size {size}")
+        fields.append(FieldDesc(name, ftype, size, count, "array_len" in f, index, nested))
+    subs = tuple(_struct_desc(s, f"{where}.subsections[{i}]", depth + 1)
+                 for i, s in enumerate(_get(obj, "subsections", list, where, [])))
+    # A device without VMState (old-style save handlers) has neither.
+    missing = None if top else ...
+    return StructDesc(_get(obj, "vmsd_name", str, where, missing),
+                      _get(obj, "version", int, where, missing), tuple(fields), subs)
+
+
+def _struct_size(s: StructDesc) -> int:
+    size = sum(f.size * f.count for f in s.fields)
+    for sub in s.subsections:
+        size += 1 + 1 + len(_name(sub)) + 4 + _struct_size(sub)
+    return size
+
+
+def _elements(s: StructDesc) -> int:
+    """How many values a decode of `s` makes."""
+    return (sum(f.count * (1 + (_elements(f.struct) if f.struct is not None else 0))
+                for f in s.fields)
+            + sum(1 + _elements(sub) for sub in s.subsections))
+
+
+def _name(s: StructDesc) -> bytes:
+    return (s.vmsd_name or "").encode()
+
+
+def parse_description(text: bytes) -> tuple[int, list[DeviceDesc]]:
+    """(page size, device entries) of a JSON description; _DescError if malformed."""
+    try:
+        value = json.loads(bytes(text).decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        raise _DescError(f"not valid JSON ({exc})") from None
+    page_size = _get(value, "page_size", int, "description")
+    if page_size < 512 or page_size > 65536 or page_size & (page_size - 1):
+        raise _DescError(f"description.page_size {page_size} is not a power of two "
+                         "in 512..65536")
+    devices = []
+    for i, d in enumerate(_get(value, "devices", list, "description")):
+        where = f"description.devices[{i}]"
+        layout = _struct_desc(d, where, 0, top=True)
+        size = _struct_size(layout)
+        if _elements(layout) > size + 65536:  # zero-size elements by the billion
+            raise _DescError(f"{where}: {_elements(layout)} fields and elements for a body "
+                             f"of {size} bytes")
+        stated = _get(d, "size", int, where, None)
+        if stated is not None and stated != size:
+            raise _DescError(f"{where}: size {stated}, its fields add up to {size}")
+        devices.append(DeviceDesc(_get(d, "name", str, where), _get(d, "instance_id", int, where),
+                                  layout, size))
+    return page_size, devices
+
+
+# ---- records ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Configuration:
+    """The configuration section (0x07): its body spans [body, end)."""
+
+    offset: int
+    body: int
+    end: int
+    machine: str
+    subsections: tuple[str, ...]
+    capabilities: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Section:
+    """A START/PART/END/FULL section: header, body [body, body_end), footer (none in
+    streams of machine types before 2.4, which send no footers)."""
+
+    offset: int
+    kind: Kind
+    section_id: int
+    idstr: bytes  # from the START/FULL header (PART/END: the one of their id)
+    instance_id: int
+    version_id: int
+    body: int
+    body_end: int
+    end: int
+    device: DeviceDesc | None  # a FULL section's description entry
+    footer: bool = True
+
+    @property
+    def name(self) -> str:
+        return self.idstr.decode("utf-8", "replace")
+
+    @property
+    def body_size(self) -> int:
+        return self.body_end - self.body
+
+    def where(self) -> SectionName:
+        return SectionName(self.name, self.instance_id, self.section_id)
+
+
+@dataclass(frozen=True, slots=True)
+class Eof:
+    offset: int
+
+
+@dataclass(frozen=True, slots=True)
+class Description:
+    """The JSON description (0x06): its text spans [text, end)."""
+
+    offset: int
+    text: int
+    end: int
+
+
+Record = Configuration | Section | Eof | Description
+
+
+@dataclass
+class Stream:
+    data: Buffer
+    version: int
+    records: list[Record]
+    page_size: int
+    devices: list[DeviceDesc]
+
+    def view(self, start: int, end: int) -> memoryview:
+        return memoryview(self.data)[start:end]
+
+    def body(self, record: Section | Configuration) -> memoryview:
+        return self.view(record.body, record.body_end if isinstance(record, Section)
+                         else record.end)
+
+    def chunks(self) -> Iterator[bytes | memoryview]:
+        """The stream re-emitted from the records' fields."""
+        yield header_bytes(self.version)
+        for r in self.records:
+            if isinstance(r, Section):
+                yield section_header(r.kind, r.section_id, r.idstr, r.instance_id, r.version_id)
+                yield self.body(r)
+                if r.footer:
+                    yield footer_bytes(r.section_id)
+            elif isinstance(r, Configuration):
+                yield bytes([CONFIGURATION])
+                yield self.body(r)
+            elif isinstance(r, Eof):
+                yield bytes([EOF])
+            else:
+                text = self.view(r.text, r.end)
+                yield description_header(len(text))
+                yield text
+
+
+def header_bytes(version: int) -> bytes:
+    return MAGIC + _BE32.pack(version)
+
+
+def section_header(kind: Kind, section_id: int, idstr: bytes | None, instance_id: int,
+                   version_id: int) -> bytes:
+    out = bytes([kind]) + _BE32.pack(section_id)
+    if kind in (Kind.START, Kind.FULL):
+        if idstr is None or len(idstr) > 255:
+            raise ValueError("START/FULL sections need an idstr of at most 255 bytes")
+        out += bytes([len(idstr)]) + idstr + _BE32.pack(instance_id) + _BE32.pack(version_id)
+    return out
+
+
+def footer_bytes(section_id: int) -> bytes:
+    return bytes([FOOTER]) + _BE32.pack(section_id)
+
+
+def description_header(length: int) -> bytes:
+    return bytes([VMDESCRIPTION]) + _BE32.pack(length)
+
+
+def encode(stream: Stream) -> bytes:
+    return b"".join(stream.chunks())
+
+
+# ---- reading ----------------------------------------------------------------------------
+
+
+def find_description(data: Buffer) -> tuple[int, bytes]:
+    """(offset of the 0x06 byte, JSON text) of the description that ends the stream."""
+    n = len(data)
+    view = memoryview(data)
+    # JSON text has no raw 0x06 byte: the marker is among the last 0x06 bytes (its own
+    # length field may hold more of them).
+    pos = n
+    for _ in range(5):
+        pos = data.rfind(b"\x06", 0, pos)
+        if pos < 0:
+            break
+        if pos + 5 <= n and _BE32.unpack_from(data, pos + 1)[0] == n - pos - 5 and n - pos > 5:
+            return pos, bytes(view[pos + 5:])
+    raise StreamError("no JSON description (0x06, be32 length, JSON) ends the stream: "
+                      "device sections cannot be delimited", n)
+
+
+class _Reader:
+    def __init__(self, data: Buffer) -> None:
+        self.data = data
+        self.n = len(data)
+        self.section: SectionName | None = None
+
+    def fail(self, message: str, offset: int) -> StreamError:
+        return StreamError(message, offset, self.section)
+
+    def need(self, pos: int, size: int, what: str) -> None:
+        if pos + size > self.n:
+            raise self.fail(f"truncated: {what} needs {size} bytes, {max(self.n - pos, 0)} left",
+                            pos)
+
+    def u8(self, pos: int, what: str) -> int:
+        self.need(pos, 1, what)
+        return self.data[pos]
+
+    def be32(self, pos: int, what: str) -> int:
+        self.need(pos, 4, what)
+        return int(_BE32.unpack_from(self.data, pos)[0])
+
+    def be64(self, pos: int, what: str) -> int:
+        self.need(pos, 8, what)
+        return int(_BE64.unpack_from(self.data, pos)[0])
+
+    def name(self, pos: int, what: str) -> tuple[bytes, int]:
+        length = self.u8(pos, f"{what} length")
+        self.need(pos + 1, length, what)
+        return bytes(self.data[pos + 1:pos + 1 + length]), pos + 1 + length
+
+
+def parse(data: Buffer) -> Stream:
+    """Every record of a whole stream; StreamError if any byte disagrees."""
+    r = _Reader(data)
+    if r.n < 8 or bytes(data[:4]) != MAGIC:
+        raise StreamError("not a QEMU migration stream (no 'QEVM' magic)", 0)
+    version = r.be32(4, "file version")
+    if version != FILE_VERSION:
+        raise StreamError(f"file version {version}, only version 3 is supported", 4)
+    desc_at, text = find_description(data)
+    try:
+        page_size, devices = parse_description(text)
+    except _DescError as exc:
+        raise StreamError(f"JSON description: {exc}", desc_at + 5) from None
+    records: list[Record] = []
+    known: dict[int, Section] = {}
+    ram = _Ram(r, page_size)
+    next_device = 0
+    footers: bool | None = None
+    pos = 8
+    while True:
+        r.section = None
+        start = pos
+        kind = r.u8(pos, "section type")
+        pos += 1
+        if kind == EOF:
+            records.append(Eof(start))
+            break
+        if kind == CONFIGURATION:
+            if records:
+                raise r.fail("configuration section after other sections", start)
+            config = _configuration(r, start)
+            ram.capabilities = set(config.capabilities)
+            records.append(config)
+            pos = config.end
+            continue
+        if kind not in (SECTION_START, SECTION_PART, SECTION_END, SECTION_FULL):
+            what = {VMDESCRIPTION: " (JSON description before EOF)",
+                    COMMAND: " (a command: postcopy streams are not supported)",
+                    SUBSECTION: " (a subsection outside a device body)",
+                    FOOTER: " (a footer without its section)"}.get(kind, "")
+            raise r.fail(f"unknown section type 0x{kind:02x}{what}", start)
+        section_id = r.be32(pos, "section id")
+        pos += 4
+        if kind in (SECTION_START, SECTION_FULL):
+            idstr, pos = r.name(pos, "idstr")
+            instance_id = r.be32(pos, "instance id")
+            version_id = r.be32(pos + 4, "version id")
+            pos += 8
+            r.section = SectionName(idstr.decode("utf-8", "replace"), instance_id, section_id)
+            if section_id in known:
+                raise r.fail(f"section id {section_id} is already used by section "
+                             f"'{known[section_id].name}'", start + 1)
+        else:
+            first = known.get(section_id)
+            if first is None:
+                raise r.fail(f"{Kind(kind).name} section for section id {section_id}, "
+                             "which no START section opened", start + 1)
+            if first.kind != Kind.START:
+                raise r.fail(f"{Kind(kind).name} section for section id {section_id}, a "
+                             f"FULL section ('{first.name}')", start + 1)
+            idstr, instance_id, version_id = first.idstr, first.instance_id, first.version_id
+            r.section = first.where()
+        device = None
+        if kind == SECTION_FULL:
+            if next_device >= len(devices):
+                raise r.fail(f"no JSON description entry for this section (the description "
+                             f"lists {len(devices)})", start)
+            device = devices[next_device]
+            name = idstr.decode("utf-8", "replace")
+            if (device.name, device.instance_id) != (name, instance_id) or (
+                    device.layout.version not in (None, version_id)):
+                said = ("" if device.layout.version is None
+                        else f", version {device.layout.version}")
+                raise r.fail(f"JSON description entry {next_device} is '{device.name}' "
+                             f"(instance {device.instance_id}{said}), not this section "
+                             f"(version {version_id})", start)
+            next_device += 1
+            body_end = _device_body(r, device, pos)
+        else:
+            if idstr != b"ram":
+                raise r.fail(f"iterative section '{idstr.decode('utf-8', 'replace')}': only "
+                             "'ram' can be read", start)
+            if version_id != RAM_VERSION:
+                raise r.fail(f"ram version {version_id}, only version {RAM_VERSION} can be "
+                             "read", start)
+            body_end = ram.walk(pos)
+        # A stream sends a footer after every section or after none (machine types
+        # before 2.4): the first section says which (a section type is never 0x7e).
+        after = r.u8(body_end, "section footer or next section")
+        if footers is None:
+            footers = after == FOOTER
+        if footers:
+            if after != FOOTER:
+                raise r.fail(f"no section footer where the body ends (found 0x{after:02x}, "
+                             "expected 0x7e)", body_end)
+            footer_id = r.be32(body_end + 1, "section footer id")
+            if footer_id != section_id:
+                raise r.fail(f"section footer names section id {footer_id}", body_end + 1)
+        elif after == FOOTER:
+            raise r.fail("a section footer, in a stream whose first section has none",
+                         body_end)
+        end = body_end + 5 if footers else body_end
+        section = Section(start, Kind(kind), section_id, idstr, instance_id, version_id, pos,
+                          body_end, end, device, footers)
+        if kind in (SECTION_START, SECTION_FULL):
+            known[section_id] = section
+        records.append(section)
+        pos = end
+    r.section = None
+    if next_device != len(devices):
+        raise r.fail(f"the JSON description lists {len(devices)} devices, the stream has "
+                     f"{next_device} FULL sections", desc_at + 5)
+    if pos != desc_at:
+        raise r.fail(f"{desc_at - pos} bytes between EOF and the JSON description", pos)
+    records.append(Description(desc_at, desc_at + 5, r.n))
+    return Stream(data, version, records, page_size, devices)
+
+
+def _configuration(r: _Reader, start: int) -> Configuration:
+    r.section = SectionName("configuration")
+    pos = start + 1
+    length = r.be32(pos, "machine name length")
+    r.need(pos + 4, length, "machine name")
+    machine = bytes(r.data[pos + 4:pos + 4 + length]).decode("utf-8", "replace")
+    pos += 4 + length
+    subsections: list[str] = []
+    capabilities: list[str] = []
+    while pos < r.n and r.data[pos] == SUBSECTION:
+        sub_at = pos
+        raw, pos = r.name(pos + 1, "subsection name")
+        name = raw.decode("utf-8", "replace")
+        version = r.be32(pos, "subsection version")
+        pos += 4
+        if name not in CONFIG_SUBSECTIONS:
+            raise r.fail(f"unknown configuration subsection '{name}'", sub_at)
+        if version != CONFIG_SUBSECTIONS[name]:
+            raise r.fail(f"configuration subsection '{name}' version {version}", sub_at)
+        if name == "configuration/target-page-bits":
+            r.need(pos, 4, "target page bits")
+            pos += 4
+        elif name == "configuration/uuid":
+            r.need(pos, 16, "uuid")
+            pos += 16
+        else:
+            count = r.be32(pos, "capability count")
+            pos += 4
+            for _ in range(count):
+                cap, pos = r.name(pos, "capability")
+                capabilities.append(cap.decode("utf-8", "replace"))
+        subsections.append(name)
+    return Configuration(start, start + 1, pos, machine, tuple(subsections), tuple(capabilities))
+
+
+def _device_body(r: _Reader, device: DeviceDesc, pos: int) -> int:
+    """The end of a device body laid out as `device` says, checking every subsection
+    header on the way."""
+    end = pos + device.size
+    if end > r.n:
+        raise r.fail(f"truncated: the JSON description makes the body {device.size} bytes, "
+                     f"{r.n - pos} left", pos)
+    _walk_struct(r, device.layout, pos)
+    return end
+
+
+def _walk_struct(r: _Reader, s: StructDesc, pos: int) -> int:
+    """Check the subsection headers inside a struct laid out as `s` at `pos` (sizes are
+    already known to fit); its end."""
+    for f in s.fields:
+        if f.struct is not None and _has_subsections(f.struct):
+            for _ in range(f.count):
+                pos = _walk_struct(r, f.struct, pos)
+        else:
+            pos += f.size * f.count
+    for sub in s.subsections:
+        at = pos
+        if r.data[pos] != SUBSECTION:
+            raise r.fail(f"subsection '{sub.vmsd_name}' expected (byte 0x{r.data[pos]:02x}, "
+                         "not 0x05)", at)
+        name, pos = r.name(pos + 1, "subsection name")
+        if name != _name(sub):
+            raise r.fail(f"subsection '{name.decode('utf-8', 'replace')}' where the JSON "
+                         f"description has '{sub.vmsd_name}'", at)
+        version = r.be32(pos, "subsection version")
+        if version != sub.version:
+            raise r.fail(f"subsection '{sub.vmsd_name}' version {version}, the JSON "
+                         f"description says {sub.version}", at)
+        pos = _walk_struct(r, sub, pos + 4)
+    return pos
+
+
+def _has_subsections(s: StructDesc) -> bool:
+    return bool(s.subsections) or any(
+        f.struct is not None and _has_subsections(f.struct) for f in s.fields)
+
+
+class _Ram:
+    """The ram section's walker; blocks and the current block persist across sections."""
+
+    def __init__(self, r: _Reader, page_size: int) -> None:
+        self.r = r
+        self.page_size = page_size
+        self.blocks: dict[bytes, int] = {}
+        self.current: bytes | None = None
+        self.capabilities: set[str] = set()
+
+    def walk(self, pos: int) -> int:
+        """Walk ram records from `pos` to the end of the EOS record; return that end."""
+        r = self.r
+        data = r.data
+        n = r.n
+        page = self.page_size
+        mask = page - 1
+        unpack = _BE64.unpack_from
+        blocks = self.blocks
+        current = self.current
+        size = blocks.get(current, 0) if current is not None else 0
+        batch = 64
+        while True:
+            if pos + 8 > n:
+                r.need(pos, 8, "ram record header")
+            (word,) = unpack(data, pos)
+            flags = word & mask
+            offset = word - flags
+            at = pos
+            pos += 8
+            if flags == RAM_FLAG_PAGE | RAM_FLAG_CONTINUE:  # the common case first
+                if current is not None and size % page == 0:
+                    done = self._pages(at, batch, size)
+                    if done:
+                        pos = at + done * (8 + page)
+                        batch = min(batch * 2, 1 << 16) if done == batch else 64
+                        continue
+                    batch = 64
+                if current is None:
+                    raise r.fail("ram page continues no block", at)
+                if offset >= size:
+                    raise r.fail(f"ram page offset 0x{offset:x} outside block "
+                                 f"'{current.decode('utf-8', 'replace')}' (0x{size:x} bytes)", at)
+                pos += page
+                if pos > n:
+                    r.need(pos - page, page, "ram page")
+                continue
+            kind = flags & ~RAM_FLAG_CONTINUE
+            if kind in (RAM_FLAG_ZERO, RAM_FLAG_PAGE, RAM_FLAG_XBZRLE, RAM_FLAG_COMPRESS_PAGE):
+                if not flags & RAM_FLAG_CONTINUE:
+                    name, pos = r.name(pos, "ram block name")
+                    if name not in blocks:
+                        raise r.fail(f"ram page of unknown block "
+                                     f"'{name.decode('utf-8', 'replace')}'", at)
+                    current = self.current = name
+                    size = blocks[name]
+                elif current is None:
+                    raise r.fail("ram page continues no block", at)
+                if offset >= size:
+                    raise r.fail(f"ram page offset 0x{offset:x} outside block "
+                                 f"'{current.decode('utf-8', 'replace')}' (0x{size:x} bytes)", at)
+                if kind == RAM_FLAG_ZERO:
+                    r.need(pos, 1, "zero page fill byte")
+                    pos += 1
+                elif kind == RAM_FLAG_PAGE:
+                    r.need(pos, page, "ram page")
+                    pos += page
+                elif kind == RAM_FLAG_XBZRLE:
+                    if r.u8(pos, "xbzrle encoding") != XBZRLE_ENCODING:
+                        raise r.fail(f"xbzrle encoding 0x{data[pos]:02x}", pos)
+                    length = int.from_bytes(bytes(data[pos + 1:pos + 3]), "big")
+                    r.need(pos + 1, 2, "xbzrle length")
+                    if length > page:
+                        raise r.fail(f"xbzrle data of {length} bytes for a {page}-byte page", pos)
+                    r.need(pos + 3, length, "xbzrle data")
+                    pos += 3 + length
+                else:
+                    length = r.be32(pos, "compressed page length")
+                    if length > 2 * page:
+                        raise r.fail(f"compressed page of {length} bytes", pos)
+                    r.need(pos + 4, length, "compressed page")
+                    pos += 4 + length
+            elif flags == RAM_FLAG_MEM_SIZE:
+                pos = self._blocks(pos, offset)
+            elif flags == RAM_FLAG_EOS:
+                self.current = current
+                return pos
+            elif flags & RAM_FLAG_HOOK:
+                raise r.fail("ram hook record (RDMA streams are not supported)", at)
+            else:
+                raise r.fail(f"ram record with flags 0x{flags:x}", at)
+            self.current = current
+
+    def _pages(self, at: int, batch: int, size: int) -> int:
+        """How many whole PAGE|CONTINUE records of the current block, offsets below
+        `size` (a multiple of the page size), follow one another from `at`, among the
+        next `batch` at most: checked with strided slices, no Python loop per page."""
+        data = self.r.data
+        stride = 8 + self.page_size
+        count = min((self.r.n - at) // stride, batch)
+        if count <= 0:
+            return 0
+        view = memoryview(data)[at:at + count * stride]
+        try:
+            # the low byte of each header is its flags' low byte
+            lows = bytes(view[7::stride])
+            count -= len(lows.lstrip(bytes([RAM_FLAG_PAGE | RAM_FLAG_CONTINUE])))
+            # flag bits above the low byte (page sizes above 256) must be clear
+            high = self.page_size - 1 >> 8
+            if high and count:
+                nibbles = bytes(view[6:count * stride:stride]).translate(_high_bits(high))
+                first = nibbles.find(1)
+                if first >= 0:
+                    count = first
+            if count == 0:
+                return 0
+            words = array("Q", view[:count * stride].cast("Q")[::stride // 8].tobytes())
+        finally:
+            view.release()
+        if sys.byteorder == "little":
+            words.byteswap()
+        if max(words) >= size:  # some offset is outside the block: let the walk say which
+            count = next(i for i, w in enumerate(words) if w >= size)
+        return count
+
+    def _blocks(self, pos: int, total: int) -> int:
+        r = self.r
+        left = total
+        while left > 0:
+            at = pos
+            name, pos = r.name(pos, "ram block name")
+            length = r.be64(pos, "ram block length")
+            pos += 8
+            if "x-ignore-shared" in self.capabilities:
+                r.need(pos, 8, "ram block address")
+                pos += 8
+            if length > left:
+                raise r.fail(f"ram block '{name.decode('utf-8', 'replace')}' of 0x{length:x} "
+                             f"bytes exceeds the 0x{left:x} left of the total", at)
+            if length == 0:
+                raise r.fail(f"ram block '{name.decode('utf-8', 'replace')}' of 0 bytes", at)
+            self.blocks[name] = length
+            left -= length
+        return pos
+
+
+@cache
+def _high_bits(mask: int) -> bytes:
+    """A translate table: byte -> 1 if it has a bit of `mask`, else 0."""
+    return bytes(1 if b & mask else 0 for b in range(256))
+
+
+# ---- the description's view of a body ---------------------------------------------------
+
+
+def fields(layout: StructDesc, body: Sequence[int] | memoryview) -> dict[str, Any]:
+    """A device body's fields by name, as the description lays them out: integers as
+    numbers (``int32 le`` little-endian), bools, other types as hex; a nested struct as
+    an object, an array as a list, each subsection as an object under its name."""
+    value, _ = _fields(layout, memoryview(bytes(body)), 0)
+    return value
+
+
+def _fields(s: StructDesc, data: memoryview, pos: int) -> tuple[dict[str, Any], int]:
+    out: dict[str, Any] = {}
+    for f in s.fields:
+        items = []
+        for _ in range(f.count):
+            if f.struct is not None:
+                item, pos = _fields(f.struct, data, pos)
+            else:
+                item = _scalar(f.type, data[pos:pos + f.size])
+                pos += f.size
+            items.append(item)
+        key = f.name if f.index is None else f"{f.name}[{f.index}]"
+        while key in out:
+            key += "'"
+        out[key] = items if f.array else items[0]
+    for sub in s.subsections:
+        pos += 1 + 1 + len(_name(sub)) + 4
+        out[sub.vmsd_name or ""], pos = _fields(sub, data, pos)
+    return out, pos
+
+
+def _scalar(ftype: str, raw: memoryview) -> Any:
+    base = ftype.removesuffix(" equal")
+    if base in ("int8", "int16", "int32", "int64"):
+        return int.from_bytes(raw, "big", signed=True)
+    if base in ("uint8", "uint16", "uint32", "uint64"):
+        return int.from_bytes(raw, "big")
+    if ftype == "int32 le":
+        return int.from_bytes(raw, "little", signed=True)
+    if ftype == "bool":
+        return raw[0] != 0
+    return raw.hex()

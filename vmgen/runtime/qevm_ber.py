@@ -1,0 +1,294 @@
+"""A whole QEMU migration stream as one DER value (module QEVM-Stream, shipped as
+``templates/asn1/qevm-stream.asn``), and back.
+
+:func:`to_der` yields the DER encoding of a parsed :class:`~vmgen.runtime.qevm.Stream`
+as chunks: lengths are computed first, then bodies (RAM included) are handed out as
+views of the input, never copied.  :func:`from_ber` reads such a value (definite
+lengths; unknown trailing members of the extensible SEQUENCEs are skipped) and yields
+the stream's bytes as chunks.  Tags (AUTOMATIC TAGS)::
+
+    Stream   30 { [0] file-version, [1] SEQUENCE OF Record }
+    Record   [0] configuration | [1] section | [2] eof | [3] description
+    Section  { [0] kind, [1] section-id, [2] header OPTIONAL, [3] body,
+               [4] footer DEFAULT TRUE }
+    Header   { [0] idstr, [1] instance-id, [2] version-id }
+    Body     [0] opaque
+
+Standard library only.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import BinaryIO, NamedTuple
+
+from vmgen.runtime import qevm
+from vmgen.runtime.qevm import Buffer, Kind, StreamError
+
+
+class Span(NamedTuple):
+    """Bytes [start, end) of the input, handed out without being read: a writer copies
+    them from the input file in the kernel when it can (:func:`write`)."""
+
+    start: int
+    end: int
+
+
+Chunk = bytes | Span
+
+
+@dataclass
+class _Node:
+    """A DER value: identifier octets and either primitive contents or children."""
+
+    tag: int
+    content: Chunk | list[_Node]
+    size: int = 0  # contents length, once computed
+
+
+def _length(n: int) -> bytes:
+    if n < 0x80:
+        return bytes([n])
+    raw = n.to_bytes((n.bit_length() + 7) // 8, "big")
+    return bytes([0x80 | len(raw)]) + raw
+
+
+def _uint(n: int) -> bytes:
+    return n.to_bytes(n.bit_length() // 8 + 1, "big")  # minimal, with a 00 pad when needed
+
+
+def _measure(node: _Node) -> int:
+    if isinstance(node.content, list):
+        node.size = sum(_measure(c) for c in node.content)
+    elif isinstance(node.content, Span):
+        node.size = node.content.end - node.content.start
+    else:
+        node.size = len(node.content)
+    return 1 + len(_length(node.size)) + node.size
+
+
+def _emit(node: _Node) -> Iterator[Chunk]:
+    yield bytes([node.tag]) + _length(node.size)
+    if isinstance(node.content, list):
+        for c in node.content:
+            yield from _emit(c)
+    elif node.content:
+        yield node.content
+
+
+def _record(stream: qevm.Stream, r: qevm.Record) -> _Node:
+    if isinstance(r, qevm.Configuration):
+        return _Node(0x80, Span(r.body, r.end))
+    if isinstance(r, qevm.Eof):
+        return _Node(0x82, b"")
+    if isinstance(r, qevm.Description):
+        return _Node(0x83, Span(r.text, r.end))
+    members = [_Node(0x80, _uint(r.kind)), _Node(0x81, _uint(r.section_id))]
+    if r.kind in (Kind.START, Kind.FULL):
+        members.append(_Node(0xA2, [_Node(0x80, r.idstr), _Node(0x81, _uint(r.instance_id)),
+                                    _Node(0x82, _uint(r.version_id))]))
+    members.append(_Node(0xA3, [_Node(0x80, Span(r.body, r.body_end))]))
+    if not r.footer:  # DEFAULT TRUE: only FALSE is encoded
+        members.append(_Node(0x84, b"\x00"))
+    return _Node(0xA1, members)
+
+
+def to_der(stream: qevm.Stream) -> Iterator[Chunk]:
+    """The DER encoding of `stream` (a QEVM-Stream.Stream value), in chunks (spans of
+    the stream's input)."""
+    top = _Node(0x30, [_Node(0x80, _uint(stream.version)),
+                       _Node(0xA1, [_record(stream, r) for r in stream.records])])
+    _measure(top)
+    return _emit(top)
+
+
+# ---- output -----------------------------------------------------------------------------
+
+_COPY_AT_LEAST = 1 << 16
+
+
+def write(out: BinaryIO, chunks: Iterable[Chunk], source: Buffer,
+          source_fd: int | None = None) -> None:
+    """Write `chunks` to `out` (unbuffered), spans taken from `source`; large spans are
+    copied from `source_fd` (the file `source` maps) by the kernel when it can."""
+    pending = bytearray()
+    fd = out.fileno()
+    view = memoryview(source)
+    for chunk in chunks:
+        if not isinstance(chunk, Span):
+            pending += chunk
+            continue
+        start, end = chunk
+        if source_fd is None or end - start < _COPY_AT_LEAST:
+            pending += view[start:end]
+            continue
+        if pending:
+            out.write(pending)
+            pending.clear()
+        start = _copy(source_fd, fd, start, end)
+        if start < end:
+            out.write(view[start:end])
+    if pending:
+        out.write(pending)
+    view.release()
+
+
+def _copy(src: int, dst: int, start: int, end: int) -> int:
+    """Copy [start, end) of `src` to `dst` in the kernel; where it stopped (a file
+    system or kernel without copy_file_range: at once)."""
+    copy = getattr(os, "copy_file_range", None)
+    while copy is not None and start < end:
+        try:
+            done = copy(src, dst, end - start, start)
+        except OSError:
+            break
+        if done <= 0:
+            break
+        start += done
+    return start
+
+
+def join(chunks: Iterable[Chunk], source: Buffer) -> bytes:
+    """The bytes of `chunks`, spans taken from `source`."""
+    view = memoryview(source)
+    out = b"".join(view[c.start:c.end] if isinstance(c, Span) else c for c in chunks)
+    view.release()
+    return out
+
+
+# ---- reading ----------------------------------------------------------------------------
+
+
+class _Ber:
+    def __init__(self, data: Buffer) -> None:
+        self.data = data
+
+    def fail(self, message: str, offset: int) -> StreamError:
+        return StreamError(message, offset)
+
+    def tlv(self, pos: int, end: int, what: str) -> tuple[int, int, int]:
+        """(identifier octet, contents start, contents end) of the value at `pos`."""
+        if pos + 2 > end:
+            raise self.fail(f"truncated: {what} expected", pos)
+        tag = self.data[pos]
+        if tag & 0x1F == 0x1F:
+            raise self.fail(f"{what}: tag 0x{tag:02x} with a long tag number", pos)
+        first = self.data[pos + 1]
+        p = pos + 2
+        if first < 0x80:
+            length = first
+        elif first == 0x80:
+            raise self.fail(f"{what}: indefinite length (only definite lengths are read)", pos)
+        else:
+            count = first & 0x7F
+            if count > 8 or p + count > end:
+                raise self.fail(f"{what}: bad length", pos)
+            length = int.from_bytes(self.data[p:p + count], "big")
+            p += count
+        if p + length > end:
+            raise self.fail(f"{what}: {length} bytes of contents, only {end - p} left", pos)
+        return tag, p, p + length
+
+    def expect(self, pos: int, end: int, tag: int, what: str) -> tuple[int, int]:
+        got, start, stop = self.tlv(pos, end, what)
+        if got != tag:
+            raise self.fail(f"{what} expected (tag 0x{tag:02x}), found tag 0x{got:02x}", pos)
+        return start, stop
+
+    def uint(self, pos: int, end: int, tag: int, what: str, limit: int = 2**32 - 1) -> tuple[
+            int, int]:
+        start, stop = self.expect(pos, end, tag, what)
+        raw = self.data[start:stop]
+        if not raw or raw[0] & 0x80:
+            raise self.fail(f"{what}: not a non-negative INTEGER", pos)
+        value = int.from_bytes(raw, "big")
+        if value > limit:
+            raise self.fail(f"{what}: {value} is out of range (0..{limit})", pos)
+        return value, stop
+
+    def skip_extensions(self, pos: int, end: int, what: str) -> None:
+        """Skip extension additions a newer writer may have put at the end."""
+        while pos < end:
+            _, _, pos = self.tlv(pos, end, f"{what} extension")
+
+
+def from_ber(data: Buffer) -> Iterator[Chunk]:
+    """The stream bytes of a QEVM-Stream.Stream value, in chunks (spans of the BER
+    input); StreamError (with the offset in the BER input) if it is not one."""
+    b = _Ber(data)
+    start, end = b.expect(0, len(data), 0x30, "Stream (SEQUENCE)")
+    if end != len(data):
+        raise b.fail(f"{len(data) - end} bytes after the Stream value", end)
+    version, pos = b.uint(start, end, 0x80, "file-version")
+    rstart, rend = b.expect(pos, end, 0xA1, "records")
+    b.skip_extensions(rend, end, "Stream")
+    yield qevm.header_bytes(version)
+    pos = rstart
+    index = 0
+    while pos < rend:
+        tag, cstart, cend = b.tlv(pos, rend, f"record {index}")
+        if tag == 0x80:
+            yield bytes([qevm.CONFIGURATION])
+            yield Span(cstart, cend)
+        elif tag == 0x82:
+            if cend != cstart:
+                raise b.fail(f"record {index}: eof is NULL, not {cend - cstart} bytes", pos)
+            yield bytes([qevm.EOF])
+        elif tag == 0x83:
+            yield qevm.description_header(cend - cstart)
+            yield Span(cstart, cend)
+        elif tag == 0xA1:
+            yield from _section(b, cstart, cend, index)
+        else:
+            raise b.fail(f"record {index}: unknown alternative (tag 0x{tag:02x})", pos)
+        pos = cend
+        index += 1
+
+
+def _section(b: _Ber, start: int, end: int, index: int) -> Iterator[Chunk]:
+    what = f"record {index} (section)"
+    kind_start, kind_end = b.expect(start, end, 0x80, f"{what} kind")
+    raw = b.data[kind_start:kind_end]
+    kinds = {k.value: k for k in Kind}
+    if len(raw) != 1 or raw[0] not in kinds:
+        raise b.fail(f"{what}: kind {int.from_bytes(raw, 'big', signed=True)} is not "
+                     "start(1), part(2), end(3) or full(4)", start)
+    kind = kinds[raw[0]]
+    section_id, pos = b.uint(kind_end, end, 0x81, f"{what} section-id")
+    idstr: bytes | None = None
+    instance_id = version_id = 0
+    tag, hstart, hend = b.tlv(pos, end, f"{what} header or body")
+    if tag == 0xA2:
+        istart, iend = b.expect(hstart, hend, 0x80, f"{what} idstr")
+        if iend - istart > 255:
+            raise b.fail(f"{what}: idstr of {iend - istart} bytes (at most 255)", hstart)
+        idstr = bytes(b.data[istart:iend])
+        instance_id, p = b.uint(iend, hend, 0x81, f"{what} instance-id")
+        version_id, p = b.uint(p, hend, 0x82, f"{what} version-id")
+        b.skip_extensions(p, hend, f"{what} header")
+        pos = hend
+    if (idstr is not None) != (kind in (Kind.START, Kind.FULL)):
+        raise b.fail(f"{what}: a {kind.name} section "
+                     f"{'needs' if idstr is None else 'has no'} header", pos)
+    bstart, bend = b.expect(pos, end, 0xA3, f"{what} body")
+    footer = True
+    pos = bend
+    if pos < end and b.data[pos] == 0x84:
+        fstart, fend = b.expect(pos, end, 0x84, f"{what} footer")
+        if fend - fstart != 1:
+            raise b.fail(f"{what}: footer is a BOOLEAN of {fend - fstart} bytes", pos)
+        footer = b.data[fstart] != 0
+        pos = fend
+    b.skip_extensions(pos, end, what)
+    tag, ostart, oend = b.tlv(bstart, bend, f"{what} body")
+    if tag != 0x80:
+        raise b.fail(f"{what}: body alternative (tag 0x{tag:02x}) this version cannot "
+                     "read", bstart)
+    if oend != bend:
+        raise b.fail(f"{what}: {bend - oend} bytes after the body", oend)
+    yield qevm.section_header(kind, section_id, idstr, instance_id, version_id)
+    yield Span(ostart, oend)
+    if footer:
+        yield qevm.footer_bytes(section_id)

@@ -1,0 +1,324 @@
+"""``vmgen stream``: list, decode and convert whole QEMU migration streams.
+
+The stream container is read by :mod:`vmgen.runtime.qevm` (bodies delimited by the
+JSON description QEMU appends); the whole-stream BER file is
+:mod:`vmgen.runtime.qevm_ber` (ASN.1 module ``templates/asn1/qevm-stream.asn``,
+written by ``vmgen stream schema``).
+
+Device modules plug in through ``--module PATH`` (a generated ``MOD_asn1.py`` or a
+folder of them): a module serves a device section when its ``SECTIONS`` mapping
+(VMState name -> C struct name) names the section's VMState, and then its
+``load_legacy(struct_name, body, version)`` decodes the body.  No generated module
+declares ``SECTIONS`` yet (that comes with ``vmgen import``), so today every section
+is carried opaque and ``decode`` shows the description's view of its fields.
+"""
+
+from __future__ import annotations
+
+import json
+import mmap
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from vmgen.resources import templates_dir
+from vmgen.runtime import qevm, qevm_ber
+from vmgen.runtime.qevm import Buffer, Kind, StreamError
+
+SCHEMA_FILE = "qevm-stream.asn"
+
+
+class CommandError(Exception):
+    """A failure to report as ``PATH: MESSAGE`` (exit status 1)."""
+
+
+@dataclass(frozen=True)
+class Served:
+    module: ModuleType
+    state: str  # the C struct name of the generated module's device state
+
+
+def schema_text() -> str:
+    return (templates_dir() / "asn1" / SCHEMA_FILE).read_text(encoding="utf-8")
+
+
+@dataclass
+class Input:
+    data: Buffer
+    fd: int | None  # the file `data` maps (None: stdin, read in memory)
+
+
+@contextmanager
+def opened(path: str) -> Iterator[Input]:
+    """A whole input: stdin ('-') read in memory, a file mapped read-only."""
+    if path == "-":
+        yield Input(sys.stdin.buffer.read(), None)
+        return
+    with open(path, "rb") as f:
+        size = f.seek(0, 2)
+        if size == 0:
+            yield Input(b"", None)
+            return
+        m = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+        try:
+            yield Input(m, f.fileno())
+        finally:
+            # Views of the mapping may still be alive (an error's traceback holds them):
+            # then the mapping goes when they do.
+            with suppress(BufferError):
+                m.close()
+
+
+def display(path: str) -> str:
+    return "<stdin>" if path == "-" else path
+
+
+# ---- device modules ---------------------------------------------------------------------
+
+
+def section_modules(paths: list[str]) -> dict[str, Served]:
+    """VMState name -> the generated module (among `paths`) that serves it."""
+    from vmgen.diagnostics import VmgenError
+    from vmgen.tools.decode import _import
+
+    served: dict[str, Served] = {}
+    for p in paths:
+        path = Path(p)
+        files = sorted(path.glob("*_asn1.py")) if path.is_dir() else [path]
+        if not path.exists():
+            raise CommandError(f"{p}: no such module or folder")
+        for file in files:
+            try:
+                module = _import(file)
+            except VmgenError as exc:
+                raise CommandError(str(exc)) from None
+            sections = getattr(module, "SECTIONS", {})
+            if not isinstance(sections, dict):
+                raise CommandError(f"{file}: SECTIONS is not a mapping")
+            for vmsd, state in sections.items():
+                served.setdefault(str(vmsd), Served(module, str(state)))
+    return served
+
+
+def _serving(section: qevm.Section, served: dict[str, Served]) -> Served | None:
+    if section.device is None or section.device.layout.vmsd_name is None:
+        return None
+    return served.get(section.device.layout.vmsd_name)
+
+
+# ---- list -------------------------------------------------------------------------------
+
+
+def rows(stream: qevm.Stream) -> list[dict[str, Any]]:
+    """One row per section (the configuration section first)."""
+    out: list[dict[str, Any]] = []
+    for r in stream.records:
+        if isinstance(r, qevm.Configuration):
+            out.append({"offset": r.offset, "kind": "configuration", "section_id": None,
+                        "idstr": "configuration", "instance_id": None, "version_id": None,
+                        "body_size": r.end - r.body, "vmsd_name": None})
+        elif isinstance(r, qevm.Section):
+            vmsd = r.device.layout.vmsd_name if r.device is not None else None
+            out.append({"offset": r.offset, "kind": r.kind.name.lower(),
+                        "section_id": r.section_id, "idstr": r.name,
+                        "instance_id": r.instance_id, "version_id": r.version_id,
+                        "body_size": r.body_size, "vmsd_name": vmsd})
+    return out
+
+
+def _cell(v: Any) -> str:
+    return "-" if v is None else str(v)
+
+
+def list_text(stream: qevm.Stream) -> str:
+    table = [("OFFSET", "ID", "KIND", "IDSTR", "INSTANCE", "VERSION", "SIZE")]
+    for row in rows(stream):
+        table.append((str(row["offset"]), _cell(row["section_id"]), row["kind"], row["idstr"],
+                      _cell(row["instance_id"]), _cell(row["version_id"]),
+                      str(row["body_size"])))
+    widths = [max(len(t[i]) for t in table) for i in range(len(table[0]))]
+    lines = []
+    for t in table:
+        cells = [t[i].rjust(widths[i]) if i not in (2, 3) else t[i].ljust(widths[i])
+                 for i in range(len(t))]
+        lines.append("  ".join(cells).rstrip())
+    desc = stream.records[-1]
+    assert isinstance(desc, qevm.Description)
+    eof = stream.records[-2]
+    lines.append(f"EOF at offset {eof.offset}; JSON description at offset {desc.offset}: "
+                 f"{desc.end - desc.text} bytes, {len(stream.devices)} device entries, "
+                 f"page size {stream.page_size}")
+    return "\n".join(lines) + "\n"
+
+
+def list_json(stream: qevm.Stream) -> str:
+    return json.dumps(rows(stream), indent=2) + "\n"
+
+
+# ---- decode -----------------------------------------------------------------------------
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return bytes(value).hex()
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    return value
+
+
+def decoded(stream: qevm.Stream, served: dict[str, Served],
+            with_fields: bool) -> list[dict[str, Any]]:
+    """One object per section, in stream order (issue 16's shape, plus "fields": the
+    description's view of the body, with `with_fields`)."""
+    out: list[dict[str, Any]] = []
+    for r in stream.records:
+        obj: dict[str, Any]
+        if isinstance(r, qevm.Configuration):
+            obj = {"idstr": "configuration", "instance_id": None, "version_id": None,
+                   "state": None, "value": None}
+            if with_fields:
+                obj["fields"] = {"machine": r.machine, "subsections": list(r.subsections),
+                                 "capabilities": list(r.capabilities)}
+        elif isinstance(r, qevm.Section):
+            obj = {"idstr": r.name, "instance_id": r.instance_id, "version_id": r.version_id,
+                   "state": None, "value": None}
+            serving = _serving(r, served)
+            if serving is not None:
+                obj["state"] = serving.state
+                try:
+                    value = serving.module.load_legacy(serving.state, bytes(stream.body(r)),
+                                                       r.version_id)
+                except Exception as exc:  # the module refuses the body: a stream error
+                    raise StreamError(f"{serving.state}: {exc}", r.body, r.where()) from None
+                obj["value"] = _jsonable(value)
+            if with_fields:
+                obj["fields"] = (qevm.fields(r.device.layout, stream.body(r))
+                                 if r.device is not None else None)
+        else:
+            continue
+        out.append(obj)
+    return out
+
+
+def _show(value: Any, indent: str) -> list[str]:
+    lines = []
+    if isinstance(value, dict):
+        for k, v in value.items():
+            if isinstance(v, dict) or (isinstance(v, list) and v and isinstance(v[0], dict)):
+                lines.append(f"{indent}{k}:")
+                lines += _show(v, indent + "  ")
+            else:
+                lines.append(f"{indent}{k} = {json.dumps(v)}")
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            lines.append(f"{indent}[{i}]:")
+            lines += _show(v, indent + "  ")
+    else:
+        lines.append(f"{indent}{json.dumps(value)}")
+    return lines
+
+
+def decode_text(stream: qevm.Stream, served: dict[str, Served]) -> str:
+    lines = []
+    objs = decoded(stream, served, True)
+    sections = [r for r in stream.records if isinstance(r, (qevm.Configuration, qevm.Section))]
+    for obj, r in zip(objs, sections, strict=True):
+        if isinstance(r, qevm.Configuration):
+            lines.append(f"configuration: machine {r.machine}"
+                         + "".join(f", {s}" for s in r.subsections))
+            continue
+        head = (f"[{r.section_id}] {r.kind.name} '{r.name}' instance {r.instance_id} "
+                f"version {r.version_id}, {r.body_size} bytes")
+        if obj["state"] is not None:
+            lines.append(f"{head}, read by {obj['state']}")
+            lines += _show(obj["value"], "    ")
+        elif r.device is None:
+            lines.append(f"{head} (RAM, carried opaque)")
+        else:
+            vmsd = r.device.layout.vmsd_name
+            lines.append(f"{head}" + (f", VMState '{vmsd}'" if vmsd else "")
+                         + " (no module: fields as the JSON description lays them out)")
+            lines += _show(obj["fields"], "    ")
+    return "\n".join(lines) + "\n"
+
+
+def decode_json(stream: qevm.Stream, served: dict[str, Served], with_fields: bool) -> str:
+    return json.dumps(decoded(stream, served, with_fields), indent=2) + "\n"
+
+
+# ---- conversions ------------------------------------------------------------------------
+
+
+def check_strict(stream: qevm.Stream, served: dict[str, Served]) -> None:
+    """StreamError naming the first device section no module serves."""
+    for r in stream.records:
+        if isinstance(r, qevm.Section) and r.kind == Kind.FULL and _serving(r, served) is None:
+            vmsd = r.device.layout.vmsd_name if r.device is not None else None
+            what = f"VMState '{vmsd}'" if vmsd else "this section (it has no VMState)"
+            raise StreamError(f"no --module serves {what} (--strict)", r.offset, r.where())
+
+
+def _check_stream(path: Path) -> None:
+    with opened(str(path)) as source:
+        qevm.parse(source.data)
+
+
+def to_ber(source: str, target: Path, modules: list[str], strict: bool) -> int:
+    served = section_modules(modules)
+    with opened(source) as given:
+        stream = _parse(source, given.data)
+        try:
+            if strict:
+                check_strict(stream, served)
+        except StreamError as exc:
+            raise CommandError(f"{display(source)}: {exc}") from None
+        from vmgen.driver.output import write_with
+
+        write_with(target, lambda out: qevm_ber.write(out, qevm_ber.to_der(stream),
+                                                       given.data, given.fd))
+        return sum(1 for r in stream.records if isinstance(r, qevm.Section))
+
+
+def from_ber(source: str, target: Path, modules: list[str]) -> None:
+    section_modules(modules)  # nothing is read through modules yet: checked, not used
+    from vmgen.driver.output import write_with
+
+    with opened(source) as given:
+        try:
+            write_with(target, lambda out: qevm_ber.write(out, qevm_ber.from_ber(given.data),
+                                                          given.data, given.fd),
+                       check=_check_written)
+        except StreamError as exc:
+            raise CommandError(f"{display(source)}: {exc}") from None
+        except _Written as exc:
+            raise CommandError(f"{display(source)}: the stream it holds is not valid: "
+                               f"{exc.error}") from None
+
+
+class _Written(Exception):
+    def __init__(self, error: StreamError) -> None:
+        self.error = error
+
+
+def _check_written(path: Path) -> None:
+    try:
+        _check_stream(path)
+    except StreamError as exc:
+        raise _Written(exc) from None
+
+
+def _parse(source: str, data: Buffer) -> qevm.Stream:
+    try:
+        return qevm.parse(data)
+    except StreamError as exc:
+        raise CommandError(f"{display(source)}: {exc}") from None
+
+
+def parse_input(source: str, data: Buffer) -> qevm.Stream:
+    return _parse(source, data)
