@@ -185,6 +185,23 @@ def build_parser() -> argparse.ArgumentParser:
                    help="print the paths of the files it writes (compile the .c ones), "
                    "and write nothing")
     _add_stream_parser(sub)
+    imp = sub.add_parser(
+        "import", help="write annotated headers in the wire layout of QEMU's device sections",
+        description="Read QEMU's description of its device sections (the JSON description "
+        "at the end of a migration stream) and write, for each device, an annotated C header "
+        "whose structs hold the section's fields in the stream's order (VMGEN_VMSD layouts): "
+        "the legacy codec vmgen generates from it reads and writes that section byte for "
+        "byte.  A device whose section vmgen cannot carry (an old-style section without "
+        "VMState) is listed on stderr and left out.",
+        epilog="-dump-vmstate output has no field types and no array lengths, so it cannot "
+        "give a byte-exact layout on its own: import from a stream.")
+    imp.add_argument("--from", dest="source", required=True, metavar="STREAM.mig",
+                     help="a migration stream QEMU saved (its JSON description is read)")
+    imp.add_argument("--device", action="append", default=[], metavar="NAME",
+                     help="only this device, by VMState name or section idstr (repeatable); "
+                     "then a device that cannot be imported is an error")
+    imp.add_argument("-o", "--output-dir", default=".", metavar="OUTDIR",
+                     help="where to write the headers (default: the current folder)")
     return parser
 
 
@@ -298,6 +315,30 @@ def _stream(args: argparse.Namespace) -> int:
     except st.CommandError as exc:
         print(exc, file=sys.stderr)
         return 1
+    return 0
+
+
+def _import(args: argparse.Namespace) -> int:
+    from vmgen.driver.output import write_all
+    from vmgen.runtime.qevm import StreamError
+    from vmgen.tools import stream as st
+    from vmgen.tools.importer import ImportFailure, import_devices
+
+    try:
+        with st.opened(args.source) as given:
+            stream = st.parse_input(args.source, given.data)
+            outcome = import_devices(stream.devices, Path(args.source).name, args.device)
+    except (st.CommandError, StreamError, ImportFailure) as exc:
+        message = str(exc)
+        prefix = f"{st.display(args.source)}: "
+        print(message if message.startswith(prefix) else prefix + message, file=sys.stderr)
+        return 1
+    write_all(Path(args.output_dir), {name: h.text for name, h in outcome.headers.items()})
+    for name, h in outcome.headers.items():
+        print(f"{Path(args.output_dir) / name}: {h.state} serves VMState '{h.device}' "
+              f"(version {h.version})")
+    for note in outcome.skipped:
+        print(f"vmgen import: left out {note}", file=sys.stderr)
     return 0
 
 
@@ -523,7 +564,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     commands = {"generate": _generate, "check": _check, "compat": _compat, "explain": _explain,
                 "decode": _decode, "convert": _convert, "runtime": _runtime,
-                "stream": _stream}
+                "stream": _stream, "import": _import}
     try:
         return commands[args.command](args)
     except KeyboardInterrupt:

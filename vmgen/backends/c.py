@@ -338,6 +338,7 @@ class _StateView:
     version: int
     minimum_version: int
     legacy_info: str  # the VmgenStateInfo the legacy stream is visited through
+    vmsd: list[str]  # the VMState it serves, as a C string (none or one)
 
 
 @dataclass(frozen=True)
@@ -527,7 +528,8 @@ def _context(module: ir.Module, shapes: bool = True) -> dict[str, object]:
     ]
     states = [
         _StateView(s.name, s.c_type, _c_string(s.name), s.state.version, s.state.minimum_version,
-                   f"vmgen_{'vmstate_' if s.layout is not None else ''}info_{s.name}")
+                   f"vmgen_{'vmstate_' if s.layout is not None else ''}info_{s.name}",
+                   [_c_string(s.vmsd)] if s.vmsd is not None else [])
         for s in module.states
         if s.state is not None
     ]

@@ -203,6 +203,13 @@ def _struct_desc(obj: Any, where: str, depth: int, top: bool = False) -> StructD
             if implied != size:
                 raise _DescError(f"{fw} ('{name}'): struct size {size}, its fields and "
                                  f"subsections add up to {implied}")
+        elif ftype == "tmp" and isinstance(f, dict) and "fields" in f:
+            # VMSTATE_WITH_TMP: the fields of a temporary VMState, inline in the field
+            nested = _struct_desc(f, fw, depth + 1)
+            implied = _struct_size(nested)
+            if implied != size:
+                raise _DescError(f"{fw} ('{name}'): tmp size {size}, its fields add up to "
+                                 f"{implied}")
         elif ftype in SCALAR_SIZES and SCALAR_SIZES[ftype] != size:
             raise _DescError(f"{fw} ('{name}'): a {ftype} of size {size}")
         fields.append(FieldDesc(name, ftype, size, count, "array_len" in f, index, nested))

@@ -80,6 +80,8 @@ bool visit_vmstate_ISAKBDWire(Visitor *v, const char *name, ISAKBDWire *obj, Err
  */
 #define VMGEN_TimersState_VERSION 2u
 #define VMGEN_TimersState_MINIMUM_VERSION 2u
+/* The section of QEMU's VMState "timer" (VMGEN_VMSD): its legacy stream is vmgen_save_TimersState_legacy's. */
+#define VMGEN_TimersState_VMSD "timer"
 bool vmgen_save_TimersState(const TimersState *obj, uint8_t **buf, size_t *len, Error **errp);
 bool vmgen_save_TimersState_version(const TimersState *obj, uint32_t version, uint8_t **buf, size_t *len, Error **errp);
 bool vmgen_load_TimersState(TimersState *obj, const uint8_t *buf, size_t len, Error **errp);
@@ -109,6 +111,8 @@ bool vmgen_visit_load_TimersState(TimersState *obj, const uint8_t *buf, size_t l
  */
 #define VMGEN_RTCWire_VERSION 3u
 #define VMGEN_RTCWire_MINIMUM_VERSION 1u
+/* The section of QEMU's VMState "mc146818rtc" (VMGEN_VMSD): its legacy stream is vmgen_save_RTCWire_legacy's. */
+#define VMGEN_RTCWire_VMSD "mc146818rtc"
 bool vmgen_save_RTCWire(const RTCWire *obj, uint8_t **buf, size_t *len, Error **errp);
 bool vmgen_save_RTCWire_version(const RTCWire *obj, uint32_t version, uint8_t **buf, size_t *len, Error **errp);
 bool vmgen_load_RTCWire(RTCWire *obj, const uint8_t *buf, size_t len, Error **errp);
@@ -138,6 +142,8 @@ bool vmgen_visit_load_RTCWire(RTCWire *obj, const uint8_t *buf, size_t len, Erro
  */
 #define VMGEN_HPETWire_VERSION 2u
 #define VMGEN_HPETWire_MINIMUM_VERSION 1u
+/* The section of QEMU's VMState "hpet" (VMGEN_VMSD): its legacy stream is vmgen_save_HPETWire_legacy's. */
+#define VMGEN_HPETWire_VMSD "hpet"
 bool vmgen_save_HPETWire(const HPETWire *obj, uint8_t **buf, size_t *len, Error **errp);
 bool vmgen_save_HPETWire_version(const HPETWire *obj, uint32_t version, uint8_t **buf, size_t *len, Error **errp);
 bool vmgen_load_HPETWire(HPETWire *obj, const uint8_t *buf, size_t len, Error **errp);
@@ -167,6 +173,8 @@ bool vmgen_visit_load_HPETWire(HPETWire *obj, const uint8_t *buf, size_t len, Er
  */
 #define VMGEN_PITWire_VERSION 3u
 #define VMGEN_PITWire_MINIMUM_VERSION 2u
+/* The section of QEMU's VMState "i8254" (VMGEN_VMSD): its legacy stream is vmgen_save_PITWire_legacy's. */
+#define VMGEN_PITWire_VMSD "i8254"
 bool vmgen_save_PITWire(const PITWire *obj, uint8_t **buf, size_t *len, Error **errp);
 bool vmgen_save_PITWire_version(const PITWire *obj, uint32_t version, uint8_t **buf, size_t *len, Error **errp);
 bool vmgen_load_PITWire(PITWire *obj, const uint8_t *buf, size_t len, Error **errp);
@@ -196,6 +204,8 @@ bool vmgen_visit_load_PITWire(PITWire *obj, const uint8_t *buf, size_t len, Erro
  */
 #define VMGEN_PCIBusWire_VERSION 1u
 #define VMGEN_PCIBusWire_MINIMUM_VERSION 1u
+/* The section of QEMU's VMState "PCIBUS" (VMGEN_VMSD): its legacy stream is vmgen_save_PCIBusWire_legacy's. */
+#define VMGEN_PCIBusWire_VMSD "PCIBUS"
 bool vmgen_save_PCIBusWire(const PCIBusWire *obj, uint8_t **buf, size_t *len, Error **errp);
 bool vmgen_save_PCIBusWire_version(const PCIBusWire *obj, uint32_t version, uint8_t **buf, size_t *len, Error **errp);
 bool vmgen_load_PCIBusWire(PCIBusWire *obj, const uint8_t *buf, size_t len, Error **errp);
@@ -225,6 +235,8 @@ bool vmgen_visit_load_PCIBusWire(PCIBusWire *obj, const uint8_t *buf, size_t len
  */
 #define VMGEN_PIIX3Wire_VERSION 3u
 #define VMGEN_PIIX3Wire_MINIMUM_VERSION 2u
+/* The section of QEMU's VMState "PIIX3" (VMGEN_VMSD): its legacy stream is vmgen_save_PIIX3Wire_legacy's. */
+#define VMGEN_PIIX3Wire_VMSD "PIIX3"
 bool vmgen_save_PIIX3Wire(const PIIX3Wire *obj, uint8_t **buf, size_t *len, Error **errp);
 bool vmgen_save_PIIX3Wire_version(const PIIX3Wire *obj, uint32_t version, uint8_t **buf, size_t *len, Error **errp);
 bool vmgen_load_PIIX3Wire(PIIX3Wire *obj, const uint8_t *buf, size_t len, Error **errp);
@@ -254,6 +266,8 @@ bool vmgen_visit_load_PIIX3Wire(PIIX3Wire *obj, const uint8_t *buf, size_t len, 
  */
 #define VMGEN_FWCfgWire_VERSION 2u
 #define VMGEN_FWCfgWire_MINIMUM_VERSION 2u
+/* The section of QEMU's VMState "fw_cfg" (VMGEN_VMSD): its legacy stream is vmgen_save_FWCfgWire_legacy's. */
+#define VMGEN_FWCfgWire_VMSD "fw_cfg"
 bool vmgen_save_FWCfgWire(const FWCfgWire *obj, uint8_t **buf, size_t *len, Error **errp);
 bool vmgen_save_FWCfgWire_version(const FWCfgWire *obj, uint32_t version, uint8_t **buf, size_t *len, Error **errp);
 bool vmgen_load_FWCfgWire(FWCfgWire *obj, const uint8_t *buf, size_t len, Error **errp);
@@ -283,6 +297,8 @@ bool vmgen_visit_load_FWCfgWire(FWCfgWire *obj, const uint8_t *buf, size_t len, 
  */
 #define VMGEN_FDCtrlISAWire_VERSION 2u
 #define VMGEN_FDCtrlISAWire_MINIMUM_VERSION 2u
+/* The section of QEMU's VMState "fdc" (VMGEN_VMSD): its legacy stream is vmgen_save_FDCtrlISAWire_legacy's. */
+#define VMGEN_FDCtrlISAWire_VMSD "fdc"
 bool vmgen_save_FDCtrlISAWire(const FDCtrlISAWire *obj, uint8_t **buf, size_t *len, Error **errp);
 bool vmgen_save_FDCtrlISAWire_version(const FDCtrlISAWire *obj, uint32_t version, uint8_t **buf, size_t *len, Error **errp);
 bool vmgen_load_FDCtrlISAWire(FDCtrlISAWire *obj, const uint8_t *buf, size_t len, Error **errp);
@@ -312,6 +328,8 @@ bool vmgen_visit_load_FDCtrlISAWire(FDCtrlISAWire *obj, const uint8_t *buf, size
  */
 #define VMGEN_ISAKBDWire_VERSION 3u
 #define VMGEN_ISAKBDWire_MINIMUM_VERSION 3u
+/* The section of QEMU's VMState "pckbd" (VMGEN_VMSD): its legacy stream is vmgen_save_ISAKBDWire_legacy's. */
+#define VMGEN_ISAKBDWire_VMSD "pckbd"
 bool vmgen_save_ISAKBDWire(const ISAKBDWire *obj, uint8_t **buf, size_t *len, Error **errp);
 bool vmgen_save_ISAKBDWire_version(const ISAKBDWire *obj, uint32_t version, uint8_t **buf, size_t *len, Error **errp);
 bool vmgen_load_ISAKBDWire(ISAKBDWire *obj, const uint8_t *buf, size_t len, Error **errp);
