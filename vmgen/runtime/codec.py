@@ -48,6 +48,7 @@ class Codec:
                  enums: dict[str, tuple[Enumerator, ...]], states: dict[str, State]) -> None:
         self.tables = Tables(spec, parsed, types, structs, unions, enums, states)
         self.direct = Direct(self.tables)
+        self.streams = legacy.Plans(self.tables)
         self._codecs: dict[str, Any] = {}
 
     # ---- records ------------------------------------------------------------------------
@@ -171,6 +172,15 @@ class Codec:
     def save_legacy(self, struct_name: str, state: dict[str, Any],
                     version: int | None = None) -> bytes:
         """The legacy VMState stream of `state` as data of `version` (default: the newest)."""
+        return self._save_legacy(struct_name, state, version, True)
+
+    def _save_legacy_reference(self, struct_name: str, state: dict[str, Any],
+                               version: int | None = None) -> bytes:
+        """save_legacy() through the reference writer alone (for tests)."""
+        return self._save_legacy(struct_name, state, version, False)
+
+    def _save_legacy(self, struct_name: str, state: dict[str, Any], version: int | None,
+                     compiled: bool) -> bytes:
         t = self.tables
         _, state_type, newest, minimum = t.states[struct_name]
         version = newest if version is None else version
@@ -178,12 +188,29 @@ class Codec:
             raise Error(f"{struct_name}: cannot write version {version}: this writer knows "
                         f"versions {minimum}..{newest}")
         cview.struct_to_asn1(t, state_type, state, struct_name, version)  # save()'s checks
+        write = self.streams.writer(state_type, version) if compiled else None
+        if write is not None:
+            out = bytearray()
+            try:
+                write(state, out)
+                return bytes(out)
+            except Exception:  # the reference decides (and raises what it raises)
+                pass
         out = bytearray()
         legacy.put_struct(t, state_type, state, out, version)
         return bytes(out)
 
     def load_legacy(self, struct_name: str, data: bytes, version: int) -> dict[str, Any]:
         """The state in legacy stream data of `version` (VMState's version rules apply)."""
+        return self._load_legacy(struct_name, data, version, True)
+
+    def _load_legacy_reference(self, struct_name: str, data: bytes,
+                               version: int) -> dict[str, Any]:
+        """load_legacy() through the reference reader alone (for tests)."""
+        return self._load_legacy(struct_name, data, version, False)
+
+    def _load_legacy(self, struct_name: str, data: bytes, version: int,
+                     compiled: bool) -> dict[str, Any]:
         t = self.tables
         _, state_type, newest, minimum = t.states[struct_name]
         if version > newest:
@@ -192,6 +219,10 @@ class Codec:
         if version < minimum:
             raise Error(f"{struct_name}: data is version {version}, this reader needs version "
                         f">= {minimum}")
+        if compiled:
+            state = self._load_legacy_fast(state_type, data, version)
+            if state is not None:
+                return state
         r = legacy.Reader(data)
         state = legacy.get_struct(t, state_type, r, struct_name, version)
         if r.pos != len(r.data):
@@ -199,6 +230,22 @@ class Codec:
         # every check of load(): ranges, enumerators, union members, ...
         cview.struct_to_asn1(t, state_type, state, struct_name, version)
         return state
+
+    def _load_legacy_fast(self, state_type: str, data: Any, version: int) -> dict[str, Any] | None:
+        """load_legacy() of valid stream data through the compiled reader (which makes the
+        reference's checks and load()'s), or None: the reference decides."""
+        if type(data) is not bytes:
+            if type(data) is not bytearray:
+                return None
+            data = bytes(data)
+        read = self.streams.reader(state_type, version)
+        if read is None:
+            return None
+        try:
+            state, end = read(data, 0)
+        except Exception:
+            return None
+        return state if end == len(data) else None
 
     def offer(self, struct_name: str, formats: int = legacy.LEGACY | legacy.BER) -> legacy.Offer:
         """This module's offer for a device state: (formats, minimum version, version)."""
