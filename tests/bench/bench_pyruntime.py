@@ -5,9 +5,10 @@ Generates the module of tests/bench/bench_states.h twice: with vmgen at a baseli
 (its codec engine copied into the module; `git archive` of that revision's vmgen/ and
 templates/) and with this checkout (tables bound to vmgen.runtime).  Imports both into
 this process, checks that they write the same bytes and read the same values, and times
-save, load, save_legacy and load_legacy of each bench state, alternating the two modules
-batch by batch, the best of N batches each.  Prints a Markdown table (BENCHMARKS.md,
-"Python runtime (issue 13)").
+save, load, save_legacy and load_legacy of each bench state, the modules in turn batch
+by batch, the best of N batches each; a second copy of the baseline module, timed the
+same way, shows the noise floor (its ratio to the baseline would be 1.00x on a quiet
+machine).  Prints a Markdown table (BENCHMARKS.md, "Python runtime (issue 13)").
 
     .venv/bin/python tests/bench/bench_pyruntime.py [--baseline REV] [--repeat N]
 """
@@ -80,21 +81,19 @@ def fill(mod: ModuleType, desc: tuple[Any, ...], rng: random.Random) -> Any:
     raise NotImplementedError(kind)
 
 
-def best(fn: Callable[[], Any], other: Callable[[], Any], repeat: int) -> tuple[float, float]:
-    """Seconds per call of fn and of other: batches of ~0.1 s, alternating (which one goes
-    first too), best of `repeat`."""
+def best(fns: list[Callable[[], Any]], repeat: int) -> list[float]:
+    """Seconds per call of each of fns: batches of ~0.1 s, the functions in turn (in a
+    rotating order), best of `repeat` batches each."""
     n = 1
-    while timeit.timeit(fn, number=n) < 0.02:
+    while timeit.timeit(fns[0], number=n) < 0.02:
         n *= 2
     n *= 5
-    a, b = [], []
+    times: list[list[float]] = [[] for _ in fns]
     for i in range(repeat):
-        if i % 2:
-            b.append(timeit.timeit(other, number=n) / n)
-        a.append(timeit.timeit(fn, number=n) / n)
-        if not i % 2:
-            b.append(timeit.timeit(other, number=n) / n)
-    return min(a), min(b)
+        for j in range(len(fns)):
+            k = (i + j) % len(fns)
+            times[k].append(timeit.timeit(fns[k], number=n) / n)
+    return [min(t) for t in times]
 
 
 def fmt(seconds: float) -> str:
@@ -111,8 +110,10 @@ def main() -> None:
     new_path = generate(REPO, BUILD / "new")
     old = load_module(old_path, "bench_states_asn1_old")
     new = load_module(new_path, "bench_states_asn1_new")
+    # the noise floor: the baseline module against a second copy of itself
+    control = load_module(old_path, "bench_states_asn1_control")
     rows = [f"| module | size of `bench_states_asn1.py` | {old_path.stat().st_size:,} B | "
-            f"{new_path.stat().st_size:,} B | |"]
+            f"{new_path.stat().st_size:,} B | | |"]
     for state in STATES:
         value = fill(new, ("struct", new.STATES[state][1]), random.Random(state))
         version = new.STATES[state][2]
@@ -129,15 +130,15 @@ def main() -> None:
             ("load_legacy", lambda m: lambda: m.load_legacy(state, stream, version)),  # noqa: B023
         ]
         for op, call in ops:
-            before, after = best(call(old), call(new), args.repeat)
+            before, after, again = best([call(old), call(new), call(control)], args.repeat)
             rows.append(f"| {state} | `{op}` | {fmt(before)} | {fmt(after)} | "
-                        f"{before / after:.2f}x |")
+                        f"{before / after:.2f}x | {before / again:.2f}x |")
             print(rows[-1], file=sys.stderr)
-    print(f"Baseline: vmgen {args.baseline}; best of {args.repeat} alternating batches, "
-          f"Python {sys.version.split()[0]}.\n")
+    print(f"Baseline: vmgen {args.baseline}; best of {args.repeat} batches of each, in turn; "
+          f"Python {sys.version.split()[0]}; load average {os.getloadavg()[0]:.1f}.\n")
     print("| state | operation | before (engine in the module) | after (vmgen.runtime) | "
-          "speed-up |")
-    print("|---|---|--:|--:|--:|")
+          "speed-up | control: before / a copy of before |")
+    print("|---|---|--:|--:|--:|--:|")
     print("\n".join(rows))
 
 
