@@ -58,7 +58,9 @@ class Codec:
 
         `version` writes the data as that older version (what
         vmgen_save_<struct_name>_version writes): fields added later are left out."""
-        _, _, newest, minimum = self.tables.state(struct_name)
+        states = self.tables.states
+        _, _, newest, minimum = states[struct_name] if struct_name in states else \
+            self.tables.state(struct_name)
         if version is None:
             version = newest
         if not minimum <= version <= newest:
@@ -77,7 +79,8 @@ class Codec:
 
         Data of an older version lacks the fields added after it: they are absent
         from the dict (a C load leaves them as they were)."""
-        self.tables.state(struct_name)
+        if struct_name not in self.tables.states:
+            self.tables.state(struct_name)  # (raises)
         try:
             state = self.direct.load(struct_name, data)
         except Exception:  # a fault of the direct reader must not change what load() answers

@@ -75,7 +75,10 @@ class Direct:
         self.tables = tables
         self.plans: dict[tuple[str, int], Plan] = {}
         self.state_plans: dict[tuple[str, int], Plan | None] = {}
-        self.record_heads: dict[str, bytes] = {}
+        # state -> (its plan at the newest version, the record's device and version
+        # members, the newest version)
+        self.loads: dict[str, tuple[Plan | None, bytes, int]] = {}
+        self.save_heads: dict[tuple[str, int], bytes] = {}
 
     def _asn1_type(self, type_name: str) -> Any:
         """The parse of an ASN.1 type of SPEC (whose tags must be AUTOMATIC)."""
@@ -204,13 +207,14 @@ class Direct:
             if type(data) is not bytearray:
                 return None
             data = bytes(data)
-        _, _, newest, _ = self.tables.states[struct_name]
-        plan = self.state_plan(struct_name, newest)
+        reading = self.loads.get(struct_name)
+        if reading is None:
+            newest = self.tables.states[struct_name][2]
+            reading = self.loads[struct_name] = (self.state_plan(struct_name, newest),
+                                                 record_head(struct_name, newest), newest)
+        plan, head, newest = reading
         if plan is None:
             return None
-        head = self.record_heads.get(struct_name)
-        if head is None:
-            head = self.record_heads[struct_name] = record_head(struct_name, newest)
         try:
             size = len(data)
             if data[0] != 0x30:
@@ -249,19 +253,31 @@ class Direct:
         (raises for a value the direct writer does not take)."""
         if type(version) is not int:
             return None
-        plan = self.state_plan(struct_name, version)
+        key = (struct_name, version)
+        plan = self.state_plans.get(key) if key in self.state_plans else \
+            self.state_plan(struct_name, version)
         if plan is None:
             return None
-        _, _, _, minimum = self.tables.states[struct_name]
         body = bytearray()
         write_struct(plan, state, body)
-        head = bytearray(record_head(struct_name, version))
-        _put_int(head, b"\x82", minimum)
-        head += b"\xa3"
-        _put_length(head, len(body))
+        head = self.save_heads.get(key)
+        if head is None:  # device [0], version [1], minimum-version [2], the state's tag [3]
+            start = bytearray(record_head(struct_name, version))
+            _put_int(start, b"\x82", self.tables.states[struct_name][3])
+            start += b"\xa3"
+            head = self.save_heads[key] = bytes(start)
+        n = len(body)
         out = bytearray(b"\x30")
-        _put_length(out, len(head) + len(body))
-        out += head
+        if n < 0x80:
+            _put_length(out, len(head) + 1 + n)
+            out += head
+            out.append(n)
+        else:
+            length = bytearray()
+            _put_length(length, n)
+            _put_length(out, len(head) + len(length) + n)
+            out += head
+            out += length
         out += body
         return bytes(out)
 
@@ -335,6 +351,10 @@ def read_struct(plan: Plan, data: bytes, pos: int, end: int) -> dict[str, Any]:
             if v > b or v < a or n != (v.bit_length() + 8) >> 3:
                 raise Irregular
             out[name] = v
+        elif code == BOOL:  # (_read_bool, inline)
+            if n != 1 or data[pos] not in (0x00, 0xFF):
+                raise Irregular
+            out[name] = data[pos] == 0xFF
         else:
             out[name] = _READ[code](a, b, item, data, pos, q)
         pos = q
@@ -522,6 +542,11 @@ def write_struct(plan: Plan, value: Any, out: bytearray) -> None:
             out += t
             out.append(n)
             out += v.to_bytes(n, "big")
+        elif code == BOOL:  # (_write_bool, inline)
+            if type(v) is not bool:
+                raise Irregular
+            out += t
+            out += b"\x01\xff" if v else b"\x01\x00"
         else:
             _WRITE[code](t, a, b, item, v, out)
     for count, array, lo, hi in counts:
@@ -612,6 +637,13 @@ def _write_list(t: bytes, a: int, b: int, item: Any, v: Any, out: bytearray) -> 
             sub += etag
             sub.append(n)
             sub += x.to_bytes(n, "big")
+    elif code == STRUCT:  # (_write_struct_tlv, inline)
+        for x in v:
+            element = bytearray()
+            write_struct(eitem, x, element)
+            sub += etag
+            _put_length(sub, len(element))
+            sub += element
     else:
         write = _WRITE[code]
         for x in v:
