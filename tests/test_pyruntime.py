@@ -162,7 +162,7 @@ def test_legacy_stream_by_hand() -> None:
     assert c.save_legacy("Dev", value()) == LEGACY_V2
     assert c.save_legacy("Dev", value(), 1) == LEGACY_V1
     assert c._save_legacy_reference("Dev", value()) == LEGACY_V2
-    assert c.streams.writers[("Dev", 2)] is not None  # the compiled writer was taken
+    assert c.streams.compiled[("Dev", 2)] is not None  # the compiled writer was taken
     assert cview.same(c.load_legacy("Dev", LEGACY_V2, 2), value())
     assert c._load_legacy_fast("Dev", LEGACY_V2, 2) is not None
     assert cview.same(c._load_legacy_reference("Dev", LEGACY_V2, 2), value())

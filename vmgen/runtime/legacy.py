@@ -200,7 +200,7 @@ ReadStep = Callable[[bytes, int, dict[str, Any]], int]
 WriteStep = Callable[[dict[str, Any], bytearray], None]
 # A value of a run: (C name, how many values it takes in the Struct, the conversion of
 # each value read, the conversion of each value written)
-RunField = tuple[str, int, "Callable[[Any], Any] | None", "Callable[[Any], Any] | None"]
+RunField = tuple[str, int, Callable[[Any], Any] | None, Callable[[Any], Any] | None]
 
 
 class _Fallback(Exception):
@@ -244,26 +244,26 @@ class Plans:
 
     def __init__(self, tables: Tables) -> None:
         self.tables = tables
-        self.readers: dict[tuple[str, int], Read | None] = {}
-        self.writers: dict[tuple[str, int], Write | None] = {}
+        self.compiled: dict[tuple[str, int], tuple[Read, Write] | None] = {}
+
+    def _compiled(self, type_name: str, version: int) -> tuple[Read, Write] | None:
+        key = (type_name, version)
+        if key not in self.compiled:
+            try:
+                self.compiled[key] = self._struct(type_name, version)
+            except (_Fallback, KeyError, IndexError, TypeError, ValueError, struct.error):
+                self.compiled[key] = None
+        return self.compiled[key]
 
     def reader(self, type_name: str, version: int) -> Read | None:
-        key = (type_name, version)
-        if key not in self.readers:
-            try:
-                self.readers[key] = self._struct(type_name, version)[0]
-            except (_Fallback, KeyError, IndexError, TypeError, ValueError, struct.error):
-                self.readers[key] = None
-        return self.readers[key]
+        """The compiled reader of struct `type_name` at `version`, or None."""
+        compiled = self._compiled(type_name, version)
+        return None if compiled is None else compiled[0]
 
     def writer(self, type_name: str, version: int) -> Write | None:
-        key = (type_name, version)
-        if key not in self.writers:
-            try:
-                self.writers[key] = self._struct(type_name, version)[1]
-            except (_Fallback, KeyError, IndexError, TypeError, ValueError, struct.error):
-                self.writers[key] = None
-        return self.writers[key]
+        """The compiled writer of struct `type_name` at `version`, or None."""
+        compiled = self._compiled(type_name, version)
+        return None if compiled is None else compiled[1]
 
     def _scalar(self, desc: Descriptor) -> tuple[str, Callable[[Any], Any] | None,
                                                  Callable[[Any], Any] | None] | None:
