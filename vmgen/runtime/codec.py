@@ -9,6 +9,14 @@ Values are C views (see `vmgen.runtime.cview`).  Two paths give every answer:
   irregular input, every error message): asn1tools' BER decoder and DER encoder on the
   ASN.1 of the module (compiled from its PARSED at first use), with the checks of
   `vmgen.runtime.cview`.  asn1tools is imported only when this path runs.
+
+The legacy stream likewise: a compiled reader and writer (`vmgen.runtime.legacy.Plans`)
+in front of the reference ones, which word every error.
+
+The values the generated module binds: ``save``, ``load``, ``encode``, ``decode``,
+``save_legacy``, ``load_legacy``, ``to_legacy``, ``from_legacy`` and ``offer`` are this
+class's methods; ``Error``, ``same``, ``negotiate``, ``encode_offer``, ``decode_offer``,
+``LEGACY`` and ``BER`` come from `vmgen.runtime` itself.
 """
 
 from __future__ import annotations
