@@ -81,6 +81,12 @@ bench-generator: $(STAMP) system-deps
 bench-stream: $(STAMP) system-deps
 	$(PY) tests/bench/bench_stream.py
 
+# The generated Python module before (engine in the module, vmgen at a baseline
+# revision) and after the Python runtime (issue 13), timed in one process.
+.PHONY: bench-pyruntime
+bench-pyruntime: $(STAMP)
+	$(PY) tests/bench/bench_pyruntime.py
+
 # Fuzzing (tests/fuzz/): builds a libFuzzer target per fixture device state (plain and
 # with the structure-aware BER mutator) into build/fuzz and runs each for FUZZ_SECONDS
 # (or, with FUZZ_RUNS, until that many executions, FUZZ_SECONDS at most).

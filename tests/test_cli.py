@@ -127,6 +127,19 @@ def test_wheel_ships_templates_and_runtime(tmp_path: Path) -> None:
         assert proc.returncode == 0, proc.stderr
         assert proc.stdout.startswith(str(target))
     assert (out / "vmgen-ber.c").is_file() and (out / "rtc_asn1.py").is_file()
+    # The wheel ships the Python runtime, and a generated module runs on it.
+    for name in ("__init__", "codec", "cview", "der", "floats", "legacy", "tables"):
+        assert f"vmgen/runtime/{name}.py" in shipped
+    probe = ("import sys; sys.path.insert(0, sys.argv[1]); import rtc_asn1, vmgen.runtime; "
+             "print(vmgen.runtime.__file__); "
+             "state = dict(cmos_data=bytes(128), cmos_index=7, base_year=2000, base_rtc=5, "
+             "last_update=6, offset=-3, it_shift=1, irq_coalesced=2, period=9, "
+             "lost_tick_policy_slew=True, next_periodic_time=11, next_alarm_time=12); "
+             "assert rtc_asn1.load('RTCState', rtc_asn1.save('RTCState', state)) == state")
+    proc = subprocess.run([sys.executable, "-c", probe, str(out)], env=env, cwd=tmp_path,
+                          capture_output=True, text=True, check=False)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith(str(target / "vmgen" / "runtime"))
 
 
 def test_runtime_list_names_what_runtime_writes(tmp_path: Path) -> None:

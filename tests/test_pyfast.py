@@ -1,10 +1,12 @@
-"""The generated Python module's direct DER reader and writer against its generic path.
+"""The Python runtime's direct DER reader and writer against its generic path, through
+generated modules.
 
 `load()` of a record of exactly the module's version of a state, and `save()`, walk the
 bytes themselves and fall back to the generic path (asn1tools' BER decoder + the DER
 re-encoding, asn1tools' DER encoder) on anything irregular.  The invariant: for every
-input, `load` and `save` answer what the generic path answers (`_load_generic`,
-`_save_generic`, kept in the module for this), value for value and error for error:
+input, `load` and `save` answer what the generic path answers (`CODEC._load_generic`,
+`CODEC._save_generic`, kept in the runtime's `Codec` for this), value for value and error
+for error:
 
 * valid states at every version the module writes: the direct writer writes the generic
   path's bytes, the direct reader takes the records of the module's version and builds
@@ -334,7 +336,7 @@ def mutate(blob: bytes, edit: str, rng: random.Random) -> bytes:
 
 def test_the_tree_toolkit_reads_back_what_it_parses(gen: Gen) -> None:
     mod, _ = gen.get("odd")
-    blob = mod._save_generic("Odd", _example_odd(), 3)
+    blob = mod.CODEC._save_generic("Odd", _example_odd(), 3)
     assert serialize(parse(blob)) == blob
 
 
@@ -364,19 +366,19 @@ def test_valid_states_take_the_direct_path(gen: Gen, stem: str, state: str) -> N
     @given(support.struct_strategy(module, state))
     def check(value: dict[str, Any]) -> None:
         for version in range(minimum, newest + 1):
-            blob = mod._save_fast(state, value, version)
+            blob = mod.CODEC._save_fast(state, value, version)
             assert blob is not None
-            assert blob == mod._save_generic(state, value, version)
+            assert blob == mod.CODEC._save_generic(state, value, version)
             assert mod.save(state, value, version) == blob
-            generic = outcome(mod._load_generic, state, blob)
+            generic = outcome(mod.CODEC._load_generic, state, blob)
             assert generic[0] == "ok", generic
             if version == newest:
-                fast = mod._load_fast(state, blob)
+                fast = mod.CODEC._load_fast(state, blob)
                 assert fast is not None
                 assert_same_outcome(mod, ("ok", repr(fast), fast), generic)
                 assert_same_outcome(mod, outcome(mod.load, state, bytearray(blob)), generic)
             else:  # older data: the generic path only
-                assert mod._load_fast(state, blob) is None
+                assert mod.CODEC._load_fast(state, blob) is None
             assert_same_outcome(mod, outcome(mod.load, state, blob), generic)
 
     check()
@@ -386,18 +388,19 @@ def test_an_example_of_every_odd_shape(gen: Gen) -> None:
     mod, _ = gen.get("odd")
     value = _example_odd()
     blob = mod.save("Odd", value)
-    assert blob == mod._save_generic("Odd", value, 3)
+    assert blob == mod.CODEC._save_generic("Odd", value, 3)
     # Wide's members w139 [139] and late [141] (constructed), 3-octet identifiers
     assert b"\x9f\x81\x0b\x02\x00\x8b" in blob and b"\xbf\x81\x0d" in blob
-    loaded = mod._load_fast("Odd", blob)
+    loaded = mod.CODEC._load_fast("Odd", blob)
     assert loaded is not None and mod.same(loaded, value) and list(loaded) == list(value)
-    assert mod.same(mod._load_generic("Odd", blob), loaded)
+    assert mod.same(mod.CODEC._load_generic("Odd", blob), loaded)
 
 
 def test_import_builds_nothing(gen: Gen) -> None:
     mod, _ = gen.get("rtc")
     fresh = support.import_module(gen.out / "rtc_asn1.py")
-    assert fresh._plans == {} and fresh._state_plans == {} and fresh._codecs == {}
+    codec = fresh.CODEC
+    assert codec.direct.plans == {} and codec.direct.state_plans == {} and codec._codecs == {}
     assert mod is not fresh
 
 
@@ -408,11 +411,11 @@ def test_other_inputs_go_the_generic_way(gen: Gen) -> None:
              "last_update": 6, "offset": -3, "it_shift": 1, "irq_coalesced": 2, "period": 9,
              "lost_tick_policy_slew": True, "next_periodic_time": 11, "next_alarm_time": 12}
     blob = mod.save("RTCState", value)
-    assert mod._load_fast("RTCState", memoryview(blob)) is None
+    assert mod.CODEC._load_fast("RTCState", memoryview(blob)) is None
     assert mod.load("RTCState", memoryview(blob)) == value
     for bad in ("text", None, 5, [1, 2]):
         assert_same_outcome(mod, outcome(mod.load, "RTCState", bad),
-                            outcome(mod._load_generic, "RTCState", bad))
+                            outcome(mod.CODEC._load_generic, "RTCState", bad))
 
 
 # ---- edited records: the same value or the same error ------------------------------------
@@ -434,8 +437,8 @@ def test_edited_records_get_the_generic_answer(gen: Gen, stem: str, state: str) 
             data = mutate(blob, edit, rng)
             if rng.random() < 0.3:
                 data = mutate(data, rng.choice(BYTE_EDITS), rng)  # two faults
-            generic = outcome(mod._load_generic, state, data)
-            fast = mod._load_fast(state, data)
+            generic = outcome(mod.CODEC._load_generic, state, data)
+            fast = mod.CODEC._load_fast(state, data)
             if fast is not None:
                 assert_same_outcome(mod, ("ok", repr(fast), fast), generic)
             assert_same_outcome(mod, outcome(mod.load, state, data), generic)
@@ -486,9 +489,9 @@ def test_every_member_edited(gen: Gen, stem: str, state: str) -> None:
             for contents in _member_edits(body):
                 siblings[i] = [ident, None, contents]
                 data = serialize(tree)
-                fast = mod._load_fast(state, data)
+                fast = mod.CODEC._load_fast(state, data)
                 if fast is not None:
-                    generic = outcome(mod._load_generic, state, data)
+                    generic = outcome(mod.CODEC._load_generic, state, data)
                     assert_same_outcome(mod, ("ok", repr(fast), fast), generic)
             siblings[i] = [ident, None, body]
 
@@ -568,9 +571,9 @@ def test_spoiled_values_get_the_generic_answer(gen: Gen, stem: str, state: str) 
             spoil(spoiled, rng, enumerators)
             if rng.random() < 0.3:
                 spoil(spoiled, rng, enumerators)
-            generic = outcome(mod._save_generic, state, spoiled, version)
+            generic = outcome(mod.CODEC._save_generic, state, spoiled, version)
             try:
-                fast = mod._save_fast(state, spoiled, version)
+                fast = mod.CODEC._save_fast(state, spoiled, version)
             except Exception:
                 fast = None
             if fast is not None:
@@ -674,7 +677,7 @@ def test_newer_records_with_a_non_minimal_integer_are_refused(gen: Gen) -> None:
     }
     for message, edit in cases.items():
         newer = _newer(blob, edit)
-        assert mod._decode_asn1("Odd-Record", newer)  # the BER decoder takes it
+        assert mod.CODEC._decode_asn1("Odd-Record", newer)  # the BER decoder takes it
         with pytest.raises(mod.Error, match="^" + "Odd-Record.state." + message.replace(
                 "[", r"\[").replace("]", r"\]").replace(".", r"\.") + "$"):
             mod.load("Odd", newer)

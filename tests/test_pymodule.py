@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 from tests import support
 from vmgen.checks import names
 from vmgen.lowering import ir
+from vmgen.runtime import cview
 
 
 @pytest.fixture(scope="module")
@@ -88,7 +89,8 @@ def _record(mod: ModuleType, state: str, **changes: Any) -> bytes:
     codec = asn1tools.compile_dict(copy.deepcopy(mod.PARSED), "der")
     zero = mod.decode(state_type, mod.encode(state_type, _zero(mod, state_type)))
     value = {"device": state, "version": version, "minimum-version": minimum,
-             "state": mod._to_asn1(mod.TYPES[state_type], zero, state, version)}
+             "state": cview.to_asn1(mod.CODEC.tables, mod.TYPES[state_type], zero, state,
+                                    version)}
     value.update(changes)
     return bytes(codec.encode(record_type, value))
 

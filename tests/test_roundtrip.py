@@ -42,7 +42,7 @@ def test_c_save_python_load(built: Any, stem: str, state: str) -> None:
             assert blob == b.py.save(state, value)
             # and the BER decoder consumes every byte of it.
             record = b.py.STATES[state][0]
-            _, used = b.py._codec("ber").decode_with_length(record, blob)
+            _, used = b.py.CODEC._codec("ber").decode_with_length(record, blob)
             assert used == len(blob)
 
     check()

@@ -31,8 +31,9 @@ For each HEADER (STEM.h) vmgen writes into OUTDIR:
   STEM-visit.h, STEM-visit.c  C visitors, vmgen_save_S(), vmgen_save_S_version()
                               and vmgen_load_S() for each device state S
   STEM.asn                    the ASN.1 module of the wire format
-  MOD_asn1.py                 a Python codec (asn1tools): save/load/encode/decode
-                              (MOD is STEM with non-identifier characters as _)
+  MOD_asn1.py                 the Python codec: save/load/encode/decode (tables
+                              for vmgen.runtime; MOD is STEM with non-identifier
+                              characters as _)
   STEM.vmgen.json             the wire schema, to commit (vmgen compat/check)
 """
 

@@ -1,12 +1,15 @@
-"""Python backend: ``MOD_asn1.py``, an asn1tools codec that speaks the C view of the structs."""
+"""Python backend: ``MOD_asn1.py``, the tables of a device's types, bound to vmgen's
+Python runtime (`vmgen.runtime`: the codec that speaks the C view of the structs)."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from vmgen import __version__
 from vmgen.backends import PerObject, asn1, banner, render
 from vmgen.checks import names
 from vmgen.lowering import ir
+from vmgen.runtime import VERSION as RUNTIME_VERSION
 
 
 def module_file(module: ir.Module) -> str:
@@ -147,6 +150,9 @@ def generate(module: ir.Module, spec: str, parsed: asn1.Parsed) -> str:
         "python/module.py.j2",
         banner=banner(module.include),
         source=module.include,
+        runtime_version=RUNTIME_VERSION,
+        module_file=repr(module_file(module)),
+        generator=repr(__version__),
         states_doc=states_doc,
         spec=_text_literal(spec),
         parsed=_literal(parsed),

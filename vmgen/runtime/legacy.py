@@ -1,0 +1,520 @@
+"""The legacy VMState stream, and the offers and negotiation of the two formats.
+
+What VMState writes for the equivalent field list (`vmgen explain`): integers big-endian
+at their C width, bool one byte, enums int32, floats their IEEE bits, byte arrays raw, a
+string its whole char array (NUL-padded), arrays element by element, structs inline, a
+sized array's count field (at its C width) right before it, a union its selected member;
+VMGEN_SINCE(v) fields only when the version is >= v.  No header: the migration's section
+says the version.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Callable
+from typing import Any
+
+from vmgen.runtime.cview import selector_value
+from vmgen.runtime.floats import float32_bits, float32_value, float64_bits, float64_value
+from vmgen.runtime.tables import Descriptor, Error, Tables
+
+LEGACY = 1
+BER = 2
+
+Offer = tuple[int, int, int]
+"""(formats, minimum version, version): what one peer reads and writes."""
+
+
+def put(t: Tables, desc: Descriptor, value: Any, out: bytearray, version: int) -> None:
+    """Append the stream of a value (already checked) of `desc`."""
+    kind = desc[0]
+    if kind == "int":
+        out += value.to_bytes(desc[3], "big", signed=desc[4])
+    elif kind == "bool":
+        out.append(1 if value else 0)
+    elif kind == "float":
+        out += float32_bits(float(value), "") if desc[1] == 32 else float64_bits(value)
+    elif kind == "enum":
+        out += t.enum_value[desc[1]][value].to_bytes(4, "big", signed=True)
+    elif kind == "bytes":
+        out += value
+    elif kind == "string":
+        out += value.encode("ascii").ljust(desc[1] + 1, b"\0")
+    elif kind == "list":
+        for v in value:
+            put(t, desc[3], v, out, version)
+    elif kind == "struct":
+        put_struct(t, desc[1], value, out, version)
+    else:  # a union: its selected member, inline
+        ((member, inner),) = value.items()
+        for c_name, _, d, _ in t.unions[desc[1]]:
+            if c_name == member:
+                put(t, d, inner, out, version)
+
+
+def put_struct(t: Tables, type_name: str, value: dict[str, Any], out: bytearray,
+               version: int) -> None:
+    counts = t.counts[type_name]
+    for c_name, _, desc, since, role in t.structs[type_name]:
+        if (since is not None and since > version) or (role is not None and
+                                                        role[0] == "count"):
+            continue
+        if c_name in counts:  # the count field travels right before its array
+            put(t, counts[c_name][2], len(value[c_name]), out, version)
+        put(t, desc, value[c_name], out, version)
+
+
+class Reader:
+    """Stream data and the position read up to."""
+
+    def __init__(self, data: bytes) -> None:
+        self.data = bytes(data)
+        self.pos = 0
+
+    def take(self, n: int, path: str) -> bytes:
+        if n > len(self.data) - self.pos:
+            raise Error(f"{path}: truncated data: {n} bytes needed, "
+                        f"{len(self.data) - self.pos} left")
+        chunk = self.data[self.pos:self.pos + n]
+        self.pos += n
+        return chunk
+
+
+def get(t: Tables, desc: Descriptor, r: Reader, path: str, version: int,
+        count: int | None = None) -> Any:
+    """The C view of the next value of `desc` in the stream (a sized array: `count`
+    elements)."""
+    kind = desc[0]
+    if kind == "int":
+        value = int.from_bytes(r.take(desc[3], path), "big", signed=desc[4])
+        if not desc[1] <= value <= desc[2]:
+            raise Error(f"{path}: {value} is out of range {desc[1]}..{desc[2]}")
+        return value
+    if kind == "bool":
+        byte = r.take(1, path)[0]
+        if byte > 1:
+            raise Error(f"{path}: {byte} is not a bool (0 or 1)")
+        return byte == 1
+    if kind == "float":
+        raw = r.take(desc[1] // 8, path)
+        return float32_value(raw) if desc[1] == 32 else float64_value(raw)
+    if kind == "enum":
+        value = int.from_bytes(r.take(4, path), "big", signed=True)
+        names = t.enum_by_value[desc[1]]
+        if value not in names:
+            raise Error(f"{path}: {value} is not an enumerator of {desc[1]}")
+        return names[value]
+    if kind == "bytes":
+        return r.take(desc[1] if count is None else count, path)
+    if kind == "string":
+        raw = r.take(desc[1] + 1, path)
+        text, nul, _ = raw.partition(b"\0")
+        if not nul or not all(0x20 <= b <= 0x7E for b in text):
+            raise Error(f"{path}: not a NUL-terminated printable string of at most "
+                        f"{desc[1]} characters")
+        return text.decode("ascii")
+    if kind == "list":
+        n = desc[1] if count is None else count
+        return [get(t, desc[3], r, f"{path}[{i}]", version) for i in range(n)]
+    if kind == "struct":
+        return get_struct(t, desc[1], r, path, version)
+    raise AssertionError(kind)  # unions are read by their struct
+
+
+def get_struct(t: Tables, type_name: str, r: Reader, path: str, version: int) -> dict[str, Any]:
+    counts = t.counts[type_name]
+    out: dict[str, Any] = {}
+    for c_name, _, desc, since, role in t.structs[type_name]:
+        if (since is not None and since > version) or (role is not None and
+                                                        role[0] == "count"):
+            continue
+        where = f"{path}.{c_name}"
+        count = None
+        if c_name in counts:  # the count, read and checked before its array
+            cdesc = counts[c_name][2]
+            count = get(t, cdesc, r, f"{path}.{counts[c_name][0]}", version)
+            assert count is not None
+            if not desc[1] <= count <= desc[2]:
+                raise Error(f"{where}: count {count} is outside {desc[1]}..{desc[2]}")
+            out[counts[c_name][0]] = count
+        if desc[0] == "union":
+            assert role is not None
+            selector = selector_value(t, type_name, role[1], out[role[1]])
+            for m_name, _, d, cases in t.unions[desc[1]]:
+                if selector in cases:
+                    out[c_name] = {m_name: get(t, d, r, f"{where}.{m_name}", version)}
+                    break
+            else:
+                raise Error(f"{where}: '{role[1]}' = {selector} selects no member")
+            continue
+        out[c_name] = get(t, desc, r, where, version, count)
+    return out
+
+
+def encode_offer(o: Offer) -> bytes:
+    """The 16 bytes of an offer: ``VMGo`` and three big-endian 32-bit numbers."""
+    return b"VMGo" + struct.pack(">III", *o)
+
+
+def decode_offer(data: bytes) -> Offer:
+    if len(data) != 16 or data[:4] != b"VMGo":
+        raise Error("not a vmgen offer")
+    formats, minimum, newest = struct.unpack(">III", data[4:])
+    if minimum > newest:
+        raise Error(f"invalid offer: versions {minimum}..{newest}")
+    return (formats, minimum, newest)
+
+
+def negotiate(mine: Offer, theirs: Offer) -> tuple[int, int]:
+    """(format, version) both sides agree on: BER when both speak it, else legacy;
+    the newest version both know.  The C runtime's vmgen_negotiate twin."""
+    common = mine[0] & theirs[0]
+    if common & BER:
+        chosen = BER
+    elif common & LEGACY:
+        chosen = LEGACY
+    else:
+        raise Error(f"no common migration format (formats {mine[0]} and {theirs[0]})")
+    low, high = max(mine[1], theirs[1]), min(mine[2], theirs[2])
+    if low > high:
+        raise Error(f"no common version: {mine[1]}..{mine[2]} and {theirs[1]}..{theirs[2]}")
+    return chosen, high
+
+
+# ---- the compiled stream codec -----------------------------------------------------------
+#
+# The functions above are the reference: they word every error.  `Plans` compiles, per
+# struct type and version, a reader and a writer of the same stream from closures over
+# precomputed layouts: consecutive fixed-width values (integers, bools, enums, doubles,
+# fixed byte arrays, strings, floats' bits, fixed arrays of these) are one struct.Struct
+# each.  The reader makes every check `get` and the load checks make, and gives up
+# (_Fallback, or any other exception) on anything else: then the reference decides.  The
+# writer writes values the checks of save() have already accepted.
+
+_INT_FORMATS = {(1, False): "B", (1, True): "b", (2, False): "H", (2, True): "h",
+                (4, False): "I", (4, True): "i", (8, False): "Q", (8, True): "q"}
+
+Read = Callable[[bytes, int], tuple[Any, int]]
+Write = Callable[[Any, bytearray], None]
+ReadStep = Callable[[bytes, int, dict[str, Any]], int]
+WriteStep = Callable[[dict[str, Any], bytearray], None]
+# A value of a run: (C name, how many values it takes in the Struct, the conversion of
+# each value read, the conversion of each value written)
+RunField = tuple[str, int, Callable[[Any], Any] | None, Callable[[Any], Any] | None]
+
+
+class _Fallback(Exception):
+    """Stream data the compiled reader leaves to the reference."""
+
+
+def _in_range(lo: int, hi: int) -> Callable[[int], int]:
+    def check(v: int) -> int:
+        if v < lo or v > hi:
+            raise _Fallback
+        return v
+    return check
+
+
+def _bool(v: int) -> bool:
+    if v > 1:
+        raise _Fallback
+    return v == 1
+
+
+def _string(n: int) -> Callable[[bytes], str]:
+    def text(raw: bytes) -> str:
+        body, nul, _ = raw.partition(b"\0")
+        if not nul or not all(0x20 <= b <= 0x7E for b in body):
+            raise _Fallback
+        return body.decode("ascii")
+    return text
+
+
+def _encode_ascii(v: str) -> bytes:
+    return v.encode("ascii")
+
+
+def _float32_bits(v: Any) -> bytes:
+    return float32_bits(float(v), "")
+
+
+class Plans:
+    """The compiled stream reader and writer of one module's tables, per struct type and
+    version, built at first use (None: a shape it does not compile, the reference only)."""
+
+    def __init__(self, tables: Tables) -> None:
+        self.tables = tables
+        self.compiled: dict[tuple[str, int], tuple[Read, Write] | None] = {}
+
+    def _compiled(self, type_name: str, version: int) -> tuple[Read, Write] | None:
+        key = (type_name, version)
+        if key not in self.compiled:
+            try:
+                self.compiled[key] = self._struct(type_name, version)
+            except (_Fallback, KeyError, IndexError, TypeError, ValueError, struct.error):
+                self.compiled[key] = None
+        return self.compiled[key]
+
+    def reader(self, type_name: str, version: int) -> Read | None:
+        """The compiled reader of struct `type_name` at `version`, or None."""
+        compiled = self._compiled(type_name, version)
+        return None if compiled is None else compiled[0]
+
+    def writer(self, type_name: str, version: int) -> Write | None:
+        """The compiled writer of struct `type_name` at `version`, or None."""
+        compiled = self._compiled(type_name, version)
+        return None if compiled is None else compiled[1]
+
+    def _scalar(self, desc: Descriptor) -> tuple[str, Callable[[Any], Any] | None,
+                                                 Callable[[Any], Any] | None] | None:
+        """(Struct format, conversion read, conversion written) of a fixed-width value,
+        or None."""
+        kind = desc[0]
+        if kind == "int":
+            fmt = _INT_FORMATS.get((desc[3], desc[4]))
+            if fmt is None:
+                return None
+            bits = desc[3] * 8
+            full = (-(1 << (bits - 1)), (1 << (bits - 1)) - 1) if desc[4] else (0, (1 << bits) - 1)
+            return fmt, None if (desc[1], desc[2]) == full else _in_range(desc[1], desc[2]), None
+        if kind == "bool":
+            return "B", _bool, None
+        if kind == "enum":
+            return "i", self.tables.enum_by_value[desc[1]].__getitem__, \
+                self.tables.enum_value[desc[1]].__getitem__
+        if kind == "float":
+            if desc[1] == 64:
+                return "d", None, None
+            return "4s", float32_value, _float32_bits
+        if kind == "bytes" and desc[1] == desc[2]:
+            return f"{desc[1]}s", None, None
+        if kind == "string":
+            return f"{desc[1] + 1}s", _string(desc[1]), _encode_ascii
+        return None
+
+    def _value(self, desc: Descriptor, version: int) -> tuple[Read, Write]:
+        """The reader and writer of one value (outside a struct's runs)."""
+        kind = desc[0]
+        if kind == "struct":
+            return self._struct(desc[1], version)
+        if kind == "list":
+            return self._list(desc[3], desc[1], version)
+        scalar = self._scalar(desc)
+        if scalar is None:
+            raise _Fallback
+        fmt, conv, enc = scalar
+        s = struct.Struct(">" + fmt)
+        size, unpack_from, pack = s.size, s.unpack_from, s.pack
+
+        def read(data: bytes, p: int) -> tuple[Any, int]:
+            v = unpack_from(data, p)[0]
+            return (v if conv is None else conv(v)), p + size
+
+        def write(v: Any, out: bytearray) -> None:
+            out += pack(v if enc is None else enc(v))
+
+        return read, write
+
+    def _list(self, element: Descriptor, n: int, version: int) -> tuple[Read, Write]:
+        """n elements of a fixed-length array."""
+        read_one, write_one = self._value(element, version)
+
+        def read(data: bytes, p: int) -> tuple[Any, int]:
+            out = []
+            for _ in range(n):
+                v, p = read_one(data, p)
+                out.append(v)
+            return out, p
+
+        def write(value: Any, out: bytearray) -> None:
+            for v in value:
+                write_one(v, out)
+
+        return read, write
+
+    def _struct(self, type_name: str, version: int) -> tuple[Read, Write]:
+        t = self.tables
+        counts = t.counts[type_name]
+        members = t.structs[type_name]
+        reads: list[ReadStep] = []
+        writes: list[WriteStep] = []
+        run: list[RunField] = []
+        fmts: list[str] = []
+
+        def flush() -> None:
+            if run:
+                r, w = _run(tuple(run), ">" + "".join(fmts))
+                reads.append(r)
+                writes.append(w)
+                run.clear()
+                fmts.clear()
+
+        for c_name, _, desc, since, role in members:
+            if (since is not None and since > version) or (role is not None and
+                                                            role[0] == "count"):
+                continue
+            kind = desc[0]
+            scalar = None if c_name in counts else self._scalar(desc)
+            if scalar is None and kind == "list" and c_name not in counts:
+                scalar = self._scalar(desc[3])
+                if scalar is not None:  # a fixed array of fixed-width values: in the run
+                    run.append((c_name, desc[1], scalar[1], scalar[2]))
+                    fmts.append(f"{desc[1]}{scalar[0]}" if scalar[0][0].isalpha()
+                                else scalar[0] * desc[1])
+                    continue
+            if scalar is not None:
+                run.append((c_name, 1, scalar[1], scalar[2]))
+                fmts.append(scalar[0])
+                continue
+            flush()
+            if c_name in counts:
+                count = counts[c_name]
+                r, w = self._sized(c_name, count[0], count[2], desc, version)
+            elif kind == "union":
+                assert role is not None
+                r, w = self._union(type_name, c_name, role[1], desc[1], version)
+            else:
+                r, w = _member(c_name, *self._value(desc, version))
+            reads.append(r)
+            writes.append(w)
+        flush()
+        read_steps, write_steps = tuple(reads), tuple(writes)
+
+        def read(data: bytes, p: int) -> tuple[Any, int]:
+            out: dict[str, Any] = {}
+            for step in read_steps:
+                p = step(data, p, out)
+            return out, p
+
+        def write(value: Any, out: bytearray) -> None:
+            for step in write_steps:
+                step(value, out)
+
+        return read, write
+
+    def _sized(self, name: str, count_name: str, count_desc: Descriptor, desc: Descriptor,
+               version: int) -> tuple[ReadStep, WriteStep]:
+        """A sized array: its count (at its C width) first, then that many elements."""
+        read_count, write_count = self._value(count_desc, version)
+        lo, hi = desc[1], desc[2]
+        if desc[0] == "bytes":
+            def read_bytes(data: bytes, p: int, out: dict[str, Any]) -> int:
+                n, p = read_count(data, p)
+                end: int = p + n
+                if n < lo or n > hi or end > len(data):
+                    raise _Fallback
+                out[count_name] = n
+                out[name] = data[p:end]
+                return end
+
+            def write_bytes(value: dict[str, Any], out: bytearray) -> None:
+                v = value[name]
+                write_count(len(v), out)
+                out += v
+
+            return read_bytes, write_bytes
+        if desc[0] != "list":
+            raise _Fallback
+        read_one, write_one = self._value(desc[3], version)
+
+        def read_list(data: bytes, p: int, out: dict[str, Any]) -> int:
+            n, p = read_count(data, p)
+            if n < lo or n > hi:
+                raise _Fallback
+            out[count_name] = n
+            elements = []
+            for _ in range(n):
+                v, p = read_one(data, p)
+                elements.append(v)
+            out[name] = elements
+            return p
+
+        def write_list(value: dict[str, Any], out: bytearray) -> None:
+            v = value[name]
+            write_count(len(v), out)
+            for x in v:
+                write_one(x, out)
+
+        return read_list, write_list
+
+    def _union(self, type_name: str, name: str, selector: str, union: str,
+               version: int) -> tuple[ReadStep, WriteStep]:
+        """A union: the member its discriminator (read before it) selects."""
+        t = self.tables
+        sel_desc = next(m[2] for m in t.structs[type_name] if m[0] == selector)
+        to_case = t.enum_value[sel_desc[1]] if sel_desc[0] == "enum" else None
+        first: dict[Any, tuple[str, Read]] = {}
+        writers: dict[str, Write] = {}
+        for m_name, _, d, cases in t.unions[union]:
+            r, w = self._value(d, version)
+            writers.setdefault(m_name, w)
+            for case in cases:
+                first.setdefault(case, (m_name, r))
+
+        def read(data: bytes, p: int, out: dict[str, Any]) -> int:
+            s = out[selector]
+            if to_case is not None:
+                s = to_case.get(s, s)
+            m_name, r = first[s]
+            v, p = r(data, p)
+            out[name] = {m_name: v}
+            return p
+
+        def write(value: dict[str, Any], out: bytearray) -> None:
+            ((member, inner),) = value[name].items()
+            writers[member](inner, out)
+
+        return read, write
+
+
+def _member(name: str, read_one: Read, write_one: Write) -> tuple[ReadStep, WriteStep]:
+    def read(data: bytes, p: int, out: dict[str, Any]) -> int:
+        v, q = read_one(data, p)
+        out[name] = v
+        return q
+
+    def write(value: dict[str, Any], out: bytearray) -> None:
+        write_one(value[name], out)
+
+    return read, write
+
+
+def _run(fields: tuple[RunField, ...], fmt: str) -> tuple[ReadStep, WriteStep]:
+    """Consecutive fixed-width members, one Struct."""
+    s = struct.Struct(fmt)
+    size, unpack_from, pack = s.size, s.unpack_from, s.pack
+    names = tuple(f[0] for f in fields)
+    if all(k == 1 and conv is None and enc is None for _, k, conv, enc in fields):
+        def read_plain(data: bytes, p: int, out: dict[str, Any]) -> int:
+            out.update(zip(names, unpack_from(data, p), strict=True))
+            return p + size
+
+        def write_plain(value: dict[str, Any], out: bytearray) -> None:
+            out += pack(*[value[n] for n in names])
+
+        return read_plain, write_plain
+
+    def read(data: bytes, p: int, out: dict[str, Any]) -> int:
+        vals = unpack_from(data, p)
+        i = 0
+        for name, k, conv, _ in fields:
+            if k == 1:
+                v = vals[i]
+                out[name] = v if conv is None else conv(v)
+            else:
+                chunk = vals[i:i + k]
+                out[name] = list(chunk) if conv is None else [conv(x) for x in chunk]
+            i += k
+        return p + size
+
+    def write(value: dict[str, Any], out: bytearray) -> None:
+        vals: list[Any] = []
+        for name, k, _, enc in fields:
+            v = value[name]
+            if k == 1:
+                vals.append(v if enc is None else enc(v))
+            else:
+                vals.extend(v if enc is None else map(enc, v))
+        out += pack(*vals)
+
+    return read, write
