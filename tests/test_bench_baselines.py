@@ -27,9 +27,10 @@ from tests.support import CFLAGS, REPO, compilers, import_module, run_vmgen, run
 
 sys.path.insert(0, str(REPO / "tests" / "bench"))
 
-import baselines  # noqa: E402
-from vmgen.frontend import Options  # noqa: E402
-from vmgen.pipeline import build_module  # noqa: E402
+import baselines
+
+from vmgen.frontend import Options
+from vmgen.pipeline import build_module
 
 BENCH = REPO / "tests" / "bench"
 STATES = ("ScalarHeavy", "BufferHeavy", "RingHeavy")
@@ -57,7 +58,7 @@ static uint64_t next(void)
 }
 static void fill_ScalarHeavy(ScalarHeavy *s)
 {
-%(scalar)s
+@SCALAR@
 }
 static void fill_BufferHeavy(BufferHeavy *s)
 {
@@ -83,7 +84,7 @@ static void fill_RingHeavy(RingHeavy *s)
 }
 static void die(const char *what)
 {
-    fprintf(stderr, "FAIL %%s\\n", what);
+    fprintf(stderr, "FAIL %s\\n", what);
     exit(1);
 }
 static void write_file(const char *name, const uint8_t *buf, size_t len)
@@ -91,7 +92,7 @@ static void write_file(const char *name, const uint8_t *buf, size_t len)
     FILE *f = fopen(name, "wb");
     if (!f || fwrite(buf, 1, len, f) != len || fclose(f) != 0) die(name);
 }
-""" % {"scalar": "\n".join(f"    s->r{i} = (uint32_t)next();" for i in range(100))}
+""".replace("@SCALAR@", "\n".join(f"    s->r{i} = (uint32_t)next();" for i in range(100)))
 
 VMS_CHECK = """\
     {

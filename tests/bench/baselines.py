@@ -80,7 +80,7 @@ def _unsupported(s: ir.Struct, f: ir.Field) -> NotImplementedError:
     return NotImplementedError(f"protobuf baselines: {s.name}.{f.name} ({f.c_type})")
 
 
-def _scalar(t: ir.WireType) -> str | None:
+def _scalar(t: ir.WireType | None) -> str | None:
     if isinstance(t, ir.BoolType):
         return "bool"
     if isinstance(t, ir.IntType) and not t.signed:
@@ -186,17 +186,17 @@ def glue_pbc(module: ir.Module, states: tuple[str, ...]) -> str:
                             f"memcmp(m->{f.name}.data, s->{f.name}, sizeof(s->{f.name}))) "
                             "return false;")
             elif isinstance(t, ir.ArrayType) and isinstance(t.element, ir.StructRef):
-                e, n = t.element.name, t.length
-                fill += ["    {", f"        static {_pbc_type(e)} elems[{n}];",
-                         f"        static {_pbc_type(e)} *ptrs[{n}];",
-                         f"        m->n_{f.name} = {n};", f"        m->{f.name} = ptrs;",
-                         f"        for (size_t i = 0; i < {n}; i++) {{",
+                e, length = t.element.name, t.length
+                fill += ["    {", f"        static {_pbc_type(e)} elems[{length}];",
+                         f"        static {_pbc_type(e)} *ptrs[{length}];",
+                         f"        m->n_{f.name} = {length};", f"        m->{f.name} = ptrs;",
+                         f"        for (size_t i = 0; i < {length}; i++) {{",
                          f"            {_pbc_type(e)} init = {_pbc_init(e)};",
                          "            elems[i] = init;", "            ptrs[i] = &elems[i];",
                          f"            pbc_fill_{e}(&elems[i], &s->{f.name}[i]);",
                          "        }", "    }"]
-                same += [f"    if (m->n_{f.name} != {n}) return false;",
-                         f"    for (size_t i = 0; i < {n}; i++) {{",
+                same += [f"    if (m->n_{f.name} != {length}) return false;",
+                         f"    for (size_t i = 0; i < {length}; i++) {{",
                          f"        if (!pbc_same_{e}(m->{f.name}[i], &s->{f.name}[i])) "
                          "return false;", "    }"]
             else:
@@ -287,12 +287,12 @@ def glue_nanopb(module: ir.Module, states: tuple[str, ...]) -> str:
                 same.append(f"    if (memcmp(got->{f.name}, s->{f.name}, sizeof(s->{f.name}))) "
                             "return false;")
             elif isinstance(t, ir.ArrayType) and isinstance(t.element, ir.StructRef):
-                e, n = t.element.name, t.length
-                fill += [f"    m->{f.name}_count = {n};",
-                         f"    for (size_t i = 0; i < {n}; i++) {{",
+                e, length = t.element.name, t.length
+                fill += [f"    m->{f.name}_count = {length};",
+                         f"    for (size_t i = 0; i < {length}; i++) {{",
                          f"        nanopb_fill_{e}(&m->{f.name}[i], &s->{f.name}[i]);", "    }"]
-                same += [f"    if (m->{f.name}_count != {n}) return false;",
-                         f"    for (size_t i = 0; i < {n}; i++) {{",
+                same += [f"    if (m->{f.name}_count != {length}) return false;",
+                         f"    for (size_t i = 0; i < {length}; i++) {{",
                          f"        if (!nanopb_same_{e}(&m->{f.name}[i], NULL, &s->{f.name}[i])) "
                          "return false;", "    }"]
             else:

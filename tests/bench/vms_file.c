@@ -150,11 +150,9 @@ static ssize_t qemu_fill_buffer(QEMUFile *f)
 /* Queues `size` bytes at `buf`; 1 when that filled the iovec array and flushed it. */
 static int add_to_iovec(QEMUFile *f, const uint8_t *buf, size_t size, bool may_free)
 {
-    bool last_may_free = f->iovcnt > 0 && ((f->may_free >> (f->iovcnt - 1)) & 1);
-
     if (f->iovcnt > 0 &&
         buf == (const uint8_t *)f->iov[f->iovcnt - 1].iov_base + f->iov[f->iovcnt - 1].iov_len &&
-        may_free == last_may_free) {
+        may_free == (bool)((f->may_free >> (f->iovcnt - 1)) & 1)) {
         f->iov[f->iovcnt - 1].iov_len += size;
     } else {
         if (f->iovcnt >= VMS_MAX_IOV) {
