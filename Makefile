@@ -12,27 +12,39 @@ DEMO   := build/demo
 WARNING_FIXTURES := fixtures/uart.h fixtures/display.h
 DEMO_HEADERS := $(filter-out $(WARNING_FIXTURES),$(wildcard fixtures/*.h))
 CC     ?= cc
-# Debian packages the tests use: compilers for the generated C, the
-# third-party ASN.1 tools that must read vmgen's records, and real QEMU (the
-# stream tests save and load its migration streams).
-APT_PACKAGES := gcc clang make asn1c dumpasn1 openssl qemu-system-x86
-# The command each package provides (checked before installing anything).
-APT_TOOLS := gcc clang make asn1c dumpasn1 openssl qemu-system-x86_64
-# Installed with them: clang's libFuzzer (tests/test_fuzz.py), not a command to look for.
-APT_LIBRARIES := libclang-rt-dev
+# Debian packages the tests use: compilers for the generated C, the third-party ASN.1
+# tools that must read vmgen's records, real QEMU (the stream and import tests save and
+# load its migration streams) and clang's libFuzzer (tests/test_fuzz.py).
+APT_PACKAGES := gcc clang make asn1c dumpasn1 openssl qemu-system-x86 libclang-rt-dev
+# Debian packages of the codec benchmark's protobuf baselines (protobuf-c 1.4, nanopb
+# 0.4.7): tests/test_bench_baselines.py builds them too (and fails under CI without them).
+BASELINE_PACKAGES := protobuf-compiler protobuf-c-compiler libprotobuf-c-dev nanopb libnanopb-dev
+# What `make bench` needs beyond that: valgrind for the instruction counts.
+BENCH_PACKAGES := valgrind
 
-.PHONY: all demo test lint pytest system-deps clean
+.PHONY: all demo test lint pytest system-deps bench-deps clean
 
 all: test
 
-system-deps:
-	@missing=""; for t in $(APT_TOOLS); do command -v $$t >/dev/null || missing="$$missing $$t"; done; \
+# Installs (as root, with apt-get) whichever of PACKAGES is missing: tools are looked up on
+# the PATH, libraries through dpkg.
+define install_missing
+	@missing=""; for t in $(1); do \
+	  command -v $$t >/dev/null || dpkg-query -W -f='$${Status}' $$t 2>/dev/null | grep -q 'ok installed' \
+	    || missing="$$missing $$t"; done; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 	    echo "installing$$missing"; \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(APT_PACKAGES) $(APT_LIBRARIES) >/dev/null; \
-	  else echo "missing:$$missing (install: apt-get install $(APT_PACKAGES) $(APT_LIBRARIES))" >&2; exit 1; fi; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	  else echo "missing:$$missing (install: apt-get install$$missing)" >&2; exit 1; fi; \
 	fi
+endef
+
+system-deps:
+	$(call install_missing,$(APT_PACKAGES) $(BASELINE_PACKAGES))
+
+bench-deps: system-deps
+	$(call install_missing,$(BENCH_PACKAGES))
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -63,14 +75,16 @@ clean:
 	rm -rf build .pytest_cache .mypy_cache .ruff_cache .hypothesis
 
 # ---- benchmarks (results in BENCHMARKS.md) -------------------------------------
-# bench-codec rewrites BENCHMARKS.md's codec tables; bench-generator prints the
-# generator's (start-up, large headers, a QEMU-like file, 200 headers), which its
-# hand-written section quotes.
+# bench-codec rewrites BENCHMARKS.md's codec tables (with instruction counts under
+# callgrind: BENCH_FLAGS= leaves them out); bench-generator prints the generator's
+# (start-up, large headers, a QEMU-like file, 200 headers), which its hand-written
+# section quotes; bench-stream times vmgen stream against cp.
+BENCH_FLAGS ?= --callgrind
 .PHONY: bench bench-codec bench-generator bench-stream
 bench: bench-codec bench-generator bench-stream
 
-bench-codec: $(STAMP) system-deps
-	$(PY) tests/bench/bench_codec.py
+bench-codec: $(STAMP) bench-deps
+	$(PY) tests/bench/bench_codec.py $(BENCH_FLAGS)
 
 bench-generator: $(STAMP) system-deps
 	$(PY) tests/bench/bench_startup.py

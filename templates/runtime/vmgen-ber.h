@@ -489,14 +489,54 @@ VMGEN_INLINE bool vmgen_ber_small(const uint8_t **pp, const uint8_t *end, uint32
     return true;
 }
 
-/* An INTEGER of 1..9 minimal content octets in [lo, hi] (as uint64_t). */
+/*
+ * An INTEGER of 1..9 minimal content octets in [lo, hi] (as uint64_t).
+ *
+ * Away from the end of the input (the identifier, the length octet and 8 octets
+ * of contents, 9 where hi needs 9, fit before it), one room test covers the whole
+ * value: the length is tested against hi's size (a longer value is out of range
+ * or not minimal), the contents are read with one 8-octet load, and up to 8 they
+ * are non-negative and minimal exactly when the value's minimal form has as many
+ * octets.  Near the end, each step is tested on its own.  Both accept the same
+ * values.
+ */
 VMGEN_INLINE bool vmgen_ber_get_uint(const uint8_t **pp, const uint8_t *end, uint32_t id,
                                       unsigned idlen, uint64_t lo, uint64_t hi, uint64_t *out)
 {
     const uint8_t *p = *pp;
-    size_t n;
+    size_t n, max = vmgen_der_int_size(hi, false);
     uint64_t x;
+    unsigned i;
 
+    if ((size_t)(end - p) >= idlen + 1u + (max > 8 ? 9u : 8u)) {
+        for (i = 0; i < idlen; i++) {
+            if (p[i] != (uint8_t)(id >> (8 * (idlen - 1 - i)))) {
+                return false;
+            }
+        }
+        n = p[idlen];
+        if (n - 1 >= max) {
+            return false; /* empty, or longer than any value in range */
+        }
+        p += idlen + 1;
+        if (max > 8 && n == 9) {
+            if (p[0] != 0 || !(p[1] & 0x80)) {
+                return false; /* not minimal */
+            }
+            x = vmgen_load_be64(p + 1);
+        } else {
+            x = vmgen_load_be64(p) >> (8 * (8 - n));
+            if (vmgen_der_int_size(x, false) != n) {
+                return false; /* negative or not minimal */
+            }
+        }
+        if (x < lo || x > hi) {
+            return false;
+        }
+        *out = x;
+        *pp = p + n;
+        return true;
+    }
     if (!vmgen_ber_small(&p, end, id, idlen, 9, &n) || (p[0] & 0x80) ||
         (n > 1 && p[0] == 0 && !(p[1] & 0x80)) || (n == 9 && p[0] != 0)) {
         return false; /* negative, not minimal, or too long */
