@@ -114,6 +114,23 @@ def _text_literal(text: str) -> str:
     return "".join(['"""\\\n', text, '"""'])
 
 
+def _layout(module: ir.Module, s: ir.Struct) -> tuple[str, tuple[tuple[Any, ...], ...]]:
+    """LAYOUTS' entry of a struct with a VMState layout (see vmgen.runtime.tables)."""
+    assert s.vmsd is not None and s.layout is not None
+    items: list[tuple[Any, ...]] = []
+    for f in s.layout:
+        if f.unused is not None:
+            items.append(("unused", f.name, f.unused, f.since))
+        elif f.subsection is not None:
+            sub = f.subsection
+            assert isinstance(f.type, ir.StructRef)
+            items.append(("subsection", f.name, module.struct(f.type.name).vmsd, sub.version,
+                          sub.minimum_version, sub.needed if sub.by_field else None))
+        else:
+            items.append(("field", f.name))
+    return (s.vmsd, tuple(items))
+
+
 def generate(module: ir.Module, spec: str, parsed: asn1.Parsed) -> str:
     types: dict[str, tuple[Any, ...]] = {}
     structs: dict[str, _Literal] = {}
@@ -126,10 +143,14 @@ def generate(module: ir.Module, spec: str, parsed: asn1.Parsed) -> str:
         types[tn] = ("enum", tn)
         enums[tn] = tuple((en.name, asn1.asn1_identifier(en.name), en.value)
                           for en in e.enumerators)
+    layouts: dict[str, tuple[str, tuple[tuple[Any, ...], ...]]] = {}
     for s in module.structs:
         tn = asn1.asn1_type(s.name)
         types[tn] = ("struct", tn)
         structs[tn] = _Literal(_members(s, pieces))
+        if s.layout is not None:
+            layouts[tn] = _layout(module, s)
+    sections = {s.vmsd: s.name for s in module.states if s.vmsd is not None}
     for u in module.unions:
         tn = asn1.asn1_type(u.name)
         types[tn] = ("union", tn)
@@ -161,4 +182,6 @@ def generate(module: ir.Module, spec: str, parsed: asn1.Parsed) -> str:
         unions=_literal(unions),
         enums=_literal(enums),
         states=_literal(states),
+        layouts=_literal(layouts),
+        sections=_literal(sections),
     )

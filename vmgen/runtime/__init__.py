@@ -29,7 +29,7 @@ from vmgen.runtime.cview import same
 from vmgen.runtime.legacy import BER, LEGACY, Offer, decode_offer, encode_offer, negotiate
 from vmgen.runtime.tables import Error
 
-VERSION = 1
+VERSION = 2
 OLDEST = 1
 
 __all__ = ["BER", "LEGACY", "OLDEST", "VERSION", "Codec", "Error", "Offer", "decode_offer",

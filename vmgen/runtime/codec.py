@@ -32,6 +32,7 @@ from vmgen.runtime.tables import (
     Descriptor,
     Enumerator,
     Error,
+    Layout,
     Member,
     State,
     Tables,
@@ -53,8 +54,11 @@ class Codec:
 
     def __init__(self, spec: str, parsed: dict[str, Any], types: dict[str, Descriptor],
                  structs: dict[str, tuple[Member, ...]], unions: dict[str, tuple[Alternative, ...]],
-                 enums: dict[str, tuple[Enumerator, ...]], states: dict[str, State]) -> None:
-        self.tables = Tables(spec, parsed, types, structs, unions, enums, states)
+                 enums: dict[str, tuple[Enumerator, ...]], states: dict[str, State],
+                 layouts: dict[str, Layout] | None = None,
+                 sections: dict[str, str] | None = None) -> None:
+        self.tables = Tables(spec, parsed, types, structs, unions, enums, states, layouts,
+                             sections)
         self.direct = Direct(self.tables)
         self.streams = legacy.Plans(self.tables)
         self._codecs: dict[str, Any] = {}

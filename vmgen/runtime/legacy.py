@@ -16,7 +16,7 @@ from typing import Any
 
 from vmgen.runtime.cview import selector_value
 from vmgen.runtime.floats import float32_bits, float32_value, float64_bits, float64_value
-from vmgen.runtime.tables import Descriptor, Error, Tables
+from vmgen.runtime.tables import NEWEST, Descriptor, Error, Tables
 
 LEGACY = 1
 BER = 2
@@ -44,7 +44,8 @@ def put(t: Tables, desc: Descriptor, value: Any, out: bytearray, version: int) -
         for v in value:
             put(t, desc[3], v, out, version)
     elif kind == "struct":
-        put_struct(t, desc[1], value, out, version)
+        # a member struct with its own VMState is at its own (current) version
+        put_struct(t, desc[1], value, out, NEWEST if desc[1] in t.layouts else version)
     else:  # a union: its selected member, inline
         ((member, inner),) = value.items()
         for c_name, _, d, _ in t.unions[desc[1]]:
@@ -54,6 +55,9 @@ def put(t: Tables, desc: Descriptor, value: Any, out: bytearray, version: int) -
 
 def put_struct(t: Tables, type_name: str, value: dict[str, Any], out: bytearray,
                version: int) -> None:
+    if type_name in t.layouts:
+        _put_layout(t, type_name, value, out, version)
+        return
     counts = t.counts[type_name]
     for c_name, _, desc, since, role in t.structs[type_name]:
         if (since is not None and since > version) or (role is not None and
@@ -117,11 +121,14 @@ def get(t: Tables, desc: Descriptor, r: Reader, path: str, version: int,
         n = desc[1] if count is None else count
         return [get(t, desc[3], r, f"{path}[{i}]", version) for i in range(n)]
     if kind == "struct":
-        return get_struct(t, desc[1], r, path, version)
+        # a member struct with its own VMState is at its own (current) version
+        return get_struct(t, desc[1], r, path, NEWEST if desc[1] in t.layouts else version)
     raise AssertionError(kind)  # unions are read by their struct
 
 
 def get_struct(t: Tables, type_name: str, r: Reader, path: str, version: int) -> dict[str, Any]:
+    if type_name in t.layouts:
+        return _get_layout(t, type_name, r, path, version)
     counts = t.counts[type_name]
     out: dict[str, Any] = {}
     for c_name, _, desc, since, role in t.structs[type_name]:
@@ -148,6 +155,146 @@ def get_struct(t: Tables, type_name: str, r: Reader, path: str, version: int) ->
                 raise Error(f"{where}: '{role[1]}' = {selector} selects no member")
             continue
         out[c_name] = get(t, desc, r, where, version, count)
+    return out
+
+
+# ---- VMState layouts (VMGEN_VMSD) --------------------------------------------------------
+
+SUBSECTION = 0x05
+
+
+def _subsection_at(r: Reader) -> bytes | None:
+    """The name of the subsection header at the read position, if there is one."""
+    data, p = r.data, r.pos
+    if len(data) - p < 2 or data[p] != SUBSECTION or len(data) - p - 2 < data[p + 1] + 4:
+        return None
+    return data[p + 2:p + 2 + data[p + 1]]
+
+
+def _get_layout(t: Tables, type_name: str, r: Reader, path: str,
+                version: int) -> dict[str, Any]:
+    """A struct in its VMState layout: its items in order, each count checked when read
+    (before its array), then its subsections."""
+    vmsd, items = t.layouts[type_name]
+    members = t.members[type_name]
+    out: dict[str, Any] = {}
+    for item in items:
+        kind, c_name = item[0], item[1]
+        where = f"{path}.{c_name}"
+        if kind == "unused":
+            if item[3] is None or item[3] <= version:
+                r.take(item[2], where)
+            continue
+        if kind == "subsection":
+            _, _, name, newest, minimum, presence = item
+            found = _subsection_at(r) == name.encode()
+            if found:
+                r.pos += 2 + len(name)
+                v = int.from_bytes(r.take(4, where), "big")
+                if not minimum <= v <= newest:
+                    raise Error(f"{where}: subsection version {v}, this reader takes "
+                                f"{minimum}..{newest}")
+                out[c_name] = get_struct(t, members[c_name][2][1], r, where, v)
+            else:
+                out[c_name] = zero(t, members[c_name][2])  # not sent: as a fresh device
+            if presence is not None:
+                out[presence] = found
+            continue
+        _, _, desc, since, role = members[c_name]
+        if since is not None and since > version:
+            continue
+        if role is not None and role[0] == "count":
+            value = get(t, desc, r, where, version)
+            array = members[role[1]][2]
+            if not array[1] <= value <= array[2]:
+                raise Error(f"{path}.{role[1]}: count {value} is outside "
+                            f"{array[1]}..{array[2]}")
+            out[c_name] = value
+            continue
+        if desc[0] == "union":
+            assert role is not None
+            selector = selector_value(t, type_name, role[1], out[role[1]])
+            for m_name, _, d, cases in t.unions[desc[1]]:
+                if selector in cases:
+                    out[c_name] = {m_name: get(t, d, r, f"{where}.{m_name}", version)}
+                    break
+            else:
+                raise Error(f"{where}: '{role[1]}' = {selector} selects no member")
+            continue
+        count = None
+        if c_name in t.counts[type_name]:
+            count_name = t.counts[type_name][c_name][0]
+            if count_name not in out:  # data older than its count: the device's own
+                raise Error(f"{where}: its count '{count_name}' is not in data of version "
+                            f"{version}, and Python has no device to take it from")
+            count = out[count_name]
+        out[c_name] = get(t, desc, r, where, version, count)
+    name = _subsection_at(r)
+    if name is not None and name.startswith(vmsd.encode()):
+        raise Error(f"{path}: subsection '{name.decode('ascii', 'replace')}' at offset "
+                    f"{r.pos} is not one of '{vmsd}' (unknown, or out of order)")
+    return out
+
+
+def _put_layout(t: Tables, type_name: str, value: dict[str, Any], out: bytearray,
+                version: int) -> None:
+    _, items = t.layouts[type_name]
+    members = t.members[type_name]
+    for item in items:
+        kind, c_name = item[0], item[1]
+        if kind == "unused":
+            if item[3] is None or item[3] <= version:
+                out += bytes(item[2])
+            continue
+        if kind == "subsection":
+            _, _, name, newest, _, presence = item
+            if presence is None:
+                raise Error(f"{type_name}.{c_name}: a C function decides whether this "
+                            "subsection is sent; Python cannot")
+            if value[presence]:
+                raw = name.encode()
+                out += bytes([SUBSECTION, len(raw)]) + raw + newest.to_bytes(4, "big")
+                put_struct(t, members[c_name][2][1], value[c_name], out, newest)
+            continue
+        _, _, desc, since, role = members[c_name]
+        if since is not None and since > version:
+            continue
+        if role is not None and role[0] == "count":
+            put(t, desc, len(value[role[1]]), out, version)
+            continue
+        put(t, desc, value[c_name], out, version)
+
+
+def zero(t: Tables, desc: Descriptor) -> Any:
+    """The C view of a value of `desc` with every byte zero (what a fresh device holds);
+    an enum without a zero enumerator takes its first."""
+    kind = desc[0]
+    if kind == "int":
+        return 0 if desc[1] <= 0 <= desc[2] else desc[1]
+    if kind == "bool":
+        return False
+    if kind == "float":
+        return 0.0
+    if kind == "bytes":
+        return bytes(desc[1])
+    if kind == "string":
+        return ""
+    if kind == "enum":
+        names = t.enum_by_value[desc[1]]
+        return names.get(0, next(iter(names.values())))
+    if kind == "list":
+        return [zero(t, desc[3]) for _ in range(desc[1])]
+    if kind == "union":
+        c_name, _, d, _ = t.unions[desc[1]][0]
+        return {c_name: zero(t, d)}
+    out: dict[str, Any] = {}
+    for c_name, _, d, _, role in t.structs[desc[1]]:
+        out[c_name] = zero(t, d)
+        if role is not None and role[0] == "count":
+            out[c_name] = 0
+    counts = t.counts[desc[1]]
+    for array, member in counts.items():
+        out[member[0]] = len(out[array]) if isinstance(out[array], (list, bytes)) else 0
     return out
 
 
@@ -333,6 +480,8 @@ class Plans:
         return read, write
 
     def _struct(self, type_name: str, version: int) -> tuple[Read, Write]:
+        if type_name in self.tables.layouts:
+            raise _Fallback  # a VMState layout: the reference reads and writes it
         t = self.tables
         counts = t.counts[type_name]
         members = t.structs[type_name]

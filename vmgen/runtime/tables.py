@@ -22,6 +22,15 @@ A generated ``MOD_asn1.py`` is its device's tables (literals written by
 ``STATES``
     device state (its C name) -> ``(ASN.1 record type, ASN.1 state type, version,
     minimum version)``.
+``LAYOUTS`` (runtime version 2)
+    ASN.1 struct type -> ``(VMState name, items)`` for a struct with a VMState layout
+    (VMGEN_VMSD): its legacy stream's own order.  Items: ``("field", C field)`` (a count
+    field travels there), ``("unused", C field, bytes, since)`` (padding: zeros out,
+    skipped in), ``("subsection", C field, VMState name, version, minimum version,
+    presence field or None)`` (a member struct sent as a subsection after the fields,
+    when the presence bool is true; None: a C function decides).
+``SECTIONS`` (runtime version 2)
+    VMState name -> the device state (C name) whose legacy stream is that section.
 
 Descriptors (`Descriptor`)::
 
@@ -41,6 +50,8 @@ Member = tuple[str, str | None, Descriptor, int | None, Role]
 Alternative = tuple[str, str, Descriptor, tuple[int, ...]]
 Enumerator = tuple[str, str, int]
 State = tuple[str, str, int, int]
+LayoutItem = tuple[Any, ...]
+Layout = tuple[str, tuple[LayoutItem, ...]]
 
 NEWEST = 0xFFFFFFFF
 """The version a value without a record is checked at: every field is in it."""
@@ -55,8 +66,12 @@ class Tables:
 
     def __init__(self, spec: str, parsed: dict[str, Any], types: dict[str, Descriptor],
                  structs: dict[str, tuple[Member, ...]], unions: dict[str, tuple[Alternative, ...]],
-                 enums: dict[str, tuple[Enumerator, ...]], states: dict[str, State]) -> None:
+                 enums: dict[str, tuple[Enumerator, ...]], states: dict[str, State],
+                 layouts: dict[str, Layout] | None = None,
+                 sections: dict[str, str] | None = None) -> None:
         self.spec = spec
+        self.layouts = layouts or {}
+        self.sections = sections or {}
         self.parsed = parsed
         self.types = types
         self.structs = structs
@@ -71,6 +86,8 @@ class Tables:
         # struct -> {array field: its count field's member}
         self.counts = {t: {m[4][1]: m for m in members if m[4] is not None and m[4][0] == "count"}
                        for t, members in structs.items()}
+        # struct -> {C field: its member}
+        self.members = {t: {m[0]: m for m in members} for t, members in structs.items()}
 
     def type(self, type_name: str) -> Descriptor:
         """The descriptor of an ASN.1 type of SPEC (KeyError naming the module's types)."""
