@@ -12,6 +12,7 @@ spliced back and real QEMU must load it.
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 import subprocess
 from collections.abc import Callable
@@ -236,3 +237,23 @@ def test_refusals(qemu_stream: Callable[[str], Path], tmp_path: Path) -> None:
     assert proc.returncode == 0
     assert proc.stderr == ("vmgen import: left out slirp: section 'slirp' has no VMState (an "
                            "old-style section: its bytes are its own format)\n") * 2
+
+
+def test_stream_decode_reads_every_device_through_its_imported_module(
+        qemu_stream: Callable[[str], Path],
+        imported: dict[str, tuple[qevm.Stream, dict[str, Header]]]) -> None:
+    """`vmgen stream decode --module` with the imported modules: analyze-migration's
+    job, every device section by name, through the module that serves it."""
+    _, headers = imported["pc"]
+    modules = sorted({str(h.exe.parent / f"{h.stem}_asn1.py") for h in headers.values()})
+    args = [a for m in modules for a in ("--module", m)]
+    proc = support.run_vmgen("stream", "decode", *args, "--json", str(qemu_stream("pc")))
+    assert proc.returncode == 0, proc.stderr
+    sections = json.loads(proc.stdout)
+    served = {s["idstr"]: s["state"] for s in sections if s["state"] is not None}
+    unserved = sorted({s["idstr"] for s in sections if s["state"] is None})
+    assert unserved == ["configuration", "ram"]
+    assert served["hpet"] == headers["hpet"].state
+    hpet = next(s for s in sections if s["idstr"] == "hpet")["value"]
+    assert hpet["num_timers"] == len(hpet["timer"]) == 3
+    assert len(served) == len(headers)
