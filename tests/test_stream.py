@@ -93,8 +93,8 @@ def small_stream(description: dict[str, Any] | None = None,
     out += b"\x04" + be32(3) + name(b"dev") + be32(0) + be32(1)
     if dev_body is None:
         dev_body = (b"\x2a"
-                    + b"\x00\x01" + b"\x05" + name(b"elem/sub") + be32(1) + struct.pack("<i", -2)
-                    + b"\x00\x03" + b"\x05" + name(b"elem/sub") + be32(1) + struct.pack("<i", 5)
+                    + b"\x00\x01" + b"\x05" + name(b"elem/sub") + be32(1) + struct.pack(">i", -2)
+                    + b"\x00\x03" + b"\x05" + name(b"elem/sub") + be32(1) + struct.pack(">i", 5)
                     + b"\x05" + name(b"dev/extra") + be32(2) + b"\x01")
     out += dev_body
     out += b"\x7e" + be32(3)

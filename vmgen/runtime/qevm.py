@@ -791,8 +791,10 @@ def _high_bits(mask: int) -> bytes:
 
 def fields(layout: StructDesc, body: Sequence[int] | memoryview) -> dict[str, Any]:
     """A device body's fields by name, as the description lays them out: integers as
-    numbers (``int32 le`` little-endian), bools, other types as hex; a nested struct as
-    an object, an array as a list, each subsection as an object under its name."""
+    numbers (big-endian, as every VMState integer: ``int32 le`` is QEMU's
+    VMSTATE_INT32_POSITIVE_LE, "less or equal", not little-endian), bools, other types
+    as hex; a nested struct as an object, an array as a list, each subsection as an
+    object under its name."""
     value, _ = _fields(layout, memoryview(bytes(body)), 0)
     return value
 
@@ -819,13 +821,11 @@ def _fields(s: StructDesc, data: memoryview, pos: int) -> tuple[dict[str, Any], 
 
 
 def _scalar(ftype: str, raw: memoryview) -> Any:
-    base = ftype.removesuffix(" equal")
+    base = ftype.removesuffix(" equal").removesuffix(" le")
     if base in ("int8", "int16", "int32", "int64"):
         return int.from_bytes(raw, "big", signed=True)
     if base in ("uint8", "uint16", "uint32", "uint64"):
         return int.from_bytes(raw, "big")
-    if ftype == "int32 le":
-        return int.from_bytes(raw, "little", signed=True)
     if ftype == "bool":
         return raw[0] != 0
     return raw.hex()
