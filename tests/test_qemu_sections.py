@@ -213,3 +213,49 @@ def test_python_reads_and_writes_the_real_sections(
         value = py.load_legacy(state, body, section.version_id)
         assert py.save_legacy(state, value, section.version_id) == body, name
         assert py.load(state, py.save(state, value)) == value, name
+
+
+def _subsection(name: bytes, version: int, body: bytes) -> bytes:
+    return bytes([5, len(name)]) + name + version.to_bytes(4, "big") + body
+
+
+# Sections edited the ways a hostile or mismatched stream would be: (struct, version, how
+# to edit the real body, C's message, Python's message).
+HOSTILE = [
+    ("FWCfgWire", 2, lambda b: b + _subsection(b"fw_cfg/bogus", 1, b"\0" * 8),
+     "FWCfgWire: subsection 'fw_cfg/bogus' at offset 74 is not one of 'fw_cfg' (unknown, or "
+     "out of order)",
+     "FWCfgWire: subsection 'fw_cfg/bogus' at offset 74 is not one of 'fw_cfg' (unknown, or "
+     "out of order)"),
+    # the dma subsection (after cur_entry and cur_offset: 0x05, 10, its name, be32 0) as
+    # version 1
+    ("FWCfgWire", 2, lambda b: b[:18] + (1).to_bytes(4, "big") + b[22:],
+     "FWCfgWire: fw_cfg/dma: subsection version 1, this reader takes 0..0",
+     "FWCfgWire.dma: subsection version 1, this reader takes 0..0"),
+    ("FWCfgWire", 2, lambda b: b[:-1],
+     "FWCfgWire: acpi_mr.rsdp_mr_size: truncated data: 8 bytes needed, 7 left",
+     "FWCfgWire.acpi_mr.rsdp_mr_size: truncated data: 8 bytes needed, 7 left"),
+    ("HPETWire", 2, lambda b: b[:24] + bytes([33]) + b[25:],
+     "HPETWire: num_timers: INTEGER 33 out of range 3..32",
+     "HPETWire.num_timers: 33 is out of range 3..32"),
+]
+
+
+@pytest.mark.parametrize("case", HOSTILE, ids=["unknown-subsection", "subsection-version",
+                                               "truncated-subsection", "count-above-capacity"])
+def test_edited_sections_are_refused(
+        case: tuple[str, int, Callable[[bytes], bytes], str, str],
+        qemu_stream: Callable[[str], Path], generated: Path, driver: Path) -> None:
+    state, version, edit, c_message, py_message = case
+    stream = qevm.parse(qemu_stream("pc").read_bytes())
+    name = next(k for k, (s, _) in SECTIONS.items() if s == state)
+    real = bytes(stream.body(_sections(stream)[name]))
+    if state == "FWCfgWire":  # the edits know where its subsections are
+        assert real[6:22] == _subsection(b"fw_cfg/dma", 0, b"")
+    body = edit(real)
+    [(tag, text)] = _run(driver, [(state, "same", version, body)])
+    assert (tag, text) == (state, f"load-error {c_message}")
+    py = support.import_module(generated / "devices_asn1.py")
+    with pytest.raises(py.Error) as info:
+        py.load_legacy(state, body, version)
+    assert str(info.value) == py_message
