@@ -213,7 +213,8 @@ description QEMU appends to the stream delimits them (QEMU writes it unless the
 machine sets suppress-vmdesc).  RAM (section 'ram') is walked and carried opaque.
 
 A generated module given with --module serves the sections of the VMStates its
-SECTIONS mapping names (no generated module declares any yet: `vmgen import` will).
+SECTIONS mapping names: its device states marked VMGEN_VMSD("name"), such as those of
+the headers `vmgen import` writes.
 
 exit status: 0 on success, 1 on a stream that cannot be read (PATH: section 'IDSTR'
 (instance N, id M) at offset K: MESSAGE on stderr; no output file is written).
