@@ -8,9 +8,11 @@ written by ``vmgen stream schema``).
 Device modules plug in through ``--module PATH`` (a generated ``MOD_asn1.py`` or a
 folder of them): a module serves a device section when its ``SECTIONS`` mapping
 (VMState name -> C struct name) names the section's VMState, and then its
-``load_legacy(struct_name, body, version)`` decodes the body.  No generated module
-declares ``SECTIONS`` yet (that comes with ``vmgen import``), so today every section
-is carried opaque and ``decode`` shows the description's view of its fields.
+``load_legacy(struct_name, body, version)`` decodes the body (a module declares it for
+its ``VMGEN_VMSD`` states, such as those of the headers ``vmgen import`` writes).  Any
+other device section shows the description's view of its fields in ``decode``; ``to-ber``
+carries every section's exact bytes (device records inside the BER file are not written
+yet).
 """
 
 from __future__ import annotations
