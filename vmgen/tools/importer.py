@@ -117,8 +117,19 @@ def _merge_elements(entries: list[FieldDesc], where: str) -> StructDesc:
     return StructDesc(first.vmsd_name, first.version, first.fields, tuple(subs))
 
 
+def _vmsd_name(name: str | None, where: str) -> str:
+    """A VMState name as VMGEN_VMSD takes it (1 to 255 printable ASCII bytes, no quote or
+    backslash: what QEMU's names are)."""
+    if (name is None or not 1 <= len(name) <= 255
+            or not all(" " <= c <= "~" and c not in '"\\' for c in name)):
+        raise ImportFailure(f"{where}: VMState name {name!r} is not 1 to 255 printable "
+                            "ASCII characters without quotes or backslashes")
+    return name
+
+
 def _struct(h: _Header, s: StructDesc, where: str) -> str:
     """The C type of the struct for `s` (defined once per distinct layout)."""
+    _vmsd_name(s.vmsd_name, where)
     assert s.vmsd_name is not None
     key = _key(s)
     known = h.by_key.get(key)
