@@ -228,8 +228,19 @@ def test_plugin_module_serves_a_section(tmp_path: Path,
     last = json.loads(capsys.readouterr().out)[-1]
     assert last == {"idstr": "dev", "instance_id": 0, "version_id": 1, "state": "DevState",
                     "value": {"a": 42, "raw": "0001"}}
+    # to-ber carries a served section as the module's record, which this module (no
+    # save/load) cannot write: --strict refuses, else the section goes as its bytes.
     assert cli.main(["stream", "to-ber", "--strict", "--module", str(tmp_path / "mods"),
-                     str(mig), str(tmp_path / "s.ber")]) == 0
+                     str(mig), str(tmp_path / "s.ber")]) == 1
+    assert capsys.readouterr().err == (
+        f"{mig}: section 'dev' (instance 0, id 3) at offset 4235: its module cannot carry "
+        "it (module 'vmgen_decode_dev_asn1' has no attribute 'save') (--strict)\n")
+    assert not (tmp_path / "s.ber").exists()
+    assert cli.main(["stream", "to-ber", "--module", str(tmp_path / "mods"), str(mig),
+                     str(tmp_path / "s.ber")]) == 0
+    assert capsys.readouterr().err == (
+        f"{mig}: section 'dev' (instance 0, id 3) at offset 4235: carried as bytes (module "
+        "'vmgen_decode_dev_asn1' has no attribute 'save')\n")
     # a module that refuses a body: the section and the body's offset
     (tmp_path / "mods" / "dev_asn1.py").write_text(
         "SECTIONS = {'dev': 'DevState'}\n"

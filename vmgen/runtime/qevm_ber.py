@@ -12,7 +12,7 @@ the stream's bytes as chunks.  Tags (AUTOMATIC TAGS)::
     Section  { [0] kind, [1] section-id, [2] header OPTIONAL, [3] body,
                [4] footer DEFAULT TRUE }
     Header   { [0] idstr, [1] instance-id, [2] version-id }
-    Body     [0] opaque
+    Body     [0] opaque | [1] device { [0] vmsd, [1] EXPLICIT record (a module's DER) }
 
 Standard library only.
 """
@@ -20,7 +20,7 @@ Standard library only.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import BinaryIO, NamedTuple
 
@@ -78,7 +78,15 @@ def _emit(node: _Node) -> Iterator[Chunk]:
         yield node.content
 
 
-def _record(stream: qevm.Stream, r: qevm.Record) -> _Node:
+Device = tuple[str, bytes]
+"""A device section as a generated module's record: (VMState name, the record's DER)."""
+
+DeviceReader = Callable[[str, bytes, int, int], bytes]
+"""(VMState name, record DER, section version, offset) -> the section body it stands for
+(StreamError when it cannot)."""
+
+
+def _record(stream: qevm.Stream, r: qevm.Record, device: Device | None = None) -> _Node:
     if isinstance(r, qevm.Configuration):
         return _Node(0x80, Span(r.body, r.end))
     if isinstance(r, qevm.Eof):
@@ -89,17 +97,26 @@ def _record(stream: qevm.Stream, r: qevm.Record) -> _Node:
     if r.kind in (Kind.START, Kind.FULL):
         members.append(_Node(0xA2, [_Node(0x80, r.idstr), _Node(0x81, _uint(r.instance_id)),
                                     _Node(0x82, _uint(r.version_id))]))
-    members.append(_Node(0xA3, [_Node(0x80, Span(r.body, r.body_end))]))
+    if device is None:
+        members.append(_Node(0xA3, [_Node(0x80, Span(r.body, r.body_end))]))
+    else:
+        vmsd, record = device
+        members.append(_Node(0xA3, [_Node(0xA1, [_Node(0x80, vmsd.encode("ascii")),
+                                                 _Node(0xA1, record)])]))
     if not r.footer:  # DEFAULT TRUE: only FALSE is encoded
         members.append(_Node(0x84, b"\x00"))
     return _Node(0xA1, members)
 
 
-def to_der(stream: qevm.Stream) -> Iterator[Chunk]:
+def to_der(stream: qevm.Stream, devices: Mapping[int, Device] | None = None
+           ) -> Iterator[Chunk]:
     """The DER encoding of `stream` (a QEVM-Stream.Stream value), in chunks (spans of
-    the stream's input)."""
+    the stream's input); `devices`: record index -> the device record its body travels
+    as (else its bytes)."""
+    devices = devices or {}
     top = _Node(0x30, [_Node(0x80, _uint(stream.version)),
-                       _Node(0xA1, [_record(stream, r) for r in stream.records])])
+                       _Node(0xA1, [_record(stream, r, devices.get(i))
+                                    for i, r in enumerate(stream.records)])])
     _measure(top)
     return _emit(top)
 
@@ -214,9 +231,10 @@ class _Ber:
             _, _, pos = self.tlv(pos, end, f"{what} extension")
 
 
-def from_ber(data: Buffer) -> Iterator[Chunk]:
+def from_ber(data: Buffer, device: DeviceReader | None = None) -> Iterator[Chunk]:
     """The stream bytes of a QEVM-Stream.Stream value, in chunks (spans of the BER
-    input); StreamError (with the offset in the BER input) if it is not one."""
+    input); StreamError (with the offset in the BER input) if it is not one.  A device
+    record's body comes from `device` (None: such a record is an error)."""
     b = _Ber(data)
     start, end = b.expect(0, len(data), 0x30, "Stream (SEQUENCE)")
     if end != len(data):
@@ -240,14 +258,15 @@ def from_ber(data: Buffer) -> Iterator[Chunk]:
             yield qevm.description_header(cend - cstart)
             yield Span(cstart, cend)
         elif tag == 0xA1:
-            yield from _section(b, cstart, cend, index)
+            yield from _section(b, cstart, cend, index, device)
         else:
             raise b.fail(f"record {index}: unknown alternative (tag 0x{tag:02x})", pos)
         pos = cend
         index += 1
 
 
-def _section(b: _Ber, start: int, end: int, index: int) -> Iterator[Chunk]:
+def _section(b: _Ber, start: int, end: int, index: int,
+             device: DeviceReader | None) -> Iterator[Chunk]:
     what = f"record {index} (section)"
     kind_start, kind_end = b.expect(start, end, 0x80, f"{what} kind")
     raw = b.data[kind_start:kind_end]
@@ -283,12 +302,24 @@ def _section(b: _Ber, start: int, end: int, index: int) -> Iterator[Chunk]:
         pos = fend
     b.skip_extensions(pos, end, what)
     tag, ostart, oend = b.tlv(bstart, bend, f"{what} body")
-    if tag != 0x80:
+    if tag not in (0x80, 0xA1):
         raise b.fail(f"{what}: body alternative (tag 0x{tag:02x}) this version cannot "
                      "read", bstart)
     if oend != bend:
         raise b.fail(f"{what}: {bend - oend} bytes after the body", oend)
+    body: Chunk = Span(ostart, oend)
+    if tag == 0xA1:
+        vstart, vend = b.expect(ostart, oend, 0x80, f"{what} device vmsd")
+        raw = bytes(b.data[vstart:vend])
+        if not 1 <= len(raw) <= 255 or not all(0x20 <= c <= 0x7E for c in raw):
+            raise b.fail(f"{what}: device vmsd is not 1 to 255 printable characters", vstart)
+        rstart, rend = b.expect(vend, oend, 0xA1, f"{what} device record")
+        b.skip_extensions(rend, oend, f"{what} device")
+        if device is None:
+            raise b.fail(f"{what}: a device record of VMState '{raw.decode()}' (give the "
+                         "--module that serves it)", ostart)
+        body = device(raw.decode(), bytes(b.data[rstart:rend]), version_id, ostart)
     yield qevm.section_header(kind, section_id, idstr, instance_id, version_id)
-    yield Span(ostart, oend)
+    yield body
     if footer:
         yield qevm.footer_bytes(section_id)

@@ -271,6 +271,40 @@ def _check_stream(path: Path) -> None:
         qevm.parse(source.data)
 
 
+def device_records(stream: qevm.Stream, served: dict[str, Served],
+                   strict: bool) -> tuple[dict[int, qevm_ber.Device], list[str]]:
+    """The device sections a module serves, as its records (record index -> (VMState,
+    DER)), and notes on those carried as bytes instead: a section goes as a record only
+    when the module reads it and writes exactly its bytes back from the record."""
+    devices: dict[int, qevm_ber.Device] = {}
+    notes: list[str] = []
+    for i, r in enumerate(stream.records):
+        if not isinstance(r, qevm.Section) or r.kind != Kind.FULL:
+            continue
+        use = _serving(r, served)
+        if use is None:
+            continue
+        assert r.device is not None and r.device.layout.vmsd_name is not None
+        body = bytes(stream.body(r))
+        try:
+            value = use.module.load_legacy(use.state, body, r.version_id)
+            record = use.module.save(use.state, value, r.version_id)
+            back = use.module.save_legacy(use.state, use.module.load(use.state, record),
+                                          r.version_id)
+        except Exception as exc:  # the module's Error, or a version it does not write
+            back, why = None, str(exc)
+        else:
+            why = "its module writes other bytes back"
+        if back != body:
+            if strict:
+                raise StreamError(f"its module cannot carry it ({why}) (--strict)",
+                                  r.offset, r.where())
+            notes.append(f"{r.where()} at offset {r.offset}: carried as bytes ({why})")
+            continue
+        devices[i] = (r.device.layout.vmsd_name, record)
+    return devices, notes
+
+
 def to_ber(source: str, target: Path, modules: list[str], strict: bool) -> int:
     served = section_modules(modules)
     with opened(source) as given:
@@ -278,24 +312,44 @@ def to_ber(source: str, target: Path, modules: list[str], strict: bool) -> int:
         try:
             if strict:
                 check_strict(stream, served)
+            devices, notes = device_records(stream, served, strict)
         except StreamError as exc:
             raise CommandError(f"{display(source)}: {exc}") from None
         from vmgen.driver.output import write_with
 
-        write_with(target, lambda out: qevm_ber.write(out, qevm_ber.to_der(stream),
+        write_with(target, lambda out: qevm_ber.write(out, qevm_ber.to_der(stream, devices),
                                                        given.data, given.fd))
+        for note in notes:
+            print(f"{display(source)}: {note}", file=sys.stderr)
         return sum(1 for r in stream.records if isinstance(r, qevm.Section))
 
 
+def device_reader(served: dict[str, Served]) -> qevm_ber.DeviceReader:
+    """The body a device record stands for, written by the module that serves its
+    VMState (StreamError: no such module, or a record it does not take)."""
+    def body(vmsd: str, record: bytes, version: int, offset: int) -> bytes:
+        use = served.get(vmsd)
+        if use is None:
+            raise StreamError(f"a device record of VMState '{vmsd}': no --module serves it",
+                              offset)
+        try:
+            value = use.module.load(use.state, record)
+            out: bytes = use.module.save_legacy(use.state, value, version)
+        except Exception as exc:  # the module's Error
+            raise StreamError(f"the device record of VMState '{vmsd}': {exc}", offset) from None
+        return out
+    return body
+
+
 def from_ber(source: str, target: Path, modules: list[str]) -> None:
-    section_modules(modules)  # nothing is read through modules yet: checked, not used
+    reader = device_reader(section_modules(modules))
     from vmgen.driver.output import write_with
 
     with opened(source) as given:
         try:
-            write_with(target, lambda out: qevm_ber.write(out, qevm_ber.from_ber(given.data),
-                                                          given.data, given.fd),
-                       check=_check_written)
+            write_with(target, lambda out: qevm_ber.write(
+                out, qevm_ber.from_ber(given.data, reader), given.data, given.fd),
+                check=_check_written)
         except StreamError as exc:
             raise CommandError(f"{display(source)}: {exc}") from None
         except _Written as exc:
