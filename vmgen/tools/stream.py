@@ -9,10 +9,11 @@ Device modules plug in through ``--module PATH`` (a generated ``MOD_asn1.py`` or
 folder of them): a module serves a device section when its ``SECTIONS`` mapping
 (VMState name -> C struct name) names the section's VMState, and then its
 ``load_legacy(struct_name, body, version)`` decodes the body (a module declares it for
-its ``VMGEN_VMSD`` states, such as those of the headers ``vmgen import`` writes).  Any
-other device section shows the description's view of its fields in ``decode``; ``to-ber``
-carries every section's exact bytes (device records inside the BER file are not written
-yet).
+its ``VMGEN_VMSD`` states, such as those of the headers ``vmgen import`` writes);
+``to-ber`` writes such a section as the module's record when the module gives its exact
+bytes back from it, and ``from-ber`` writes it back through the module.  Any other device
+section shows the description's view of its fields in ``decode`` and travels as its
+bytes.
 """
 
 from __future__ import annotations
