@@ -320,7 +320,7 @@ def _stream(args: argparse.Namespace) -> int:
     return 0
 
 
-def _import(args: argparse.Namespace) -> int:
+def _import_command(args: argparse.Namespace) -> int:
     from vmgen.driver.output import write_all
     from vmgen.runtime.qevm import StreamError
     from vmgen.tools import stream as st
@@ -566,7 +566,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     commands = {"generate": _generate, "check": _check, "compat": _compat, "explain": _explain,
                 "decode": _decode, "convert": _convert, "runtime": _runtime,
-                "stream": _stream, "import": _import}
+                "stream": _stream, "import": _import_command}
     try:
         return commands[args.command](args)
     except KeyboardInterrupt:

@@ -52,7 +52,8 @@ def record_header(data: bytes) -> tuple[str, int, int]:
     return device, int.from_bytes(fields[1], "big"), int.from_bytes(fields[2], "big")
 
 
-def _import(path: Path) -> ModuleType:
+def load_module(path: Path) -> ModuleType:
+    """A generated module, imported from its file (VmgenError if it cannot be)."""
     spec = importlib.util.spec_from_file_location(f"vmgen_decode_{path.stem}", path)
     if spec is None or spec.loader is None:
         raise VmgenError.at(None, f"cannot import '{path}'")
@@ -73,7 +74,7 @@ def find_module(paths: list[str], device: str) -> ModuleType:
     for path in candidates:
         if not path.is_file():
             raise VmgenError.at(None, f"no such module '{path}'")
-        module = _import(path)
+        module = load_module(path)
         if device in getattr(module, "STATES", {}):
             return module
     where = ", ".join(str(c) for c in candidates) or "(no *_asn1.py found)"

@@ -86,7 +86,7 @@ def display(path: str) -> str:
 def section_modules(paths: list[str]) -> dict[str, Served]:
     """VMState name -> the generated module (among `paths`) that serves it."""
     from vmgen.diagnostics import VmgenError
-    from vmgen.tools.decode import _import
+    from vmgen.tools.decode import load_module
 
     served: dict[str, Served] = {}
     for p in paths:
@@ -96,7 +96,7 @@ def section_modules(paths: list[str]) -> dict[str, Served]:
             raise CommandError(f"{p}: no such module or folder")
         for file in files:
             try:
-                module = _import(file)
+                module = load_module(file)
             except VmgenError as exc:
                 raise CommandError(str(exc)) from None
             sections = getattr(module, "SECTIONS", {})
