@@ -202,6 +202,18 @@ def save_stream(path: Path, machine: str = "pc", args: Sequence[str] = (),
         return vm.save(path)
 
 
+def dump_vmstate(path: Path, machine: str = "pc") -> None:
+    """QEMU's -dump-vmstate output for `machine` (every device's VMState description)."""
+    binary = qemu_path()
+    if binary is None:
+        raise QemuError(f"{QEMU} not found")
+    proc = subprocess.run([binary, "-M", machine, "-accel", "tcg", "-display", "none",
+                           "-nodefaults", "-dump-vmstate", str(path)],
+                          capture_output=True, text=True, timeout=TIMEOUT, check=False)
+    if proc.returncode != 0 or not path.exists():
+        raise QemuError(f"-dump-vmstate failed: {proc.stderr.strip()}")
+
+
 def load_and_resave(stream: Path, out: Path, machine: str = "pc",
                     args: Sequence[str] = (), capabilities: Sequence[str] = ()) -> bytes:
     """Load `stream` into a fresh VM (QemuError with QEMU's message if it refuses it),

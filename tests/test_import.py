@@ -367,3 +367,53 @@ def test_to_ber_carries_every_device_as_its_record(
     assert re.fullmatch(rf"{re.escape(str(ber))}: at offset \d+: a device record of VMState "
                         r"'[^']+': no --module serves it\n", proc.stderr), proc.stderr
     assert not (tmp_path / "none.mig").exists()
+
+
+
+def test_dump_vmstate_gives_minimum_versions_and_field_versions(
+        qemu_stream: Callable[[str], Path], tmp_path: Path) -> None:
+    """With QEMU's -dump-vmstate output, the headers say each device's minimum version and
+    the version each field came in, and read older data: a real section with the fields
+    of later versions taken out loads at that version and saves back the same bytes (C
+    and Python).  Where the stream leaves out a table entry older data may hold (fw_cfg's
+    version-1 cur_offset), the minimum stays the stream's version."""
+    qemu.dump_vmstate(tmp_path / "dump.json")
+    path = qemu_stream("pc")
+    src = tmp_path / "h"
+    proc = support.run_vmgen("import", "--from", str(path), "--dump-vmstate",
+                             str(tmp_path / "dump.json"), "--device", "mc146818rtc",
+                             "--device", "hpet", "--device", "fw_cfg", "-o", str(src))
+    assert proc.returncode == 0, proc.stderr
+    rtc = (src / "mc146818rtc.h").read_text()
+    assert "VMGEN_STATE(3, 1) VMGEN_VMSD(\"mc146818rtc\")" in rtc
+    for line in ("uint32_t irq_coalesced VMGEN_SINCE(2);", "uint32_t period VMGEN_SINCE(2);",
+                 "uint64_t base_rtc VMGEN_SINCE(3);", "uint64_t next_alarm_time VMGEN_SINCE(3);"):
+        assert line in rtc, line
+    assert "uint8_t num_timers VMGEN_SINCE(2);" in (src / "hpet.h").read_text()
+    assert "VMGEN_STATE(2, 2) VMGEN_VMSD(\"fw_cfg\")" in (src / "fw_cfg.h").read_text()
+    stream = qevm.parse(path.read_bytes())
+    sections = {s.name: s for s in _device_sections(stream)}
+    body = bytes(stream.body(sections["mc146818rtc"]))
+    # version 3 is the section as QEMU wrote it; version 2 lacks the five 8-byte fields
+    # of version 3 at its end, version 1 also the two uint32 before them
+    older = {3: body, 2: body[:-40], 1: body[:-48]}
+    exe = _build(src, "mc146818rtc", "VMState_mc146818rtc", "", tmp_path / "built")
+    py: Any = support.import_module(exe.parent / "mc146818rtc_asn1.py")
+    for version, data in older.items():
+        r = subprocess.run([str(exe), str(version)], input=data, capture_output=True,
+                           check=False, timeout=60)
+        assert (r.returncode, r.stdout.decode().strip()) == (0, data.hex()), version
+        value = py.load_legacy("VMState_mc146818rtc", data, version)
+        assert py.save_legacy("VMState_mc146818rtc", value, version) == data, version
+        assert ("base_rtc" in value) == (version >= 3)
+
+
+def test_dump_vmstate_that_is_not_one(qemu_stream: Callable[[str], Path],
+                                      tmp_path: Path) -> None:
+    (tmp_path / "dump.json").write_text("[1, 2")
+    proc = support.run_vmgen("import", "--from", str(qemu_stream("pc")), "--dump-vmstate",
+                             str(tmp_path / "dump.json"), "-o", str(tmp_path / "out"))
+    assert (proc.returncode, proc.stdout) == (1, "")
+    assert proc.stderr.startswith(f"{tmp_path / 'dump.json'}: not -dump-vmstate output "
+                                  "(not JSON: ")
+    assert not (tmp_path / "out").exists()

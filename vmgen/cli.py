@@ -195,9 +195,14 @@ def build_parser() -> argparse.ArgumentParser:
         "byte.  A device whose section vmgen cannot carry (an old-style section without "
         "VMState) is listed on stderr and left out.",
         epilog="-dump-vmstate output has no field types and no array lengths, so it cannot "
-        "give a byte-exact layout on its own: import from a stream.")
+        "give a byte-exact layout on its own: import from a stream, and give the dump for "
+        "what the stream does not say.")
     imp.add_argument("--from", dest="source", required=True, metavar="STREAM.mig",
                      help="a migration stream QEMU saved (its JSON description is read)")
+    imp.add_argument("--dump-vmstate", metavar="DUMP.json",
+                     help="qemu-system-* -dump-vmstate output of the same QEMU: each device's "
+                     "minimum version and the version each field came in (VMGEN_SINCE), so "
+                     "the headers also read older streams")
     imp.add_argument("--device", action="append", default=[], metavar="NAME",
                      help="only this device, by VMState name or section idstr (repeatable); "
                      "then a device that cannot be imported is an error")
@@ -324,12 +329,21 @@ def _import_command(args: argparse.Namespace) -> int:
     from vmgen.driver.output import write_all
     from vmgen.runtime.qevm import StreamError
     from vmgen.tools import stream as st
-    from vmgen.tools.importer import ImportFailure, import_devices
+    from vmgen.tools.importer import ImportFailure, dump_versions, import_devices
 
     try:
+        versions = None
+        if args.dump_vmstate:
+            dump = Path(args.dump_vmstate)
+            try:
+                versions = dump_versions(dump.read_bytes(), str(dump))
+            except ImportFailure as exc:
+                print(exc, file=sys.stderr)
+                return 1
         with st.opened(args.source) as given:
             stream = st.parse_input(args.source, given.data)
-            outcome = import_devices(stream.devices, Path(args.source).name, args.device)
+            outcome = import_devices(stream.devices, Path(args.source).name, args.device,
+                                     versions)
     except (st.CommandError, StreamError, ImportFailure) as exc:
         message = str(exc)
         prefix = f"{st.display(args.source)}: "

@@ -18,9 +18,11 @@ codec reads and writes that section byte for byte:
 * a subsection -> a member struct with VMGEN_VMSD and VMGEN_SUBSECTION, and a ``has_X``
   bool that says whether the stream held it (set on load, read on save).
 
-What the description cannot tell (the minimum version, which fields came in which
-version, counts that size variable arrays) is left as the stream shows it: the header
-reads and writes streams of the version it was imported from.
+What the stream's description cannot tell is taken from QEMU's ``-dump-vmstate`` output
+when given (`Versions`): the minimum version of each device, and the version each of its
+fields came in (VMGEN_SINCE), so that the header also reads older streams.  Without it,
+the minimum version is the stream's version.  Counts that size variable arrays are not
+in either: arrays are as long as the stream shows them.
 """
 
 from __future__ import annotations
@@ -127,11 +129,14 @@ def _vmsd_name(name: str | None, where: str) -> str:
     return name
 
 
-def _struct(h: _Header, s: StructDesc, where: str) -> str:
-    """The C type of the struct for `s` (defined once per distinct layout)."""
+def _struct(h: _Header, s: StructDesc, where: str,
+            since: dict[int, int] | None = None) -> str:
+    """The C type of the struct for `s` (defined once per distinct layout); `since`:
+    field index -> VMGEN_SINCE (the device state's own fields only)."""
     _vmsd_name(s.vmsd_name, where)
     assert s.vmsd_name is not None
-    key = _key(s)
+    since = since or {}
+    key = _key(s) + json.dumps(sorted(since.items()))
     known = h.by_key.get(key)
     if known is not None:
         return known
@@ -150,9 +155,12 @@ def _struct(h: _Header, s: StructDesc, where: str) -> str:
     fields = list(s.fields)
     i = 0
     migrated = 0
+    marks: list[tuple[int, int]] = []  # (line, VMGEN_SINCE version)
     while i < len(fields):
         f = fields[i]
         fw = f"{where}.{f.name}"
+        if i in since:
+            marks.append((len(lines), since[i]))  # the line this field is about to get
         if f.index is not None:
             # VMSTATE_STRUCT_ARRAY whose elements differ (subsections): one entry each
             run = [f]
@@ -213,10 +221,88 @@ def _struct(h: _Header, s: StructDesc, where: str) -> str:
         lines.append(f"    {inner} {member(short)} VMGEN_SUBSECTION({version}, {version}, "
                      f"{flag});")
         migrated += 1
+    for at, version in marks:
+        decl, semicolon, rest = lines[at].partition(";")
+        lines[at] = f"{decl} VMGEN_SINCE({version}){semicolon}{rest}"
     if migrated == 0:
         raise ImportFailure(f"{where}: nothing but padding (vmgen needs one migrated field)")
     h.structs.append(_Struct(name, s.vmsd_name, lines, key))
     return name
+
+
+@dataclass(frozen=True)
+class Versions:
+    """What ``-dump-vmstate`` says of one VMState: its minimum version and, in table
+    order, each field's name and the version it came in (0: always there)."""
+
+    minimum: int
+    fields: tuple[tuple[str, int, bool], ...]  # (name, version_id, has a field_exists test)
+
+
+def dump_versions(text: bytes, source: str) -> dict[str, Versions]:
+    """VMState name -> its `Versions`, from ``-dump-vmstate`` output (ImportFailure if it
+    is not that)."""
+    try:
+        value = json.loads(text)
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise ImportFailure(f"{source}: not -dump-vmstate output (not JSON: {exc})") from None
+    if not isinstance(value, dict):
+        raise ImportFailure(f"{source}: not -dump-vmstate output (not an object)")
+    found: dict[str, Versions] = {}
+    for entry in value.values():
+        desc = entry.get("Description") if isinstance(entry, dict) else None
+        if not isinstance(desc, dict) or not isinstance(desc.get("name"), str):
+            continue
+        minimum = desc.get("minimum_version_id")
+        fields = desc.get("Fields", [])
+        if not isinstance(minimum, int) or not isinstance(fields, list):
+            raise ImportFailure(f"{source}: VMState '{desc['name']}' has no "
+                                "minimum_version_id or Fields")
+        named = tuple((str(f.get("field", "")), int(f.get("version_id", 0)),
+                       bool(f.get("field_exists", False)))
+                      for f in fields if isinstance(f, dict))
+        found.setdefault(desc["name"], Versions(minimum, named))
+    return found
+
+
+def _row_name(name: str) -> tuple[str, int]:
+    """(table name, which occurrence of it): the stream's description names the n-th
+    table entry of a repeated name 'NAME[n]' (counting entries it did not send)."""
+    m = re.fullmatch(r"(.*)\[(\d+)\]", name)
+    return (m.group(1), int(m.group(2))) if m else (name, 0)
+
+
+def _since(fields: tuple[FieldDesc, ...], versions: Versions,
+           version: int) -> tuple[int, dict[int, int]]:
+    """(minimum version, field index -> the version it came in) for the stream's
+    top-level fields, found in order in the dump's table (entries of one array of
+    structs share its row).  Where the stream left out a table entry that data of an
+    older version could hold (one with a field_exists test, or one old enough that only
+    such a test can have kept it out), older data cannot be read from the stream's
+    layout: then the minimum stays the stream's version."""
+    since: dict[int, int] = {}
+    rows = versions.fields
+    used: list[int] = []
+    previous: tuple[str, int] | None = None
+    for i, f in enumerate(fields):
+        name, occurrence = _row_name(f.name)
+        if f.index is not None and f.index > 0 and previous is not None and \
+                previous[0] == f.name:
+            if previous[1] > versions.minimum:
+                since[i] = previous[1]
+            continue
+        same = [r for r, row in enumerate(rows) if row[0] == name]
+        if len(same) <= occurrence or (used and same[occurrence] <= used[-1]):
+            return version, {}  # not in the table as the dump has it
+        row = same[occurrence]
+        used.append(row)
+        previous = (f.name, rows[row][1])
+        if versions.minimum < rows[row][1] <= version:
+            since[i] = rows[row][1]
+    for r, (_, v, exists) in enumerate(rows):
+        if r not in used and (exists or v <= version):
+            return version, {}
+    return versions.minimum, since
 
 
 @dataclass(frozen=True)
@@ -232,9 +318,9 @@ def _c_string(text: str) -> str:
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def header(device: DeviceDesc, source: str) -> Imported:
+def header(device: DeviceDesc, source: str, versions: Versions | None = None) -> Imported:
     """The header of one device description (ImportFailure if it has no VMState or a
-    field vmgen cannot carry)."""
+    field vmgen cannot carry); `versions`: what -dump-vmstate says of its VMState."""
     layout = device.layout
     if layout.vmsd_name is None:
         raise ImportFailure(f"section '{device.name}' has no VMState (an old-style "
@@ -243,7 +329,11 @@ def header(device: DeviceDesc, source: str) -> Imported:
     h = _Header()
     where = layout.vmsd_name
     top = StructDesc(layout.vmsd_name, version, layout.fields, layout.subsections)
-    state = _struct(h, top, where)
+    minimum = version
+    since: dict[int, int] = {}
+    if versions is not None and versions.minimum <= version:
+        minimum, since = _since(layout.fields, versions, version)
+    state = _struct(h, top, where, since)
     last = h.structs.pop()  # the device state, defined after the structs it holds
     assert last.name == state
     stem = file_stem(layout.vmsd_name)
@@ -264,7 +354,7 @@ def header(device: DeviceDesc, source: str) -> Imported:
     for s in h.structs:
         out += ["", f"typedef struct VMGEN_VMSD({_c_string(s.vmsd)}) {s.name} {{", *s.lines,
                 f"}} {s.name};"]
-    out += ["", f"typedef struct VMGEN_STATE({version}, {version}) "
+    out += ["", f"typedef struct VMGEN_STATE({version}, {minimum}) "
                 f"VMGEN_VMSD({_c_string(last.vmsd)}) {state} {{", *last.lines, f"}} {state};",
             "", f"#endif /* {guard} */", ""]
     return Imported(layout.vmsd_name, stem, state, version, "\n".join(out))
@@ -276,8 +366,8 @@ class Outcome:
     skipped: list[str]  # "NAME: why", for devices left out
 
 
-def import_devices(devices: list[DeviceDesc], source: str,
-                   wanted: list[str]) -> Outcome:
+def import_devices(devices: list[DeviceDesc], source: str, wanted: list[str],
+                   versions: dict[str, Versions] | None = None) -> Outcome:
     """The headers of the described devices (every one with a VMState, or those named
     in `wanted`, by VMState name or section idstr).  A device named in `wanted` that
     cannot be imported is an ImportFailure; others are listed in `skipped`."""
@@ -293,7 +383,7 @@ def import_devices(devices: list[DeviceDesc], source: str,
         if vmsd is not None and any(h.device == vmsd for h in headers.values()):
             continue  # one header per VMState (instances and copies share it)
         try:
-            imported = header(d, source)
+            imported = header(d, source, (versions or {}).get(vmsd or ""))
         except ImportFailure as exc:
             if wanted:
                 raise
