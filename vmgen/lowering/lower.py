@@ -137,6 +137,7 @@ class Lowerer:
         self.aliases: dict[str, tuple[str, ...]] = {}  # struct/union name -> its tag
         self.enums_by_name: dict[str, ir.Enum] = {}
         self.unions: dict[int, ir.Union] = {}
+        self.vmsds: dict[int, str] = {}  # id(struct definition) -> VMGEN_VMSD name (run)
         self.current_struct = ""
         self.current_field = ""
         self.t = _Tables()
@@ -297,7 +298,12 @@ class Lowerer:
             for a in anns:
                 if a.kind == "state":
                     states.append((definition, a))
-                elif a.kind != "vmsd":
+                elif a.kind == "vmsd":
+                    try:
+                        self.vmsds[id(definition)] = string_arg(a, "the name")
+                    except VmgenError as exc:
+                        self.sink.extend(exc)
+                else:
                     self.sink.error(a.location, f"{a.macro} belongs on a field, not on a struct")
         for u in self.t.union_definitions:
             for a in on_type(u):
@@ -333,15 +339,6 @@ class Lowerer:
             for n in names:
                 anns = self.sidecar.merge(anns, self.sidecar.struct(n))
         return anns
-
-    def _vmsd(self, definition: c_ast.Struct) -> str | None:
-        try:
-            for a in self._struct_annotations(definition):
-                if a.kind == "vmsd":
-                    return string_arg(a, "the name")
-        except VmgenError as exc:
-            self.sink.extend(exc)
-        return None
 
     def _subsection(self, a: Annotation, wire: ir.WireType, label: str,
                     spelled: str) -> ir.Subsection:
@@ -419,7 +416,7 @@ class Lowerer:
         context = f"In struct '{name}':"
         errors = len(self.sink.items)
         raw: list[RawField] = []
-        vmsd = self._vmsd(definition)
+        vmsd = self.vmsds.get(id(definition))
         self._lower_members(definition, name, context, raw)
         fields = link(name, context, raw, self.sink, self._union_named, self.enums_by_name,
                       vmstate=vmsd is not None)
