@@ -126,6 +126,16 @@ def get(t: Tables, desc: Descriptor, r: Reader, path: str, version: int,
     raise AssertionError(kind)  # unions are read by their struct
 
 
+def _get_union(t: Tables, type_name: str, union: str, selector_field: str,
+               out: dict[str, Any], r: Reader, where: str, version: int) -> dict[str, Any]:
+    """A union's member, the one its discriminator (already read into `out`) selects."""
+    selector = selector_value(t, type_name, selector_field, out[selector_field])
+    for m_name, _, d, cases in t.unions[union]:
+        if selector in cases:
+            return {m_name: get(t, d, r, f"{where}.{m_name}", version)}
+    raise Error(f"{where}: '{selector_field}' = {selector} selects no member")
+
+
 def get_struct(t: Tables, type_name: str, r: Reader, path: str, version: int) -> dict[str, Any]:
     if type_name in t.layouts:
         return _get_layout(t, type_name, r, path, version)
@@ -146,13 +156,7 @@ def get_struct(t: Tables, type_name: str, r: Reader, path: str, version: int) ->
             out[counts[c_name][0]] = count
         if desc[0] == "union":
             assert role is not None
-            selector = selector_value(t, type_name, role[1], out[role[1]])
-            for m_name, _, d, cases in t.unions[desc[1]]:
-                if selector in cases:
-                    out[c_name] = {m_name: get(t, d, r, f"{where}.{m_name}", version)}
-                    break
-            else:
-                raise Error(f"{where}: '{role[1]}' = {selector} selects no member")
+            out[c_name] = _get_union(t, type_name, desc[1], role[1], out, r, where, version)
             continue
         out[c_name] = get(t, desc, r, where, version, count)
     return out
@@ -213,13 +217,7 @@ def _get_layout(t: Tables, type_name: str, r: Reader, path: str,
             continue
         if desc[0] == "union":
             assert role is not None
-            selector = selector_value(t, type_name, role[1], out[role[1]])
-            for m_name, _, d, cases in t.unions[desc[1]]:
-                if selector in cases:
-                    out[c_name] = {m_name: get(t, d, r, f"{where}.{m_name}", version)}
-                    break
-            else:
-                raise Error(f"{where}: '{role[1]}' = {selector} selects no member")
+            out[c_name] = _get_union(t, type_name, desc[1], role[1], out, r, where, version)
             continue
         count = None
         if c_name in t.counts[type_name]:
@@ -288,13 +286,10 @@ def zero(t: Tables, desc: Descriptor) -> Any:
         c_name, _, d, _ = t.unions[desc[1]][0]
         return {c_name: zero(t, d)}
     out: dict[str, Any] = {}
-    for c_name, _, d, _, role in t.structs[desc[1]]:
+    for c_name, _, d, _, _ in t.structs[desc[1]]:
         out[c_name] = zero(t, d)
-        if role is not None and role[0] == "count":
-            out[c_name] = 0
-    counts = t.counts[desc[1]]
-    for array, member in counts.items():
-        out[member[0]] = len(out[array]) if isinstance(out[array], (list, bytes)) else 0
+    for array, member in t.counts[desc[1]].items():  # a count: its array's length
+        out[member[0]] = len(out[array])
     return out
 
 
