@@ -50,9 +50,9 @@ def _signed(t: ir.IntType) -> bool:
 
 def _int_args(t: ir.IntType) -> tuple[str, str, str, str, str]:
     """(temp type, range function, lo, hi, printf format) for visiting `t` by value."""
-    if _signed(t):
-        return ("int64_t", "int", _int64_literal(t.min), _int64_literal(t.max), "PRId64")
-    return ("uint64_t", "uint", f"UINT64_C({t.min})", f"UINT64_C({t.max})", "PRIu64")
+    temp, kind, fmt = ("int64_t", "int", "PRId64") if _signed(t) else \
+        ("uint64_t", "uint", "PRIu64")
+    return (temp, kind, _literal(t.min, temp), _literal(t.max, temp), fmt)
 
 
 class _Members:
