@@ -74,7 +74,6 @@ class _Struct:
     name: str  # the C type
     vmsd: str
     lines: list[str]
-    key: str  # what makes two structs of one VMState name the same
 
 
 @dataclass
@@ -226,7 +225,7 @@ def _struct(h: _Header, s: StructDesc, where: str,
         lines[at] = f"{decl} VMGEN_SINCE({version}){semicolon}{rest}"
     if migrated == 0:
         raise ImportFailure(f"{where}: nothing but padding (vmgen needs one migrated field)")
-    h.structs.append(_Struct(name, s.vmsd_name, lines, key))
+    h.structs.append(_Struct(name, s.vmsd_name, lines))
     return name
 
 
