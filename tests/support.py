@@ -245,6 +245,11 @@ def _int_literal(t: ir.IntType, value: int) -> str:
     return f"UINT64_C({value})"
 
 
+def c_int_max(t: ir.IntType) -> str:
+    """The largest value of `t`, as a C literal."""
+    return _int_literal(t, t.max)
+
+
 def c_assignments(module: ir.Module, t: ir.WireType, lvalue: str, value: Any,
                   field: ir.Field | None = None) -> list[str]:
     """C statements that store `value` (C view) into `lvalue` without using vmgen."""
