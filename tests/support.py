@@ -296,6 +296,13 @@ def has_specialized_codec(module: ir.Module, state: str) -> bool:
     return any(s.name == state for s in cfast.plan(module).states)
 
 
+def has_legacy_codec(module: ir.Module, state: str) -> bool:
+    """Whether the C backend gives `state`'s legacy stream a specialized writer / reader."""
+    from vmgen.backends import clegacy
+
+    return any(s.name == state for s in clegacy.plan(module).states)
+
+
 def const_paths(module: ir.Module, struct: str, base: str) -> list[str]:
     """The const fields reachable from a struct by value (not through arrays)."""
     out = []
