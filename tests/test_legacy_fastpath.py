@@ -20,10 +20,11 @@ runs both paths on each input:
 
 from __future__ import annotations
 
+import dataclasses
 import random
 import subprocess
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -500,3 +501,93 @@ def test_writers_refuse_together(tmp_path_factory: pytest.TempPathFactory) -> No
         assert any(o.visit_saved is not None for o in outcomes)
 
     run()
+
+
+# ---- IR shapes the planner does not know -------------------------------------------------
+
+
+def _devices() -> ir.Module:
+    return build_module(str(support.FIXTURES / f"{DEVICES}.h"),
+                        Options(include_dirs=(str(support.FIXTURES),)))
+
+
+def _with_layout(module: ir.Module, name: str,
+                 edit: Callable[[ir.Struct], tuple[ir.Field, ...]]) -> ir.Module:
+    """`module` with struct `name`'s layout replaced by what `edit` makes of the struct."""
+    structs = tuple(replace(s, layout=edit(s)) if s.name == name else s
+                    for s in module.structs)
+    return replace(module, structs=structs)
+
+
+@dataclass(frozen=True)
+class _LaterField(ir.Field):
+    """A field as a later IR might have it: with an attribute this planner never saw."""
+
+    path: str = ""
+
+
+@dataclass(frozen=True)
+class _LaterStruct(ir.Struct):
+    groups: tuple[str, ...] = ()
+
+
+def _attrs(node: object) -> dict[str, Any]:
+    return {f.name: getattr(node, f.name) for f in dataclasses.fields(node)}  # type: ignore[arg-type]
+
+
+def _declined(module: ir.Module) -> dict[str, str]:
+    return {st.name: st.reason for st in clegacy.plan(module).visited}
+
+
+def test_unknown_layout_entries_leave_the_state_to_the_visitors() -> None:
+    """Layout entries of shapes the IR may grow (a field named by a C path, padding with
+    no member behind it, a subsection over the parent's own members, an attribute this
+    planner does not know) make the specialized codec decline the state, and every state
+    that contains it; the rest keep theirs."""
+    module = _devices()
+    assert _declined(module) == {}
+    loc = module.struct("PITWire").location
+    u32 = module.struct("PITWire").field("channels0_irq_disabled").type
+    cases: dict[str, tuple[str, Callable[[ir.Struct], tuple[ir.Field, ...]]]] = {
+        "a C path": ("PITWire", lambda s: tuple(
+            replace(f, name="channels[0].irq_disabled") if f.name == "channels0_irq_disabled"
+            else f for f in s.layout or ())),
+        "padding without a member": ("TimersState", lambda s: (
+            *(s.layout or ()), ir.Field("pad_tail", "uint8_t [4]", None, loc, unused=4))),
+        "a subsection group": ("FWCfgWire", lambda s: (
+            *(s.layout or ()), ir.Field("cur_entry", "", None, loc,
+                                        subsection=ir.Subsection(1, 1, "has_dma")))),
+        "an unknown attribute": ("PCIDeviceWire", lambda s: tuple(
+            _LaterField(**{**_attrs(f), "path": "dev.version_id"}) if f.name == "version_id"
+            else f for f in s.layout or ())),
+        "an entry of another type": ("PCIBusWire", lambda s: tuple(
+            replace(f, type=u32) if f.name == "nirq" else f for f in s.layout or ())),
+    }
+    for what, (name, edit) in cases.items():
+        declined = _declined(_with_layout(module, name, edit))
+        expected = {name} if module.struct(name).state else set()
+        if name == "PCIDeviceWire":
+            expected = {"PIIX3Wire"}  # the state that contains it
+        assert set(declined) == expected, what
+        for state in expected:
+            assert "layout entry" in declined[state] or "has path set" in declined[state], what
+    # an attribute at its default is no new shape (entries and members alike)
+    same = replace(module, structs=tuple(
+        replace(s, fields=tuple(_LaterField(**_attrs(f)) for f in s.fields),
+                layout=tuple(_LaterField(**_attrs(f)) for f in s.layout or ()))
+        if s.name == "PCIDeviceWire" else s for s in module.structs))
+    assert _declined(same) == {}
+    later = replace(module, structs=tuple(
+        _LaterStruct(**{**_attrs(s), "groups": ("x",)}) if s.name == "TimersState" else s
+        for s in module.structs))
+    assert set(_declined(later)) == {"TimersState"}
+
+
+def test_declined_states_still_generate_and_say_why() -> None:
+    from vmgen.backends import c
+
+    module = _with_layout(_devices(), "TimersState", lambda s: (
+        *(s.layout or ()), ir.Field("pad_tail", "uint8_t [4]", None, s.location, unused=4)))
+    text = c.generate(module)["devices-visit.c"]
+    assert ("/* TimersState's legacy stream has no specialized codec (TimersState's layout "
+            "entry 'pad_tail' names no member): the visitors read and write it. */") in text
