@@ -180,7 +180,21 @@ CASE = r"""
             @PREPARE@
             memcpy(&b, &a, sizeof a);
             memcpy(&before, &a, sizeof a);
-            if (op == 'L') {
+            if (op == 'B') {
+                /* the same with BER records: the specialized DER/BER codec and the
+                 * visitors */
+                da = vmgen_der_load_@S@(&a, in, n);
+                vb = vmgen_visit_load_@S@(&b, in, n, &err);
+                error_free(err);
+                err = NULL;
+                if (vb) {
+                    fs = vmgen_der_save_@S@(&b, &fb, &fl);
+                    vs = vmgen_visit_save_@S@(&b, &vbuf, &vl, &err);
+                    error_free(err);
+                }
+                printf("%d %d %d %d ", da, vb, memcmp(&a, &b, sizeof a) == 0,
+                       memcmp(&a, &before, sizeof a) == 0);
+            } else if (op == 'L') {
                 /* both loads from the same destination; then both saves of what the
                  * visitors loaded */
                 da = vmgen_fast_load_@S@_legacy(&a, version, in, n);
@@ -209,8 +223,13 @@ CASE = r"""
                     rest += used;
                 }
                 sanitize_@S@(&b);
-                fs = vmgen_fast_save_@S@_legacy(&b, version, &fb, &fl);
-                vs = vmgen_visit_save_@S@_legacy(&b, version, &vbuf, &vl, &err);
+                if (op == 'D') {  /* saved as BER records */
+                    fs = vmgen_der_save_@S@(&b, &fb, &fl);
+                    vs = vmgen_visit_save_@S@(&b, &vbuf, &vl, &err);
+                } else {
+                    fs = vmgen_fast_save_@S@_legacy(&b, version, &fb, &fl);
+                    vs = vmgen_visit_save_@S@_legacy(&b, version, &vbuf, &vl, &err);
+                }
                 error_free(err);
                 printf("- - - - ");
             }
@@ -224,7 +243,9 @@ CASE = r"""
 def driver_source(module: ir.Module, stem: str) -> str:
     """Each stdin line `L STATE VERSION HEX` (load both ways, then save the visitors'
     object both ways) or `M STATE VERSION HEX OFF:BYTE...` (load, overwrite, save both
-    ways) prints `DA VB SAME UNCHANGED FASTSAVE VISITSAVE` (`-`: refused or not run)."""
+    ways) prints `DA VB SAME UNCHANGED FASTSAVE VISITSAVE` (`-`: refused or not run);
+    `B` and `D` do the same as L and M with BER records and the DER/BER codec's two
+    paths (the object of D is loaded from a legacy stream)."""
     out = [f'#include "{stem}-visit.h"', "#include <ctype.h>", "#include <stdbool.h>",
            "#include <stdio.h>", "#include <stdlib.h>", "#include <string.h>", HELPERS]
     cases = []
@@ -257,6 +278,7 @@ class Paths:
     py: ModuleType
     exe: Path
     specialized: set[str]
+    ber_specialized: set[str] = dataclasses.field(default_factory=set)
 
     def run(self, lines: list[str]) -> list[Outcome]:
         proc = subprocess.run([str(self.exe)], input="".join(x + "\n" for x in lines),
@@ -279,9 +301,10 @@ class Paths:
                 assert o.visit_loaded, ("the specialized loader took what the visitors "
                                         f"refused: {where}")
                 assert o.same_object, f"the two loaders stored different objects: {where}"
-            elif text.startswith("L "):
+            elif text[0] in "LB":
                 assert o.unchanged, f"a declining specialized loader changed the object: {where}"
-            if state in self.specialized:
+            specialized = self.ber_specialized if text[0] in "BD" else self.specialized
+            if state in specialized:
                 # same bytes, or both refuse: the specialized writer declines only what the
                 # visitors refuse
                 assert o.fast_saved == o.visit_saved, where
@@ -305,7 +328,8 @@ def build_paths(header: Path, out: Path, cc: str, specialized: set[str],
                             out / "paths", cc=cc, include=[out, *include],
                             extra=support.SANITIZE)
     py = support.import_module(out / f"{python_module(stem)}_asn1.py")
-    return Paths(stem, module, py, exe, specialized)
+    return Paths(stem, module, py, exe, specialized,
+                 {s.name for s in module.states if support.has_specialized_codec(module, s.name)})
 
 
 _paths: dict[str, Paths] = {}
@@ -687,8 +711,9 @@ def _random_header(structs: list[tuple[bool, list[int]]]) -> str:
                 min_size=1, max_size=3), st.data())
 def test_random_headers(structs: list[tuple[bool, list[int]]], data: st.DataObject) -> None:
     """Every member kind, in structs with and without a VMState layout: every state gets
-    the specialized codec, and both paths agree on valid, damaged and edited inputs
-    (clang, ASan and UBSan).  VMGEN_RANDOM_HEADERS=N runs N headers (default 8)."""
+    the specialized legacy codec, and both paths of each codec (legacy stream, DER/BER
+    records) agree on valid, damaged and edited inputs (clang, ASan and UBSan).
+    VMGEN_RANDOM_HEADERS=N runs N headers (default 8)."""
     import tempfile
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -706,10 +731,23 @@ def test_random_headers(structs: list[tuple[bool, list[int]]], data: st.DataObje
                   for bad in _sample(rng, _damaged(blob, rng), 200)]
         lines += [_line("M", state, version, blob, _edits(rng))
                   for state, version, blob in streams for _ in range(40)]
+        # BER: records of the newest version (the DER/BER codec's case) and edited objects
+        records = [(s.name, p.py.save(s.name, _fit(p.module, ir.StructRef(s.name), data.draw(
+            support.struct_strategy(p.module, s.name, const_zero=True))))) for s in p.module.states]
+        first_record = len(lines)
+        lines += [_line("B", state, 0, record) for state, record in records]
+        lines += [_line("B", state, 0, bad) for state, record in records
+                  for bad in _sample(rng, _damaged(record, rng), 200)]
+        lines += [_line("D", state, version, blob, _edits(rng))
+                  for state, version, blob in streams for _ in range(20)]
         outcomes = p.run(lines)
         p.check(lines, outcomes)
         for (state, version, blob), o in zip(streams, outcomes[:len(streams)], strict=True):
             assert o.fast_loaded and o.visit_saved == blob, (state, version, blob.hex())
+        at = first_record
+        for (state, record), o in zip(records, outcomes[at:at + len(records)], strict=True):
+            assert o.visit_saved == record, state
+            assert o.fast_loaded == (state in p.ber_specialized), state
 
 
 def test_arrays_in_anonymous_structs_in_arrays(tmp_path: Path) -> None:
