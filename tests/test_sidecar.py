@@ -269,11 +269,12 @@ REFUSALS = {
                        "dev.toml:2:25: error: invalid TOML: Unclosed inline table"),
     # unknown keys
     "unknown_struct_key": ("[Dev]\nstat = [1, 1]\n",
-                           "dev.toml:2:1: error: [Dev]: unknown key 'stat' (state, vmsd, fields)"),
+                           "dev.toml:2:1: error: [Dev]: unknown key 'stat' (state, vmsd, "
+                           "layout, subsections, fields)"),
     "unknown_field_key": ("[Dev.fields]\ncount = { ranges = [0, 1] }\n",
                           "dev.toml:2:1: error: Dev.count: unknown key 'ranges' "
                           "(case, equal, positive_le, range, since, size_is, skip, string, "
-                          "subsection, union, unused)"),
+                          "subsection, union, unused, visitor)"),
     # values of the wrong type
     "range_string": ("[Dev.fields]\ncount = { range = \"0..7\" }\n",
                      "dev.toml:2:1: error: 'range' = \"0..7\" does not say VMGEN_RANGE(lo, hi)"),

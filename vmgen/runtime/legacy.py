@@ -180,8 +180,27 @@ def _get_layout(t: Tables, type_name: str, r: Reader, path: str,
     """A struct in its VMState layout: its items in order, each count checked when read
     (before its array), then its subsections."""
     vmsd, items = t.layouts[type_name]
-    members = t.members[type_name]
     out: dict[str, Any] = {}
+    _get_items(t, type_name, items, r, path, version, out)
+    name = _subsection_at(r)
+    if name is not None and name.startswith(vmsd.encode()):
+        raise Error(f"{path}: subsection '{name.decode('ascii', 'replace')}' at offset "
+                    f"{r.pos} is not one of '{vmsd}' (unknown, or out of order)")
+    return out
+
+
+def _subsection_version(r: Reader, name: str, newest: int, minimum: int, where: str) -> int:
+    """Past the header of subsection `name` (found at the read position): its version."""
+    r.pos += 2 + len(name)
+    v = int.from_bytes(r.take(4, where), "big")
+    if not minimum <= v <= newest:
+        raise Error(f"{where}: subsection version {v}, this reader takes {minimum}..{newest}")
+    return v
+
+
+def _get_items(t: Tables, type_name: str, items: tuple[tuple[Any, ...], ...], r: Reader,
+               path: str, version: int, out: dict[str, Any]) -> None:
+    members = t.members[type_name]
     for item in items:
         kind, c_name = item[0], item[1]
         where = f"{path}.{c_name}"
@@ -189,15 +208,23 @@ def _get_layout(t: Tables, type_name: str, r: Reader, path: str,
             if item[3] is None or item[3] <= version:
                 r.take(item[2], where)
             continue
+        if kind == "group":  # a subsection of the struct's own members
+            _, _, name, newest, minimum, presence, inner = item
+            found = _subsection_at(r) == name.encode()
+            if found:
+                v = _subsection_version(r, name, newest, minimum, f"{path}.{name}")
+                _get_items(t, type_name, inner, r, path, v, out)
+            else:  # not sent: as a fresh device
+                for g in _group_fields(inner):
+                    out[g] = zero(t, members[g][2])
+            if presence is not None:
+                out[presence] = found
+            continue
         if kind == "subsection":
             _, _, name, newest, minimum, presence = item
             found = _subsection_at(r) == name.encode()
             if found:
-                r.pos += 2 + len(name)
-                v = int.from_bytes(r.take(4, where), "big")
-                if not minimum <= v <= newest:
-                    raise Error(f"{where}: subsection version {v}, this reader takes "
-                                f"{minimum}..{newest}")
+                v = _subsection_version(r, name, newest, minimum, where)
                 out[c_name] = get_struct(t, members[c_name][2][1], r, where, v)
             else:
                 out[c_name] = zero(t, members[c_name][2])  # not sent: as a fresh device
@@ -227,22 +254,35 @@ def _get_layout(t: Tables, type_name: str, r: Reader, path: str,
                             f"{version}, and Python has no device to take it from")
             count = out[count_name]
         out[c_name] = get(t, desc, r, where, version, count)
-    name = _subsection_at(r)
-    if name is not None and name.startswith(vmsd.encode()):
-        raise Error(f"{path}: subsection '{name.decode('ascii', 'replace')}' at offset "
-                    f"{r.pos} is not one of '{vmsd}' (unknown, or out of order)")
-    return out
+
+
+def _group_fields(items: tuple[tuple[Any, ...], ...]) -> list[str]:
+    return [item[1] for item in items if item[0] == "field"]
 
 
 def _put_layout(t: Tables, type_name: str, value: dict[str, Any], out: bytearray,
                 version: int) -> None:
-    _, items = t.layouts[type_name]
+    _put_items(t, type_name, t.layouts[type_name][1], value, out, version)
+
+
+def _put_items(t: Tables, type_name: str, items: tuple[tuple[Any, ...], ...],
+               value: dict[str, Any], out: bytearray, version: int) -> None:
     members = t.members[type_name]
     for item in items:
         kind, c_name = item[0], item[1]
         if kind == "unused":
             if item[3] is None or item[3] <= version:
                 out += bytes(item[2])
+            continue
+        if kind == "group":
+            _, _, name, newest, _, presence, inner = item
+            if presence is None:
+                raise Error(f"{type_name}: a C function decides whether subsection "
+                            f"'{name}' is sent; Python cannot")
+            if value[presence]:
+                raw = name.encode()
+                out += bytes([SUBSECTION, len(raw)]) + raw + newest.to_bytes(4, "big")
+                _put_items(t, type_name, inner, value, out, newest)
             continue
         if kind == "subsection":
             _, _, name, newest, _, presence = item
