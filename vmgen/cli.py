@@ -57,7 +57,7 @@ on disk.
 
 
 def _add_input_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("-o", "--output-dir", default=".", metavar="OUTDIR",
+    p.add_argument("-o", "--output-dir", default=None, metavar="OUTDIR",
                    help="where the generated files go (default: the current folder)")
     p.add_argument("-I", dest="include_dirs", action="append", default=[], metavar="DIR",
                    help="add DIR to the preprocessor's include path (repeatable)")
@@ -118,6 +118,12 @@ def build_parser() -> argparse.ArgumentParser:
     _add_input_options(c)
     c.add_argument("--baseline", default="HEAD", metavar="REV",
                    help="git revision holding the committed schemas (default: HEAD)")
+    c.add_argument("--vmstate", metavar="DUMP.json",
+                   help="QEMU's description of its devices (qemu-system-* -dump-vmstate "
+                   "output, or a migration stream, whose JSON description is read): fail, at "
+                   "the member's file:line, where a device state's legacy layout (VMGEN_VMSD) "
+                   "differs from QEMU's table of that VMState in name, order, size, type, "
+                   "version or subsections.  Without -o, only this check runs")
 
     k = sub.add_parser(
         "compat", help="compare two wire schemas (STEM.vmgen.json): compatible or breaking",
@@ -400,7 +406,7 @@ def _generate(args: argparse.Namespace) -> int:
     if done is None:
         return 1
     results, outputs = done
-    outdir = Path(args.output_dir)
+    outdir = Path(args.output_dir or ".")
     write_all(outdir, outputs)
     if args.depfile:
         from vmgen.driver.depfile import depfile
@@ -424,8 +430,12 @@ def _check(args: argparse.Namespace) -> int:
     if done is None:
         return 1
     results, outputs = done
-    outdir = Path(args.output_dir)
     failed = False
+    if args.vmstate:
+        failed = not _check_vmstate(args.vmstate, results)
+        if args.output_dir is None:
+            return 1 if failed else 0
+    outdir = Path(args.output_dir or ".")
     for name, text in outputs.items():
         path = outdir / name
         try:
@@ -455,6 +465,28 @@ def _check(args: argparse.Namespace) -> int:
             print(change.format(), file=sys.stderr if change.breaking else sys.stdout)
             failed = failed or change.breaking
     return 1 if failed else 0
+
+
+def _check_vmstate(source: str, results: list[Generated]) -> bool:
+    """The layouts of `results` against QEMU's description in `source` (printed)."""
+    from vmgen.diagnostics import format_all
+    from vmgen.tools import vmstate
+
+    try:
+        descs = vmstate.read_descriptions(source)
+    except vmstate.DescError as exc:
+        print(exc, file=sys.stderr)
+        return False
+    problems = [d for r in results
+                for d in vmstate.check_module(r.module, descs, Path(source).name)]
+    if problems:
+        print(format_all(problems), file=sys.stderr)
+        return False
+    states = sum(1 for r in results for s in r.module.structs
+                 if s.state is not None and s.vmsd is not None)
+    print(f"vmgen check: {states} VMState layout{'s' if states != 1 else ''} equal "
+          f"{Path(source).name}'s")
+    return True
 
 
 def _baseline(path: Path, rev: str) -> str | None:
@@ -544,7 +576,7 @@ def _runtime(args: argparse.Namespace) -> int:
     from vmgen.driver.pipeline import runtime_files
     from vmgen.resources import RUNTIME_FILES, runtime_dir
 
-    outdir = Path(args.output_dir)
+    outdir = Path(args.output_dir or ".")
     if args.list:
         print("\n".join(str(outdir / name) for name in RUNTIME_FILES))
         return 0
