@@ -203,7 +203,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="-dump-vmstate output has no field types and no array lengths, so it cannot "
         "give a byte-exact layout on its own: import from a stream, and give the dump for "
         "what the stream does not say.")
-    imp.add_argument("--from", dest="source", required=True, metavar="STREAM.mig",
+    imp.add_argument("--from", dest="source", metavar="STREAM.mig",
                      help="a migration stream QEMU saved (its JSON description is read)")
     imp.add_argument("--dump-vmstate", metavar="DUMP.json",
                      help="qemu-system-* -dump-vmstate output of the same QEMU: each device's "
@@ -212,8 +212,33 @@ def build_parser() -> argparse.ArgumentParser:
     imp.add_argument("--device", action="append", default=[], metavar="NAME",
                      help="only this device, by VMState name or section idstr (repeatable); "
                      "then a device that cannot be imported is an error")
-    imp.add_argument("-o", "--output-dir", default=".", metavar="OUTDIR",
-                     help="where to write the headers (default: the current folder)")
+    imp.add_argument("-o", "--output-dir", default=None, metavar="OUT",
+                     help="where to write the headers (default: the current folder); with "
+                     "--struct, the annotations file (default: STRUCT.toml)")
+    adopt = imp.add_argument_group(
+        "a device's own struct",
+        "With --struct, write instead the annotations file (TOML) that maps the device's "
+        "own C struct onto QEMU's description of --device (from --from and/or "
+        "--dump-vmstate): the member of each described field, the order, what is "
+        "skipped, versions, counts, padding, timers and other host types, subsections "
+        "with their predicates.  It is generated and compared with the description before "
+        "it is written; what cannot be mapped is reported at the member's file:line and "
+        "nothing is written.")
+    adopt.add_argument("--struct", metavar="FILE:STRUCT",
+                       help="the device's struct (typedef name or tag) in FILE, a header or "
+                       "the device's .c file")
+    adopt.add_argument("-I", dest="include_dirs", action="append", default=[], metavar="DIR",
+                       help="the build's include path for FILE (repeatable)")
+    adopt.add_argument("-D", dest="defines", action="append", default=[],
+                       metavar="NAME[=VALUE]", help="the build's macros for FILE (repeatable)")
+    adopt.add_argument("--cc", default="", metavar="COMMAND",
+                       help="the C compiler used as preprocessor (default: $CC, else cc)")
+    adopt.add_argument("--count", action="append", default=[], metavar="ARRAY=FIELD",
+                       help="the member that counts a variable array (when the stream's "
+                       "values do not tell)")
+    adopt.add_argument("--needed", action="append", default=[], metavar="SUBSECTION=FUNCTION",
+                       help="the function bool f(void *) that decides whether a subsection "
+                       "is sent (when no single function of FILE has its name in its own)")
     return parser
 
 
@@ -337,6 +362,13 @@ def _import_command(args: argparse.Namespace) -> int:
     from vmgen.tools import stream as st
     from vmgen.tools.importer import ImportFailure, dump_versions, import_devices
 
+    if args.struct:
+        return _adopt_command(args)
+    if not args.source:
+        print("vmgen import: give --from STREAM.mig (a dump alone has no field types or "
+              "array lengths; with --struct, the struct gives them)", file=sys.stderr)
+        return 1
+    args.output_dir = args.output_dir or "."
     try:
         versions = None
         if args.dump_vmstate:
@@ -361,6 +393,78 @@ def _import_command(args: argparse.Namespace) -> int:
               f"(version {h.version})")
     for note in outcome.skipped:
         print(f"vmgen import: left out {note}", file=sys.stderr)
+    return 0
+
+
+def _adopt_command(args: argparse.Namespace) -> int:
+    """``vmgen import --struct FILE:STRUCT``: the annotations file of a device's own struct."""
+    from vmgen.diagnostics import VmgenError, format_all
+    from vmgen.driver.output import write_if_changed
+    from vmgen.frontend.source import Options
+    from vmgen.runtime import qevm
+    from vmgen.tools import adopt, vmstate
+    from vmgen.tools import stream as st
+
+    path, sep, struct = args.struct.rpartition(":")
+    pairs: dict[str, dict[str, str]] = {}
+    for option, given in (("--count", args.count), ("--needed", args.needed)):
+        pairs[option] = {}
+        for text in given:
+            key, eq, value = text.partition("=")
+            if not eq or not key or not value:
+                print(f"vmgen import: {option} '{text}': expected NAME=VALUE", file=sys.stderr)
+                return 1
+            pairs[option][key] = value
+    if not sep or not path or not struct:
+        print(f"vmgen import: --struct '{args.struct}': expected FILE:STRUCT", file=sys.stderr)
+        return 1
+    if len(args.device) != 1 or not (args.source or args.dump_vmstate):
+        print("vmgen import --struct: name the device with one --device NAME and give "
+              "QEMU's description (--from STREAM.mig and/or --dump-vmstate DUMP.json)",
+              file=sys.stderr)
+        return 1
+    name = args.device[0]
+    try:
+        stream_desc, values = None, None
+        if args.source:
+            with st.opened(args.source) as given:
+                stream = st.parse_input(args.source, given.data)
+                for r in stream.records:
+                    if isinstance(r, qevm.Section) and r.device is not None and \
+                            name in (r.name, r.device.layout.vmsd_name):
+                        stream_desc = vmstate.from_stream(r.device.layout)
+                        values = qevm.fields(r.device.layout, stream.body(r))
+                        break
+            if stream_desc is None:
+                raise vmstate.DescError(f"{st.display(args.source)}: no section or VMState "
+                                        f"named '{name}'")
+        desc = stream_desc
+        if args.dump_vmstate:
+            dumped = vmstate.from_dump(Path(args.dump_vmstate).read_bytes(), args.dump_vmstate)
+            vmsd = stream_desc.name if stream_desc is not None else name
+            d = dumped.get(vmsd)
+            if d is None:
+                raise vmstate.DescError(f"{args.dump_vmstate}: no VMState named '{vmsd}'")
+            desc = vmstate.merged(stream_desc, d) if stream_desc is not None else d
+        assert desc is not None
+        sources = [Path(x).name for x in (args.source, args.dump_vmstate) if x]
+        options = Options(tuple(args.include_dirs), tuple(args.defines), args.cc)
+        done = adopt.adopt(path, struct, options, desc, values, pairs["--count"],
+                           pairs["--needed"], " and ".join(sources))
+    except (st.CommandError, qevm.StreamError, vmstate.DescError) as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    except adopt.AdoptError as exc:
+        print(format_all(exc.diagnostics), file=sys.stderr)
+        return 1
+    except VmgenError as exc:
+        print(format_all(exc.diagnostics), file=sys.stderr)
+        return 1
+    out = Path(args.output_dir or f"{struct}.toml")
+    write_if_changed(out, done.text)
+    for note in done.notes:
+        print(f"vmgen import: {note}", file=sys.stderr)
+    print(f"{out}: {struct} serves VMState '{desc.name}' (version {desc.version})")
     return 0
 
 
