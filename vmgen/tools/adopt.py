@@ -370,8 +370,8 @@ class Adopter:
                     return None
                 found = current.members.get(member)
                 if found is None:
-                    self.fail(current.location, f"QEMU's field '{name}' has no member "
-                              f"'{member}' in '{current.name}' to travel in")
+                    self.fail(current.location, f"QEMU's field '{name}': '{current.name}' "
+                              f"has no member '{member}'")
                     return None
                 ctype, loc = found
             else:
