@@ -430,3 +430,34 @@ def test_import_struct_from_the_dump_alone(dump: Path, tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     assert out.read_text().split("\n", 1)[1] == \
         (GOLDEN / "hpet.toml").read_text().split("\n", 1)[1]
+
+
+def test_visitor_macro_and_annotations_file_say_the_same(tmp_path: Path) -> None:
+    """VMGEN_VISITOR in the header and `visitor` in the annotations file generate the
+    same code."""
+    base = """\
+#include <stdint.h>
+#include "vmgen.h"
+
+typedef struct VMGEN_STATE(1, 1) VMGEN_VMSD("dev") Dev {
+    uint8_t *config%s;
+    uint32_t mode;
+} Dev;
+"""
+    for name, annotation, toml in (
+            ("macro", " VMGEN_VISITOR(pci_config, bytes(256))", ""),
+            ("file", "", '[Dev.fields]\nconfig = { visitor = ["pci_config", "bytes(256)"] }\n')):
+        d = tmp_path / name
+        d.mkdir()
+        (d / "dev.h").write_text(base % annotation)
+        args = ["generate", "-o", str(d / "out"), "dev.h"]
+        if toml:
+            (d / "dev.toml").write_text(toml)
+            args[1:1] = ["--annotations", "dev.toml"]
+        proc = support.run_vmgen(*args, cwd=d)
+        assert proc.returncode == 0, proc.stderr
+    for out in sorted((tmp_path / "macro" / "out").iterdir()):
+        assert out.read_text() == (tmp_path / "file" / "out" / out.name).read_text(), out.name
+    header = (tmp_path / "macro" / "out" / "dev-visit.h").read_text()
+    assert ("bool visit_type_pci_config(Visitor *v, const char *name, uint8_t * *obj, "
+            "Error **errp);") in header

@@ -222,7 +222,7 @@ class Sidecar:
         what = f"[{struct}] {keys[-1]}" if len(keys) == 2 else f"[{struct}] subsection layout"
         if not isinstance(value, list) or not value:
             raise VmgenError.at(loc, f"{what} must be a non-empty list of member names, "
-                                "member paths (\"a[0].b\") and {{ unused = N }} tables")
+                                "member paths (\"a[0].b\") and { unused = N } tables")
         entries = []
         for item in value:
             if isinstance(item, str) and _PATH.fullmatch(item):
@@ -237,7 +237,7 @@ class Sidecar:
                     entries.append(LayoutEntry(None, loc, n, since))
                     continue
             raise VmgenError.at(loc, f"{what}: {_toml(item)} is neither a member name, a "
-                                "member path (\"a[0].b\") nor {{ unused = N, since = V }} "
+                                "member path (\"a[0].b\") nor { unused = N, since = V } "
                                 "with N > 0")
         return tuple(entries)
 
