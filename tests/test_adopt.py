@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -461,3 +462,43 @@ typedef struct VMGEN_STATE(1, 1) VMGEN_VMSD("dev") Dev {
     header = (tmp_path / "macro" / "out" / "dev-visit.h").read_text()
     assert ("bool visit_type_pci_config(Visitor *v, const char *name, uint8_t * *obj, "
             "Error **errp);") in header
+
+
+def _walkthrough() -> list[tuple[str, str]]:
+    """The README's adoption walk-through: (command, its output) of every `$ ` line of
+    the shell blocks in the section."""
+    text = (Path(__file__).parent.parent / "README.md").read_text()
+    section = text.split("## Adopting a device from its own struct", 1)[1].split("\n## ", 1)[0]
+    steps: list[tuple[str, str]] = []
+    for lang, block in re.findall(r"^```(\w*)\n(.*?)^```$", section, re.S | re.M):
+        if lang:  # C, not a shell session
+            continue
+        for chunk in re.split(r"^\$ ", block, flags=re.M)[1:]:
+            command, _, output = chunk.partition("\n")
+            steps.append((command, output))
+    return steps
+
+
+def test_readme_walkthrough_is_what_the_commands_print(
+        qemu_stream: Callable[[str], Path], dump: Path, tmp_path: Path) -> None:
+    """Every command of the README's walk-through, run in a folder holding
+    fixtures/adopt, a fresh `-M pc` stream and dump, prints exactly what the README
+    shows (stdout, then stderr)."""
+    import sys
+
+    steps = _walkthrough()
+    assert [c.split()[0] for c, _ in steps] == ["vmgen", "cat", "vmgen", "vmgen", "sed", "vmgen"]
+    work = tmp_path / "work"
+    shutil.copytree(ADOPT, work)
+    shutil.copy(qemu_stream("pc"), work / "vm.mig")
+    shutil.copy(dump, work / "dump.json")
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "vmgen").write_text(f'#!/bin/sh\nexec {sys.executable} -m vmgen "$@"\n')
+    (bin_dir / "vmgen").chmod(0o755)
+    env = {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}",
+           "PYTHONPATH": str(Path(__file__).parent.parent)}
+    for command, expected in steps:
+        proc = subprocess.run(["bash", "-c", command], cwd=work, capture_output=True,
+                              text=True, env=env, check=False, timeout=120)
+        assert proc.stdout + proc.stderr == expected, command
