@@ -36,6 +36,7 @@ from vmgen.runtime.tables import (
     Member,
     State,
     Tables,
+    settle_aliases,
 )
 
 
@@ -99,7 +100,24 @@ class Codec:
             state = None
         if state is None:
             state = self._load_generic(struct_name, data)
+        if self.tables.aliases:
+            self._settle(self.tables.states[struct_name][1], state)
         return state
+
+    def _settle(self, type_name: str, value: Any) -> None:
+        """Member paths and the members they reach hold one value after a load, as in
+        C (the one later in the record wins), in this struct and the structs in it."""
+        t = self.tables
+        if not isinstance(value, dict) or type_name not in t.structs:
+            return
+        for c_name, _, desc, _, _ in t.structs[type_name]:
+            inner = desc[3] if desc[0] == "list" else desc
+            if inner[0] == "struct" and c_name in value:
+                items = value[c_name] if desc[0] == "list" else [value[c_name]]
+                for item in items:
+                    self._settle(inner[1], item)
+        if type_name in t.aliases:
+            settle_aliases(t, type_name, value, [m[0] for m in t.structs[type_name]])
 
     def _save_fast(self, struct_name: str, state: Any, version: Any) -> bytes | None:
         """The direct writer alone (for tests): bytes, None, or an exception."""

@@ -16,7 +16,7 @@ from typing import Any
 
 from vmgen.runtime.cview import selector_value
 from vmgen.runtime.floats import float32_bits, float32_value, float64_bits, float64_value
-from vmgen.runtime.tables import NEWEST, Descriptor, Error, Tables
+from vmgen.runtime.tables import NEWEST, Descriptor, Error, Tables, settle_aliases
 
 LEGACY = 1
 BER = 2
@@ -182,6 +182,8 @@ def _get_layout(t: Tables, type_name: str, r: Reader, path: str,
     vmsd, items = t.layouts[type_name]
     out: dict[str, Any] = {}
     _get_items(t, type_name, items, r, path, version, out)
+    if type_name in t.aliases:
+        settle_aliases(t, type_name, out, _stored(items))
     name = _subsection_at(r)
     if name is not None and name.startswith(vmsd.encode()):
         raise Error(f"{path}: subsection '{name.decode('ascii', 'replace')}' at offset "
@@ -254,6 +256,12 @@ def _get_items(t: Tables, type_name: str, items: tuple[tuple[Any, ...], ...], r:
                             f"{version}, and Python has no device to take it from")
             count = out[count_name]
         out[c_name] = get(t, desc, r, where, version, count)
+
+
+def _stored(items: tuple[tuple[Any, ...], ...]) -> list[str]:
+    """The members a layout stores, in the order it stores them."""
+    return [n for item in items for n in (_stored(item[6]) if item[0] == "group"
+                                          else [item[1]])]
 
 
 def _group_fields(items: tuple[tuple[Any, ...], ...]) -> list[str]:

@@ -112,6 +112,8 @@ def _vmstate_entry(module: ir.Module, s: ir.Struct, f: ir.Field) -> list[str]:
         if t.c_type is not None:  # VMGEN_VISITOR: QEMU's custom VMStateInfo
             return [f"{{ .name = \"{f.name}\", .version_id = {f.since or 0}, "
                     f".info = &vmstate_info_{t.name} }}, /* visit_type_{t.name}() */"]
+        if t.name == "QEMUTimer" and t.pointer and isinstance(t.wire, ir.IntType):
+            return [f"VMSTATE_TIMER_PTR{v}, /* visit_type_QEMUTimer() */"]
         t = t.wire
     if f.const and isinstance(t, ir.IntType):
         return [f"VMSTATE_{_vm_int(t)}_EQUAL({name}, {owner}, NULL),"]
