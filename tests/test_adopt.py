@@ -555,3 +555,20 @@ def test_c_and_python_agree_on_edited_sections(
         assert py.save(state, value) == ber
         if name == "i8254":  # no subsection a C function decides
             assert py.save_legacy(state, value, section.version_id) == legacy
+
+
+@pytest.mark.parametrize("name", list(DEVICES))
+def test_adopted_code_compiles_with_each_compiler(
+        name: str, adopted: Callable[[str], Adopted]) -> None:
+    """The driver above is built with gcc; the same code compiles warning-free with clang."""
+    done = adopted(name)
+    stem = Path(done.device.file).stem
+    sources = [done.out / "driver.c", ADOPT / "host-visitors.c"]
+    if not done.device.file.endswith(".c"):
+        sources.append(done.out / f"{stem}-visit.c")
+    for cc in support.compilers():
+        for source in sources:
+            cmd = [cc, *support.CFLAGS, "-c", "-I", str(done.out), "-I", str(ADOPT), "-I",
+                   str(INCLUDE), str(source), "-o", str(done.out / f"{source.stem}-{cc}.o")]
+            proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+            assert proc.returncode == 0, proc.stderr
