@@ -22,6 +22,7 @@ class's methods; ``Error``, ``same``, ``negotiate``, ``encode_offer``, ``decode_
 from __future__ import annotations
 
 import copy
+from collections.abc import Mapping
 from typing import Any
 
 from vmgen.runtime import cview, legacy
@@ -203,8 +204,14 @@ class Codec:
     # ---- the legacy VMState stream ------------------------------------------------------
 
     def save_legacy(self, struct_name: str, state: dict[str, Any],
-                    version: int | None = None) -> bytes:
-        """The legacy VMState stream of `state` as data of `version` (default: the newest)."""
+                    version: int | None = None,
+                    needed: Mapping[str, bool] | None = None) -> bytes:
+        """The legacy VMState stream of `state` as data of `version` (default: the newest).
+        `needed`: subsection name -> whether to send it, for subsections a C function
+        decides (a `present` set from load_legacy says what a stream held)."""
+        if needed is not None:
+            with legacy.subsections(needed=needed):
+                return self._save_legacy(struct_name, state, version, True)
         return self._save_legacy(struct_name, state, version, True)
 
     def _save_legacy_reference(self, struct_name: str, state: dict[str, Any],
@@ -233,8 +240,16 @@ class Codec:
         legacy.put_struct(t, state_type, state, out, version)
         return bytes(out)
 
-    def load_legacy(self, struct_name: str, data: bytes, version: int) -> dict[str, Any]:
-        """The state in legacy stream data of `version` (VMState's version rules apply)."""
+    def load_legacy(self, struct_name: str, data: bytes, version: int,
+                    present: set[str] | None = None) -> dict[str, Any]:
+        """The state in legacy stream data of `version` (VMState's version rules apply);
+        the name of each subsection found is added to `present`, when given."""
+        if present is not None:
+            found: set[str] = set()
+            with legacy.subsections(present=found):
+                state = self._load_legacy(struct_name, data, version, True)
+            present |= found
+            return state
         return self._load_legacy(struct_name, data, version, True)
 
     def _load_legacy_reference(self, struct_name: str, data: bytes,

@@ -11,7 +11,9 @@ says the version.
 from __future__ import annotations
 
 import struct
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 from vmgen.runtime.cview import selector_value
@@ -166,6 +168,39 @@ def get_struct(t: Tables, type_name: str, r: Reader, path: str, version: int) ->
 
 SUBSECTION = 0x05
 
+# During one save_legacy/load_legacy call: which subsections decided by a C function
+# (`needed(opaque)`, which Python cannot call) to send, by name; the names of the
+# subsections a load found.
+_NEEDED: ContextVar[Mapping[str, bool] | None] = ContextVar("vmgen_needed", default=None)
+_PRESENT: ContextVar[set[str] | None] = ContextVar("vmgen_present", default=None)
+
+
+@contextmanager
+def subsections(needed: Mapping[str, bool] | None = None,
+                present: set[str] | None = None) -> Iterator[None]:
+    """Within it, saves send a subsection a C function decides when `needed[name]`
+    says so, and loads add the name of each subsection they find to `present`."""
+    a, b = _NEEDED.set(needed), _PRESENT.set(present)
+    try:
+        yield
+    finally:
+        _NEEDED.reset(a)
+        _PRESENT.reset(b)
+
+
+def _decided(type_name: str, name: str) -> bool:
+    needed = _NEEDED.get()
+    if needed is None or name not in needed:
+        raise Error(f"{type_name}: a C function decides whether subsection '{name}' is "
+                    "sent; Python cannot (say it with save_legacy(..., needed={name: bool}))")
+    return bool(needed[name])
+
+
+def _found(name: str) -> None:
+    present = _PRESENT.get()
+    if present is not None:
+        present.add(name)
+
 
 def _subsection_at(r: Reader) -> bytes | None:
     """The name of the subsection header at the read position, if there is one."""
@@ -214,6 +249,7 @@ def _get_items(t: Tables, type_name: str, items: tuple[tuple[Any, ...], ...], r:
             _, _, name, newest, minimum, presence, inner = item
             found = _subsection_at(r) == name.encode()
             if found:
+                _found(name)
                 v = _subsection_version(r, name, newest, minimum, f"{path}.{name}")
                 _get_items(t, type_name, inner, r, path, v, out)
             else:  # not sent: as a fresh device
@@ -226,6 +262,7 @@ def _get_items(t: Tables, type_name: str, items: tuple[tuple[Any, ...], ...], r:
             _, _, name, newest, minimum, presence = item
             found = _subsection_at(r) == name.encode()
             if found:
+                _found(name)
                 v = _subsection_version(r, name, newest, minimum, where)
                 out[c_name] = get_struct(t, members[c_name][2][1], r, where, v)
             else:
@@ -284,20 +321,14 @@ def _put_items(t: Tables, type_name: str, items: tuple[tuple[Any, ...], ...],
             continue
         if kind == "group":
             _, _, name, newest, _, presence, inner = item
-            if presence is None:
-                raise Error(f"{type_name}: a C function decides whether subsection "
-                            f"'{name}' is sent; Python cannot")
-            if value[presence]:
+            if _decided(type_name, name) if presence is None else value[presence]:
                 raw = name.encode()
                 out += bytes([SUBSECTION, len(raw)]) + raw + newest.to_bytes(4, "big")
                 _put_items(t, type_name, inner, value, out, newest)
             continue
         if kind == "subsection":
             _, _, name, newest, _, presence = item
-            if presence is None:
-                raise Error(f"{type_name}.{c_name}: a C function decides whether this "
-                            "subsection is sent; Python cannot")
-            if value[presence]:
+            if _decided(f"{type_name}.{c_name}", name) if presence is None else value[presence]:
                 raw = name.encode()
                 out += bytes([SUBSECTION, len(raw)]) + raw + newest.to_bytes(4, "big")
                 put_struct(t, members[c_name][2][1], value[c_name], out, newest)
