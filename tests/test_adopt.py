@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from tests import qemu, support
@@ -600,3 +600,60 @@ def test_adopted_code_compiles_with_each_compiler(
                    str(INCLUDE), str(source), "-o", str(done.out / f"{source.stem}-{cc}.o")]
             proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
             assert proc.returncode == 0, proc.stderr
+
+
+@settings(max_examples=25, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_import_struct_answers_any_description_with_a_mapping_or_diagnostics(
+        data: st.DataObject, qemu_stream: Callable[[str], Path], dump: Path) -> None:
+    """QEMU's description of i8254 or hpet, edited (a field renamed, resized, dropped,
+    moved, given another version or type): the import either maps it (and then the
+    generated layout equals the edited description: adopt() checks it) or reports
+    diagnostics at a place; it never fails otherwise."""
+    from dataclasses import replace
+
+    from vmgen.frontend.source import Options
+    from vmgen.tools import adopt, vmstate
+
+    name = data.draw(st.sampled_from(["i8254", "hpet"]))
+    device = DEVICES[name]
+    stream = qevm.parse(qemu_stream("pc").read_bytes())
+    section = _section(stream, name)
+    assert section.device is not None
+    desc = vmstate.merged(vmstate.from_stream(section.device.layout),
+                          vmstate.from_dump(dump.read_bytes(), "dump.json")[name])
+    values = qevm.fields(section.device.layout, stream.body(section))
+    fields = list(desc.fields)
+    for _ in range(data.draw(st.integers(1, 3))):
+        i = data.draw(st.integers(0, len(fields) - 1))
+        how = data.draw(st.sampled_from(["rename", "size", "drop", "move", "version",
+                                         "type"]))
+        f = fields[i]
+        if how == "rename":
+            fields[i] = replace(f, name=data.draw(st.sampled_from(
+                ["isr", "channels", "nope", "channels[7].mode", "timer.tn", "config"])))
+        elif how == "size":
+            fields[i] = replace(f, size=data.draw(st.sampled_from([0, 1, 2, 3, 8, 256])))
+        elif how == "drop" and len(fields) > 1:
+            del fields[i]
+        elif how == "move":
+            fields.insert(data.draw(st.integers(0, len(fields) - 1)), fields.pop(i))
+        elif how == "version":
+            fields[i] = replace(f, version=data.draw(st.integers(0, 5)))
+        else:
+            fields[i] = replace(f, type=data.draw(st.sampled_from(
+                ["uint16", "int32 le", "timer", "buffer", "pci config", "uint8 equal", None])))
+    edited = replace(desc, fields=tuple(fields))
+    try:
+        done = adopt.adopt(str(ADOPT / device.file), device.state,
+                           Options(include_dirs=(str(INCLUDE),)), edited, values, {}, {},
+                           "edited")
+    except adopt.AdoptError as exc:
+        event("diagnostics")
+        assert exc.diagnostics
+        for d in exc.diagnostics:
+            assert d.severity == "error" and d.message, d
+        return
+    event("mapped")
+    assert done.text.startswith("# vmgen import --struct")
