@@ -201,8 +201,9 @@ def build_parser() -> argparse.ArgumentParser:
         "byte.  A device whose section vmgen cannot carry (an old-style section without "
         "VMState) is listed on stderr and left out.",
         epilog="-dump-vmstate output has no field types and no array lengths, so it cannot "
-        "give a byte-exact layout on its own: import from a stream, and give the dump for "
-        "what the stream does not say.")
+        "give a byte-exact header on its own: import from a stream, and give the dump for "
+        "what the stream does not say.  With --struct the struct gives types and lengths: "
+        "the dump alone will do (a variable array's count is then named with --count).")
     imp.add_argument("--from", dest="source", metavar="STREAM.mig",
                      help="a migration stream QEMU saved (its JSON description is read)")
     imp.add_argument("--dump-vmstate", metavar="DUMP.json",
