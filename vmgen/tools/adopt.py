@@ -96,7 +96,8 @@ class CModel:
     def __init__(self, ast: c_ast.FileAST, fold: Any) -> None:
         self.typedefs: dict[str, c_ast.Node] = {}
         self.tags: dict[str, c_ast.Struct] = {}
-        self.typedef_of: dict[int, str] = {}
+        self.typedef_of: dict[int, str] = {}  # id(struct definition) -> its typedef name
+        self.tag_typedef: dict[str, str] = {}  # struct tag -> a typedef name of it
         self.functions: list[tuple[str, bool]] = []  # (name, is bool f(void *))
         self.fold = fold
         self.structs: dict[int, CStruct] = {}
@@ -113,9 +114,8 @@ class CModel:
                 self._tag(inner)
                 if inner.decls is not None:
                     self.typedef_of.setdefault(id(inner), ext.name)
-                elif inner.name is not None:
-                    self.typedef_of.setdefault(id(("tag", inner.name)), ext.name)
-                    self._alias_tag(inner.name, ext.name)
+                elif inner.name is not None:  # typedef struct T T; before or after struct T {...}
+                    self.tag_typedef.setdefault(inner.name, ext.name)
             return
         if isinstance(ext, c_ast.Decl):
             t = ext.type
@@ -125,13 +125,6 @@ class CModel:
                 self._tag(t)
             elif isinstance(t, c_ast.TypeDecl) and isinstance(t.type, c_ast.Struct):
                 self._tag(t.type)
-
-    _tag_alias: dict[str, str]
-
-    def _alias_tag(self, tag: str, name: str) -> None:
-        if not hasattr(self, "_tag_alias"):
-            self._tag_alias = {}
-        self._tag_alias.setdefault(tag, name)
 
     def _tag(self, node: c_ast.Struct) -> None:
         if node.decls is not None and node.name is not None:
@@ -151,7 +144,7 @@ class CModel:
     def name_of(self, node: c_ast.Struct) -> str:
         named = self.typedef_of.get(id(node))
         if named is None and node.name is not None:
-            named = getattr(self, "_tag_alias", {}).get(node.name)
+            named = self.tag_typedef.get(node.name)
         return named or node.name or "<anonymous>"
 
     def struct(self, node: c_ast.Struct) -> CStruct:
