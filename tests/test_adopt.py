@@ -84,19 +84,7 @@ static void setup(@STATE@ *obj)
     @SETUP@
 }
 
-static size_t unhex(const char *hex, uint8_t *out)
-{
-    size_t n = strlen(hex) / 2;
-
-    for (size_t i = 0; i < n; i++) {
-        unsigned byte;
-
-        sscanf(hex + 2 * i, "%2x", &byte);
-        out[i] = (uint8_t)byte;
-    }
-    return n;
-}
-
+@UNHEX@
 static void put_hex(const char *tag, const uint8_t *buf, size_t len)
 {
     printf(" %s ", tag);
@@ -200,7 +188,7 @@ def adopted(qemu_stream: Callable[[str], Path], dump: Path,
             assert proc.returncode == 0, proc.stderr
         stem = Path(device.file).stem
         is_c = device.file.endswith(".c")
-        text = (_DRIVER.replace("@FILE@", device.file)
+        text = (_DRIVER.replace("@UNHEX@", support.C_UNHEX).replace("@FILE@", device.file)
                 .replace("@VISIT@", f"{stem}-visit.{'c' if is_c else 'h'}")
                 .replace("@STATE@", device.state).replace("@SETUP@", device.setup)
                 .replace("@POKE@", device.poke))
