@@ -193,7 +193,7 @@ def test_small_stream_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) ->
 
 def test_stdin(tmp_path: Path) -> None:
     """From stdin ('-'): read in memory, bodies written from memory (no file to copy
-    from in the kernel); the same BER as from the file."""
+    from); the same BER as from the file."""
     data = small_stream()
     mig, ber, ber2, back = (tmp_path / n for n in ("s.mig", "a.ber", "b.ber", "back.mig"))
     mig.write_bytes(data)
@@ -440,6 +440,42 @@ def test_ram_encoded_pages() -> None:
         with pytest.raises(StreamError) as err:
             qevm.parse(ram_stream([record]))
         assert str(err.value) == f"section 'ram' (instance 0, id 2) at offset 108: {message}"
+
+
+def _checked(data: bytes, size: int) -> tuple[list[qevm.Record] | str, bytes]:
+    """qevm.check of `data` through a window of `size` bytes: its records (or its error)
+    and what its sink received."""
+    out = bytearray()
+
+    def fill(view: memoryview, at: int) -> None:
+        view[:] = data[at:at + len(view)]
+
+    window = qevm.Window(len(data), fill, out.extend, size=size)
+    try:
+        return qevm.check(window, lambda start, end: data[start:end]), bytes(out)
+    except StreamError as exc:
+        return str(exc), bytes(out)
+
+
+@pytest.mark.parametrize("size", [1, 100, 4200, 1 << 20])
+def test_checked_through_a_window(size: int) -> None:
+    """qevm.check reads a stream once, in order, through a window that slides forward
+    (from-ber writes what it checks, with no second pass): the same records and the same
+    diagnostics as qevm.parse, and its sink gets every byte of a valid stream once, in
+    order (windows smaller than a record grow to hold it)."""
+    streams = [small_stream(), footerless(), footerless(keep_last=True),
+               ram_stream([0x1000 * i | 0x28 for i in range(1, 40)]),
+               ram_stream([0x1000 * i | (0x28 if i % 3 else 0x22) for i in range(1, 40)]),
+               *(make() for _, make, _ in BAD_STREAMS)]
+    for data in streams:
+        try:
+            expected: list[qevm.Record] | str = qevm.parse(data).records
+        except StreamError as exc:
+            expected = str(exc)
+        got, written = _checked(data, size)
+        assert got == expected
+        if not isinstance(got, str):
+            assert written == data
 
 
 def test_bad_ber(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -799,11 +835,14 @@ def _json_mutation(data: bytes, s: qevm.Stream, n: int, value: int) -> bytes:
 
 def _survives(data: bytes, tmp: Path) -> None:
     """list, decode and to-ber either work or raise StreamError; a to-ber output goes
-    through from-ber back to the same bytes."""
+    through from-ber back to the same bytes; the windowed check (from-ber's) agrees with
+    parse."""
     try:
         s = qevm.parse(data)
-    except StreamError:
+    except StreamError as exc:
+        assert _checked(data, 5000)[0] == str(exc)
         return
+    assert _checked(data, 5000) == (s.records, data)
     tools.list_text(s)
     tools.decode_text(s, {})
     tools.decode_json(s, {}, True)

@@ -275,7 +275,8 @@ def _add_stream_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser])
 
     fromb = ss.add_parser("from-ber", help="convert a BER file back to the stream",
                           description="Write the stream a to-ber file holds, byte for byte; "
-                          "the result is read back and checked before it replaces OUT.mig.")
+                          "the stream is checked as it is written, and replaces OUT.mig only if it "
+                          "is valid.")
     modules(fromb)
     fromb.add_argument("input", metavar="IN.ber|-")
     fromb.add_argument("output", metavar="OUT.mig")

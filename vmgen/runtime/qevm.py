@@ -24,6 +24,9 @@ copying a page.
 :func:`parse` returns a :class:`Stream` whose records hold spans of the input, never
 copies; :func:`encode` re-emits records from their fields, byte for byte.  Every
 error is a :class:`StreamError` naming the section and the byte offset.
+:func:`check` makes the same checks (the same code) on a stream read once, in order,
+through a :class:`Window`, a buffer that slides forward and hands every byte it has
+passed to a sink: ``vmgen stream from-ber`` writes the stream as it checks it.
 
 Standard library only: this module is part of vmgen's light runtime.
 """
@@ -35,7 +38,8 @@ import mmap
 import struct
 import sys
 from array import array
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import suppress
 from dataclasses import dataclass
 from enum import IntEnum
 from functools import cache
@@ -392,25 +396,88 @@ def encode(stream: Stream) -> bytes:
 
 def find_description(data: Buffer) -> tuple[int, bytes]:
     """(offset of the 0x06 byte, JSON text) of the description that ends the stream."""
-    n = len(data)
-    view = memoryview(data)
+    return _find_description(len(data), lambda start, end: bytes(data[start:end]))
+
+
+_TAIL_BLOCK = 1 << 18
+
+
+def _find_description(n: int, read: Callable[[int, int], bytes]) -> tuple[int, bytes]:
+    """find_description of a stream of `n` bytes given by `read(start, end)`, read
+    backwards in blocks from its end."""
     # JSON text has no raw 0x06 byte: the marker is among the last 0x06 bytes (its own
     # length field may hold more of them).
+    block, block_at = b"", n
     pos = n
     for _ in range(5):
-        pos = data.rfind(b"\x06", 0, pos)
-        if pos < 0:
+        i = block.rfind(b"\x06", 0, pos - block_at)
+        while i < 0 and block_at > 0:
+            block_at, end = max(0, block_at - _TAIL_BLOCK), block_at
+            block = read(block_at, end)
+            i = block.rfind(b"\x06", 0, pos - block_at)
+        if i < 0:
             break
-        if pos + 5 <= n and _BE32.unpack_from(data, pos + 1)[0] == n - pos - 5 and n - pos > 5:
-            return pos, bytes(view[pos + 5:])
+        pos = block_at + i
+        if pos + 5 <= n and _BE32.unpack(read(pos + 1, pos + 5))[0] == n - pos - 5 and n - pos > 5:
+            return pos, read(pos + 5, n)
     raise StreamError("no JSON description (0x06, be32 length, JSON) ends the stream: "
                       "device sections cannot be delimited", n)
 
 
+_ALIGN = 4096  # a window's buffer keeps each byte at an index congruent to its offset
+_WINDOW = 1 << 20
+
+
+class Window:
+    """Where a windowed read of a stream takes its bytes from and gives them to.
+
+    The stream, `n` bytes, is read once, in order, through one page-aligned buffer of
+    about `size` bytes that slides forward as the reader moves on: ``fill(view, at)``
+    puts the stream's bytes from offset `at` into all of `view`, and ``sink(view)``
+    receives every byte the reader has moved past, in order, each once; so a sink can
+    write the stream out as it is checked, with no second pass over it.  A byte at
+    offset p sits at a buffer index congruent to p modulo 4096: a sink that writes it at
+    offset p of a file copies from memory aligned as the page cache it goes to.
+    """
+
+    def __init__(self, n: int, fill: Callable[[memoryview, int], None],
+                 sink: Callable[[memoryview], None] | None = None, size: int = _WINDOW
+                 ) -> None:
+        self.n = n
+        self.fill = fill
+        self.sink = sink
+        self.buf = mmap.mmap(-1, size + _ALIGN)
+
+    def release(self, view: memoryview) -> None:
+        if self.sink is not None and len(view):
+            self.sink(view)
+
+    def stream(self, at: int, end: int) -> None:
+        """Bytes [at, end), which the reader does not look at: through the buffer to the
+        sink (without a sink, nowhere)."""
+        while at < end and self.sink is not None:
+            i = at % _ALIGN
+            size = min(len(self.buf) - i, end - at)
+            view = memoryview(self.buf)[i:i + size]
+            try:
+                self.fill(view, at)
+                self.sink(view)
+            finally:
+                view.release()
+            at += size
+
+
 class _Reader:
-    def __init__(self, data: Buffer) -> None:
+    """Reads stream bytes [0, n): the byte at offset p is ``data[p - off]``, for p in
+    [off, hi).  Over a whole buffer, off is 0 and hi is n; over a :class:`Window`,
+    :meth:`fetch` slides the window forward (never back) to the bytes asked for."""
+
+    def __init__(self, data: Buffer | memoryview, window: Window | None = None) -> None:
         self.data = data
-        self.n = len(data)
+        self.window = window
+        self.n = len(data) if window is None else window.n
+        self.off = 0
+        self.hi = self.n if window is None else 0
         self.section: SectionName | None = None
 
     def fail(self, message: str, offset: int) -> StreamError:
@@ -421,33 +488,116 @@ class _Reader:
             raise self.fail(f"truncated: {what} needs {size} bytes, {max(self.n - pos, 0)} left",
                             pos)
 
+    def fetch(self, pos: int, size: int) -> int:
+        """The index in `data` of the bytes [pos, pos + size) (those below n)."""
+        if pos + size > self.hi and self.window is not None:
+            self._slide(pos, size)
+        return pos - self.off
+
+    def _slide(self, pos: int, size: int) -> None:
+        w = self.window
+        assert w is not None and pos >= self.off, "a windowed read goes forward only"
+        size = max(0, min(size, self.n - pos))
+        old = pos - self.off  # where pos is (or would be) in data
+        if pos <= self.hi:
+            w.release(memoryview(self.data)[:old])
+            tail = self.hi - pos
+        else:  # bytes nobody looked at: through the buffer to the sink all the same
+            w.release(memoryview(self.data)[:self.hi - self.off])
+            if isinstance(self.data, memoryview):
+                self.data.release()
+            self.data = b""
+            w.stream(self.hi, pos)
+            tail = old = 0
+        start = pos % _ALIGN
+        src = self.off % _ALIGN + old
+        if isinstance(self.data, memoryview):
+            self.data.release()
+        if start + size > len(w.buf):  # a record larger than the buffer
+            grown = mmap.mmap(-1, start + size + _ALIGN)
+            grown[start:start + tail] = w.buf[src:src + tail]
+            w.buf = grown
+        else:
+            w.buf.move(start, src, tail)
+        end = min(self.n, pos + len(w.buf) - start)
+        view = memoryview(w.buf)
+        w.fill(view[start + tail:start + end - pos], pos + tail)
+        self.data = view[start:]
+        view.release()
+        self.off, self.hi = pos, end
+
+    def finish(self) -> None:
+        """Give the sink the rest of the stream."""
+        if self.window is not None:
+            self._slide(self.n, 0)
+            self.window.release(memoryview(self.data)[:self.hi - self.off])
+            self.off = self.hi = self.n
+
+    def close(self) -> None:
+        """Let a window's buffer go."""
+        if isinstance(self.data, memoryview):
+            self.data.release()
+        self.data = b""
+        if self.window is not None:
+            # a view still held (by a traceback): the buffer goes with it
+            with suppress(BufferError):
+                self.window.buf.close()
+
     def u8(self, pos: int, what: str) -> int:
         self.need(pos, 1, what)
-        return self.data[pos]
+        i = self.fetch(pos, 1)  # (first: it may slide the window, changing data)
+        return self.data[i]
 
     def be32(self, pos: int, what: str) -> int:
         self.need(pos, 4, what)
-        return int(_BE32.unpack_from(self.data, pos)[0])
+        i = self.fetch(pos, 4)
+        return int(_BE32.unpack_from(self.data, i)[0])
 
     def be64(self, pos: int, what: str) -> int:
         self.need(pos, 8, what)
-        return int(_BE64.unpack_from(self.data, pos)[0])
+        i = self.fetch(pos, 8)
+        return int(_BE64.unpack_from(self.data, i)[0])
+
+    def take(self, pos: int, size: int) -> bytes:
+        """Bytes [pos, pos + size), known to be below n."""
+        i = self.fetch(pos, size)
+        return bytes(self.data[i:i + size])
 
     def name(self, pos: int, what: str) -> tuple[bytes, int]:
         length = self.u8(pos, f"{what} length")
         self.need(pos + 1, length, what)
-        return bytes(self.data[pos + 1:pos + 1 + length]), pos + 1 + length
+        return self.take(pos + 1, length), pos + 1 + length
 
 
 def parse(data: Buffer) -> Stream:
     """Every record of a whole stream; StreamError if any byte disagrees."""
     r = _Reader(data)
-    if r.n < 8 or bytes(data[:4]) != MAGIC:
+    version, records, page_size, devices = _parse(
+        r, lambda start, end: bytes(data[start:end]))
+    return Stream(data, version, records, page_size, devices)
+
+
+def check(window: Window, read: Callable[[int, int], bytes]) -> list[Record]:
+    """The records of the stream a :class:`Window` gives (its sink receiving every byte,
+    in order), checked as :func:`parse` checks them; `read(start, end)` gives any bytes
+    of it (the JSON description at its end is read first)."""
+    r = _Reader(b"", window)
+    try:
+        _, records, _, _ = _parse(r, read)
+        r.finish()
+    finally:
+        r.close()
+    return records
+
+
+def _parse(r: _Reader, read: Callable[[int, int], bytes]
+           ) -> tuple[int, list[Record], int, list[DeviceDesc]]:
+    if r.n < 8 or r.take(0, 4) != MAGIC:
         raise StreamError("not a QEMU migration stream (no 'QEVM' magic)", 0)
     version = r.be32(4, "file version")
     if version != FILE_VERSION:
         raise StreamError(f"file version {version}, only version 3 is supported", 4)
-    desc_at, text = find_description(data)
+    desc_at, text = _find_description(r.n, read)
     try:
         page_size, devices = parse_description(text)
     except _DescError as exc:
@@ -554,7 +704,7 @@ def parse(data: Buffer) -> Stream:
     if pos != desc_at:
         raise r.fail(f"{desc_at - pos} bytes between EOF and the JSON description", pos)
     records.append(Description(desc_at, desc_at + 5, r.n))
-    return Stream(data, version, records, page_size, devices)
+    return version, records, page_size, devices
 
 
 def _configuration(r: _Reader, start: int) -> Configuration:
@@ -562,11 +712,11 @@ def _configuration(r: _Reader, start: int) -> Configuration:
     pos = start + 1
     length = r.be32(pos, "machine name length")
     r.need(pos + 4, length, "machine name")
-    machine = bytes(r.data[pos + 4:pos + 4 + length]).decode("utf-8", "replace")
+    machine = r.take(pos + 4, length).decode("utf-8", "replace")
     pos += 4 + length
     subsections: list[str] = []
     capabilities: list[str] = []
-    while pos < r.n and r.data[pos] == SUBSECTION:
+    while pos < r.n and r.u8(pos, "subsection") == SUBSECTION:
         sub_at = pos
         raw, pos = r.name(pos + 1, "subsection name")
         name = raw.decode("utf-8", "replace")
@@ -614,8 +764,9 @@ def _walk_struct(r: _Reader, s: StructDesc, pos: int) -> int:
             pos += f.size * f.count
     for sub in s.subsections:
         at = pos
-        if r.data[pos] != SUBSECTION:
-            raise r.fail(f"subsection '{sub.vmsd_name}' expected (byte 0x{r.data[pos]:02x}, "
+        byte = r.u8(pos, "subsection")
+        if byte != SUBSECTION:
+            raise r.fail(f"subsection '{sub.vmsd_name}' expected (byte 0x{byte:02x}, "
                          "not 0x05)", at)
         name, pos = r.name(pos + 1, "subsection name")
         if name != _name(sub):
@@ -647,9 +798,13 @@ class _Ram:
     def walk(self, pos: int) -> int:
         """Walk ram records from `pos` to the end of the EOS record; return that end."""
         r = self.r
-        data = r.data
+        data, off, hi = r.data, r.off, r.hi
         n = r.n
         page = self.page_size
+        stride = 8 + page
+        # the most one record takes (header, block name, a compressed page's length and
+        # data): a window holds that much from the record on, so reading it never slides
+        reach = 8 + 256 + 4 + 2 * page
         mask = page - 1
         unpack = _BE64.unpack_from
         blocks = self.blocks
@@ -657,19 +812,23 @@ class _Ram:
         size = blocks.get(current, 0) if current is not None else 0
         batch = 64
         while True:
+            if pos + reach > hi and hi < n:
+                r.fetch(pos, reach)
+                data, off, hi = r.data, r.off, r.hi
             if pos + 8 > n:
                 r.need(pos, 8, "ram record header")
-            (word,) = unpack(data, pos)
+            (word,) = unpack(data, pos - off)
             flags = word & mask
             offset = word - flags
             at = pos
             pos += 8
             if flags == RAM_FLAG_PAGE | RAM_FLAG_CONTINUE:  # the common case first
                 if current is not None and size % page == 0:
-                    done = self._pages(at, batch, size)
+                    limit = min(batch, (hi - at) // stride)
+                    done = self._pages(at, limit, size) if limit > 0 else 0
                     if done:
-                        pos = at + done * (8 + page)
-                        batch = min(batch * 2, 1 << 16) if done == batch else 64
+                        pos = at + done * stride
+                        batch = min(batch * 2, 1 << 16) if done == limit else 64
                         continue
                     batch = 64
                 if current is None:
@@ -702,9 +861,10 @@ class _Ram:
                     r.need(pos, page, "ram page")
                     pos += page
                 elif kind == RAM_FLAG_XBZRLE:
-                    if r.u8(pos, "xbzrle encoding") != XBZRLE_ENCODING:
-                        raise r.fail(f"xbzrle encoding 0x{data[pos]:02x}", pos)
-                    length = int.from_bytes(bytes(data[pos + 1:pos + 3]), "big")
+                    encoding = r.u8(pos, "xbzrle encoding")
+                    if encoding != XBZRLE_ENCODING:
+                        raise r.fail(f"xbzrle encoding 0x{encoding:02x}", pos)
+                    length = int.from_bytes(bytes(data[pos + 1 - off:pos + 3 - off]), "big")
                     r.need(pos + 1, 2, "xbzrle length")
                     if length > page:
                         raise r.fail(f"xbzrle data of {length} bytes for a {page}-byte page", pos)
@@ -717,7 +877,8 @@ class _Ram:
                     r.need(pos + 4, length, "compressed page")
                     pos += 4 + length
             elif flags == RAM_FLAG_MEM_SIZE:
-                pos = self._blocks(pos, offset)
+                pos = self._blocks(pos, offset)  # a list of any length: it may slide
+                data, off, hi = r.data, r.off, r.hi
             elif flags == RAM_FLAG_EOS:
                 self.current = current
                 return pos
@@ -727,16 +888,15 @@ class _Ram:
                 raise r.fail(f"ram record with flags 0x{flags:x}", at)
             self.current = current
 
-    def _pages(self, at: int, batch: int, size: int) -> int:
+    def _pages(self, at: int, count: int, size: int) -> int:
         """How many whole PAGE|CONTINUE records of the current block, offsets below
         `size` (a multiple of the page size), follow one another from `at`, among the
-        next `batch` at most: checked with strided slices, no Python loop per page."""
-        data = self.r.data
+        next `count` at most (all of them in the reader's data): checked with strided
+        slices, no Python loop per page."""
+        r = self.r
         stride = 8 + self.page_size
-        count = min((self.r.n - at) // stride, batch)
-        if count <= 0:
-            return 0
-        view = memoryview(data)[at:at + count * stride]
+        start = at - r.off
+        view = memoryview(r.data)[start:start + count * stride]
         try:
             # the low byte of each header is its flags' low byte
             lows = bytes(view[7::stride])

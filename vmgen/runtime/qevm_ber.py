@@ -20,6 +20,7 @@ Standard library only.
 from __future__ import annotations
 
 import os
+from bisect import bisect_right
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import BinaryIO, NamedTuple
@@ -29,8 +30,8 @@ from vmgen.runtime.qevm import Buffer, Kind, StreamError
 
 
 class Span(NamedTuple):
-    """Bytes [start, end) of the input, handed out without being read: a writer copies
-    them from the input file in the kernel when it can (:func:`write`)."""
+    """Bytes [start, end) of the input, handed out without being read: a writer reads
+    them from the input file into its buffer (:func:`write`)."""
 
     start: int
     end: int
@@ -123,48 +124,83 @@ def to_der(stream: qevm.Stream, devices: Mapping[int, Device] | None = None
 
 # ---- output -----------------------------------------------------------------------------
 
-_COPY_AT_LEAST = 1 << 16
+
+class _Source:
+    """The bytes of `chunks`, a Window's fill: spans are read from the file `fd` (the
+    one `data` maps) into the window's buffer, or copied from `data` in memory."""
+
+    def __init__(self, chunks: list[Chunk], data: Buffer, fd: int | None) -> None:
+        self.chunks = chunks
+        self.data = data
+        self.fd = fd
+        self.starts: list[int] = []  # stream offset of each chunk
+        n = 0
+        for c in chunks:
+            self.starts.append(n)
+            n += c.end - c.start if isinstance(c, Span) else len(c)
+        self.n = n
+
+    def fill(self, view: memoryview, at: int) -> None:
+        i = bisect_right(self.starts, at) - 1
+        done = 0
+        while done < len(view):
+            c = self.chunks[i]
+            skip = at + done - self.starts[i]
+            if isinstance(c, Span):
+                start = c.start + skip
+                m = min(c.end - start, len(view) - done)
+                self._read(view[done:done + m], start)
+            else:
+                m = min(len(c) - skip, len(view) - done)
+                view[done:done + m] = c[skip:skip + m]
+            done += m
+            i += 1
+
+    def _read(self, view: memoryview, start: int) -> None:
+        if self.fd is None:
+            view[:] = memoryview(self.data)[start:start + len(view)]
+            return
+        while len(view):
+            got = os.preadv(self.fd, [view], start)
+            if got <= 0:
+                raise OSError(f"the input ended at byte {start} while it was read (was it "
+                              "changed?)")
+            view, start = view[got:], start + got
+
+    def read(self, start: int, end: int) -> bytes:
+        """Bytes [start, end) of the chunks."""
+        out = bytearray(end - start)
+        self.fill(memoryview(out), start)
+        return bytes(out)
+
+
+def _sink(out: BinaryIO) -> Callable[[memoryview], None]:
+    fd = out.fileno()
+
+    def write(view: memoryview) -> None:
+        while len(view):
+            view = view[os.write(fd, view):]
+    return write
 
 
 def write(out: BinaryIO, chunks: Iterable[Chunk], source: Buffer,
           source_fd: int | None = None) -> None:
-    """Write `chunks` to `out` (unbuffered), spans taken from `source`; large spans are
-    copied from `source_fd` (the file `source` maps) by the kernel when it can."""
-    pending = bytearray()
-    fd = out.fileno()
-    view = memoryview(source)
-    for chunk in chunks:
-        if not isinstance(chunk, Span):
-            pending += chunk
-            continue
-        start, end = chunk
-        if source_fd is None or end - start < _COPY_AT_LEAST:
-            pending += view[start:end]
-            continue
-        if pending:
-            out.write(pending)
-            pending.clear()
-        start = _copy(source_fd, fd, start, end)
-        if start < end:
-            out.write(view[start:end])
-    if pending:
-        out.write(pending)
-    view.release()
+    """Write `chunks` to `out` (unbuffered, at its offset 0), spans taken from `source`
+    (read from `source_fd`, the file it maps, when given): through one page-aligned
+    buffer, each byte at the buffer index congruent to its output offset, so that every
+    write(2) copies memory aligned as the page cache it goes to (the reads from the
+    input are the unaligned copies, since a converted stream's bodies shift)."""
+    src = _Source(list(chunks), source, source_fd)
+    qevm.Window(src.n, src.fill, _sink(out)).stream(0, src.n)
 
 
-def _copy(src: int, dst: int, start: int, end: int) -> int:
-    """Copy [start, end) of `src` to `dst` in the kernel; where it stopped (a file
-    system or kernel without copy_file_range: at once)."""
-    copy = getattr(os, "copy_file_range", None)
-    while copy is not None and start < end:
-        try:
-            done = copy(src, dst, end - start, start)
-        except OSError:
-            break
-        if done <= 0:
-            break
-        start += done
-    return start
+def write_checked(out: BinaryIO, chunks: Iterable[Chunk], source: Buffer,
+                  source_fd: int | None = None) -> list[qevm.Record]:
+    """:func:`write`, the written stream checked as it goes (as :func:`qevm.parse` would
+    check it, with every diagnostic at its offset in the stream): its records, or
+    StreamError, and then what was written is incomplete."""
+    src = _Source(list(chunks), source, source_fd)
+    return qevm.check(qevm.Window(src.n, src.fill, _sink(out)), src.read)
 
 
 def join(chunks: Iterable[Chunk], source: Buffer) -> bytes:

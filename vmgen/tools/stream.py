@@ -26,7 +26,7 @@ from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import Any, BinaryIO
 
 from vmgen.resources import templates_dir
 from vmgen.runtime import qevm, qevm_ber
@@ -267,11 +267,6 @@ def check_strict(stream: qevm.Stream, served: dict[str, Served]) -> None:
             raise StreamError(f"no --module serves {what} (--strict)", r.offset, r.where())
 
 
-def _check_stream(path: Path) -> None:
-    with opened(str(path)) as source:
-        qevm.parse(source.data)
-
-
 def device_records(stream: qevm.Stream, served: dict[str, Served],
                    strict: bool) -> tuple[dict[int, qevm_ber.Device], list[str]]:
     """The device sections a module serves, as its records (record index -> (VMState,
@@ -343,31 +338,24 @@ def device_reader(served: dict[str, Served]) -> qevm_ber.DeviceReader:
 
 
 def from_ber(source: str, target: Path, modules: list[str]) -> None:
+    """The stream a BER file holds, written to `target` only if it is a valid stream:
+    checked as it is written (qevm.check), so the stream is read once."""
     reader = device_reader(section_modules(modules))
     from vmgen.driver.output import write_with
 
     with opened(source) as given:
         try:
-            write_with(target, lambda out: qevm_ber.write(
-                out, qevm_ber.from_ber(given.data, reader), given.data, given.fd),
-                check=_check_written)
+            chunks = list(qevm_ber.from_ber(given.data, reader))
         except StreamError as exc:
             raise CommandError(f"{display(source)}: {exc}") from None
-        except _Written as exc:
+        def fill(out: BinaryIO) -> None:
+            qevm_ber.write_checked(out, chunks, given.data, given.fd)
+
+        try:
+            write_with(target, fill)
+        except StreamError as exc:
             raise CommandError(f"{display(source)}: the stream it holds is not valid: "
-                               f"{exc.error}") from None
-
-
-class _Written(Exception):
-    def __init__(self, error: StreamError) -> None:
-        self.error = error
-
-
-def _check_written(path: Path) -> None:
-    try:
-        _check_stream(path)
-    except StreamError as exc:
-        raise _Written(exc) from None
+                               f"{exc}") from None
 
 
 def _parse(source: str, data: Buffer) -> qevm.Stream:
