@@ -520,6 +520,49 @@ def test_strict_names_first_device_section(tmp_path: Path,
     assert not ber.exists()
 
 
+@pytest.mark.parametrize("words", [
+    ["stream", "to-ber", "a.mig", "b.ber"], ["stream", "from-ber", "-", "x.mig"],
+    ["stream", "to-ber", "-", "-"], ["stream", "from-ber", "", "a b"],
+    ["stream", "to-ber", "--strict", "a.mig", "b.ber"], ["stream", "to-ber", "a.mig"],
+    ["stream", "to-ber", "-x", "b.ber"], ["stream", "from-ber", "a.ber", "--"],
+    ["stream", "list", "a.mig", "b"], ["decode", "to-ber", "a", "b"],
+    ["stream", "to-ber", "--module", "m", "a.mig", "b.ber"]])
+def test_plain_conversions_skip_the_parser(words: list[str]) -> None:
+    """`stream to-ber|from-ber IN OUT` without options runs without building the
+    parser (its start-up is measured: BENCHMARKS.md); where it does, argparse reads the
+    same command line as the same conversion, and every other line goes to argparse."""
+    plain = cli._plain_conversion(words)
+    try:
+        args = cli.build_parser().parse_args(words)
+    except SystemExit:
+        assert plain is None
+        return
+    if plain is not None:
+        assert args.command == "stream" and args.module == []
+        assert not getattr(args, "strict", False)
+        assert plain == (args.stream_command, args.input, args.output)
+
+
+def test_conversions_start_light(tmp_path: Path) -> None:
+    """to-ber and from-ber import neither argparse, typing, pathlib, dataclasses nor
+    tempfile (with bytecode cached, those were about half of their start-up:
+    BENCHMARKS.md)."""
+    mig, ber, back = tmp_path / "s.mig", tmp_path / "s.ber", tmp_path / "back.mig"
+    mig.write_bytes(small_stream())
+    probe = ("import sys\n"
+             "from vmgen import cli\n"
+             "status = cli.main(sys.argv[1:])\n"
+             "heavy = ('argparse', 'typing', 'pathlib', 'dataclasses', 'tempfile')\n"
+             "print(status, [m for m in heavy if m in sys.modules])\n")
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    for words in (["stream", "to-ber", str(mig), str(ber)],
+                  ["stream", "from-ber", str(ber), str(back)]):
+        proc = subprocess.run([sys.executable, "-c", probe, *words], capture_output=True,
+                              text=True, env=env, check=True, timeout=60)
+        assert proc.stdout == "0 []\n", proc.stdout + proc.stderr
+    assert back.read_bytes() == mig.read_bytes()
+
+
 def test_schema_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert cli.main(["stream", "schema", "-o", str(tmp_path)]) == 0
     assert (tmp_path / "qevm-stream.asn").read_text() == SCHEMA.read_text()

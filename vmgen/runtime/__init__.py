@@ -25,11 +25,12 @@ running the modules of every version from `OLDEST` on.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
 from vmgen import __version__
 
+TYPE_CHECKING = False  # (typing is not imported at start-up: vmgen stream)
 if TYPE_CHECKING:
+    from typing import Any
+
     from vmgen.runtime.codec import Codec
     from vmgen.runtime.cview import same
     from vmgen.runtime.legacy import BER, LEGACY, Offer, decode_offer, encode_offer, negotiate

@@ -40,10 +40,12 @@ import sys
 from array import array
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import suppress
-from dataclasses import dataclass
 from enum import IntEnum
 from functools import cache
-from typing import Any
+
+TYPE_CHECKING = False  # (typing itself is not imported at start-up: see _Value)
+if TYPE_CHECKING:
+    from typing import Any
 
 MAGIC = b"QEVM"
 FILE_VERSION = 3
@@ -116,13 +118,38 @@ class StreamError(Exception):
         return f"{where}: {self.message}"
 
 
-@dataclass(frozen=True, slots=True)
-class SectionName:
+class _Value:
+    """Plain fields (its __slots__), set once, by which values compare, hash and show:
+    what a frozen dataclass is, without the start-up cost of importing dataclasses
+    (and inspect) that ``vmgen stream`` pays for nothing else."""
+
+    __slots__: tuple[str, ...] = ()
+
+    def _values(self) -> tuple[object, ...]:
+        return tuple(getattr(self, name) for name in self.__slots__)
+
+    def __eq__(self, other: object) -> bool:
+        return (isinstance(other, _Value) and type(other) is type(self)
+                and self._values() == other._values())
+
+    def __hash__(self) -> int:
+        return hash(self._values())
+
+    def __repr__(self) -> str:
+        fields = ", ".join(f"{name}={getattr(self, name)!r}" for name in self.__slots__)
+        return f"{type(self).__name__}({fields})"
+
+
+class SectionName(_Value):
     """How an error names a section: 'idstr' (instance N, id M)."""
 
-    idstr: str
-    instance_id: int | None = None
-    section_id: int | None = None
+    __slots__ = ("idstr", "instance_id", "section_id")
+
+    def __init__(self, idstr: str, instance_id: int | None = None,
+                 section_id: int | None = None) -> None:
+        self.idstr = idstr
+        self.instance_id = instance_id
+        self.section_id = section_id
 
     def __str__(self) -> str:
         parts = []
@@ -137,36 +164,49 @@ class SectionName:
 # ---- the JSON description ---------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class FieldDesc:
+class FieldDesc(_Value):
     """One field of a description: `count` elements of `size` bytes (`struct` for a
     nested VMState, whose size the description also states)."""
 
-    name: str
-    type: str
-    size: int
-    count: int  # array_len, 1 when absent
-    array: bool  # array_len present
-    index: int | None
-    struct: StructDesc | None
+    __slots__ = ("array", "count", "index", "name", "size", "struct", "type")
+
+    def __init__(self, name: str, type: str, size: int,
+                 count: int,  # array_len, 1 when absent
+                 array: bool,  # array_len present
+                 index: int | None, struct: StructDesc | None) -> None:
+        self.name = name
+        self.type = type
+        self.size = size
+        self.count = count
+        self.array = array
+        self.index = index
+        self.struct = struct
 
 
-@dataclass(frozen=True, slots=True)
-class StructDesc:
-    vmsd_name: str | None  # None: a section without VMState (old-style save, e.g. slirp)
-    version: int | None
-    fields: tuple[FieldDesc, ...]
-    subsections: tuple[StructDesc, ...]
+class StructDesc(_Value):
+    __slots__ = ("fields", "subsections", "version", "vmsd_name")
+
+    def __init__(self,
+                 vmsd_name: str | None,  # None: a section without VMState (e.g. slirp)
+                 version: int | None, fields: tuple[FieldDesc, ...],
+                 subsections: tuple[StructDesc, ...]) -> None:
+        self.vmsd_name = vmsd_name
+        self.version = version
+        self.fields = fields
+        self.subsections = subsections
 
 
-@dataclass(frozen=True, slots=True)
-class DeviceDesc:
+class DeviceDesc(_Value):
     """A description entry: one FULL section's layout."""
 
-    name: str
-    instance_id: int
-    layout: StructDesc
-    size: int  # body bytes the layout implies
+    __slots__ = ("instance_id", "layout", "name", "size")
+
+    def __init__(self, name: str, instance_id: int, layout: StructDesc,
+                 size: int) -> None:  # size: body bytes the layout implies
+        self.name = name
+        self.instance_id = instance_id
+        self.layout = layout
+        self.size = size
 
 
 class _DescError(Exception):
@@ -272,34 +312,55 @@ def parse_description(text: bytes) -> tuple[int, list[DeviceDesc]]:
 # ---- records ----------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class Configuration:
+class Configuration(_Value):
     """The configuration section (0x07): its body spans [body, end)."""
 
-    offset: int
-    body: int
-    end: int
-    machine: str
-    subsections: tuple[str, ...]
-    capabilities: tuple[str, ...]
+    __slots__ = ("body", "capabilities", "end", "machine", "offset", "subsections")
+
+    def __init__(self, offset: int, body: int, end: int, machine: str,
+                 subsections: tuple[str, ...], capabilities: tuple[str, ...]) -> None:
+        self.offset = offset
+        self.body = body
+        self.end = end
+        self.machine = machine
+        self.subsections = subsections
+        self.capabilities = capabilities
 
 
-@dataclass(frozen=True, slots=True)
-class Section:
+class Section(_Value):
     """A START/PART/END/FULL section: header, body [body, body_end), footer (none in
     streams of machine types before 2.4, which send no footers)."""
 
-    offset: int
-    kind: Kind
-    section_id: int
-    idstr: bytes  # from the START/FULL header (PART/END: the one of their id)
-    instance_id: int
-    version_id: int
-    body: int
-    body_end: int
-    end: int
-    device: DeviceDesc | None  # a FULL section's description entry
-    footer: bool = True
+    __slots__ = (
+        "body",
+        "body_end",
+        "device",
+        "end",
+        "footer",
+        "idstr",
+        "instance_id",
+        "kind",
+        "offset",
+        "section_id",
+        "version_id",
+    )
+
+    def __init__(self, offset: int, kind: Kind, section_id: int,
+                 idstr: bytes,  # from the START/FULL header (PART/END: the one of their id)
+                 instance_id: int, version_id: int, body: int, body_end: int, end: int,
+                 device: DeviceDesc | None,  # a FULL section's description entry
+                 footer: bool = True) -> None:
+        self.offset = offset
+        self.kind = kind
+        self.section_id = section_id
+        self.idstr = idstr
+        self.instance_id = instance_id
+        self.version_id = version_id
+        self.body = body
+        self.body_end = body_end
+        self.end = end
+        self.device = device
+        self.footer = footer
 
     @property
     def name(self) -> str:
@@ -313,30 +374,37 @@ class Section:
         return SectionName(self.name, self.instance_id, self.section_id)
 
 
-@dataclass(frozen=True, slots=True)
-class Eof:
-    offset: int
+class Eof(_Value):
+    __slots__ = ("offset",)
+
+    def __init__(self, offset: int) -> None:
+        self.offset = offset
 
 
-@dataclass(frozen=True, slots=True)
-class Description:
+class Description(_Value):
     """The JSON description (0x06): its text spans [text, end)."""
 
-    offset: int
-    text: int
-    end: int
+    __slots__ = ("end", "offset", "text")
+
+    def __init__(self, offset: int, text: int, end: int) -> None:
+        self.offset = offset
+        self.text = text
+        self.end = end
 
 
 Record = Configuration | Section | Eof | Description
 
 
-@dataclass
 class Stream:
-    data: Buffer
-    version: int
-    records: list[Record]
-    page_size: int
-    devices: list[DeviceDesc]
+    """A parsed stream: its records hold offsets into `data`."""
+
+    def __init__(self, data: Buffer, version: int, records: list[Record], page_size: int,
+                 devices: list[DeviceDesc]) -> None:
+        self.data = data
+        self.version = version
+        self.records = records
+        self.page_size = page_size
+        self.devices = devices
 
     def view(self, start: int, end: int) -> memoryview:
         return memoryview(self.data)[start:end]

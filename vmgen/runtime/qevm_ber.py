@@ -22,31 +22,45 @@ from __future__ import annotations
 import os
 from bisect import bisect_right
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass
-from typing import BinaryIO, NamedTuple
 
 from vmgen.runtime import qevm
 from vmgen.runtime.qevm import Buffer, Kind, StreamError
 
+TYPE_CHECKING = False  # (typing is not imported at start-up: see qevm._Value)
+if TYPE_CHECKING:
+    from typing import BinaryIO
 
-class Span(NamedTuple):
+
+class Span(tuple[int, int]):
     """Bytes [start, end) of the input, handed out without being read: a writer reads
     them from the input file into its buffer (:func:`write`)."""
 
-    start: int
-    end: int
+    __slots__ = ()
+
+    def __new__(cls, start: int, end: int) -> Span:
+        return tuple.__new__(cls, (start, end))
+
+    @property
+    def start(self) -> int:
+        return self[0]
+
+    @property
+    def end(self) -> int:
+        return self[1]
 
 
 Chunk = bytes | Span
 
 
-@dataclass
 class _Node:
     """A DER value: identifier octets and either primitive contents or children."""
 
-    tag: int
-    content: Chunk | list[_Node]
-    size: int = 0  # contents length, once computed
+    __slots__ = ("content", "size", "tag")
+
+    def __init__(self, tag: int, content: Chunk | list[_Node]) -> None:
+        self.tag = tag
+        self.content = content
+        self.size = 0  # contents length, once computed
 
 
 def _length(n: int) -> bytes:

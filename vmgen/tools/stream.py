@@ -23,14 +23,17 @@ import mmap
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass
-from pathlib import Path
-from types import ModuleType
-from typing import Any, BinaryIO
 
-from vmgen.resources import templates_dir
 from vmgen.runtime import qevm, qevm_ber
 from vmgen.runtime.qevm import Buffer, Kind, StreamError
+
+# to-ber and from-ber start without typing, pathlib and dataclasses (the start-up is a
+# measured part of their time: BENCHMARKS.md)
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from os import PathLike
+    from types import ModuleType
+    from typing import Any, BinaryIO
 
 SCHEMA_FILE = "qevm-stream.asn"
 
@@ -39,20 +42,28 @@ class CommandError(Exception):
     """A failure to report as ``PATH: MESSAGE`` (exit status 1)."""
 
 
-@dataclass(frozen=True)
 class Served:
-    module: ModuleType
-    state: str  # the C struct name of the generated module's device state
+    __slots__ = ("module", "state")
+
+    def __init__(self, module: ModuleType,
+                 state: str) -> None:  # the C struct name of the module's device state
+        self.module = module
+        self.state = state
 
 
 def schema_text() -> str:
+    from vmgen.resources import templates_dir
+
     return (templates_dir() / "asn1" / SCHEMA_FILE).read_text(encoding="utf-8")
 
 
-@dataclass
 class Input:
-    data: Buffer
-    fd: int | None  # the file `data` maps (None: stdin, read in memory)
+    __slots__ = ("data", "fd")
+
+    def __init__(self, data: Buffer,
+                 fd: int | None) -> None:  # the file `data` maps (None: stdin, in memory)
+        self.data = data
+        self.fd = fd
 
 
 @contextmanager
@@ -85,6 +96,10 @@ def display(path: str) -> str:
 
 def section_modules(paths: list[str]) -> dict[str, Served]:
     """VMState name -> the generated module (among `paths`) that serves it."""
+    if not paths:
+        return {}
+    from pathlib import Path
+
     from vmgen.diagnostics import VmgenError
     from vmgen.tools.decode import load_module
 
@@ -301,7 +316,7 @@ def device_records(stream: qevm.Stream, served: dict[str, Served],
     return devices, notes
 
 
-def to_ber(source: str, target: Path, modules: list[str], strict: bool) -> int:
+def to_ber(source: str, target: str | PathLike[str], modules: list[str], strict: bool) -> int:
     served = section_modules(modules)
     with opened(source) as given:
         stream = _parse(source, given.data)
@@ -337,7 +352,7 @@ def device_reader(served: dict[str, Served]) -> qevm_ber.DeviceReader:
     return body
 
 
-def from_ber(source: str, target: Path, modules: list[str]) -> None:
+def from_ber(source: str, target: str | PathLike[str], modules: list[str]) -> None:
     """The stream a BER file holds, written to `target` only if it is a valid stream:
     checked as it is written (qevm.check), so the stream is read once."""
     reader = device_reader(section_modules(modules))
