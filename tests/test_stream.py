@@ -450,9 +450,13 @@ def _checked(data: bytes, size: int) -> tuple[list[qevm.Record] | str, bytes]:
     def fill(view: memoryview, at: int) -> None:
         view[:] = data[at:at + len(view)]
 
-    window = qevm.Window(len(data), fill, out.extend, size=size)
+    def sink(view: memoryview, at: int) -> None:
+        assert at == len(out)
+        out.extend(view)
+
+    window = qevm.Window(len(data), fill, sink, size=size)
     try:
-        return qevm.check(window, lambda start, end: data[start:end]), bytes(out)
+        return qevm.check(window, lambda start, end: data[start:end]).records, bytes(out)
     except StreamError as exc:
         return str(exc), bytes(out)
 
@@ -476,6 +480,50 @@ def test_checked_through_a_window(size: int) -> None:
         assert got == expected
         if not isinstance(got, str):
             assert written == data
+
+
+def ram_parts(pages: list[int]) -> bytes:
+    """QEVM v3 with only RAM (block pc.ram of 16 MiB): one PART section per item of
+    `pages`, of that many 4 KiB pages (a zero page if 0), each continuing the block."""
+    out = b"QEVM" + be32(3) + b"\x07" + be32(13) + b"pc-i440fx-7.2"
+    out += b"\x01" + be32(2) + name(b"ram") + be32(0) + be32(4)
+    out += be64(0x1000000 | 0x04) + name(b"pc.ram") + be64(0x1000000) + be64(0x10)
+    out += b"\x7e" + be32(2)
+    out += b"\x02" + be32(2) + be64(0x02) + name(b"pc.ram") + b"\x00" + be64(0x10)
+    out += b"\x7e" + be32(2)
+    page = 0
+    for count in pages:
+        out += b"\x02" + be32(2)
+        if count == 0:
+            out += be64(0x22) + b"\x00"
+        for _ in range(count):
+            page += 1
+            out += be64(0x1000 * page | 0x28) + bytes([page % 256]) * 4096
+        out += be64(0x10) + b"\x7e" + be32(2)
+    out += b"\x03" + be32(2) + be64(0x10) + b"\x7e" + be32(2) + b"\x00"
+    text = b'{"page_size": 4096, "devices": []}'
+    return out + b"\x06" + be32(len(text)) + text
+
+
+@pytest.mark.parametrize("size", [1, 3000, 1 << 14, 1 << 20])
+def test_to_ber_in_one_pass(tmp_path: Path, size: int) -> None:
+    """to-ber of a file writes each body where the DER encoding puts it while it reads
+    the stream, guessing the sizes of lengths not known yet (the records' total; a
+    section's own, from the previous section and what it has read): bodies whose guess
+    was wrong, and bodies they were written over, are written again.  Sections whose
+    sizes change class (lengths of 1, 2, 3 octets), read through windows from 1 byte
+    to 1 MiB: the same bytes as the DER encoding of the parsed stream."""
+    streams = [small_stream(), footerless(), ram_parts([0, 1, 40, 0, 3, 70, 1, 16, 0]),
+               ram_parts([20, 20, 0, 20]), ram_parts([100, 2, 100])]
+    for data in streams:
+        mig, ber = tmp_path / "s.mig", tmp_path / "s.ber"
+        mig.write_bytes(data)
+        expected = qevm_ber.join(qevm_ber.to_der(qevm.parse(data)), data)
+        with open(mig, "rb") as f, open(ber, "wb", buffering=0) as out:
+            stream = qevm_ber.write_file_stream(out, f.fileno(), data, lambda s: {},
+                                                window_size=size)
+        assert stream.records == qevm.parse(data).records
+        assert ber.read_bytes() == expected
 
 
 def test_bad_ber(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

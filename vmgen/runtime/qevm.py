@@ -501,35 +501,42 @@ class Window:
 
     The stream, `n` bytes, is read once, in order, through one page-aligned buffer of
     about `size` bytes that slides forward as the reader moves on: ``fill(view, at)``
-    puts the stream's bytes from offset `at` into all of `view`, and ``sink(view)``
-    receives every byte the reader has moved past, in order, each once; so a sink can
-    write the stream out as it is checked, with no second pass over it.  A byte at
-    offset p sits at a buffer index congruent to p modulo 4096: a sink that writes it at
-    offset p of a file copies from memory aligned as the page cache it goes to.
+    puts the stream's bytes from offset `at` into all of `view`, and ``sink(view, at)``
+    receives every byte the reader has moved past (`at`: the offset of the first), in
+    order, each once; so a sink can write the stream out as it is checked, with no
+    second pass over it.  A byte at offset p sits at a buffer index congruent to
+    p + `shift` modulo 4096: a sink that writes it at offset p + `shift` of a file
+    copies from memory aligned as the page cache it goes to (a sink may change `shift`:
+    it applies from the next slide on).  `records` are those read so far, and
+    `pending` the one being read (its end fields -1), for a sink that places bytes by
+    record.
     """
 
     def __init__(self, n: int, fill: Callable[[memoryview, int], None],
-                 sink: Callable[[memoryview], None] | None = None, size: int = _WINDOW
+                 sink: Callable[[memoryview, int], None] | None = None, size: int = _WINDOW
                  ) -> None:
         self.n = n
         self.fill = fill
         self.sink = sink
         self.buf = mmap.mmap(-1, size + _ALIGN)
+        self.shift = 0
+        self.records: list[Record] = []
+        self.pending: Section | Configuration | None = None
 
-    def release(self, view: memoryview) -> None:
+    def release(self, view: memoryview, at: int) -> None:
         if self.sink is not None and len(view):
-            self.sink(view)
+            self.sink(view, at)
 
     def stream(self, at: int, end: int) -> None:
         """Bytes [at, end), which the reader does not look at: through the buffer to the
         sink (without a sink, nowhere)."""
         while at < end and self.sink is not None:
-            i = at % _ALIGN
+            i = (at + self.shift) % _ALIGN
             size = min(len(self.buf) - i, end - at)
             view = memoryview(self.buf)[i:i + size]
             try:
                 self.fill(view, at)
-                self.sink(view)
+                self.sink(view, at)
             finally:
                 view.release()
             at += size
@@ -546,6 +553,7 @@ class _Reader:
         self.n = len(data) if window is None else window.n
         self.off = 0
         self.hi = self.n if window is None else 0
+        self.start = 0  # a window's buffer index of data[0]
         self.section: SectionName | None = None
 
     def fail(self, message: str, offset: int) -> StreamError:
@@ -566,23 +574,22 @@ class _Reader:
         w = self.window
         assert w is not None and pos >= self.off, "a windowed read goes forward only"
         size = max(0, min(size, self.n - pos))
-        old = pos - self.off  # where pos is (or would be) in data
         if pos <= self.hi:
-            w.release(memoryview(self.data)[:old])
-            tail = self.hi - pos
+            w.release(memoryview(self.data)[:pos - self.off], self.off)
+            tail = self.hi - pos  # bytes already read that stay: moved to the front
+            src = self.start + pos - self.off
         else:  # bytes nobody looked at: through the buffer to the sink all the same
-            w.release(memoryview(self.data)[:self.hi - self.off])
+            w.release(memoryview(self.data)[:self.hi - self.off], self.off)
             if isinstance(self.data, memoryview):
                 self.data.release()
             self.data = b""
             w.stream(self.hi, pos)
-            tail = old = 0
-        start = pos % _ALIGN
-        src = self.off % _ALIGN + old
+            tail = src = 0
         if isinstance(self.data, memoryview):
             self.data.release()
-        if start + size > len(w.buf):  # a record larger than the buffer
-            grown = mmap.mmap(-1, start + size + _ALIGN)
+        start = (pos + w.shift) % _ALIGN
+        if start + max(size, tail) > len(w.buf):  # a record larger than the buffer
+            grown = mmap.mmap(-1, start + max(size, tail) + _ALIGN)
             grown[start:start + tail] = w.buf[src:src + tail]
             w.buf = grown
         else:
@@ -592,13 +599,18 @@ class _Reader:
         w.fill(view[start + tail:start + end - pos], pos + tail)
         self.data = view[start:]
         view.release()
-        self.off, self.hi = pos, end
+        self.off, self.hi, self.start = pos, end, start
+
+    def begin(self, record: Section | Configuration | None) -> None:
+        """A window's sink sees `record` begin (its end fields -1), or none pending."""
+        if self.window is not None:
+            self.window.pending = record
 
     def finish(self) -> None:
         """Give the sink the rest of the stream."""
         if self.window is not None:
             self._slide(self.n, 0)
-            self.window.release(memoryview(self.data)[:self.hi - self.off])
+            self.window.release(memoryview(self.data)[:self.hi - self.off], self.off)
             self.off = self.hi = self.n
 
     def close(self) -> None:
@@ -645,17 +657,18 @@ def parse(data: Buffer) -> Stream:
     return Stream(data, version, records, page_size, devices)
 
 
-def check(window: Window, read: Callable[[int, int], bytes]) -> list[Record]:
-    """The records of the stream a :class:`Window` gives (its sink receiving every byte,
-    in order), checked as :func:`parse` checks them; `read(start, end)` gives any bytes
-    of it (the JSON description at its end is read first)."""
+def check(window: Window, read: Callable[[int, int], bytes], data: Buffer = b"") -> Stream:
+    """The stream a :class:`Window` gives (its sink receiving every byte, in order),
+    checked as :func:`parse` checks it; `read(start, end)` gives any bytes of it (the
+    JSON description at its end is read first); `data`: the Stream's data, if the
+    stream is also at hand whole (e.g. mapped: for the bodies of a few sections)."""
     r = _Reader(b"", window)
     try:
-        _, records, _, _ = _parse(r, read)
+        version, records, page_size, devices = _parse(r, read)
         r.finish()
     finally:
         r.close()
-    return records
+    return Stream(data, version, records, page_size, devices)
 
 
 def _parse(r: _Reader, read: Callable[[int, int], bytes]
@@ -670,7 +683,7 @@ def _parse(r: _Reader, read: Callable[[int, int], bytes]
         page_size, devices = parse_description(text)
     except _DescError as exc:
         raise StreamError(f"JSON description: {exc}", desc_at + 5) from None
-    records: list[Record] = []
+    records: list[Record] = [] if r.window is None else r.window.records
     known: dict[int, Section] = {}
     ram = _Ram(r, page_size)
     next_device = 0
@@ -687,9 +700,11 @@ def _parse(r: _Reader, read: Callable[[int, int], bytes]
         if kind == CONFIGURATION:
             if records:
                 raise r.fail("configuration section after other sections", start)
+            r.begin(Configuration(start, start + 1, -1, "", (), ()))
             config = _configuration(r, start)
             ram.capabilities = set(config.capabilities)
             records.append(config)
+            r.begin(None)
             pos = config.end
             continue
         if kind not in (SECTION_START, SECTION_PART, SECTION_END, SECTION_FULL):
@@ -734,6 +749,8 @@ def _parse(r: _Reader, read: Callable[[int, int], bytes]
                              f"(instance {device.instance_id}{said}), not this section "
                              f"(version {version_id})", start)
             next_device += 1
+            r.begin(Section(start, Kind(kind), section_id, idstr, instance_id, version_id, pos,
+                            -1, -1, device, footers is not False))
             body_end = _device_body(r, device, pos)
         else:
             if idstr != b"ram":
@@ -742,6 +759,8 @@ def _parse(r: _Reader, read: Callable[[int, int], bytes]
             if version_id != RAM_VERSION:
                 raise r.fail(f"ram version {version_id}, only version {RAM_VERSION} can be "
                              "read", start)
+            r.begin(Section(start, Kind(kind), section_id, idstr, instance_id, version_id, pos,
+                            -1, -1, None, footers is not False))
             body_end = ram.walk(pos)
         # A stream sends a footer after every section or after none (machine types
         # before 2.4): the first section says which (a section type is never 0x7e).
@@ -764,6 +783,7 @@ def _parse(r: _Reader, read: Callable[[int, int], bytes]
         if kind in (SECTION_START, SECTION_FULL):
             known[section_id] = section
         records.append(section)
+        r.begin(None)
         pos = end
     r.section = None
     if next_device != len(devices):

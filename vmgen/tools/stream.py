@@ -317,22 +317,45 @@ def device_records(stream: qevm.Stream, served: dict[str, Served],
 
 
 def to_ber(source: str, target: str | PathLike[str], modules: list[str], strict: bool) -> int:
+    """The stream in `source` as one BER file; the number of sections.  A stream in a
+    file is read once (qevm_ber.write_file_stream), and the BER file replaces `target`
+    only if the stream is valid; one from stdin, in memory, is parsed first."""
     served = section_modules(modules)
-    with opened(source) as given:
-        stream = _parse(source, given.data)
+    from vmgen.driver.output import write_with
+
+    notes: list[str] = []
+
+    def devices(stream: qevm.Stream) -> dict[int, qevm_ber.Device]:
         try:
             if strict:
                 check_strict(stream, served)
-            devices, notes = device_records(stream, served, strict)
+            found, why = device_records(stream, served, strict)
         except StreamError as exc:
             raise CommandError(f"{display(source)}: {exc}") from None
-        from vmgen.driver.output import write_with
+        notes.extend(why)
+        return found
 
-        write_with(target, lambda out: qevm_ber.write(out, qevm_ber.to_der(stream, devices),
-                                                       given.data, given.fd))
-        for note in notes:
-            print(f"{display(source)}: {note}", file=sys.stderr)
-        return sum(1 for r in stream.records if isinstance(r, qevm.Section))
+    with opened(source) as given:
+        if given.fd is None:
+            stream = _parse(source, given.data)
+            found = devices(stream)
+            write_with(target, lambda out: qevm_ber.write(
+                out, qevm_ber.to_der(stream, found), given.data, given.fd))
+        else:
+            fd = given.fd
+            streams: list[qevm.Stream] = []
+
+            def fill(out: BinaryIO) -> None:
+                try:
+                    streams.append(qevm_ber.write_file_stream(out, fd, given.data, devices))
+                except StreamError as exc:
+                    raise CommandError(f"{display(source)}: {exc}") from None
+
+            write_with(target, fill)
+            stream = streams[0]
+    for note in notes:
+        print(f"{display(source)}: {note}", file=sys.stderr)
+    return sum(1 for r in stream.records if isinstance(r, qevm.Section))
 
 
 def device_reader(served: dict[str, Served]) -> qevm_ber.DeviceReader:
