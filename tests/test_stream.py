@@ -926,18 +926,32 @@ def _json_mutation(data: bytes, s: qevm.Stream, n: int, value: int) -> bytes:
 
 def _survives(data: bytes, tmp: Path) -> None:
     """list, decode and to-ber either work or raise StreamError; a to-ber output goes
-    through from-ber back to the same bytes; the windowed check (from-ber's) agrees with
-    parse."""
+    through from-ber back to the same bytes; the windowed check (from-ber's) and the
+    one-pass to-ber of a file (through a small window) agree with parse and to_der."""
+    mig, ber = tmp / "h.mig", tmp / "h.ber"
+    mig.write_bytes(data)
+
+    def one_pass() -> bytes | str:
+        try:
+            with open(mig, "rb") as f, open(ber, "wb", buffering=0) as out:
+                qevm_ber.write_file_stream(out, f.fileno(), data, lambda s: {},
+                                           window_size=5000)
+        except StreamError as exc:
+            return str(exc)
+        return ber.read_bytes()
+
     try:
         s = qevm.parse(data)
     except StreamError as exc:
         assert _checked(data, 5000)[0] == str(exc)
+        assert one_pass() == str(exc)
         return
     assert _checked(data, 5000) == (s.records, data)
     tools.list_text(s)
     tools.decode_text(s, {})
     tools.decode_json(s, {}, True)
     der = qevm_ber.join(qevm_ber.to_der(s), data)
+    assert one_pass() == der
     assert qevm_ber.join(qevm_ber.from_ber(der), der) == data
 
 

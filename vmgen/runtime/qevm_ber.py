@@ -264,6 +264,7 @@ class _Placer:
         self.first = 0  # the first record not yet wholly released
         self.counted = 0  # how many records `before` adds up
         self.before = 0
+        self.previous = 0  # the body length of the last section among them
 
     def sink(self, view: memoryview, at: int) -> None:
         w = self.window
@@ -292,13 +293,14 @@ class _Placer:
             return self.placed[i][0]
         records = self.window.records
         while self.counted < i:
-            self.before += _layout(records[self.counted])[0]
+            counted = records[self.counted]
+            self.before += _layout(counted)[0]
+            if isinstance(counted, qevm.Section):
+                self.previous = counted.body_end - counted.body
             self.counted += 1
         guess = r
         if isinstance(r, qevm.Section) and r.body_end < 0:
-            previous = next((p.body_end - p.body for p in reversed(records[:i])
-                             if isinstance(p, qevm.Section)), 0)
-            end = r.body + max(previous, seen - start)
+            end = r.body + max(self.previous, seen - start)
             guess = qevm.Section(r.offset, r.kind, r.section_id, r.idstr, r.instance_id,
                                  r.version_id, r.body, end, end, r.device, r.footer)
         elif isinstance(r, qevm.Configuration) and r.end < 0:
@@ -324,18 +326,28 @@ class _Placer:
         total = pos
         records = self.window.records
         right: dict[int, int] = {}  # input start -> length, of bodies in their place
-        wrong: list[tuple[int, int]] = []  # (output offset, length) of the others
+        wrong: list[tuple[int, int]] = []  # [start, end) in the output of the others
         for i, (offset, start) in self.placed.items():
             body = _body(records[i])
             assert body is not None
             if where.get(start) == offset:
                 right[start] = body[1] - body[0]
             else:
-                wrong.append((offset, body[1] - body[0]))
+                wrong.append((offset, offset + body[1] - body[0]))
+        # a body in its place that a misplaced one was written over goes again
+        wrong.sort()
+        merged: list[tuple[int, int]] = []
+        for a, b in wrong:
+            if merged and a <= merged[-1][1]:
+                merged[-1] = (merged[-1][0], max(b, merged[-1][1]))
+            else:
+                merged.append((a, b))
+        ends = [b for _, b in merged]
         for start, size in list(right.items()):
             at = where[start]
-            if any(o < at + size and at < o + n for o, n in wrong):
-                del right[start]  # a body written later, elsewhere, went over it
+            k = bisect_right(ends, at)
+            if k < len(merged) and merged[k][0] < at + size:
+                del right[start]
         pending = bytearray()
         pending_at = pos = 0
         for c in chunks:
