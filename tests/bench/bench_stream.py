@@ -47,7 +47,7 @@ sys.path.insert(0, str(REPO))
 from tests import qemu  # noqa: E402
 
 
-def timed(cmd: list[str], env: dict[str, str] | None) -> tuple[float, float]:
+def timed(cmd: list[str], env: dict[str, str] | None, cwd: Path) -> tuple[float, float]:
     """Wall time and CPU time (user + system) of one run of `cmd`, whose last argument
     is its output: removed (untimed) first, and `sync` run, so no run pays for dropping
     or writing back the previous run's file."""
@@ -55,7 +55,7 @@ def timed(cmd: list[str], env: dict[str, str] | None) -> tuple[float, float]:
     subprocess.run(["sync"], check=True)
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
-    subprocess.run(cmd, check=True, env=env)
+    subprocess.run(cmd, check=True, env=env, cwd=cwd)
     wall = time.perf_counter() - start
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     return wall, after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
@@ -108,12 +108,14 @@ def main() -> int:
                          (f"`vmgen stream from-ber`{label}",
                           [*py, "from-ber", ber, str(d / f"back{i}.mig")], env)]
         load = os.getloadavg()[0]
+        # (run in the temporary folder: `python -m` puts the current folder first on
+        # sys.path, which would run the vmgen of a source tree the bench is run from)
         for _, cmd, cmd_env in commands:  # warm-up: page cache, bytecode cache
-            subprocess.run(cmd, check=True, env=cmd_env)
+            subprocess.run(cmd, check=True, env=cmd_env, cwd=d)
         best = {label: (float("inf"), float("inf")) for label, _, _ in commands}
         for _ in range(args.n):
             for label, cmd, cmd_env in commands:
-                wall, cpu = timed(cmd, cmd_env)
+                wall, cpu = timed(cmd, cmd_env, d)
                 if args.verbose:
                     print(f"{label}: wall {wall:.3f} s, CPU {cpu:.3f} s", file=sys.stderr)
                 best[label] = (min(best[label][0], wall), min(best[label][1], cpu))
