@@ -593,7 +593,7 @@ def test_plain_conversions_skip_the_parser(words: list[str]) -> None:
 
 def test_conversions_start_light(tmp_path: Path) -> None:
     """to-ber and from-ber import neither argparse, typing, pathlib, dataclasses nor
-    tempfile (with bytecode cached, those were about half of their start-up:
+    tempfile (with bytecode cached, about 30 ms of CPU of their 65-79 ms of start-up:
     BENCHMARKS.md)."""
     mig, ber, back = tmp_path / "s.mig", tmp_path / "s.ber", tmp_path / "back.mig"
     mig.write_bytes(small_stream())

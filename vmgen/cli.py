@@ -355,8 +355,8 @@ def _plain_conversion(words: list[str]) -> tuple[str, str, str] | None:
     """(command, IN, OUT) of ``stream to-ber|from-ber IN OUT`` without options (no word
     but a lone '-' starts with '-'), which needs no parser: building the parser of every
     command (and importing argparse, which imports gettext, locale and shutil with it)
-    was a quarter of these commands' start-up.  Any other command line goes through
-    argparse, which reads such a one the same way."""
+    cost these commands about 10 ms of CPU at start-up (BENCHMARKS.md).  Any other
+    command line goes through argparse, which reads such a one the same way."""
     if (len(words) == 4 and words[0] == "stream" and words[1] in ("to-ber", "from-ber")
             and all(w == "-" or not w.startswith("-") for w in words[2:])):
         return words[1], words[2], words[3]

@@ -492,7 +492,7 @@ def _find_description(n: int, read: Callable[[int, int], bytes]) -> tuple[int, b
                       "device sections cannot be delimited", n)
 
 
-_ALIGN = 4096  # a window's buffer keeps each byte at an index congruent to its offset
+_ALIGN = 4096  # a window keeps each byte at an index congruent to its offset (+ shift)
 _WINDOW = 1 << 20
 
 
