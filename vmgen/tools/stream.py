@@ -386,6 +386,7 @@ def from_ber(source: str, target: str | PathLike[str], modules: list[str]) -> No
             chunks = list(qevm_ber.from_ber(given.data, reader))
         except StreamError as exc:
             raise CommandError(f"{display(source)}: {exc}") from None
+
         def fill(out: BinaryIO) -> None:
             qevm_ber.write_checked(out, chunks, given.data, given.fd)
 
