@@ -14,6 +14,11 @@ the stream's bytes as chunks.  Tags (AUTOMATIC TAGS)::
     Header   { [0] idstr, [1] instance-id, [2] version-id }
     Body     [0] opaque | [1] device { [0] vmsd, [1] EXPLICIT record (a module's DER) }
 
+Writing goes through a :class:`~vmgen.runtime.qevm.Window` (one page-aligned buffer):
+:func:`write` writes chunks, :func:`write_checked` writes a stream's chunks and checks
+the stream on the way (from-ber), and :func:`write_file_stream` converts a stream in a
+file reading it once (to-ber).
+
 Standard library only.
 """
 
