@@ -1,21 +1,25 @@
 """The ``vmgen`` command.
 
 Imports are lazy: ``vmgen --help`` loads argparse only, and no command of the
-generator ever imports asn1tools.
+generator ever imports asn1tools.  ``vmgen stream to-ber|from-ber IN OUT`` (no option)
+imports neither argparse, pathlib nor typing: its start-up is part of its measured
+time (BENCHMARKS.md).
 """
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
-from collections.abc import Sequence
-from pathlib import Path
-from typing import TYPE_CHECKING, NoReturn
 
 from vmgen import __version__
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    import argparse
+    from collections.abc import Sequence
+    from pathlib import Path
+    from typing import NoReturn
+
     from vmgen.driver.pipeline import Generated
     from vmgen.frontend.source import Options
 
@@ -81,11 +85,15 @@ def _jobs(text: str) -> int:
     except ValueError:
         n = -1
     if n < 0:
+        import argparse
+
         raise argparse.ArgumentTypeError(f"not a number of processes: '{text}'")
     return n
 
 
 def build_parser() -> argparse.ArgumentParser:
+    import argparse
+
     parser = argparse.ArgumentParser(
         prog="vmgen", description=_DESCRIPTION,
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -259,6 +267,8 @@ exit status: 0 on success, 1 on a stream that cannot be read (PATH: section 'IDS
 
 
 def _add_stream_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    import argparse
+
     s = sub.add_parser(
         "stream", help="list, decode and convert whole QEMU migration streams (QEVM v3)",
         description="Read whole QEMU migration streams (QEVM version 3): list their "
@@ -307,7 +317,8 @@ def _add_stream_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser])
 
     fromb = ss.add_parser("from-ber", help="convert a BER file back to the stream",
                           description="Write the stream a to-ber file holds, byte for byte; "
-                          "the result is read back and checked before it replaces OUT.mig.")
+                          "the stream is checked as it is written, and replaces OUT.mig only if it "
+                          "is valid.")
     modules(fromb)
     fromb.add_argument("input", metavar="IN.ber|-")
     fromb.add_argument("output", metavar="OUT.mig")
@@ -321,9 +332,14 @@ def _add_stream_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser])
 
 
 def _stream(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
     from vmgen.runtime.qevm import StreamError
     from vmgen.tools import stream as st
 
+    if args.stream_command in ("to-ber", "from-ber"):
+        return _conversion(args.stream_command, args.input, args.output, args.module,
+                           args.stream_command == "to-ber" and args.strict)
     try:
         if args.stream_command == "schema":
             text = st.schema_text()
@@ -333,12 +349,6 @@ def _stream(args: argparse.Namespace) -> int:
                 from vmgen.driver.output import write_if_changed
 
                 write_if_changed(Path(args.output_dir) / st.SCHEMA_FILE, text)
-            return 0
-        if args.stream_command == "to-ber":
-            st.to_ber(args.input, Path(args.output), args.module, args.strict)
-            return 0
-        if args.stream_command == "from-ber":
-            st.from_ber(args.input, Path(args.output), args.module)
             return 0
         served = st.section_modules(args.module) if args.stream_command == "decode" else {}
         with st.opened(args.input) as given:
@@ -357,7 +367,37 @@ def _stream(args: argparse.Namespace) -> int:
     return 0
 
 
+def _conversion(command: str, source: str, target: str, modules: list[str],
+                strict: bool) -> int:
+    """`vmgen stream to-ber` / `from-ber`."""
+    from vmgen.tools import stream as st
+
+    try:
+        if command == "to-ber":
+            st.to_ber(source, target, modules, strict)
+        else:
+            st.from_ber(source, target, modules)
+    except st.CommandError as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    return 0
+
+
+def _plain_conversion(words: list[str]) -> tuple[str, str, str] | None:
+    """(command, IN, OUT) of ``stream to-ber|from-ber IN OUT`` without options (no word
+    but a lone '-' starts with '-'), which needs no parser: building the parser of every
+    command (and importing argparse, which imports gettext, locale and shutil with it)
+    cost these commands about 10 ms of CPU at start-up (BENCHMARKS.md).  Any other
+    command line goes through argparse, which reads such a one the same way."""
+    if (len(words) == 4 and words[0] == "stream" and words[1] in ("to-ber", "from-ber")
+            and all(w == "-" or not w.startswith("-") for w in words[2:])):
+        return words[1], words[2], words[3]
+    return None
+
+
 def _import_command(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
     from vmgen.driver.output import write_all
     from vmgen.runtime.qevm import StreamError
     from vmgen.tools import stream as st
@@ -505,6 +545,8 @@ def _generate_all(args: argparse.Namespace) -> tuple[list[Generated], dict[str, 
 
 
 def _generate(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
     from vmgen.driver.output import write_all, write_if_changed
 
     done = _generate_all(args)
@@ -527,6 +569,7 @@ def _generate(args: argparse.Namespace) -> int:
 def _check(args: argparse.Namespace) -> int:
     import difflib
     import json
+    from pathlib import Path
 
     from vmgen.driver.pipeline import schema_file
     from vmgen.tools.compat import compare
@@ -597,6 +640,7 @@ def _check_vmstate(source: str, results: list[Generated]) -> bool:
 def _baseline(path: Path, rev: str) -> str | None:
     """The committed schema at `path`: from git at `rev` when tracked, else the file."""
     import subprocess
+    from pathlib import Path
 
     try:
         top = subprocess.run(["git", "-C", str(path.parent.resolve()), "rev-parse",
@@ -617,6 +661,7 @@ def _baseline(path: Path, rev: str) -> str | None:
 
 def _compat(args: argparse.Namespace) -> int:
     import json
+    from pathlib import Path
 
     from vmgen.tools.compat import compare
 
@@ -662,6 +707,8 @@ def _decode(args: argparse.Namespace) -> int:
 
 
 def _convert(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
     from vmgen.diagnostics import VmgenError
     from vmgen.driver.output import write_bytes_if_changed
     from vmgen.tools.decode import convert
@@ -677,6 +724,8 @@ def _convert(args: argparse.Namespace) -> int:
 
 
 def _runtime(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
     from vmgen.driver.output import write_all, write_if_changed
     from vmgen.driver.pipeline import runtime_files
     from vmgen.resources import RUNTIME_FILES, runtime_dir
@@ -710,15 +759,19 @@ def run() -> NoReturn:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    if args.command is None:
-        parser.print_help()
-        return 1
-    commands = {"generate": _generate, "check": _check, "compat": _compat, "explain": _explain,
-                "decode": _decode, "convert": _convert, "runtime": _runtime,
-                "stream": _stream, "import": _import_command}
+    words = list(sys.argv[1:] if argv is None else argv)
+    plain = _plain_conversion(words)
     try:
+        if plain is not None:
+            return _conversion(*plain, modules=[], strict=False)
+        parser = build_parser()
+        args = parser.parse_args(words)
+        if args.command is None:
+            parser.print_help()
+            return 1
+        commands = {"generate": _generate, "check": _check, "compat": _compat,
+                    "explain": _explain, "decode": _decode, "convert": _convert,
+                    "runtime": _runtime, "stream": _stream, "import": _import_command}
         return commands[args.command](args)
     except KeyboardInterrupt:
         return 130
