@@ -439,6 +439,8 @@ def _import_command(args: argparse.Namespace) -> int:
 
 def _adopt_command(args: argparse.Namespace) -> int:
     """``vmgen import --struct FILE:STRUCT``: the annotations file of a device's own struct."""
+    from pathlib import Path
+
     from vmgen.diagnostics import VmgenError, format_all
     from vmgen.driver.output import write_if_changed
     from vmgen.frontend.source import Options
@@ -617,6 +619,8 @@ def _check(args: argparse.Namespace) -> int:
 
 def _check_vmstate(source: str, results: list[Generated]) -> bool:
     """The layouts of `results` against QEMU's description in `source` (printed)."""
+    from pathlib import Path
+
     from vmgen.diagnostics import format_all
     from vmgen.tools import vmstate
 
