@@ -308,6 +308,57 @@ def test_uint64_counts(built: Callable[[str], Built], tool: Callable[[str], Path
         assert str(info.value) == message
 
 
+TOP_BIT = """\
+#include <stdbool.h>
+#include <stdint.h>
+#include "vmgen.h"
+typedef struct VMGEN_VMSD("top bit") TopBitLayout {
+    uint8_t n;
+    uint16_t data[200] VMGEN_SIZE_IS(n);
+} TopBitLayout;
+typedef struct VMGEN_STATE(1, 1) TopBit {
+    uint8_t ranged VMGEN_RANGE(0, 200);
+    uint16_t wide VMGEN_RANGE(1, 65000);
+    unsigned bits : 8;
+    uint8_t n;
+    uint8_t data[200] VMGEN_SIZE_IS(n);
+    const uint8_t id;
+    int8_t small;
+    TopBitLayout layout;
+} TopBit;
+"""
+
+
+def test_unsigned_values_with_the_top_bit_set(tmp_path: Path) -> None:
+    """An unsigned value whose top bit is set at its C width is positive in the legacy
+    stream (a ranged field, a bit-field, a count, a const), in C as in Python; only a
+    signed type's bytes are sign-extended."""
+    header = tmp_path / "topbit.h"
+    header.write_text(TOP_BIT)
+    for args in (["runtime", "-o", str(tmp_path)],
+                 ["generate", "-o", str(tmp_path), str(header)]):
+        proc = support.run_vmgen(*args)
+        assert proc.returncode == 0, proc.stderr
+    src = tmp_path / "tool.c"
+    src.write_text('#include "topbit-visit.h"\n' + TOOL.replace(
+        "@CASES@", CASE % {"S": "TopBit", "T": "TopBit"}))
+    exe = support.compile_c([src, tmp_path / "topbit-visit.c",
+                             *support.runtime_sources(tmp_path)], tmp_path / "tool",
+                            include=[tmp_path], extra=support.SANITIZE)
+    py = support.import_module(tmp_path / "topbit_asn1.py")
+    value = {"ranged": 200, "wide": 65000, "bits": 255, "n": 150, "data": bytes(range(150)),
+             "id": 0, "small": -2,
+             "layout": {"n": 130, "data": list(range(0xFF00, 0xFF00 + 130))}}
+    legacy = py.save_legacy("TopBit", value, 1)
+    assert legacy[:8] == bytes.fromhex("c8" "fde8" "000000ff" "96")  # ..., the count 150
+    (line,) = _run(exe, [f"TopBit ber2legacy 1 {py.save('TopBit', value).hex()}"])
+    assert line == f"OK {legacy.hex()}"
+    (line,) = _run(exe, [f"TopBit legacy2ber 1 {legacy.hex()}"])
+    assert line == f"OK {py.save('TopBit', value).hex()}"
+    # a signed value is still sign-extended: -2 in an int8_t
+    assert py.load_legacy("TopBit", legacy, 1)["small"] == -2
+
+
 # ---- negotiation between a new and an old peer, over a socket pair ----------------------
 
 PEER = r"""

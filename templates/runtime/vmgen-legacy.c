@@ -235,8 +235,10 @@ static bool lv_int(LegacyVisitor *lv, const char *name, int64_t *obj,
         if (get_be(lv, bytes, &raw, errp)) {
             int64_t value;
 
-            if (bytes < 8 && (raw >> (8 * bytes - 1)) & 1) {
-                raw |= ~(uint64_t)0 << (8 * bytes); /* sign-extend */
+            /* A range with negative values is a signed C type's: sign-extend.
+             * (An unsigned type's value with its top bit set is positive.) */
+            if (min < 0 && bytes < 8 && (raw >> (8 * bytes - 1)) & 1) {
+                raw |= ~(uint64_t)0 << (8 * bytes);
             }
             memcpy(&value, &raw, sizeof(value));
             if (value < min || value > max) {

@@ -272,7 +272,8 @@ class _Members:
         assert t.count is not None
         count = self.struct.field(t.count.field)
         assert isinstance(count.type, ir.IntType)
-        temp, sign, _, _, _ = _int_args(count.type)
+        # the count travels at its C width and signedness (a positional format)
+        temp, sign = ("int64_t", "int") if count.type.signed else ("uint64_t", "uint")
         common = dict(name=name, path=path, count=count.name,
                       count_path=f"{self.base}{count.name}", temp=temp, sign=sign,
                       count_c_type=_C_TYPES[count.type.visitor],

@@ -71,7 +71,7 @@ bool visit_type_USBDevice(Visitor *v, const char *name, USBDevice *obj, Error **
     {
         size_t len = 0;
 
-        if (!visit_count_int(v, "data_buf", "data_len", (int64_t)obj->data_len, 2, 4096, &len, errp)) {
+        if (!visit_count_uint(v, "data_buf", "data_len", (uint64_t)obj->data_len, 2, 4096, &len, errp)) {
             return false;
         }
         if (!visit_type_bytes(v, "data_buf", (uint8_t *)obj->data_buf, &len, 0, 4096, errp)) {

@@ -137,7 +137,7 @@ bool visit_type_HPETWire(Visitor *v, const char *name, HPETWire *obj, Error **er
     {
         size_t n0 = 0;
 
-        if (!visit_count_int(v, "timer", "num_timers", (int64_t)obj->num_timers, 1, 32, &n0, errp)) {
+        if (!visit_count_uint(v, "timer", "num_timers", (uint64_t)obj->num_timers, 1, 32, &n0, errp)) {
             return false;
         }
         if (!visit_start_list(v, "timer", &n0, 3, 32, errp)) {
