@@ -262,6 +262,11 @@ def _int_literal(t: ir.IntType, value: int) -> str:
     return f"UINT64_C({value})"
 
 
+def c_int_max(t: ir.IntType) -> str:
+    """The largest value of `t`, as a C literal."""
+    return _int_literal(t, t.max)
+
+
 def c_assignments(module: ir.Module, t: ir.WireType, lvalue: str, value: Any,
                   field: ir.Field | None = None) -> list[str]:
     """C statements that store `value` (C view) into `lvalue` without using vmgen."""
@@ -306,6 +311,13 @@ def has_specialized_codec(module: ir.Module, state: str) -> bool:
     from vmgen.backends import cfast
 
     return any(s.name == state for s in cfast.plan(module).states)
+
+
+def has_legacy_codec(module: ir.Module, state: str) -> bool:
+    """Whether the C backend gives `state`'s legacy stream a specialized writer / reader."""
+    from vmgen.backends import clegacy
+
+    return any(s.name == state for s in clegacy.plan(module).states)
 
 
 def const_paths(module: ir.Module, struct: str, base: str) -> list[str]:

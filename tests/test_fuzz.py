@@ -92,3 +92,29 @@ def test_oracle_catches_a_loader_that_writes_on_failure(targets: list[build.Targ
                           check=False, timeout=60)
     assert proc.returncode != 0
     assert "failed load changed the destination" in proc.stderr
+
+
+def test_oracle_catches_a_legacy_loader_that_writes_on_decline(targets: list[build.Target],
+                                                               tmp_path: Path) -> None:
+    """The legacy oracle can fail: a specialized legacy loader that writes the destination
+    and then declines aborts."""
+    t = next(t for t in targets if t.state == "RTCState")
+    cfg = tmp_path / "config.h"
+    cfg.write_text((t.dir / "config.h").read_text() + (
+        "static inline bool broken_fast(RTCState *o, uint32_t v, const uint8_t *b, size_t n)\n"
+        "{ (void)v; (void)b; (void)n; o->cmos_index ^= 1; return false; }\n"
+        "#undef FUZZ_FAST_LOAD_LEGACY\n#define FUZZ_FAST_LOAD_LEGACY broken_fast\n"))
+    gen = t.dir.parent
+    rt = gen.parent / "runtime"
+    exe = tmp_path / "broken"
+    cc = subprocess.run(["clang", *build.FUZZ_CFLAGS, "-I", str(gen), "-I", str(rt),
+                         "-I", str(build.support.FIXTURES), "-include",
+                         str(cfg), str(build.HERE / "fuzz_load.c"), str(gen / "rtc-visit.c"),
+                         *(str(o) for o in sorted(rt.glob("vmgen-*.o"))), "-o", str(exe)],
+                        check=False, capture_output=True, text=True)
+    assert cc.returncode == 0, cc.stderr
+    (tmp_path / "x").write_bytes(b"\x00")
+    proc = subprocess.run([str(exe), str(tmp_path / "x")], capture_output=True, text=True,
+                          check=False, timeout=60)
+    assert proc.returncode != 0
+    assert "the specialized legacy loader declined but changed the destination" in proc.stderr

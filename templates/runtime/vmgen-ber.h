@@ -134,10 +134,12 @@ bool ber_input_visitor_check_end(BerInputVisitor *bv, Error **errp);
  * VMGEN_INLINE forces inlining where the compiler allows it: each call site
  * then folds its constants.
  */
+#ifndef VMGEN_INLINE
 #if defined(__GNUC__)
 #define VMGEN_INLINE static inline __attribute__((always_inline))
 #else
 #define VMGEN_INLINE static inline
+#endif
 #endif
 
 /* Device states up to this size (and small for their number of values: the

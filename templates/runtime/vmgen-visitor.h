@@ -11,7 +11,7 @@
 #include <stdint.h>
 
 /* Generated code checks this at compile time (#error "regenerate"). */
-#define VMGEN_RUNTIME_VERSION 5
+#define VMGEN_RUNTIME_VERSION 6
 
 /* ---- errors ------------------------------------------------------------ */
 

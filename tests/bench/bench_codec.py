@@ -407,9 +407,12 @@ def baseline_measurements(n: str, stream: bool) -> list[str]:
     return lines
 
 
-def main_source(modules: list[tuple[str, ir.Module]], stream: bool) -> str:
+def main_source(modules: list[tuple[str, ir.Module]], stream: bool,
+                fast_stream: bool = False) -> str:
     """The benchmark program; `stream`: the runtime has the legacy VMState stream
-    (vmgen_save_S_legacy / vmgen_load_S_legacy, runtime v3)."""
+    (vmgen_save_S_legacy / vmgen_load_S_legacy, runtime v3); `fast_stream`: the generated
+    code has its specialized codec beside the visitors (vmgen_visit_save_S_legacy, runtime
+    v6)."""
     lines = ['#include "bench_timing.h"', "", "#include <stdbool.h>",
              '#include "legacy.h"', '#include "vms_tables.h"', '#include "protobuf_glue.h"']
     lines += [f'#include "{stem}-visit.h"' for stem, _ in modules]
@@ -497,6 +500,12 @@ def main_source(modules: list[tuple[str, ir.Module]], stream: bool) -> str:
                     f'        BENCH("{n}", "vmgen-stream", "load", vn,',
                     f"              {{ if (!vmgen_load_{n}_legacy(&dst_{n}, {version}u, vs, vn, "
                     "NULL)) die(\"load\"); });",
+                    *([f'        BENCH("{n}", "vmgen-stream-visit", "save", vn,',
+                       f"              {{ if (!vmgen_visit_save_{n}_legacy(&src_{n}, {version}u, "
+                       "&b, &l, NULL)) die(\"save\"); free(b); });",
+                       f'        BENCH("{n}", "vmgen-stream-visit", "load", vn,',
+                       f"              {{ if (!vmgen_visit_load_{n}_legacy(&dst_{n}, {version}u, "
+                       "vs, vn, NULL)) die(\"load\"); });"] if fast_stream else []),
                     "        free(vs);",
                     "    }",
                 ]
@@ -548,7 +557,9 @@ def build(cc: str) -> tuple[Path, dict[str, ir.Module]]:
     (BUILD / "legacy.h").write_text(legacy_h)
     (BUILD / "legacy.c").write_text(legacy_c)
     stream = (BUILD / "vmgen-legacy.c").exists()
-    (BUILD / "bench-main.c").write_text(main_source(modules, stream))
+    fast_stream = "vmgen_visit_save_ScalarHeavy_legacy" in (
+        BUILD / "bench_states-visit.h").read_text()
+    (BUILD / "bench-main.c").write_text(main_source(modules, stream, fast_stream))
     objects = build_asn1c(cc, BUILD / "bench_states.asn", BUILD)
     missing = baselines.missing_packages()
     if missing:
@@ -652,6 +663,8 @@ CODECS = [
     ("vmgen-visit", "(a\u2032) vmgen C, visitors only (`vmgen_visit_save_S` / `_load_S`)"),
     ("legacy", "(b) legacy big-endian fixed width"),
     ("vmgen-stream", "(b\u2033) vmgen C, legacy VMState stream (`vmgen_save_S_legacy`)"),
+    ("vmgen-stream-visit", "(b\u2034) vmgen C, legacy stream, visitors only "
+     "(`vmgen_visit_save_S_legacy`)"),
     ("asn1c", "(c) asn1c DER encode / BER decode"),
     ("asn1c-checked", "(c') asn1c BER decode + `asn_check_constraints`"),
     ("memcpy", "(d) memcpy of the struct"),
@@ -701,7 +714,8 @@ def callgrind_counts(exe: Path, keys: list[Key], iters: tuple[int, int] = (20, 6
         return dict(zip(keys, pool.map(per_record, keys), strict=True))
 
 
-CALLGRIND_CODECS = ("vmgen", "vmgen-stream", "legacy", "vms", "protobuf-c", "nanopb")
+CALLGRIND_CODECS = ("vmgen", "vmgen-stream", "vmgen-stream-visit", "legacy", "vms",
+                    "protobuf-c", "nanopb")
 # How far from a target a ratio must be for a verdict from a loaded machine.
 MARGIN = 1.2
 
@@ -746,8 +760,13 @@ def report(results: dict[Key, tuple[int, float, float]], machine_lines:
            "from vmgen's IR by the script, into a preallocated buffer; its load checks the "
            "total length once, as a `QEMUFile` would notice a short stream (no range checks: "
            "VMState has none).",
-           "- (b\u2033) vmgen's own legacy VMState stream (since runtime v3: the same visitors, "
-           "positional format), `vmgen_save_S_legacy` / `vmgen_load_S_legacy`.",
+           "- (b\u2033) vmgen's own legacy VMState stream, `vmgen_save_S_legacy` / "
+           "`vmgen_load_S_legacy` (as (a), the allocation of the output counted): generated "
+           "straight-line code for these states (runtime v6; values at constant offsets "
+           "into one `malloc` of the largest stream, a load checks the bytes before it "
+           "stores them). (b\u2034): the same calls through the visitors alone (the "
+           "path of every stream before runtime v6: the same visitors as BER, positional "
+           "format; still the one that writes the error messages).",
            "- (c) asn1c: `der_encode_to_buffer` from asn1c's decoded structure (no conversion "
            "from the C struct counted), `ber_decode` into freshly allocated structures + "
            "`ASN_STRUCT_FREE` (without constraint checks; (c') adds `asn_check_constraints`, "

@@ -109,19 +109,25 @@ def seed_values(module: ir.Module, state: str, n: int) -> list[dict[str, Any]]:
 
 
 def seed_records(py: Any, module: ir.Module, state: str, n: int) -> list[bytes]:
-    """Records of `state`: Python `save` of Hypothesis values, at every version it writes."""
+    """Records of `state`: Python `save` of Hypothesis values, at every version it writes,
+    and their legacy streams (the target reads its input as both)."""
     newest, minimum = py.STATES[state][2], py.STATES[state][3]
+    s = module.struct(state)
     blobs: list[bytes] = []
     for i, value in enumerate(seed_values(module, state, n)):
         versions = [newest] if i % 2 else sorted({newest, minimum})
         for version in versions:
-            blob = py.save(state, value, version=version)
-            if blob not in blobs:
-                blobs.append(blob)
+            present = {k: v for k, v in value.items() if (s.field(k).since or 0) <= version}
+            for blob in (py.save(state, value, version=version),
+                         py.save_legacy(state, present, version)):
+                if blob not in blobs:
+                    blobs.append(blob)
     return blobs
 
 
 def config_header(module: ir.Module, stem: str, state: str) -> str:
+    info = module.struct(state).state
+    assert info is not None
     prepare = "".join(f"memset((void *)&{p}, 0, sizeof {p}); "
                       for p in support.const_paths(module, state, "(*(obj))"))
     return (f'#include <string.h>\n#include "{stem}-visit.h"\n'
@@ -132,6 +138,14 @@ def config_header(module: ir.Module, stem: str, state: str) -> str:
             f"#define FUZZ_VISIT_LOAD vmgen_visit_load_{state}\n"
             f"#define FUZZ_VISIT_SAVE vmgen_visit_save_{state}\n"
             f"#define FUZZ_HAS_DER {int(support.has_specialized_codec(module, state))}\n"
+            f"#define FUZZ_LOAD_LEGACY vmgen_load_{state}_legacy\n"
+            f"#define FUZZ_FAST_LOAD_LEGACY vmgen_fast_load_{state}_legacy\n"
+            f"#define FUZZ_FAST_SAVE_LEGACY vmgen_fast_save_{state}_legacy\n"
+            f"#define FUZZ_VISIT_LOAD_LEGACY vmgen_visit_load_{state}_legacy\n"
+            f"#define FUZZ_VISIT_SAVE_LEGACY vmgen_visit_save_{state}_legacy\n"
+            f"#define FUZZ_HAS_LEGACY {int(support.has_legacy_codec(module, state))}\n"
+            f"#define FUZZ_MIN_VERSION {info.minimum_version}u\n"
+            f"#define FUZZ_VERSION {info.version}u\n"
             f'#define FUZZ_NAME "{state}"\n'
             f"#define FUZZ_PREPARE(obj) do {{ {prepare}}} while (0)\n")
 

@@ -14,13 +14,13 @@ from __future__ import annotations
 
 import re
 import textwrap
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
-from vmgen.backends import banner, cfast, macros, render
+from vmgen.backends import banner, cfast, clegacy, macros, render
 from vmgen.lowering import ir
 
 # Generated code refuses to build against a runtime it was not generated for.
-RUNTIME_VERSION = 5
+RUNTIME_VERSION = 6
 
 # C type of each runtime visitor's value (for casts when visiting through a value).
 _C_TYPES = cfast.C_INT_TYPES
@@ -524,6 +524,142 @@ def _fast(module: ir.Module, shapes: bool) -> _FastView:
     return _FastView(structs, plan.states, plan.visited, plan.enums)
 
 
+@dataclass(frozen=True)
+class _LFormView:
+    name: str
+    c_type: str
+    size: int  # fixed forms: their bytes
+    locals: tuple[str, ...]
+    used: tuple[str, ...]  # the locals' names
+    blank: tuple[str, ...]  # a blank line after the locals, if there are any
+    foreign: tuple[str, ...]
+    foreign_len: int
+    put: str
+    check: list[str]  # fixed forms: the checking function's body, if there is one
+    store: str
+
+
+@dataclass(frozen=True)
+class _LStateView:
+    name: str
+    c_type: str
+    form: str
+    fixed: int
+    max_size: int
+    version: int
+    minimum_version: int
+    checks: list[str]  # fixed forms: the checking function, if there is one
+
+
+@dataclass(frozen=True)
+class _LFastView:
+    enums: tuple[clegacy.LEnum, ...]
+    fixed: list[_LFormView]
+    variable: list[_LFormView]
+    fixed_states: list[_LStateView]
+    variable_states: list[_LStateView]
+    visited: tuple[clegacy.LState, ...]
+
+
+def _indent(text: str, n: int = 4) -> str:
+    return textwrap.indent(text, " " * n)
+
+
+class _LegacyText:
+    """Renders the legacy codec's ops (c/lfast_ops.c.j2) in one of its three functions:
+    "put", "check" or "store".  A fixed op's text is rendered once per shape and mode,
+    with its lvalue and offset put in where it sits."""
+
+    def __init__(self) -> None:
+        m = macros("c/lfast_ops.c.j2")
+        self.macros: dict[str, dict[str, object]] = m.modes
+        # (id of a fixed op, mode) -> (the op, kept alive; its text with the marks)
+        self.texts: dict[tuple[int, str], tuple[clegacy.LOp, str]] = {}
+
+    def call(self, mode: str, op: clegacy.LOp, *body: str) -> str:
+        macro = self.macros[mode][op.kind]
+        return str(macro(op, *body)).strip("\n")  # type: ignore[operator]
+
+    def fixed(self, op: clegacy.LOp, mode: str) -> str:
+        key = (id(op), mode)
+        hit = self.texts.get(key)
+        if hit is None:
+            if op.kind == "list":
+                text = self.call(mode, op, _indent(self.members(op.element[0], mode)))
+            else:
+                text = self.call(mode, op)
+            hit = self.texts[key] = (op, text)
+        return hit[1]
+
+    def members(self, run: clegacy.LOp, mode: str) -> str:
+        """A run's members, each at its place (the checking pass: those with checks)."""
+        texts = []
+        for op, expr, at in zip(run.members, run.exprs, run.ats, strict=True):
+            if mode == "check" and not op.checked:
+                continue
+            text = self.fixed(op, mode)
+            if text:
+                texts.append(text.replace(clegacy.EXPR_MARK, expr)
+                             .replace(clegacy.AT_MARK, at))
+        return "\n".join(texts)
+
+    def steps(self, ops: tuple[clegacy.LOp, ...], mode: str) -> str:
+        return "\n".join(self.step(op, mode) for op in ops)
+
+    def step(self, op: clegacy.LOp, mode: str) -> str:
+        k = op.kind
+        if k == "run":
+            body = self.members(op, mode)
+            return self.call(mode, op, body) if body else self.call(mode, replace(op, kind="skip"))
+        if k in ("since", "union", "case"):
+            inner = (self.steps(op.members, mode) if k != "union" else
+                     "\n".join(self.step(c, mode) for c in op.members))
+            return self.call(mode, op, _indent(inner) if k != "union" else inner)
+        if k in ("vlist",):
+            return self.call(mode, op, _indent(self.steps(op.element, mode)))
+        if k.endswith("_list"):
+            run = op.element[0]
+            if mode == "check" and not run.checked:  # only the count and the room
+                return self.call(mode, replace(op, kind=k.replace("_list", "_skip")))
+            loop = self.call(mode, replace(op, kind="loop"), _indent(self.members(run, mode)))
+            return self.call(mode, op, _indent(loop))
+        if k.endswith("_vlist"):
+            loop = self.call(mode, replace(op, kind="vloop"),
+                             _indent(self.steps(op.element, mode)))
+            return self.call(mode, op, _indent(loop))
+        return self.call(mode, op)
+
+    def form(self, f: clegacy.LForm) -> _LFormView:
+        if f.fixed:
+            (run,) = f.steps
+            check = [_indent(self.members(run, "check"))] if f.checked else []
+            return _LFormView(f.name, f.c_type, f.fixed, (), (), (), (), 0,
+                              _indent(self.members(run, "put")), check,
+                              _indent(self.members(run, "store")))
+        used = tuple(d.split()[1] for d in f.locals)
+        return _LFormView(f.name, f.c_type, 0, f.locals, used, ("",) if used else (),
+                          f.foreign, f.foreign_len,
+                          _indent(self.steps(f.steps, "put")),
+                          [_indent(self.steps(f.steps, "check"))],
+                          _indent(self.steps(f.steps, "store")))
+
+
+def _lfast(module: ir.Module) -> _LFastView:
+    """The specialized legacy stream codec (clegacy.py plans it)."""
+    plan = clegacy.plan(module)
+    text = _LegacyText()
+    forms = {f.name: f for f in plan.forms}
+    views = [text.form(f) for f in plan.forms]
+    states = [_LStateView(st.name, st.c_type, st.form, st.fixed, st.max_size, st.version,
+                          st.minimum_version,
+                          [st.form] if st.fixed and forms[st.form].checked else [])
+              for st in plan.states]
+    return _LFastView(plan.enums, [v for v in views if v.size],
+                      [v for v in views if not v.size],
+                      [st for st in states if st.fixed], [st for st in states if not st.fixed],
+                      plan.visited)
+
+
 def _context(module: ir.Module, shapes: bool = True) -> dict[str, object]:
     structs = _visitors(module, shapes)
     enums = [
@@ -568,6 +704,7 @@ def _context(module: ir.Module, shapes: bool = True) -> dict[str, object]:
         "states": states,
         "externals": _externals(module),
         "fast": _fast(module, shapes),
+        "lfast": _lfast(module),
     }
 
 

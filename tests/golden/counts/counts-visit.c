@@ -270,6 +270,203 @@ bool vmgen_der_load_RingState(RingState *obj, const uint8_t *buf, size_t len)
            vmgen_der_load_pass_RingState(obj, buf, len, true);
 }
 
+/* ---- specialized legacy stream writer and reader ------------------------------ */
+
+/* RingSlot's 6 bytes at p (no version changes them); clears *ok when a value does not fit its declaration. */
+static void vmgen_lput_RingSlot(uint8_t *p, const RingSlot *obj, bool *ok)
+{
+    (void)obj;
+    (void)ok;
+    vmgen_legacy_put2(p, (uint64_t)obj->id);
+    vmgen_legacy_put4(p + 2, (uint64_t)obj->len);
+}
+
+static void vmgen_lstore_RingSlot(const uint8_t *p, RingSlot *obj)
+{
+    (void)obj;
+    obj->id = (uint16_t)vmgen_legacy_get2(p);
+    obj->len = (uint32_t)vmgen_legacy_get4(p + 2);
+}
+
+/* RingState's stream of `version` at p; clears *ok when a value does not fit its declaration. */
+static uint8_t *vmgen_lput_RingState(uint8_t *p, const RingState *obj, uint32_t version, bool *ok)
+{
+    (void)obj;
+    (void)version;
+    (void)ok;
+    vmgen_legacy_put1(p, (uint64_t)obj->head);
+    p += 1;
+    {
+        uint64_t n0 = (uint64_t)obj->used;
+
+        if (!vmgen_legacy_urange(n0, UINT64_C(0), UINT64_C(24))) {
+            *ok = false;
+            n0 = 0;
+        }
+        vmgen_legacy_put8(p, (uint64_t)n0);
+        memcpy(p + 8, obj->data, (size_t)n0);
+        p += 8 + (size_t)n0;
+    }
+    {
+        uint64_t n0 = (uint64_t)obj->num_slots;
+
+        if (!vmgen_legacy_urange(n0, UINT64_C(0), UINT64_C(6))) {
+            *ok = false;
+            n0 = 0;
+        }
+        vmgen_legacy_put8(p, (uint64_t)n0);
+        p += 8;
+        for (size_t i0 = 0; i0 < (size_t)n0; i0++) {
+            uint8_t *q0 = p + i0 * 6;
+
+            vmgen_lput_RingSlot(q0, &obj->slots[i0], ok);
+        }
+        p += (size_t)n0 * 6;
+    }
+    vmgen_legacy_put4(p, (uint64_t)obj->tail);
+    p += 4;
+    return p;
+}
+
+/* Whether [*pp, end) starts with RingState's stream of `version` (then *pp moves past it). */
+static bool vmgen_lcheck_RingState(const uint8_t **pp, const uint8_t *end, const RingState *obj, uint32_t version)
+{
+    const uint8_t *p = *pp;
+
+    (void)obj;
+    (void)version;
+    if ((size_t)(end - p) < 1u) {
+        return false;
+    }
+    p += 1;
+    {
+        uint64_t n0;
+
+        if ((size_t)(end - p) < 8u) {
+            return false;
+        }
+        n0 = vmgen_legacy_get8(p);
+        if (!vmgen_legacy_urange(n0, UINT64_C(0), UINT64_C(24)) ||
+            (size_t)(end - p) - 8u < (size_t)n0) {
+            return false;
+        }
+        p += 8 + (size_t)n0;
+    }
+    {
+        uint64_t n0;
+
+        if ((size_t)(end - p) < 8u) {
+            return false;
+        }
+        n0 = vmgen_legacy_get8(p);
+        if (!vmgen_legacy_urange(n0, UINT64_C(0), UINT64_C(6)) ||
+            ((size_t)(end - p) - 8u) / 6 < (size_t)n0) {
+            return false;
+        }
+        p += 8 + (size_t)n0 * 6;
+    }
+    if ((size_t)(end - p) < 4u) {
+        return false;
+    }
+    p += 4;
+    *pp = p;
+    return true;
+}
+
+/* Reads what vmgen_lcheck_RingState accepted. */
+static bool vmgen_lstore_RingState(const uint8_t **pp, const uint8_t *end, RingState *obj, uint32_t version)
+{
+    const uint8_t *p = *pp;
+
+    (void)obj;
+    (void)version;
+    if ((size_t)(end - p) < 1u) {
+        return false;
+    }
+    obj->head = (uint8_t)vmgen_legacy_get1(p);
+    p += 1;
+    {
+        uint64_t n0;
+
+        if ((size_t)(end - p) < 8u) {
+            return false;
+        }
+        n0 = vmgen_legacy_get8(p);
+        if (!vmgen_legacy_urange(n0, UINT64_C(0), UINT64_C(24)) ||
+            (size_t)(end - p) - 8u < (size_t)n0) {
+            return false;
+        }
+        memcpy(obj->data, p + 8, (size_t)n0);
+        obj->used = (uint64_t)n0;
+        p += 8 + (size_t)n0;
+    }
+    {
+        uint64_t n0;
+
+        if ((size_t)(end - p) < 8u) {
+            return false;
+        }
+        n0 = vmgen_legacy_get8(p);
+        if (!vmgen_legacy_urange(n0, UINT64_C(0), UINT64_C(6)) ||
+            ((size_t)(end - p) - 8u) / 6 < (size_t)n0) {
+            return false;
+        }
+        p += 8;
+        for (size_t i0 = 0; i0 < (size_t)n0; i0++) {
+            const uint8_t *q0 = p + i0 * 6;
+
+            vmgen_lstore_RingSlot(q0, &obj->slots[i0]);
+        }
+        obj->num_slots = (uint64_t)n0;
+        p += (size_t)n0 * 6;
+    }
+    if ((size_t)(end - p) < 4u) {
+        return false;
+    }
+    obj->tail = (uint32_t)vmgen_legacy_get4(p);
+    p += 4;
+    *pp = p;
+    return true;
+}
+
+bool vmgen_fast_save_RingState_legacy(const RingState *obj, uint32_t version, uint8_t **buf, size_t *len)
+{
+    uint8_t *out, *p;
+    bool ok = true;
+
+    if (!vmgen_legacy_urange(version, 1u, 1u)) {
+        return false;
+    }
+    out = malloc((size_t)81u + 1u);
+    if (!out) {
+        return false;
+    }
+    p = vmgen_lput_RingState(out, obj, version, &ok);
+    if (!ok) {
+        free(out);
+        return false;
+    }
+    *buf = out;
+    *len = (size_t)(p - out);
+    return true;
+}
+
+bool vmgen_fast_load_RingState_legacy(RingState *obj, uint32_t version, const uint8_t *buf, size_t len)
+{
+    const uint8_t *p = buf, *end;
+
+    if (!vmgen_legacy_urange(version, 1u, 1u) || !buf) {
+        return false;
+    }
+    end = buf + len;
+    /* The checking pass decides (it writes nothing); the storing pass reads the same bytes. */
+    if (!vmgen_lcheck_RingState(&p, end, obj, version) || p != end) {
+        return false;
+    }
+    p = buf;
+    return vmgen_lstore_RingState(&p, end, obj, version);
+}
+
 static bool vmgen_visit_state_RingState(Visitor *v, const char *name, void *obj, Error **errp)
 {
     return visit_type_RingState(v, name, obj, errp);
@@ -307,14 +504,26 @@ bool vmgen_load_RingState(RingState *obj, const uint8_t *buf, size_t len, Error 
            vmgen_load_record(&vmgen_info_RingState, obj, buf, len, errp);
 }
 
-bool vmgen_save_RingState_legacy(const RingState *obj, uint32_t version, uint8_t **buf, size_t *len, Error **errp)
+bool vmgen_visit_save_RingState_legacy(const RingState *obj, uint32_t version, uint8_t **buf, size_t *len, Error **errp)
 {
     return vmgen_save_record_legacy(&vmgen_info_RingState, obj, version, buf, len, errp);
 }
 
-bool vmgen_load_RingState_legacy(RingState *obj, uint32_t version, const uint8_t *buf, size_t len, Error **errp)
+bool vmgen_visit_load_RingState_legacy(RingState *obj, uint32_t version, const uint8_t *buf, size_t len, Error **errp)
 {
     return vmgen_load_record_legacy(&vmgen_info_RingState, obj, version, buf, len, errp);
+}
+
+bool vmgen_save_RingState_legacy(const RingState *obj, uint32_t version, uint8_t **buf, size_t *len, Error **errp)
+{
+    return vmgen_fast_save_RingState_legacy(obj, version, buf, len) ||
+           vmgen_save_record_legacy(&vmgen_info_RingState, obj, version, buf, len, errp);
+}
+
+bool vmgen_load_RingState_legacy(RingState *obj, uint32_t version, const uint8_t *buf, size_t len, Error **errp)
+{
+    return vmgen_fast_load_RingState_legacy(obj, version, buf, len) ||
+           vmgen_load_record_legacy(&vmgen_info_RingState, obj, version, buf, len, errp);
 }
 
 bool vmgen_save_RingState_as(const RingState *obj, VmgenFormat format, uint32_t version, uint8_t **buf, size_t *len, Error **errp)
@@ -322,7 +531,7 @@ bool vmgen_save_RingState_as(const RingState *obj, VmgenFormat format, uint32_t 
     if (format != VMGEN_FORMAT_LEGACY) {
         return vmgen_save_RingState_version(obj, version, buf, len, errp);
     }
-    return vmgen_save_record_as(&vmgen_info_RingState, obj, format, version, buf, len, errp);
+    return vmgen_save_RingState_legacy(obj, version, buf, len, errp);
 }
 
 bool vmgen_load_RingState_as(RingState *obj, VmgenFormat format, uint32_t version, const uint8_t *buf, size_t len, Error **errp)
@@ -331,7 +540,7 @@ bool vmgen_load_RingState_as(RingState *obj, VmgenFormat format, uint32_t versio
     if (format != VMGEN_FORMAT_LEGACY) {
         return vmgen_load_RingState(obj, buf, len, errp);
     }
-    return vmgen_load_record_as(&vmgen_info_RingState, obj, format, version, buf, len, errp);
+    return vmgen_load_RingState_legacy(obj, version, buf, len, errp);
 }
 
 VmgenOffer vmgen_offer_RingState(uint32_t formats)

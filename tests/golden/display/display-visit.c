@@ -720,6 +720,282 @@ bool vmgen_der_load_CursorState(CursorState *obj, const uint8_t *buf, size_t len
            vmgen_der_load_pass_CursorState(obj, buf, len, true);
 }
 
+/* ---- specialized legacy stream writer and reader ------------------------------ */
+
+static bool vmgen_enum32_ok_DisplayMode(int64_t x)
+{
+    switch (x) {
+    case INT64_C(0):
+    case INT64_C(1):
+    case INT64_C(127):
+        return true;
+    default:
+        return false;
+    }
+}
+
+static bool vmgen_enum32_ok_blink_mode(int64_t x)
+{
+    switch (x) {
+    case INT64_C(-1):
+    case INT64_C(2):
+    case INT64_C(3):
+    case INT64_C(10):
+        return true;
+    default:
+        return false;
+    }
+}
+
+/* Cell's 3 bytes at p (no version changes them); clears *ok when a value does not fit its declaration. */
+static void vmgen_lput_Cell(uint8_t *p, const Cell *obj, bool *ok)
+{
+    (void)obj;
+    (void)ok;
+    vmgen_legacy_put1(p, (uint64_t)obj->glyph);
+    vmgen_legacy_put1(p + 1, (uint64_t)obj->attr);
+    vmgen_legacy_put1(p + 2, obj->dirty ? 1u : 0u);
+}
+
+static bool vmgen_lcheck_Cell(const uint8_t *p, const Cell *obj)
+{
+    (void)obj;
+    if (*(p + 2) > 1) {
+        return false;
+    }
+    return true;
+}
+
+static void vmgen_lstore_Cell(const uint8_t *p, Cell *obj)
+{
+    (void)obj;
+    obj->glyph = (uint8_t)vmgen_legacy_get1(p);
+    obj->attr = (uint8_t)vmgen_legacy_get1(p + 1);
+    obj->dirty = *(p + 2) != 0;
+}
+
+/* DisplayState's 222 bytes at p (no version changes them); clears *ok when a value does not fit its declaration. */
+static void vmgen_lput_DisplayState(uint8_t *p, const DisplayState *obj, bool *ok)
+{
+    (void)obj;
+    (void)ok;
+    *ok &= vmgen_enum32_ok_DisplayMode((int64_t)obj->mode);
+    vmgen_legacy_put4(p, (uint64_t)(int64_t)obj->mode);
+    for (size_t i0 = 0; i0 < 4; i0++) {
+        uint8_t *q0 = p + 4 + i0 * 4;
+
+        *ok &= vmgen_enum32_ok_blink_mode((int64_t)obj->blink[i0]);
+        vmgen_legacy_put4(q0, (uint64_t)(int64_t)obj->blink[i0]);
+    }
+    for (size_t i0 = 0; i0 < 16; i0++) {
+        uint8_t *q0 = p + 20 + i0 * 3;
+
+        memcpy(q0, obj->palette[i0], 3);
+    }
+    for (size_t i0 = 0; i0 < 4; i0++) {
+        uint8_t *q0 = p + 68 + i0 * 8;
+
+        for (size_t i1 = 0; i1 < 4; i1++) {
+            uint8_t *q1 = q0 + i1 * 2;
+
+            vmgen_legacy_put2(q1, (uint64_t)obj->scanline[i0][i1]);
+        }
+    }
+    for (size_t i0 = 0; i0 < 4; i0++) {
+        uint8_t *q0 = p + 100 + i0 * 24;
+
+        for (size_t i1 = 0; i1 < 8; i1++) {
+            uint8_t *q1 = q0 + i1 * 3;
+
+            vmgen_lput_Cell(q1, &obj->cells[i0][i1], ok);
+        }
+    }
+    for (size_t i0 = 0; i0 < 2; i0++) {
+        uint8_t *q0 = p + 196 + i0 * 3;
+
+        for (size_t i1 = 0; i1 < 3; i1++) {
+            uint8_t *q1 = q0 + i1 * 1;
+
+            vmgen_legacy_put1(q1, (uint64_t)obj->gamma[i0][i1]);
+        }
+    }
+    memcpy(p + 202, obj->title, 20);
+}
+
+static bool vmgen_lcheck_DisplayState(const uint8_t *p, const DisplayState *obj)
+{
+    (void)obj;
+    if (!vmgen_enum32_ok_DisplayMode(vmgen_legacy_sget4(p))) {
+        return false;
+    }
+    for (size_t i0 = 0; i0 < 4; i0++) {
+        const uint8_t *q0 = p + 4 + i0 * 4;
+
+        if (!vmgen_enum32_ok_blink_mode(vmgen_legacy_sget4(q0))) {
+            return false;
+        }
+    }
+    for (size_t i0 = 0; i0 < 4; i0++) {
+        const uint8_t *q0 = p + 100 + i0 * 24;
+
+        for (size_t i1 = 0; i1 < 8; i1++) {
+            const uint8_t *q1 = q0 + i1 * 3;
+
+            if (!vmgen_lcheck_Cell(q1, &obj->cells[i0][i1])) {
+                return false;
+            }
+        }
+    }
+    return true;
+}
+
+static void vmgen_lstore_DisplayState(const uint8_t *p, DisplayState *obj)
+{
+    (void)obj;
+    obj->mode = (DisplayMode)vmgen_legacy_sget4(p);
+    for (size_t i0 = 0; i0 < 4; i0++) {
+        const uint8_t *q0 = p + 4 + i0 * 4;
+
+        obj->blink[i0] = (enum blink_mode)vmgen_legacy_sget4(q0);
+    }
+    for (size_t i0 = 0; i0 < 16; i0++) {
+        const uint8_t *q0 = p + 20 + i0 * 3;
+
+        memcpy(obj->palette[i0], q0, 3);
+    }
+    for (size_t i0 = 0; i0 < 4; i0++) {
+        const uint8_t *q0 = p + 68 + i0 * 8;
+
+        for (size_t i1 = 0; i1 < 4; i1++) {
+            const uint8_t *q1 = q0 + i1 * 2;
+
+            obj->scanline[i0][i1] = (uint16_t)vmgen_legacy_get2(q1);
+        }
+    }
+    for (size_t i0 = 0; i0 < 4; i0++) {
+        const uint8_t *q0 = p + 100 + i0 * 24;
+
+        for (size_t i1 = 0; i1 < 8; i1++) {
+            const uint8_t *q1 = q0 + i1 * 3;
+
+            vmgen_lstore_Cell(q1, &obj->cells[i0][i1]);
+        }
+    }
+    for (size_t i0 = 0; i0 < 2; i0++) {
+        const uint8_t *q0 = p + 196 + i0 * 3;
+
+        for (size_t i1 = 0; i1 < 3; i1++) {
+            const uint8_t *q1 = q0 + i1 * 1;
+
+            obj->gamma[i0][i1] = (int8_t)vmgen_legacy_sget1(q1);
+        }
+    }
+    memcpy(obj->title, p + 202, 20);
+}
+
+/* CursorState's 9 bytes at p (no version changes them); clears *ok when a value does not fit its declaration. */
+static void vmgen_lput_CursorState(uint8_t *p, const CursorState *obj, bool *ok)
+{
+    (void)obj;
+    (void)ok;
+    vmgen_legacy_put2(p, (uint64_t)obj->x);
+    vmgen_legacy_put2(p + 2, (uint64_t)obj->y);
+    *ok &= vmgen_enum32_ok_blink_mode((int64_t)obj->blink);
+    vmgen_legacy_put4(p + 4, (uint64_t)(int64_t)obj->blink);
+    vmgen_legacy_put1(p + 8, obj->visible ? 1u : 0u);
+}
+
+static bool vmgen_lcheck_CursorState(const uint8_t *p, const CursorState *obj)
+{
+    (void)obj;
+    if (!vmgen_enum32_ok_blink_mode(vmgen_legacy_sget4(p + 4))) {
+        return false;
+    }
+    if (*(p + 8) > 1) {
+        return false;
+    }
+    return true;
+}
+
+static void vmgen_lstore_CursorState(const uint8_t *p, CursorState *obj)
+{
+    (void)obj;
+    obj->x = (uint16_t)vmgen_legacy_get2(p);
+    obj->y = (uint16_t)vmgen_legacy_get2(p + 2);
+    obj->blink = (enum blink_mode)vmgen_legacy_sget4(p + 4);
+    obj->visible = *(p + 8) != 0;
+}
+
+bool vmgen_fast_save_DisplayState_legacy(const DisplayState *obj, uint32_t version, uint8_t **buf, size_t *len)
+{
+    uint8_t *out;
+    bool ok = true;
+
+    if (!vmgen_legacy_urange(version, 1u, 1u)) {
+        return false;
+    }
+    out = malloc((size_t)222u + 1u);
+    if (!out) {
+        return false;
+    }
+    vmgen_lput_DisplayState(out, obj, &ok);
+    if (!ok) {
+        free(out);
+        return false;
+    }
+    *buf = out;
+    *len = 222u;
+    return true;
+}
+
+bool vmgen_fast_load_DisplayState_legacy(DisplayState *obj, uint32_t version, const uint8_t *buf, size_t len)
+{
+    if (!vmgen_legacy_urange(version, 1u, 1u) || !buf ||
+        len != 222u) {
+        return false;
+    }
+    if (!vmgen_lcheck_DisplayState(buf, obj)) {
+        return false;
+    }
+    vmgen_lstore_DisplayState(buf, obj);
+    return true;
+}
+
+bool vmgen_fast_save_CursorState_legacy(const CursorState *obj, uint32_t version, uint8_t **buf, size_t *len)
+{
+    uint8_t *out;
+    bool ok = true;
+
+    if (!vmgen_legacy_urange(version, 3u, 5u)) {
+        return false;
+    }
+    out = malloc((size_t)9u + 1u);
+    if (!out) {
+        return false;
+    }
+    vmgen_lput_CursorState(out, obj, &ok);
+    if (!ok) {
+        free(out);
+        return false;
+    }
+    *buf = out;
+    *len = 9u;
+    return true;
+}
+
+bool vmgen_fast_load_CursorState_legacy(CursorState *obj, uint32_t version, const uint8_t *buf, size_t len)
+{
+    if (!vmgen_legacy_urange(version, 3u, 5u) || !buf ||
+        len != 9u) {
+        return false;
+    }
+    if (!vmgen_lcheck_CursorState(buf, obj)) {
+        return false;
+    }
+    vmgen_lstore_CursorState(buf, obj);
+    return true;
+}
+
 static bool vmgen_visit_state_DisplayState(Visitor *v, const char *name, void *obj, Error **errp)
 {
     return visit_type_DisplayState(v, name, obj, errp);
@@ -757,14 +1033,26 @@ bool vmgen_load_DisplayState(DisplayState *obj, const uint8_t *buf, size_t len, 
            vmgen_load_record(&vmgen_info_DisplayState, obj, buf, len, errp);
 }
 
-bool vmgen_save_DisplayState_legacy(const DisplayState *obj, uint32_t version, uint8_t **buf, size_t *len, Error **errp)
+bool vmgen_visit_save_DisplayState_legacy(const DisplayState *obj, uint32_t version, uint8_t **buf, size_t *len, Error **errp)
 {
     return vmgen_save_record_legacy(&vmgen_info_DisplayState, obj, version, buf, len, errp);
 }
 
-bool vmgen_load_DisplayState_legacy(DisplayState *obj, uint32_t version, const uint8_t *buf, size_t len, Error **errp)
+bool vmgen_visit_load_DisplayState_legacy(DisplayState *obj, uint32_t version, const uint8_t *buf, size_t len, Error **errp)
 {
     return vmgen_load_record_legacy(&vmgen_info_DisplayState, obj, version, buf, len, errp);
+}
+
+bool vmgen_save_DisplayState_legacy(const DisplayState *obj, uint32_t version, uint8_t **buf, size_t *len, Error **errp)
+{
+    return vmgen_fast_save_DisplayState_legacy(obj, version, buf, len) ||
+           vmgen_save_record_legacy(&vmgen_info_DisplayState, obj, version, buf, len, errp);
+}
+
+bool vmgen_load_DisplayState_legacy(DisplayState *obj, uint32_t version, const uint8_t *buf, size_t len, Error **errp)
+{
+    return vmgen_fast_load_DisplayState_legacy(obj, version, buf, len) ||
+           vmgen_load_record_legacy(&vmgen_info_DisplayState, obj, version, buf, len, errp);
 }
 
 bool vmgen_save_DisplayState_as(const DisplayState *obj, VmgenFormat format, uint32_t version, uint8_t **buf, size_t *len, Error **errp)
@@ -772,7 +1060,7 @@ bool vmgen_save_DisplayState_as(const DisplayState *obj, VmgenFormat format, uin
     if (format != VMGEN_FORMAT_LEGACY) {
         return vmgen_save_DisplayState_version(obj, version, buf, len, errp);
     }
-    return vmgen_save_record_as(&vmgen_info_DisplayState, obj, format, version, buf, len, errp);
+    return vmgen_save_DisplayState_legacy(obj, version, buf, len, errp);
 }
 
 bool vmgen_load_DisplayState_as(DisplayState *obj, VmgenFormat format, uint32_t version, const uint8_t *buf, size_t len, Error **errp)
@@ -781,7 +1069,7 @@ bool vmgen_load_DisplayState_as(DisplayState *obj, VmgenFormat format, uint32_t 
     if (format != VMGEN_FORMAT_LEGACY) {
         return vmgen_load_DisplayState(obj, buf, len, errp);
     }
-    return vmgen_load_record_as(&vmgen_info_DisplayState, obj, format, version, buf, len, errp);
+    return vmgen_load_DisplayState_legacy(obj, version, buf, len, errp);
 }
 
 VmgenOffer vmgen_offer_DisplayState(uint32_t formats)
@@ -826,14 +1114,26 @@ bool vmgen_load_CursorState(CursorState *obj, const uint8_t *buf, size_t len, Er
            vmgen_load_record(&vmgen_info_CursorState, obj, buf, len, errp);
 }
 
-bool vmgen_save_CursorState_legacy(const CursorState *obj, uint32_t version, uint8_t **buf, size_t *len, Error **errp)
+bool vmgen_visit_save_CursorState_legacy(const CursorState *obj, uint32_t version, uint8_t **buf, size_t *len, Error **errp)
 {
     return vmgen_save_record_legacy(&vmgen_info_CursorState, obj, version, buf, len, errp);
 }
 
-bool vmgen_load_CursorState_legacy(CursorState *obj, uint32_t version, const uint8_t *buf, size_t len, Error **errp)
+bool vmgen_visit_load_CursorState_legacy(CursorState *obj, uint32_t version, const uint8_t *buf, size_t len, Error **errp)
 {
     return vmgen_load_record_legacy(&vmgen_info_CursorState, obj, version, buf, len, errp);
+}
+
+bool vmgen_save_CursorState_legacy(const CursorState *obj, uint32_t version, uint8_t **buf, size_t *len, Error **errp)
+{
+    return vmgen_fast_save_CursorState_legacy(obj, version, buf, len) ||
+           vmgen_save_record_legacy(&vmgen_info_CursorState, obj, version, buf, len, errp);
+}
+
+bool vmgen_load_CursorState_legacy(CursorState *obj, uint32_t version, const uint8_t *buf, size_t len, Error **errp)
+{
+    return vmgen_fast_load_CursorState_legacy(obj, version, buf, len) ||
+           vmgen_load_record_legacy(&vmgen_info_CursorState, obj, version, buf, len, errp);
 }
 
 bool vmgen_save_CursorState_as(const CursorState *obj, VmgenFormat format, uint32_t version, uint8_t **buf, size_t *len, Error **errp)
@@ -841,7 +1141,7 @@ bool vmgen_save_CursorState_as(const CursorState *obj, VmgenFormat format, uint3
     if (format != VMGEN_FORMAT_LEGACY) {
         return vmgen_save_CursorState_version(obj, version, buf, len, errp);
     }
-    return vmgen_save_record_as(&vmgen_info_CursorState, obj, format, version, buf, len, errp);
+    return vmgen_save_CursorState_legacy(obj, version, buf, len, errp);
 }
 
 bool vmgen_load_CursorState_as(CursorState *obj, VmgenFormat format, uint32_t version, const uint8_t *buf, size_t len, Error **errp)
@@ -850,7 +1150,7 @@ bool vmgen_load_CursorState_as(CursorState *obj, VmgenFormat format, uint32_t ve
     if (format != VMGEN_FORMAT_LEGACY) {
         return vmgen_load_CursorState(obj, buf, len, errp);
     }
-    return vmgen_load_record_as(&vmgen_info_CursorState, obj, format, version, buf, len, errp);
+    return vmgen_load_CursorState_legacy(obj, version, buf, len, errp);
 }
 
 VmgenOffer vmgen_offer_CursorState(uint32_t formats)

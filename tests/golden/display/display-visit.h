@@ -10,8 +10,8 @@
 #include "vmgen-legacy.h"
 #include "display.h"
 
-#if !defined(VMGEN_RUNTIME_VERSION) || VMGEN_RUNTIME_VERSION != 5
-#error "display-visit.h needs vmgen runtime version 5: regenerate it and the runtime (vmgen generate, vmgen runtime) with one vmgen"
+#if !defined(VMGEN_RUNTIME_VERSION) || VMGEN_RUNTIME_VERSION != 6
+#error "display-visit.h needs vmgen runtime version 6: regenerate it and the runtime (vmgen generate, vmgen runtime) with one vmgen"
 #endif
 
 bool visit_type_DisplayMode(Visitor *v, const char *name, DisplayMode *obj, Error **errp);
@@ -48,6 +48,15 @@ bool vmgen_der_save_DisplayState(const DisplayState *obj, uint8_t **buf, size_t 
 bool vmgen_der_load_DisplayState(DisplayState *obj, const uint8_t *buf, size_t len);
 bool vmgen_visit_save_DisplayState(const DisplayState *obj, uint8_t **buf, size_t *len, Error **errp);
 bool vmgen_visit_load_DisplayState(DisplayState *obj, const uint8_t *buf, size_t len, Error **errp);
+/*
+ * The same two paths of vmgen_save_DisplayState_legacy / vmgen_load_DisplayState_legacy: vmgen_fast_*
+ * handle any version the state knows, and return false having changed nothing
+ * (no message) on anything the visitors would refuse.
+ */
+bool vmgen_fast_save_DisplayState_legacy(const DisplayState *obj, uint32_t version, uint8_t **buf, size_t *len);
+bool vmgen_fast_load_DisplayState_legacy(DisplayState *obj, uint32_t version, const uint8_t *buf, size_t len);
+bool vmgen_visit_save_DisplayState_legacy(const DisplayState *obj, uint32_t version, uint8_t **buf, size_t *len, Error **errp);
+bool vmgen_visit_load_DisplayState_legacy(DisplayState *obj, uint32_t version, const uint8_t *buf, size_t len, Error **errp);
 
 /*
  * CursorState: data version 5, readable by readers of version 3 and later.
@@ -77,5 +86,14 @@ bool vmgen_der_save_CursorState(const CursorState *obj, uint8_t **buf, size_t *l
 bool vmgen_der_load_CursorState(CursorState *obj, const uint8_t *buf, size_t len);
 bool vmgen_visit_save_CursorState(const CursorState *obj, uint8_t **buf, size_t *len, Error **errp);
 bool vmgen_visit_load_CursorState(CursorState *obj, const uint8_t *buf, size_t len, Error **errp);
+/*
+ * The same two paths of vmgen_save_CursorState_legacy / vmgen_load_CursorState_legacy: vmgen_fast_*
+ * handle any version the state knows, and return false having changed nothing
+ * (no message) on anything the visitors would refuse.
+ */
+bool vmgen_fast_save_CursorState_legacy(const CursorState *obj, uint32_t version, uint8_t **buf, size_t *len);
+bool vmgen_fast_load_CursorState_legacy(CursorState *obj, uint32_t version, const uint8_t *buf, size_t len);
+bool vmgen_visit_save_CursorState_legacy(const CursorState *obj, uint32_t version, uint8_t **buf, size_t *len, Error **errp);
+bool vmgen_visit_load_CursorState_legacy(CursorState *obj, uint32_t version, const uint8_t *buf, size_t len, Error **errp);
 
 #endif /* VMGEN_DISPLAY_VISIT_H */

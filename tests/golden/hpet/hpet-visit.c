@@ -367,6 +367,223 @@ bool vmgen_der_load_HPETState(HPETState *obj, const uint8_t *buf, size_t len)
            vmgen_der_load_pass_HPETState(obj, buf, len, true);
 }
 
+/* ---- specialized legacy stream writer and reader ------------------------------ */
+
+/* HPETTimer's 42 bytes at p (no version changes them); clears *ok when a value does not fit its declaration. */
+static void vmgen_lput_HPETTimer(uint8_t *p, const HPETTimer *obj, bool *ok)
+{
+    (void)obj;
+    (void)ok;
+    {
+        int64_t v = (int64_t)obj->tn;
+
+        *ok &= vmgen_legacy_srange(v, INT64_C(0), INT64_C(31));
+        vmgen_legacy_put1(p, (uint64_t)v);
+    }
+    vmgen_legacy_put8(p + 1, (uint64_t)obj->config);
+    vmgen_legacy_put8(p + 9, (uint64_t)obj->cmp);
+    vmgen_legacy_put8(p + 17, (uint64_t)obj->fsb);
+    vmgen_legacy_put8(p + 25, (uint64_t)obj->period);
+    vmgen_legacy_put1(p + 33, (uint64_t)obj->wrap_flag);
+    vmgen_legacy_put8(p + 34, (uint64_t)obj->last);
+}
+
+static bool vmgen_lcheck_HPETTimer(const uint8_t *p, const HPETTimer *obj)
+{
+    (void)obj;
+    if (!vmgen_legacy_srange((int64_t)vmgen_legacy_get1(p), INT64_C(0), INT64_C(31))) {
+        return false;
+    }
+    return true;
+}
+
+static void vmgen_lstore_HPETTimer(const uint8_t *p, HPETTimer *obj)
+{
+    (void)obj;
+    obj->tn = (uint8_t)(int64_t)vmgen_legacy_get1(p);
+    obj->config = (uint64_t)vmgen_legacy_get8(p + 1);
+    obj->cmp = (uint64_t)vmgen_legacy_get8(p + 9);
+    obj->fsb = (uint64_t)vmgen_legacy_get8(p + 17);
+    obj->period = (uint64_t)vmgen_legacy_get8(p + 25);
+    obj->wrap_flag = (uint8_t)vmgen_legacy_get1(p + 33);
+    obj->last = (uint64_t)vmgen_legacy_get8(p + 34);
+}
+
+/* HPETState's stream of `version` at p; clears *ok when a value does not fit its declaration. */
+static uint8_t *vmgen_lput_HPETState(uint8_t *p, const HPETState *obj, uint32_t version, bool *ok)
+{
+    (void)obj;
+    (void)version;
+    (void)ok;
+    vmgen_legacy_put1(p, (uint64_t)obj->rtc_irq_level);
+    p += 1;
+    {
+        uint64_t n0 = (uint64_t)obj->num_timers;
+
+        if (!vmgen_legacy_urange(n0, UINT64_C(3), UINT64_C(32))) {
+            *ok = false;
+            n0 = 0;
+        }
+        vmgen_legacy_put4(p, (uint64_t)n0);
+        p += 4;
+        for (size_t i0 = 0; i0 < (size_t)n0; i0++) {
+            uint8_t *q0 = p + i0 * 42;
+
+            vmgen_lput_HPETTimer(q0, &obj->timer[i0], ok);
+        }
+        p += (size_t)n0 * 42;
+    }
+    vmgen_legacy_put8(p, (uint64_t)obj->capability);
+    vmgen_legacy_put8(p + 8, (uint64_t)obj->config);
+    vmgen_legacy_put8(p + 16, (uint64_t)obj->isr);
+    vmgen_legacy_put8(p + 24, (uint64_t)obj->hpet_counter);
+    vmgen_legacy_put1(p + 32, (uint64_t)obj->hpet_id);
+    p += 33;
+    if (version >= 2u) {
+        vmgen_legacy_put4(p, (uint64_t)obj->hpet_offset_saved);
+        vmgen_legacy_put8(p + 4, (uint64_t)obj->hpet_offset);
+        p += 12;
+    }
+    return p;
+}
+
+/* Whether [*pp, end) starts with HPETState's stream of `version` (then *pp moves past it). */
+static bool vmgen_lcheck_HPETState(const uint8_t **pp, const uint8_t *end, const HPETState *obj, uint32_t version)
+{
+    const uint8_t *p = *pp;
+
+    (void)obj;
+    (void)version;
+    if ((size_t)(end - p) < 1u) {
+        return false;
+    }
+    p += 1;
+    {
+        uint64_t n0;
+
+        if ((size_t)(end - p) < 4u) {
+            return false;
+        }
+        n0 = vmgen_legacy_get4(p);
+        if (!vmgen_legacy_urange(n0, UINT64_C(3), UINT64_C(32)) ||
+            ((size_t)(end - p) - 4u) / 42 < (size_t)n0) {
+            return false;
+        }
+        p += 4;
+        for (size_t i0 = 0; i0 < (size_t)n0; i0++) {
+            const uint8_t *q0 = p + i0 * 42;
+
+            if (!vmgen_lcheck_HPETTimer(q0, &obj->timer[i0])) {
+                return false;
+            }
+        }
+        p += (size_t)n0 * 42;
+    }
+    if ((size_t)(end - p) < 33u) {
+        return false;
+    }
+    p += 33;
+    if (version >= 2u) {
+        if ((size_t)(end - p) < 12u) {
+            return false;
+        }
+        p += 12;
+    }
+    *pp = p;
+    return true;
+}
+
+/* Reads what vmgen_lcheck_HPETState accepted. */
+static bool vmgen_lstore_HPETState(const uint8_t **pp, const uint8_t *end, HPETState *obj, uint32_t version)
+{
+    const uint8_t *p = *pp;
+
+    (void)obj;
+    (void)version;
+    if ((size_t)(end - p) < 1u) {
+        return false;
+    }
+    obj->rtc_irq_level = (uint8_t)vmgen_legacy_get1(p);
+    p += 1;
+    {
+        uint64_t n0;
+
+        if ((size_t)(end - p) < 4u) {
+            return false;
+        }
+        n0 = vmgen_legacy_get4(p);
+        if (!vmgen_legacy_urange(n0, UINT64_C(3), UINT64_C(32)) ||
+            ((size_t)(end - p) - 4u) / 42 < (size_t)n0) {
+            return false;
+        }
+        p += 4;
+        for (size_t i0 = 0; i0 < (size_t)n0; i0++) {
+            const uint8_t *q0 = p + i0 * 42;
+
+            vmgen_lstore_HPETTimer(q0, &obj->timer[i0]);
+        }
+        obj->num_timers = (uint32_t)n0;
+        p += (size_t)n0 * 42;
+    }
+    if ((size_t)(end - p) < 33u) {
+        return false;
+    }
+    obj->capability = (uint64_t)vmgen_legacy_get8(p);
+    obj->config = (uint64_t)vmgen_legacy_get8(p + 8);
+    obj->isr = (uint64_t)vmgen_legacy_get8(p + 16);
+    obj->hpet_counter = (uint64_t)vmgen_legacy_get8(p + 24);
+    obj->hpet_id = (uint8_t)vmgen_legacy_get1(p + 32);
+    p += 33;
+    if (version >= 2u) {
+        if ((size_t)(end - p) < 12u) {
+            return false;
+        }
+        obj->hpet_offset_saved = (uint32_t)vmgen_legacy_get4(p);
+        obj->hpet_offset = (uint64_t)vmgen_legacy_get8(p + 4);
+        p += 12;
+    }
+    *pp = p;
+    return true;
+}
+
+bool vmgen_fast_save_HPETState_legacy(const HPETState *obj, uint32_t version, uint8_t **buf, size_t *len)
+{
+    uint8_t *out, *p;
+    bool ok = true;
+
+    if (!vmgen_legacy_urange(version, 1u, 2u)) {
+        return false;
+    }
+    out = malloc((size_t)1394u + 1u);
+    if (!out) {
+        return false;
+    }
+    p = vmgen_lput_HPETState(out, obj, version, &ok);
+    if (!ok) {
+        free(out);
+        return false;
+    }
+    *buf = out;
+    *len = (size_t)(p - out);
+    return true;
+}
+
+bool vmgen_fast_load_HPETState_legacy(HPETState *obj, uint32_t version, const uint8_t *buf, size_t len)
+{
+    const uint8_t *p = buf, *end;
+
+    if (!vmgen_legacy_urange(version, 1u, 2u) || !buf) {
+        return false;
+    }
+    end = buf + len;
+    /* The checking pass decides (it writes nothing); the storing pass reads the same bytes. */
+    if (!vmgen_lcheck_HPETState(&p, end, obj, version) || p != end) {
+        return false;
+    }
+    p = buf;
+    return vmgen_lstore_HPETState(&p, end, obj, version);
+}
+
 static bool vmgen_visit_state_HPETState(Visitor *v, const char *name, void *obj, Error **errp)
 {
     return visit_type_HPETState(v, name, obj, errp);
@@ -404,14 +621,26 @@ bool vmgen_load_HPETState(HPETState *obj, const uint8_t *buf, size_t len, Error 
            vmgen_load_record(&vmgen_info_HPETState, obj, buf, len, errp);
 }
 
-bool vmgen_save_HPETState_legacy(const HPETState *obj, uint32_t version, uint8_t **buf, size_t *len, Error **errp)
+bool vmgen_visit_save_HPETState_legacy(const HPETState *obj, uint32_t version, uint8_t **buf, size_t *len, Error **errp)
 {
     return vmgen_save_record_legacy(&vmgen_info_HPETState, obj, version, buf, len, errp);
 }
 
-bool vmgen_load_HPETState_legacy(HPETState *obj, uint32_t version, const uint8_t *buf, size_t len, Error **errp)
+bool vmgen_visit_load_HPETState_legacy(HPETState *obj, uint32_t version, const uint8_t *buf, size_t len, Error **errp)
 {
     return vmgen_load_record_legacy(&vmgen_info_HPETState, obj, version, buf, len, errp);
+}
+
+bool vmgen_save_HPETState_legacy(const HPETState *obj, uint32_t version, uint8_t **buf, size_t *len, Error **errp)
+{
+    return vmgen_fast_save_HPETState_legacy(obj, version, buf, len) ||
+           vmgen_save_record_legacy(&vmgen_info_HPETState, obj, version, buf, len, errp);
+}
+
+bool vmgen_load_HPETState_legacy(HPETState *obj, uint32_t version, const uint8_t *buf, size_t len, Error **errp)
+{
+    return vmgen_fast_load_HPETState_legacy(obj, version, buf, len) ||
+           vmgen_load_record_legacy(&vmgen_info_HPETState, obj, version, buf, len, errp);
 }
 
 bool vmgen_save_HPETState_as(const HPETState *obj, VmgenFormat format, uint32_t version, uint8_t **buf, size_t *len, Error **errp)
@@ -419,7 +648,7 @@ bool vmgen_save_HPETState_as(const HPETState *obj, VmgenFormat format, uint32_t 
     if (format != VMGEN_FORMAT_LEGACY) {
         return vmgen_save_HPETState_version(obj, version, buf, len, errp);
     }
-    return vmgen_save_record_as(&vmgen_info_HPETState, obj, format, version, buf, len, errp);
+    return vmgen_save_HPETState_legacy(obj, version, buf, len, errp);
 }
 
 bool vmgen_load_HPETState_as(HPETState *obj, VmgenFormat format, uint32_t version, const uint8_t *buf, size_t len, Error **errp)
@@ -428,7 +657,7 @@ bool vmgen_load_HPETState_as(HPETState *obj, VmgenFormat format, uint32_t versio
     if (format != VMGEN_FORMAT_LEGACY) {
         return vmgen_load_HPETState(obj, buf, len, errp);
     }
-    return vmgen_load_record_as(&vmgen_info_HPETState, obj, format, version, buf, len, errp);
+    return vmgen_load_HPETState_legacy(obj, version, buf, len, errp);
 }
 
 VmgenOffer vmgen_offer_HPETState(uint32_t formats)

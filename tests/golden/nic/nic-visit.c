@@ -654,6 +654,247 @@ bool vmgen_der_load_E1000State(E1000State *obj, const uint8_t *buf, size_t len)
            vmgen_der_load_pass_E1000State(obj, buf, len, true);
 }
 
+/* ---- specialized legacy stream writer and reader ------------------------------ */
+
+/* e1000_tx's 16672 bytes at p (no version changes them); clears *ok when a value does not fit its declaration. */
+static void vmgen_lput_e1000_tx(uint8_t *p, const e1000_tx *obj, bool *ok)
+{
+    (void)obj;
+    (void)ok;
+    memcpy(p, obj->header, 256);
+    memcpy(p + 256, obj->vlan_header, 4);
+    memcpy(p + 260, obj->vlan, 4);
+    memcpy(p + 264, obj->data, 16384);
+    vmgen_legacy_put2(p + 16648, (uint64_t)obj->size);
+    vmgen_legacy_put1(p + 16650, (uint64_t)obj->vlan_needed);
+    vmgen_legacy_put1(p + 16651, (uint64_t)obj->ipcss);
+    vmgen_legacy_put1(p + 16652, (uint64_t)obj->ipcso);
+    vmgen_legacy_put2(p + 16653, (uint64_t)obj->ipcse);
+    vmgen_legacy_put1(p + 16655, (uint64_t)obj->tucss);
+    vmgen_legacy_put1(p + 16656, (uint64_t)obj->tucso);
+    vmgen_legacy_put2(p + 16657, (uint64_t)obj->tucse);
+    vmgen_legacy_put1(p + 16659, (uint64_t)obj->hdr_len);
+    vmgen_legacy_put2(p + 16660, (uint64_t)obj->mss);
+    vmgen_legacy_put4(p + 16662, (uint64_t)obj->paylen);
+    vmgen_legacy_put2(p + 16666, (uint64_t)obj->tso_frames);
+    vmgen_legacy_put1(p + 16668, (uint64_t)obj->tse);
+    vmgen_legacy_put1(p + 16669, (uint64_t)obj->ip);
+    vmgen_legacy_put1(p + 16670, (uint64_t)obj->tcp);
+    vmgen_legacy_put1(p + 16671, (uint64_t)obj->cptse);
+}
+
+static void vmgen_lstore_e1000_tx(const uint8_t *p, e1000_tx *obj)
+{
+    (void)obj;
+    memcpy(obj->header, p, 256);
+    memcpy(obj->vlan_header, p + 256, 4);
+    memcpy(obj->vlan, p + 260, 4);
+    memcpy(obj->data, p + 264, 16384);
+    obj->size = (uint16_t)vmgen_legacy_get2(p + 16648);
+    obj->vlan_needed = (unsigned char)vmgen_legacy_get1(p + 16650);
+    obj->ipcss = (uint8_t)vmgen_legacy_get1(p + 16651);
+    obj->ipcso = (uint8_t)vmgen_legacy_get1(p + 16652);
+    obj->ipcse = (uint16_t)vmgen_legacy_get2(p + 16653);
+    obj->tucss = (uint8_t)vmgen_legacy_get1(p + 16655);
+    obj->tucso = (uint8_t)vmgen_legacy_get1(p + 16656);
+    obj->tucse = (uint16_t)vmgen_legacy_get2(p + 16657);
+    obj->hdr_len = (uint8_t)vmgen_legacy_get1(p + 16659);
+    obj->mss = (uint16_t)vmgen_legacy_get2(p + 16660);
+    obj->paylen = (uint32_t)vmgen_legacy_get4(p + 16662);
+    obj->tso_frames = (uint16_t)vmgen_legacy_get2(p + 16666);
+    obj->tse = (char)vmgen_legacy_sget1(p + 16668);
+    obj->ip = (int8_t)vmgen_legacy_sget1(p + 16669);
+    obj->tcp = (int8_t)vmgen_legacy_sget1(p + 16670);
+    obj->cptse = (char)vmgen_legacy_sget1(p + 16671);
+}
+
+/* E1000State's stream of `version` at p; clears *ok when a value does not fit its declaration. */
+static uint8_t *vmgen_lput_E1000State(uint8_t *p, const E1000State *obj, uint32_t version, bool *ok)
+{
+    (void)obj;
+    (void)version;
+    (void)ok;
+    {
+        int64_t v = (int64_t)obj->mac_reg_count;
+
+        *ok &= vmgen_legacy_srange(v, INT64_C(0), INT64_C(4294967295));
+        vmgen_legacy_put4(p, (uint64_t)v);
+    }
+    for (size_t i0 = 0; i0 < 512; i0++) {
+        uint8_t *q0 = p + 4 + i0 * 4;
+
+        vmgen_legacy_put4(q0, (uint64_t)obj->mac_reg[i0]);
+    }
+    for (size_t i0 = 0; i0 < 32; i0++) {
+        uint8_t *q0 = p + 2052 + i0 * 2;
+
+        vmgen_legacy_put2(q0, (uint64_t)obj->phy_reg[i0]);
+    }
+    for (size_t i0 = 0; i0 < 64; i0++) {
+        uint8_t *q0 = p + 2116 + i0 * 2;
+
+        vmgen_legacy_put2(q0, (uint64_t)obj->eeprom_data[i0]);
+    }
+    vmgen_legacy_put4(p + 2244, (uint64_t)obj->rxbuf_size);
+    vmgen_legacy_put4(p + 2248, (uint64_t)obj->rxbuf_min_shift);
+    vmgen_legacy_put4(p + 2252, (uint64_t)obj->val_in);
+    vmgen_legacy_put2(p + 2256, (uint64_t)obj->bitnum_in);
+    vmgen_legacy_put2(p + 2258, (uint64_t)obj->bitnum_out);
+    vmgen_legacy_put1(p + 2260, obj->reading ? 1u : 0u);
+    vmgen_legacy_put4(p + 2261, (uint64_t)obj->old_eecd);
+    vmgen_lput_e1000_tx(p + 2265, &obj->tx, ok);
+    {
+        int64_t v = (int64_t)obj->link_up;
+
+        *ok &= vmgen_legacy_srange(v, INT64_C(0), INT64_C(1));
+        vmgen_legacy_put4(p + 18937, (uint64_t)v);
+    }
+    {
+        int64_t v = (int64_t)obj->autoneg;
+
+        *ok &= vmgen_legacy_srange(v, INT64_C(0), INT64_C(1));
+        vmgen_legacy_put4(p + 18941, (uint64_t)v);
+    }
+    {
+        int64_t v = (int64_t)obj->compat_flags;
+
+        *ok &= vmgen_legacy_srange(v, INT64_C(0), INT64_C(63));
+        vmgen_legacy_put4(p + 18945, (uint64_t)v);
+    }
+    p += 18949;
+    if (version >= 3u) {
+        vmgen_legacy_put4(p, (uint64_t)obj->rx_packets);
+        p += 4;
+    }
+    return p;
+}
+
+/* Whether [*pp, end) starts with E1000State's stream of `version` (then *pp moves past it). */
+static bool vmgen_lcheck_E1000State(const uint8_t **pp, const uint8_t *end, const E1000State *obj, uint32_t version)
+{
+    const uint8_t *p = *pp;
+
+    (void)obj;
+    (void)version;
+    if ((size_t)(end - p) < 18949u) {
+        return false;
+    }
+    {
+        int64_t v = (int64_t)vmgen_legacy_get4(p);
+
+        if (!vmgen_legacy_srange(v, INT64_C(0), INT64_C(4294967295)) || v != (int64_t)obj->mac_reg_count) {
+            return false;
+        }
+    }
+    if (*(p + 2260) > 1) {
+        return false;
+    }
+    if (!vmgen_legacy_srange((int64_t)vmgen_legacy_get4(p + 18937), INT64_C(0), INT64_C(1))) {
+        return false;
+    }
+    if (!vmgen_legacy_srange((int64_t)vmgen_legacy_get4(p + 18941), INT64_C(0), INT64_C(1))) {
+        return false;
+    }
+    if (!vmgen_legacy_srange((int64_t)vmgen_legacy_get4(p + 18945), INT64_C(0), INT64_C(63))) {
+        return false;
+    }
+    p += 18949;
+    if (version >= 3u) {
+        if ((size_t)(end - p) < 4u) {
+            return false;
+        }
+        p += 4;
+    }
+    *pp = p;
+    return true;
+}
+
+/* Reads what vmgen_lcheck_E1000State accepted. */
+static bool vmgen_lstore_E1000State(const uint8_t **pp, const uint8_t *end, E1000State *obj, uint32_t version)
+{
+    const uint8_t *p = *pp;
+
+    (void)obj;
+    (void)version;
+    if ((size_t)(end - p) < 18949u) {
+        return false;
+    }
+    for (size_t i0 = 0; i0 < 512; i0++) {
+        const uint8_t *q0 = p + 4 + i0 * 4;
+
+        obj->mac_reg[i0] = (uint32_t)vmgen_legacy_get4(q0);
+    }
+    for (size_t i0 = 0; i0 < 32; i0++) {
+        const uint8_t *q0 = p + 2052 + i0 * 2;
+
+        obj->phy_reg[i0] = (uint16_t)vmgen_legacy_get2(q0);
+    }
+    for (size_t i0 = 0; i0 < 64; i0++) {
+        const uint8_t *q0 = p + 2116 + i0 * 2;
+
+        obj->eeprom_data[i0] = (uint16_t)vmgen_legacy_get2(q0);
+    }
+    obj->rxbuf_size = (uint32_t)vmgen_legacy_get4(p + 2244);
+    obj->rxbuf_min_shift = (uint32_t)vmgen_legacy_get4(p + 2248);
+    obj->val_in = (uint32_t)vmgen_legacy_get4(p + 2252);
+    obj->bitnum_in = (uint16_t)vmgen_legacy_get2(p + 2256);
+    obj->bitnum_out = (uint16_t)vmgen_legacy_get2(p + 2258);
+    obj->reading = *(p + 2260) != 0;
+    obj->old_eecd = (uint32_t)vmgen_legacy_get4(p + 2261);
+    vmgen_lstore_e1000_tx(p + 2265, &obj->tx);
+    obj->link_up = (unsigned int)(int64_t)vmgen_legacy_get4(p + 18937);
+    obj->autoneg = (unsigned int)(int64_t)vmgen_legacy_get4(p + 18941);
+    obj->compat_flags = (unsigned int)(int64_t)vmgen_legacy_get4(p + 18945);
+    p += 18949;
+    if (version >= 3u) {
+        if ((size_t)(end - p) < 4u) {
+            return false;
+        }
+        obj->rx_packets = (uint32_t)vmgen_legacy_get4(p);
+        p += 4;
+    }
+    *pp = p;
+    return true;
+}
+
+bool vmgen_fast_save_E1000State_legacy(const E1000State *obj, uint32_t version, uint8_t **buf, size_t *len)
+{
+    uint8_t *out, *p;
+    bool ok = true;
+
+    if (!vmgen_legacy_urange(version, 2u, 3u)) {
+        return false;
+    }
+    out = malloc((size_t)18953u + 1u);
+    if (!out) {
+        return false;
+    }
+    p = vmgen_lput_E1000State(out, obj, version, &ok);
+    if (!ok) {
+        free(out);
+        return false;
+    }
+    *buf = out;
+    *len = (size_t)(p - out);
+    return true;
+}
+
+bool vmgen_fast_load_E1000State_legacy(E1000State *obj, uint32_t version, const uint8_t *buf, size_t len)
+{
+    const uint8_t *p = buf, *end;
+
+    if (!vmgen_legacy_urange(version, 2u, 3u) || !buf) {
+        return false;
+    }
+    end = buf + len;
+    /* The checking pass decides (it writes nothing); the storing pass reads the same bytes. */
+    if (!vmgen_lcheck_E1000State(&p, end, obj, version) || p != end) {
+        return false;
+    }
+    p = buf;
+    return vmgen_lstore_E1000State(&p, end, obj, version);
+}
+
 static bool vmgen_visit_state_E1000State(Visitor *v, const char *name, void *obj, Error **errp)
 {
     return visit_type_E1000State(v, name, obj, errp);
@@ -691,14 +932,26 @@ bool vmgen_load_E1000State(E1000State *obj, const uint8_t *buf, size_t len, Erro
            vmgen_load_record(&vmgen_info_E1000State, obj, buf, len, errp);
 }
 
-bool vmgen_save_E1000State_legacy(const E1000State *obj, uint32_t version, uint8_t **buf, size_t *len, Error **errp)
+bool vmgen_visit_save_E1000State_legacy(const E1000State *obj, uint32_t version, uint8_t **buf, size_t *len, Error **errp)
 {
     return vmgen_save_record_legacy(&vmgen_info_E1000State, obj, version, buf, len, errp);
 }
 
-bool vmgen_load_E1000State_legacy(E1000State *obj, uint32_t version, const uint8_t *buf, size_t len, Error **errp)
+bool vmgen_visit_load_E1000State_legacy(E1000State *obj, uint32_t version, const uint8_t *buf, size_t len, Error **errp)
 {
     return vmgen_load_record_legacy(&vmgen_info_E1000State, obj, version, buf, len, errp);
+}
+
+bool vmgen_save_E1000State_legacy(const E1000State *obj, uint32_t version, uint8_t **buf, size_t *len, Error **errp)
+{
+    return vmgen_fast_save_E1000State_legacy(obj, version, buf, len) ||
+           vmgen_save_record_legacy(&vmgen_info_E1000State, obj, version, buf, len, errp);
+}
+
+bool vmgen_load_E1000State_legacy(E1000State *obj, uint32_t version, const uint8_t *buf, size_t len, Error **errp)
+{
+    return vmgen_fast_load_E1000State_legacy(obj, version, buf, len) ||
+           vmgen_load_record_legacy(&vmgen_info_E1000State, obj, version, buf, len, errp);
 }
 
 bool vmgen_save_E1000State_as(const E1000State *obj, VmgenFormat format, uint32_t version, uint8_t **buf, size_t *len, Error **errp)
@@ -706,7 +959,7 @@ bool vmgen_save_E1000State_as(const E1000State *obj, VmgenFormat format, uint32_
     if (format != VMGEN_FORMAT_LEGACY) {
         return vmgen_save_E1000State_version(obj, version, buf, len, errp);
     }
-    return vmgen_save_record_as(&vmgen_info_E1000State, obj, format, version, buf, len, errp);
+    return vmgen_save_E1000State_legacy(obj, version, buf, len, errp);
 }
 
 bool vmgen_load_E1000State_as(E1000State *obj, VmgenFormat format, uint32_t version, const uint8_t *buf, size_t len, Error **errp)
@@ -715,7 +968,7 @@ bool vmgen_load_E1000State_as(E1000State *obj, VmgenFormat format, uint32_t vers
     if (format != VMGEN_FORMAT_LEGACY) {
         return vmgen_load_E1000State(obj, buf, len, errp);
     }
-    return vmgen_load_record_as(&vmgen_info_E1000State, obj, format, version, buf, len, errp);
+    return vmgen_load_E1000State_legacy(obj, version, buf, len, errp);
 }
 
 VmgenOffer vmgen_offer_E1000State(uint32_t formats)

@@ -10,8 +10,8 @@
 #include "vmgen-legacy.h"
 #include "nic.h"
 
-#if !defined(VMGEN_RUNTIME_VERSION) || VMGEN_RUNTIME_VERSION != 5
-#error "nic-visit.h needs vmgen runtime version 5: regenerate it and the runtime (vmgen generate, vmgen runtime) with one vmgen"
+#if !defined(VMGEN_RUNTIME_VERSION) || VMGEN_RUNTIME_VERSION != 6
+#error "nic-visit.h needs vmgen runtime version 6: regenerate it and the runtime (vmgen generate, vmgen runtime) with one vmgen"
 #endif
 
 bool visit_type_e1000_tx(Visitor *v, const char *name, e1000_tx *obj, Error **errp);
@@ -45,5 +45,14 @@ bool vmgen_der_save_E1000State(const E1000State *obj, uint8_t **buf, size_t *len
 bool vmgen_der_load_E1000State(E1000State *obj, const uint8_t *buf, size_t len);
 bool vmgen_visit_save_E1000State(const E1000State *obj, uint8_t **buf, size_t *len, Error **errp);
 bool vmgen_visit_load_E1000State(E1000State *obj, const uint8_t *buf, size_t len, Error **errp);
+/*
+ * The same two paths of vmgen_save_E1000State_legacy / vmgen_load_E1000State_legacy: vmgen_fast_*
+ * handle any version the state knows, and return false having changed nothing
+ * (no message) on anything the visitors would refuse.
+ */
+bool vmgen_fast_save_E1000State_legacy(const E1000State *obj, uint32_t version, uint8_t **buf, size_t *len);
+bool vmgen_fast_load_E1000State_legacy(E1000State *obj, uint32_t version, const uint8_t *buf, size_t len);
+bool vmgen_visit_save_E1000State_legacy(const E1000State *obj, uint32_t version, uint8_t **buf, size_t *len, Error **errp);
+bool vmgen_visit_load_E1000State_legacy(E1000State *obj, uint32_t version, const uint8_t *buf, size_t len, Error **errp);
 
 #endif /* VMGEN_NIC_VISIT_H */

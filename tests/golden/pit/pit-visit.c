@@ -363,6 +363,108 @@ bool vmgen_der_load_PITCommonState(PITCommonState *obj, const uint8_t *buf, size
            vmgen_der_load_pass_PITCommonState(obj, buf, len, true);
 }
 
+/* ---- specialized legacy stream writer and reader ------------------------------ */
+
+/* PITChannelState's 36 bytes at p (no version changes them); clears *ok when a value does not fit its declaration. */
+static void vmgen_lput_PITChannelState(uint8_t *p, const PITChannelState *obj, bool *ok)
+{
+    (void)obj;
+    (void)ok;
+    vmgen_legacy_put4(p, (uint64_t)obj->count);
+    vmgen_legacy_put2(p + 4, (uint64_t)obj->latched_count);
+    vmgen_legacy_put1(p + 6, (uint64_t)obj->count_latched);
+    vmgen_legacy_put1(p + 7, (uint64_t)obj->status_latched);
+    vmgen_legacy_put1(p + 8, (uint64_t)obj->status);
+    vmgen_legacy_put1(p + 9, (uint64_t)obj->read_state);
+    vmgen_legacy_put1(p + 10, (uint64_t)obj->write_state);
+    vmgen_legacy_put1(p + 11, (uint64_t)obj->write_latch);
+    vmgen_legacy_put1(p + 12, (uint64_t)obj->rw_mode);
+    vmgen_legacy_put1(p + 13, (uint64_t)obj->mode);
+    vmgen_legacy_put1(p + 14, (uint64_t)obj->bcd);
+    vmgen_legacy_put1(p + 15, (uint64_t)obj->gate);
+    vmgen_legacy_put8(p + 16, (uint64_t)obj->count_load_time);
+    vmgen_legacy_put8(p + 24, (uint64_t)obj->next_transition_time);
+    vmgen_legacy_put4(p + 32, (uint64_t)obj->irq_disabled);
+}
+
+static void vmgen_lstore_PITChannelState(const uint8_t *p, PITChannelState *obj)
+{
+    (void)obj;
+    obj->count = (int)vmgen_legacy_sget4(p);
+    obj->latched_count = (uint16_t)vmgen_legacy_get2(p + 4);
+    obj->count_latched = (uint8_t)vmgen_legacy_get1(p + 6);
+    obj->status_latched = (uint8_t)vmgen_legacy_get1(p + 7);
+    obj->status = (uint8_t)vmgen_legacy_get1(p + 8);
+    obj->read_state = (uint8_t)vmgen_legacy_get1(p + 9);
+    obj->write_state = (uint8_t)vmgen_legacy_get1(p + 10);
+    obj->write_latch = (uint8_t)vmgen_legacy_get1(p + 11);
+    obj->rw_mode = (uint8_t)vmgen_legacy_get1(p + 12);
+    obj->mode = (uint8_t)vmgen_legacy_get1(p + 13);
+    obj->bcd = (uint8_t)vmgen_legacy_get1(p + 14);
+    obj->gate = (uint8_t)vmgen_legacy_get1(p + 15);
+    obj->count_load_time = (int64_t)vmgen_legacy_sget8(p + 16);
+    obj->next_transition_time = (int64_t)vmgen_legacy_sget8(p + 24);
+    obj->irq_disabled = (uint32_t)vmgen_legacy_get4(p + 32);
+}
+
+/* PITCommonState's 110 bytes at p (no version changes them); clears *ok when a value does not fit its declaration. */
+static void vmgen_lput_PITCommonState(uint8_t *p, const PITCommonState *obj, bool *ok)
+{
+    (void)obj;
+    (void)ok;
+    vmgen_legacy_put1(p, (uint64_t)obj->channels_enabled);
+    for (size_t i0 = 0; i0 < 3; i0++) {
+        uint8_t *q0 = p + 1 + i0 * 36;
+
+        vmgen_lput_PITChannelState(q0, &obj->channels[i0], ok);
+    }
+    vmgen_legacy_put1(p + 109, (uint64_t)obj->speaker_data_on);
+}
+
+static void vmgen_lstore_PITCommonState(const uint8_t *p, PITCommonState *obj)
+{
+    (void)obj;
+    obj->channels_enabled = (uint8_t)vmgen_legacy_get1(p);
+    for (size_t i0 = 0; i0 < 3; i0++) {
+        const uint8_t *q0 = p + 1 + i0 * 36;
+
+        vmgen_lstore_PITChannelState(q0, &obj->channels[i0]);
+    }
+    obj->speaker_data_on = (uint8_t)vmgen_legacy_get1(p + 109);
+}
+
+bool vmgen_fast_save_PITCommonState_legacy(const PITCommonState *obj, uint32_t version, uint8_t **buf, size_t *len)
+{
+    uint8_t *out;
+    bool ok = true;
+
+    if (!vmgen_legacy_urange(version, 2u, 2u)) {
+        return false;
+    }
+    out = malloc((size_t)110u + 1u);
+    if (!out) {
+        return false;
+    }
+    vmgen_lput_PITCommonState(out, obj, &ok);
+    if (!ok) {
+        free(out);
+        return false;
+    }
+    *buf = out;
+    *len = 110u;
+    return true;
+}
+
+bool vmgen_fast_load_PITCommonState_legacy(PITCommonState *obj, uint32_t version, const uint8_t *buf, size_t len)
+{
+    if (!vmgen_legacy_urange(version, 2u, 2u) || !buf ||
+        len != 110u) {
+        return false;
+    }
+    vmgen_lstore_PITCommonState(buf, obj);
+    return true;
+}
+
 static bool vmgen_visit_state_PITCommonState(Visitor *v, const char *name, void *obj, Error **errp)
 {
     return visit_type_PITCommonState(v, name, obj, errp);
@@ -400,14 +502,26 @@ bool vmgen_load_PITCommonState(PITCommonState *obj, const uint8_t *buf, size_t l
            vmgen_load_record(&vmgen_info_PITCommonState, obj, buf, len, errp);
 }
 
-bool vmgen_save_PITCommonState_legacy(const PITCommonState *obj, uint32_t version, uint8_t **buf, size_t *len, Error **errp)
+bool vmgen_visit_save_PITCommonState_legacy(const PITCommonState *obj, uint32_t version, uint8_t **buf, size_t *len, Error **errp)
 {
     return vmgen_save_record_legacy(&vmgen_info_PITCommonState, obj, version, buf, len, errp);
 }
 
-bool vmgen_load_PITCommonState_legacy(PITCommonState *obj, uint32_t version, const uint8_t *buf, size_t len, Error **errp)
+bool vmgen_visit_load_PITCommonState_legacy(PITCommonState *obj, uint32_t version, const uint8_t *buf, size_t len, Error **errp)
 {
     return vmgen_load_record_legacy(&vmgen_info_PITCommonState, obj, version, buf, len, errp);
+}
+
+bool vmgen_save_PITCommonState_legacy(const PITCommonState *obj, uint32_t version, uint8_t **buf, size_t *len, Error **errp)
+{
+    return vmgen_fast_save_PITCommonState_legacy(obj, version, buf, len) ||
+           vmgen_save_record_legacy(&vmgen_info_PITCommonState, obj, version, buf, len, errp);
+}
+
+bool vmgen_load_PITCommonState_legacy(PITCommonState *obj, uint32_t version, const uint8_t *buf, size_t len, Error **errp)
+{
+    return vmgen_fast_load_PITCommonState_legacy(obj, version, buf, len) ||
+           vmgen_load_record_legacy(&vmgen_info_PITCommonState, obj, version, buf, len, errp);
 }
 
 bool vmgen_save_PITCommonState_as(const PITCommonState *obj, VmgenFormat format, uint32_t version, uint8_t **buf, size_t *len, Error **errp)
@@ -415,7 +529,7 @@ bool vmgen_save_PITCommonState_as(const PITCommonState *obj, VmgenFormat format,
     if (format != VMGEN_FORMAT_LEGACY) {
         return vmgen_save_PITCommonState_version(obj, version, buf, len, errp);
     }
-    return vmgen_save_record_as(&vmgen_info_PITCommonState, obj, format, version, buf, len, errp);
+    return vmgen_save_PITCommonState_legacy(obj, version, buf, len, errp);
 }
 
 bool vmgen_load_PITCommonState_as(PITCommonState *obj, VmgenFormat format, uint32_t version, const uint8_t *buf, size_t len, Error **errp)
@@ -424,7 +538,7 @@ bool vmgen_load_PITCommonState_as(PITCommonState *obj, VmgenFormat format, uint3
     if (format != VMGEN_FORMAT_LEGACY) {
         return vmgen_load_PITCommonState(obj, buf, len, errp);
     }
-    return vmgen_load_record_as(&vmgen_info_PITCommonState, obj, format, version, buf, len, errp);
+    return vmgen_load_PITCommonState_legacy(obj, version, buf, len, errp);
 }
 
 VmgenOffer vmgen_offer_PITCommonState(uint32_t formats)

@@ -235,6 +235,88 @@ bool vmgen_der_load_RTCState(RTCState *obj, const uint8_t *buf, size_t len)
            vmgen_der_load_pass_RTCState(obj, buf, len, true);
 }
 
+/* ---- specialized legacy stream writer and reader ------------------------------ */
+
+/* RTCState's 186 bytes at p (no version changes them); clears *ok when a value does not fit its declaration. */
+static void vmgen_lput_RTCState(uint8_t *p, const RTCState *obj, bool *ok)
+{
+    (void)obj;
+    (void)ok;
+    memcpy(p, obj->cmos_data, 128);
+    vmgen_legacy_put1(p + 128, (uint64_t)obj->cmos_index);
+    vmgen_legacy_put4(p + 129, (uint64_t)obj->base_year);
+    vmgen_legacy_put8(p + 133, (uint64_t)obj->base_rtc);
+    vmgen_legacy_put8(p + 141, (uint64_t)obj->last_update);
+    vmgen_legacy_put8(p + 149, (uint64_t)obj->offset);
+    vmgen_legacy_put4(p + 157, (uint64_t)obj->it_shift);
+    vmgen_legacy_put4(p + 161, (uint64_t)obj->irq_coalesced);
+    vmgen_legacy_put4(p + 165, (uint64_t)obj->period);
+    vmgen_legacy_put1(p + 169, obj->lost_tick_policy_slew ? 1u : 0u);
+    vmgen_legacy_put8(p + 170, (uint64_t)obj->next_periodic_time);
+    vmgen_legacy_put8(p + 178, (uint64_t)obj->next_alarm_time);
+}
+
+static bool vmgen_lcheck_RTCState(const uint8_t *p, const RTCState *obj)
+{
+    (void)obj;
+    if (*(p + 169) > 1) {
+        return false;
+    }
+    return true;
+}
+
+static void vmgen_lstore_RTCState(const uint8_t *p, RTCState *obj)
+{
+    (void)obj;
+    memcpy(obj->cmos_data, p, 128);
+    obj->cmos_index = (uint8_t)vmgen_legacy_get1(p + 128);
+    obj->base_year = (int32_t)vmgen_legacy_sget4(p + 129);
+    obj->base_rtc = (uint64_t)vmgen_legacy_get8(p + 133);
+    obj->last_update = (uint64_t)vmgen_legacy_get8(p + 141);
+    obj->offset = (int64_t)vmgen_legacy_sget8(p + 149);
+    obj->it_shift = (int)vmgen_legacy_sget4(p + 157);
+    obj->irq_coalesced = (uint32_t)vmgen_legacy_get4(p + 161);
+    obj->period = (uint32_t)vmgen_legacy_get4(p + 165);
+    obj->lost_tick_policy_slew = *(p + 169) != 0;
+    obj->next_periodic_time = (int64_t)vmgen_legacy_sget8(p + 170);
+    obj->next_alarm_time = (uint64_t)vmgen_legacy_get8(p + 178);
+}
+
+bool vmgen_fast_save_RTCState_legacy(const RTCState *obj, uint32_t version, uint8_t **buf, size_t *len)
+{
+    uint8_t *out;
+    bool ok = true;
+
+    if (!vmgen_legacy_urange(version, 1u, 3u)) {
+        return false;
+    }
+    out = malloc((size_t)186u + 1u);
+    if (!out) {
+        return false;
+    }
+    vmgen_lput_RTCState(out, obj, &ok);
+    if (!ok) {
+        free(out);
+        return false;
+    }
+    *buf = out;
+    *len = 186u;
+    return true;
+}
+
+bool vmgen_fast_load_RTCState_legacy(RTCState *obj, uint32_t version, const uint8_t *buf, size_t len)
+{
+    if (!vmgen_legacy_urange(version, 1u, 3u) || !buf ||
+        len != 186u) {
+        return false;
+    }
+    if (!vmgen_lcheck_RTCState(buf, obj)) {
+        return false;
+    }
+    vmgen_lstore_RTCState(buf, obj);
+    return true;
+}
+
 static bool vmgen_visit_state_RTCState(Visitor *v, const char *name, void *obj, Error **errp)
 {
     return visit_type_RTCState(v, name, obj, errp);
@@ -272,14 +354,26 @@ bool vmgen_load_RTCState(RTCState *obj, const uint8_t *buf, size_t len, Error **
            vmgen_load_record(&vmgen_info_RTCState, obj, buf, len, errp);
 }
 
-bool vmgen_save_RTCState_legacy(const RTCState *obj, uint32_t version, uint8_t **buf, size_t *len, Error **errp)
+bool vmgen_visit_save_RTCState_legacy(const RTCState *obj, uint32_t version, uint8_t **buf, size_t *len, Error **errp)
 {
     return vmgen_save_record_legacy(&vmgen_info_RTCState, obj, version, buf, len, errp);
 }
 
-bool vmgen_load_RTCState_legacy(RTCState *obj, uint32_t version, const uint8_t *buf, size_t len, Error **errp)
+bool vmgen_visit_load_RTCState_legacy(RTCState *obj, uint32_t version, const uint8_t *buf, size_t len, Error **errp)
 {
     return vmgen_load_record_legacy(&vmgen_info_RTCState, obj, version, buf, len, errp);
+}
+
+bool vmgen_save_RTCState_legacy(const RTCState *obj, uint32_t version, uint8_t **buf, size_t *len, Error **errp)
+{
+    return vmgen_fast_save_RTCState_legacy(obj, version, buf, len) ||
+           vmgen_save_record_legacy(&vmgen_info_RTCState, obj, version, buf, len, errp);
+}
+
+bool vmgen_load_RTCState_legacy(RTCState *obj, uint32_t version, const uint8_t *buf, size_t len, Error **errp)
+{
+    return vmgen_fast_load_RTCState_legacy(obj, version, buf, len) ||
+           vmgen_load_record_legacy(&vmgen_info_RTCState, obj, version, buf, len, errp);
 }
 
 bool vmgen_save_RTCState_as(const RTCState *obj, VmgenFormat format, uint32_t version, uint8_t **buf, size_t *len, Error **errp)
@@ -287,7 +381,7 @@ bool vmgen_save_RTCState_as(const RTCState *obj, VmgenFormat format, uint32_t ve
     if (format != VMGEN_FORMAT_LEGACY) {
         return vmgen_save_RTCState_version(obj, version, buf, len, errp);
     }
-    return vmgen_save_record_as(&vmgen_info_RTCState, obj, format, version, buf, len, errp);
+    return vmgen_save_RTCState_legacy(obj, version, buf, len, errp);
 }
 
 bool vmgen_load_RTCState_as(RTCState *obj, VmgenFormat format, uint32_t version, const uint8_t *buf, size_t len, Error **errp)
@@ -296,7 +390,7 @@ bool vmgen_load_RTCState_as(RTCState *obj, VmgenFormat format, uint32_t version,
     if (format != VMGEN_FORMAT_LEGACY) {
         return vmgen_load_RTCState(obj, buf, len, errp);
     }
-    return vmgen_load_record_as(&vmgen_info_RTCState, obj, format, version, buf, len, errp);
+    return vmgen_load_RTCState_legacy(obj, version, buf, len, errp);
 }
 
 VmgenOffer vmgen_offer_RTCState(uint32_t formats)

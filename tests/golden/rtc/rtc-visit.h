@@ -10,8 +10,8 @@
 #include "vmgen-legacy.h"
 #include "rtc.h"
 
-#if !defined(VMGEN_RUNTIME_VERSION) || VMGEN_RUNTIME_VERSION != 5
-#error "rtc-visit.h needs vmgen runtime version 5: regenerate it and the runtime (vmgen generate, vmgen runtime) with one vmgen"
+#if !defined(VMGEN_RUNTIME_VERSION) || VMGEN_RUNTIME_VERSION != 6
+#error "rtc-visit.h needs vmgen runtime version 6: regenerate it and the runtime (vmgen generate, vmgen runtime) with one vmgen"
 #endif
 
 bool visit_type_RTCState(Visitor *v, const char *name, RTCState *obj, Error **errp);
@@ -44,5 +44,14 @@ bool vmgen_der_save_RTCState(const RTCState *obj, uint8_t **buf, size_t *len);
 bool vmgen_der_load_RTCState(RTCState *obj, const uint8_t *buf, size_t len);
 bool vmgen_visit_save_RTCState(const RTCState *obj, uint8_t **buf, size_t *len, Error **errp);
 bool vmgen_visit_load_RTCState(RTCState *obj, const uint8_t *buf, size_t len, Error **errp);
+/*
+ * The same two paths of vmgen_save_RTCState_legacy / vmgen_load_RTCState_legacy: vmgen_fast_*
+ * handle any version the state knows, and return false having changed nothing
+ * (no message) on anything the visitors would refuse.
+ */
+bool vmgen_fast_save_RTCState_legacy(const RTCState *obj, uint32_t version, uint8_t **buf, size_t *len);
+bool vmgen_fast_load_RTCState_legacy(RTCState *obj, uint32_t version, const uint8_t *buf, size_t len);
+bool vmgen_visit_save_RTCState_legacy(const RTCState *obj, uint32_t version, uint8_t **buf, size_t *len, Error **errp);
+bool vmgen_visit_load_RTCState_legacy(RTCState *obj, uint32_t version, const uint8_t *buf, size_t len, Error **errp);
 
 #endif /* VMGEN_RTC_VISIT_H */

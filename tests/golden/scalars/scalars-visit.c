@@ -625,6 +625,195 @@ bool vmgen_der_load_ScalarState(ScalarState *obj, const uint8_t *buf, size_t len
            vmgen_der_load_pass_ScalarState(obj, buf, len, true);
 }
 
+/* ---- specialized legacy stream writer and reader ------------------------------ */
+
+static bool vmgen_enum32_ok_Level(int64_t x)
+{
+    switch (x) {
+    case INT64_C(0):
+    case INT64_C(1):
+        return true;
+    default:
+        return false;
+    }
+}
+
+/* ScalarState's 202 bytes at p (no version changes them); clears *ok when a value does not fit its declaration. */
+static void vmgen_lput_ScalarState(uint8_t *p, const ScalarState *obj, bool *ok)
+{
+    (void)obj;
+    (void)ok;
+    vmgen_legacy_put1(p, (uint64_t)obj->i8);
+    vmgen_legacy_put2(p + 1, (uint64_t)obj->i16);
+    vmgen_legacy_put4(p + 3, (uint64_t)obj->i32);
+    vmgen_legacy_put8(p + 7, (uint64_t)obj->i64);
+    vmgen_legacy_put1(p + 15, (uint64_t)obj->u8);
+    vmgen_legacy_put2(p + 16, (uint64_t)obj->u16);
+    vmgen_legacy_put4(p + 18, (uint64_t)obj->u32);
+    vmgen_legacy_put8(p + 22, (uint64_t)obj->u64);
+    vmgen_legacy_put1(p + 30, (uint64_t)obj->c);
+    vmgen_legacy_put1(p + 31, (uint64_t)obj->sc);
+    vmgen_legacy_put1(p + 32, (uint64_t)obj->uc);
+    vmgen_legacy_put2(p + 33, (uint64_t)obj->s);
+    vmgen_legacy_put2(p + 35, (uint64_t)obj->us);
+    vmgen_legacy_put4(p + 37, (uint64_t)obj->i);
+    vmgen_legacy_put4(p + 41, (uint64_t)obj->u);
+    vmgen_legacy_put8(p + 45, (uint64_t)obj->l);
+    vmgen_legacy_put8(p + 53, (uint64_t)obj->ul);
+    vmgen_legacy_put8(p + 61, (uint64_t)obj->ll);
+    vmgen_legacy_put8(p + 69, (uint64_t)obj->ull);
+    vmgen_legacy_put8(p + 77, (uint64_t)obj->size);
+    vmgen_legacy_put1(p + 85, obj->b ? 1u : 0u);
+    vmgen_legacy_put1(p + 86, obj->b2 ? 1u : 0u);
+    vmgen_legacy_put_float(p + 87, &obj->f);
+    vmgen_legacy_put_double(p + 91, &obj->d);
+    vmgen_legacy_put4(p + 99, (uint64_t)obj->addr);
+    *ok &= vmgen_enum32_ok_Level((int64_t)obj->level);
+    vmgen_legacy_put4(p + 103, (uint64_t)(int64_t)obj->level);
+    for (size_t i0 = 0; i0 < 4; i0++) {
+        uint8_t *q0 = p + 107 + i0 * 1;
+
+        vmgen_legacy_put1(q0, (uint64_t)obj->s8s[i0]);
+    }
+    memcpy(p + 111, obj->raw, 8);
+    memcpy(p + 119, obj->name, 16);
+    for (size_t i0 = 0; i0 < 2; i0++) {
+        uint8_t *q0 = p + 135 + i0 * 4;
+
+        vmgen_legacy_put_float(q0, &obj->fs[i0]);
+    }
+    for (size_t i0 = 0; i0 < 2; i0++) {
+        uint8_t *q0 = p + 143 + i0 * 8;
+
+        vmgen_legacy_put_double(q0, &obj->ds[i0]);
+    }
+    for (size_t i0 = 0; i0 < 3; i0++) {
+        uint8_t *q0 = p + 159 + i0 * 1;
+
+        vmgen_legacy_put1(q0, obj->flags[i0] ? 1u : 0u);
+    }
+    for (size_t i0 = 0; i0 < 5; i0++) {
+        uint8_t *q0 = p + 162 + i0 * 8;
+
+        vmgen_legacy_put8(q0, (uint64_t)obj->words[i0]);
+    }
+}
+
+static bool vmgen_lcheck_ScalarState(const uint8_t *p, const ScalarState *obj)
+{
+    (void)obj;
+    if (*(p + 85) > 1) {
+        return false;
+    }
+    if (*(p + 86) > 1) {
+        return false;
+    }
+    if (!vmgen_enum32_ok_Level(vmgen_legacy_sget4(p + 103))) {
+        return false;
+    }
+    for (size_t i0 = 0; i0 < 3; i0++) {
+        const uint8_t *q0 = p + 159 + i0 * 1;
+
+        if (*(q0) > 1) {
+            return false;
+        }
+    }
+    return true;
+}
+
+static void vmgen_lstore_ScalarState(const uint8_t *p, ScalarState *obj)
+{
+    (void)obj;
+    obj->i8 = (int8_t)vmgen_legacy_sget1(p);
+    obj->i16 = (int16_t)vmgen_legacy_sget2(p + 1);
+    obj->i32 = (int32_t)vmgen_legacy_sget4(p + 3);
+    obj->i64 = (int64_t)vmgen_legacy_sget8(p + 7);
+    obj->u8 = (uint8_t)vmgen_legacy_get1(p + 15);
+    obj->u16 = (uint16_t)vmgen_legacy_get2(p + 16);
+    obj->u32 = (uint32_t)vmgen_legacy_get4(p + 18);
+    obj->u64 = (uint64_t)vmgen_legacy_get8(p + 22);
+    obj->c = (char)vmgen_legacy_sget1(p + 30);
+    obj->sc = (signed char)vmgen_legacy_sget1(p + 31);
+    obj->uc = (unsigned char)vmgen_legacy_get1(p + 32);
+    obj->s = (short)vmgen_legacy_sget2(p + 33);
+    obj->us = (unsigned short)vmgen_legacy_get2(p + 35);
+    obj->i = (int)vmgen_legacy_sget4(p + 37);
+    obj->u = (unsigned int)vmgen_legacy_get4(p + 41);
+    obj->l = (long)vmgen_legacy_sget8(p + 45);
+    obj->ul = (unsigned long)vmgen_legacy_get8(p + 53);
+    obj->ll = (long long)vmgen_legacy_sget8(p + 61);
+    obj->ull = (unsigned long long)vmgen_legacy_get8(p + 69);
+    obj->size = (unsigned long)vmgen_legacy_get8(p + 77);
+    obj->b = *(p + 85) != 0;
+    obj->b2 = *(p + 86) != 0;
+    vmgen_legacy_get_float(&obj->f, p + 87);
+    vmgen_legacy_get_double(&obj->d, p + 91);
+    obj->addr = (uint32_t)vmgen_legacy_get4(p + 99);
+    obj->level = (Level)vmgen_legacy_sget4(p + 103);
+    for (size_t i0 = 0; i0 < 4; i0++) {
+        const uint8_t *q0 = p + 107 + i0 * 1;
+
+        obj->s8s[i0] = (int8_t)vmgen_legacy_sget1(q0);
+    }
+    memcpy(obj->raw, p + 111, 8);
+    memcpy(obj->name, p + 119, 16);
+    for (size_t i0 = 0; i0 < 2; i0++) {
+        const uint8_t *q0 = p + 135 + i0 * 4;
+
+        vmgen_legacy_get_float(&obj->fs[i0], q0);
+    }
+    for (size_t i0 = 0; i0 < 2; i0++) {
+        const uint8_t *q0 = p + 143 + i0 * 8;
+
+        vmgen_legacy_get_double(&obj->ds[i0], q0);
+    }
+    for (size_t i0 = 0; i0 < 3; i0++) {
+        const uint8_t *q0 = p + 159 + i0 * 1;
+
+        obj->flags[i0] = *(q0) != 0;
+    }
+    for (size_t i0 = 0; i0 < 5; i0++) {
+        const uint8_t *q0 = p + 162 + i0 * 8;
+
+        obj->words[i0] = (uint64_t)vmgen_legacy_get8(q0);
+    }
+}
+
+bool vmgen_fast_save_ScalarState_legacy(const ScalarState *obj, uint32_t version, uint8_t **buf, size_t *len)
+{
+    uint8_t *out;
+    bool ok = true;
+
+    if (!vmgen_legacy_urange(version, 0u, 1u)) {
+        return false;
+    }
+    out = malloc((size_t)202u + 1u);
+    if (!out) {
+        return false;
+    }
+    vmgen_lput_ScalarState(out, obj, &ok);
+    if (!ok) {
+        free(out);
+        return false;
+    }
+    *buf = out;
+    *len = 202u;
+    return true;
+}
+
+bool vmgen_fast_load_ScalarState_legacy(ScalarState *obj, uint32_t version, const uint8_t *buf, size_t len)
+{
+    if (!vmgen_legacy_urange(version, 0u, 1u) || !buf ||
+        len != 202u) {
+        return false;
+    }
+    if (!vmgen_lcheck_ScalarState(buf, obj)) {
+        return false;
+    }
+    vmgen_lstore_ScalarState(buf, obj);
+    return true;
+}
+
 static bool vmgen_visit_state_ScalarState(Visitor *v, const char *name, void *obj, Error **errp)
 {
     return visit_type_ScalarState(v, name, obj, errp);
@@ -662,14 +851,26 @@ bool vmgen_load_ScalarState(ScalarState *obj, const uint8_t *buf, size_t len, Er
            vmgen_load_record(&vmgen_info_ScalarState, obj, buf, len, errp);
 }
 
-bool vmgen_save_ScalarState_legacy(const ScalarState *obj, uint32_t version, uint8_t **buf, size_t *len, Error **errp)
+bool vmgen_visit_save_ScalarState_legacy(const ScalarState *obj, uint32_t version, uint8_t **buf, size_t *len, Error **errp)
 {
     return vmgen_save_record_legacy(&vmgen_info_ScalarState, obj, version, buf, len, errp);
 }
 
-bool vmgen_load_ScalarState_legacy(ScalarState *obj, uint32_t version, const uint8_t *buf, size_t len, Error **errp)
+bool vmgen_visit_load_ScalarState_legacy(ScalarState *obj, uint32_t version, const uint8_t *buf, size_t len, Error **errp)
 {
     return vmgen_load_record_legacy(&vmgen_info_ScalarState, obj, version, buf, len, errp);
+}
+
+bool vmgen_save_ScalarState_legacy(const ScalarState *obj, uint32_t version, uint8_t **buf, size_t *len, Error **errp)
+{
+    return vmgen_fast_save_ScalarState_legacy(obj, version, buf, len) ||
+           vmgen_save_record_legacy(&vmgen_info_ScalarState, obj, version, buf, len, errp);
+}
+
+bool vmgen_load_ScalarState_legacy(ScalarState *obj, uint32_t version, const uint8_t *buf, size_t len, Error **errp)
+{
+    return vmgen_fast_load_ScalarState_legacy(obj, version, buf, len) ||
+           vmgen_load_record_legacy(&vmgen_info_ScalarState, obj, version, buf, len, errp);
 }
 
 bool vmgen_save_ScalarState_as(const ScalarState *obj, VmgenFormat format, uint32_t version, uint8_t **buf, size_t *len, Error **errp)
@@ -677,7 +878,7 @@ bool vmgen_save_ScalarState_as(const ScalarState *obj, VmgenFormat format, uint3
     if (format != VMGEN_FORMAT_LEGACY) {
         return vmgen_save_ScalarState_version(obj, version, buf, len, errp);
     }
-    return vmgen_save_record_as(&vmgen_info_ScalarState, obj, format, version, buf, len, errp);
+    return vmgen_save_ScalarState_legacy(obj, version, buf, len, errp);
 }
 
 bool vmgen_load_ScalarState_as(ScalarState *obj, VmgenFormat format, uint32_t version, const uint8_t *buf, size_t len, Error **errp)
@@ -686,7 +887,7 @@ bool vmgen_load_ScalarState_as(ScalarState *obj, VmgenFormat format, uint32_t ve
     if (format != VMGEN_FORMAT_LEGACY) {
         return vmgen_load_ScalarState(obj, buf, len, errp);
     }
-    return vmgen_load_record_as(&vmgen_info_ScalarState, obj, format, version, buf, len, errp);
+    return vmgen_load_ScalarState_legacy(obj, version, buf, len, errp);
 }
 
 VmgenOffer vmgen_offer_ScalarState(uint32_t formats)

@@ -453,6 +453,144 @@ bool vmgen_der_load_SerialState(SerialState *obj, const uint8_t *buf, size_t len
            vmgen_der_load_pass_SerialState(obj, buf, len, true);
 }
 
+/* ---- specialized legacy stream writer and reader ------------------------------ */
+
+static bool vmgen_enum32_ok_UARTParity(int64_t x)
+{
+    switch (x) {
+    case INT64_C(69):
+    case INT64_C(78):
+    case INT64_C(79):
+        return true;
+    default:
+        return false;
+    }
+}
+
+/* Fifo8's 28 bytes at p (no version changes them); clears *ok when a value does not fit its declaration. */
+static void vmgen_lput_Fifo8(uint8_t *p, const Fifo8 *obj, bool *ok)
+{
+    (void)obj;
+    (void)ok;
+    memcpy(p, obj->data, 16);
+    vmgen_legacy_put4(p + 16, (uint64_t)obj->capacity);
+    vmgen_legacy_put4(p + 20, (uint64_t)obj->head);
+    vmgen_legacy_put4(p + 24, (uint64_t)obj->num);
+}
+
+static void vmgen_lstore_Fifo8(const uint8_t *p, Fifo8 *obj)
+{
+    (void)obj;
+    memcpy(obj->data, p, 16);
+    obj->capacity = (uint32_t)vmgen_legacy_get4(p + 16);
+    obj->head = (uint32_t)vmgen_legacy_get4(p + 20);
+    obj->num = (uint32_t)vmgen_legacy_get4(p + 24);
+}
+
+/* SerialState's 103 bytes at p (no version changes them); clears *ok when a value does not fit its declaration. */
+static void vmgen_lput_SerialState(uint8_t *p, const SerialState *obj, bool *ok)
+{
+    (void)obj;
+    (void)ok;
+    vmgen_legacy_put2(p, (uint64_t)obj->divider);
+    vmgen_legacy_put1(p + 2, (uint64_t)obj->rbr);
+    vmgen_legacy_put1(p + 3, (uint64_t)obj->thr);
+    vmgen_legacy_put1(p + 4, (uint64_t)obj->tsr);
+    vmgen_legacy_put1(p + 5, (uint64_t)obj->ier);
+    vmgen_legacy_put1(p + 6, (uint64_t)obj->iir);
+    vmgen_legacy_put1(p + 7, (uint64_t)obj->lcr);
+    vmgen_legacy_put1(p + 8, (uint64_t)obj->mcr);
+    vmgen_legacy_put1(p + 9, (uint64_t)obj->lsr);
+    vmgen_legacy_put1(p + 10, (uint64_t)obj->msr);
+    vmgen_legacy_put1(p + 11, (uint64_t)obj->scr);
+    vmgen_legacy_put1(p + 12, (uint64_t)obj->fcr);
+    vmgen_legacy_put1(p + 13, obj->thr_ipending ? 1u : 0u);
+    *ok &= vmgen_enum32_ok_UARTParity((int64_t)obj->parity);
+    vmgen_legacy_put4(p + 14, (uint64_t)(int64_t)obj->parity);
+    vmgen_legacy_put4(p + 18, (uint64_t)obj->last_break_enable);
+    vmgen_legacy_put4(p + 22, (uint64_t)obj->baudbase);
+    vmgen_legacy_put4(p + 26, (uint64_t)obj->tsr_retry);
+    vmgen_legacy_put8(p + 30, (uint64_t)obj->last_xmit_ts);
+    vmgen_lput_Fifo8(p + 38, &obj->recv_fifo, ok);
+    vmgen_lput_Fifo8(p + 66, &obj->xmit_fifo, ok);
+    vmgen_legacy_put1(p + 94, (uint64_t)obj->recv_fifo_itl);
+    vmgen_legacy_put8(p + 95, (uint64_t)obj->timeout_ipending);
+}
+
+static bool vmgen_lcheck_SerialState(const uint8_t *p, const SerialState *obj)
+{
+    (void)obj;
+    if (*(p + 13) > 1) {
+        return false;
+    }
+    if (!vmgen_enum32_ok_UARTParity(vmgen_legacy_sget4(p + 14))) {
+        return false;
+    }
+    return true;
+}
+
+static void vmgen_lstore_SerialState(const uint8_t *p, SerialState *obj)
+{
+    (void)obj;
+    obj->divider = (uint16_t)vmgen_legacy_get2(p);
+    obj->rbr = (uint8_t)vmgen_legacy_get1(p + 2);
+    obj->thr = (uint8_t)vmgen_legacy_get1(p + 3);
+    obj->tsr = (uint8_t)vmgen_legacy_get1(p + 4);
+    obj->ier = (uint8_t)vmgen_legacy_get1(p + 5);
+    obj->iir = (uint8_t)vmgen_legacy_get1(p + 6);
+    obj->lcr = (uint8_t)vmgen_legacy_get1(p + 7);
+    obj->mcr = (uint8_t)vmgen_legacy_get1(p + 8);
+    obj->lsr = (uint8_t)vmgen_legacy_get1(p + 9);
+    obj->msr = (uint8_t)vmgen_legacy_get1(p + 10);
+    obj->scr = (uint8_t)vmgen_legacy_get1(p + 11);
+    obj->fcr = (uint8_t)vmgen_legacy_get1(p + 12);
+    obj->thr_ipending = *(p + 13) != 0;
+    obj->parity = (UARTParity)vmgen_legacy_sget4(p + 14);
+    obj->last_break_enable = (int)vmgen_legacy_sget4(p + 18);
+    obj->baudbase = (unsigned int)vmgen_legacy_get4(p + 22);
+    obj->tsr_retry = (uint32_t)vmgen_legacy_get4(p + 26);
+    obj->last_xmit_ts = (uint64_t)vmgen_legacy_get8(p + 30);
+    vmgen_lstore_Fifo8(p + 38, &obj->recv_fifo);
+    vmgen_lstore_Fifo8(p + 66, &obj->xmit_fifo);
+    obj->recv_fifo_itl = (uint8_t)vmgen_legacy_get1(p + 94);
+    obj->timeout_ipending = (int64_t)vmgen_legacy_sget8(p + 95);
+}
+
+bool vmgen_fast_save_SerialState_legacy(const SerialState *obj, uint32_t version, uint8_t **buf, size_t *len)
+{
+    uint8_t *out;
+    bool ok = true;
+
+    if (!vmgen_legacy_urange(version, 2u, 4u)) {
+        return false;
+    }
+    out = malloc((size_t)103u + 1u);
+    if (!out) {
+        return false;
+    }
+    vmgen_lput_SerialState(out, obj, &ok);
+    if (!ok) {
+        free(out);
+        return false;
+    }
+    *buf = out;
+    *len = 103u;
+    return true;
+}
+
+bool vmgen_fast_load_SerialState_legacy(SerialState *obj, uint32_t version, const uint8_t *buf, size_t len)
+{
+    if (!vmgen_legacy_urange(version, 2u, 4u) || !buf ||
+        len != 103u) {
+        return false;
+    }
+    if (!vmgen_lcheck_SerialState(buf, obj)) {
+        return false;
+    }
+    vmgen_lstore_SerialState(buf, obj);
+    return true;
+}
+
 static bool vmgen_visit_state_SerialState(Visitor *v, const char *name, void *obj, Error **errp)
 {
     return visit_type_SerialState(v, name, obj, errp);
@@ -490,14 +628,26 @@ bool vmgen_load_SerialState(SerialState *obj, const uint8_t *buf, size_t len, Er
            vmgen_load_record(&vmgen_info_SerialState, obj, buf, len, errp);
 }
 
-bool vmgen_save_SerialState_legacy(const SerialState *obj, uint32_t version, uint8_t **buf, size_t *len, Error **errp)
+bool vmgen_visit_save_SerialState_legacy(const SerialState *obj, uint32_t version, uint8_t **buf, size_t *len, Error **errp)
 {
     return vmgen_save_record_legacy(&vmgen_info_SerialState, obj, version, buf, len, errp);
 }
 
-bool vmgen_load_SerialState_legacy(SerialState *obj, uint32_t version, const uint8_t *buf, size_t len, Error **errp)
+bool vmgen_visit_load_SerialState_legacy(SerialState *obj, uint32_t version, const uint8_t *buf, size_t len, Error **errp)
 {
     return vmgen_load_record_legacy(&vmgen_info_SerialState, obj, version, buf, len, errp);
+}
+
+bool vmgen_save_SerialState_legacy(const SerialState *obj, uint32_t version, uint8_t **buf, size_t *len, Error **errp)
+{
+    return vmgen_fast_save_SerialState_legacy(obj, version, buf, len) ||
+           vmgen_save_record_legacy(&vmgen_info_SerialState, obj, version, buf, len, errp);
+}
+
+bool vmgen_load_SerialState_legacy(SerialState *obj, uint32_t version, const uint8_t *buf, size_t len, Error **errp)
+{
+    return vmgen_fast_load_SerialState_legacy(obj, version, buf, len) ||
+           vmgen_load_record_legacy(&vmgen_info_SerialState, obj, version, buf, len, errp);
 }
 
 bool vmgen_save_SerialState_as(const SerialState *obj, VmgenFormat format, uint32_t version, uint8_t **buf, size_t *len, Error **errp)
@@ -505,7 +655,7 @@ bool vmgen_save_SerialState_as(const SerialState *obj, VmgenFormat format, uint3
     if (format != VMGEN_FORMAT_LEGACY) {
         return vmgen_save_SerialState_version(obj, version, buf, len, errp);
     }
-    return vmgen_save_record_as(&vmgen_info_SerialState, obj, format, version, buf, len, errp);
+    return vmgen_save_SerialState_legacy(obj, version, buf, len, errp);
 }
 
 bool vmgen_load_SerialState_as(SerialState *obj, VmgenFormat format, uint32_t version, const uint8_t *buf, size_t len, Error **errp)
@@ -514,7 +664,7 @@ bool vmgen_load_SerialState_as(SerialState *obj, VmgenFormat format, uint32_t ve
     if (format != VMGEN_FORMAT_LEGACY) {
         return vmgen_load_SerialState(obj, buf, len, errp);
     }
-    return vmgen_load_record_as(&vmgen_info_SerialState, obj, format, version, buf, len, errp);
+    return vmgen_load_SerialState_legacy(obj, version, buf, len, errp);
 }
 
 VmgenOffer vmgen_offer_SerialState(uint32_t formats)

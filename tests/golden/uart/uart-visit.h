@@ -10,8 +10,8 @@
 #include "vmgen-legacy.h"
 #include "uart.h"
 
-#if !defined(VMGEN_RUNTIME_VERSION) || VMGEN_RUNTIME_VERSION != 5
-#error "uart-visit.h needs vmgen runtime version 5: regenerate it and the runtime (vmgen generate, vmgen runtime) with one vmgen"
+#if !defined(VMGEN_RUNTIME_VERSION) || VMGEN_RUNTIME_VERSION != 6
+#error "uart-visit.h needs vmgen runtime version 6: regenerate it and the runtime (vmgen generate, vmgen runtime) with one vmgen"
 #endif
 
 bool visit_type_UARTParity(Visitor *v, const char *name, UARTParity *obj, Error **errp);
@@ -46,5 +46,14 @@ bool vmgen_der_save_SerialState(const SerialState *obj, uint8_t **buf, size_t *l
 bool vmgen_der_load_SerialState(SerialState *obj, const uint8_t *buf, size_t len);
 bool vmgen_visit_save_SerialState(const SerialState *obj, uint8_t **buf, size_t *len, Error **errp);
 bool vmgen_visit_load_SerialState(SerialState *obj, const uint8_t *buf, size_t len, Error **errp);
+/*
+ * The same two paths of vmgen_save_SerialState_legacy / vmgen_load_SerialState_legacy: vmgen_fast_*
+ * handle any version the state knows, and return false having changed nothing
+ * (no message) on anything the visitors would refuse.
+ */
+bool vmgen_fast_save_SerialState_legacy(const SerialState *obj, uint32_t version, uint8_t **buf, size_t *len);
+bool vmgen_fast_load_SerialState_legacy(SerialState *obj, uint32_t version, const uint8_t *buf, size_t len);
+bool vmgen_visit_save_SerialState_legacy(const SerialState *obj, uint32_t version, uint8_t **buf, size_t *len, Error **errp);
+bool vmgen_visit_load_SerialState_legacy(SerialState *obj, uint32_t version, const uint8_t *buf, size_t len, Error **errp);
 
 #endif /* VMGEN_UART_VISIT_H */

@@ -259,6 +259,178 @@ bool vmgen_der_load_USBDevice(USBDevice *obj, const uint8_t *buf, size_t len)
            vmgen_der_load_pass_USBDevice(obj, buf, len, true);
 }
 
+/* ---- specialized legacy stream writer and reader ------------------------------ */
+
+static bool vmgen_enum32_ok_usb_state(int64_t x)
+{
+    switch (x) {
+    case INT64_C(0):
+    case INT64_C(1):
+    case INT64_C(2):
+    case INT64_C(3):
+    case INT64_C(4):
+        return true;
+    default:
+        return false;
+    }
+}
+
+/* USBDevice's stream of `version` at p; clears *ok when a value does not fit its declaration. */
+static uint8_t *vmgen_lput_USBDevice(uint8_t *p, const USBDevice *obj, uint32_t version, bool *ok)
+{
+    (void)obj;
+    (void)version;
+    (void)ok;
+    *ok &= vmgen_legacy_put_str(p, obj->product_desc, 32);
+    vmgen_legacy_put4(p + 32, (uint64_t)obj->speed);
+    vmgen_legacy_put1(p + 36, (uint64_t)obj->addr);
+    *ok &= vmgen_enum32_ok_usb_state((int64_t)obj->state);
+    vmgen_legacy_put4(p + 37, (uint64_t)(int64_t)obj->state);
+    memcpy(p + 41, obj->setup_buf, 8);
+    {
+        int64_t v = (int64_t)obj->setup_len;
+
+        *ok &= vmgen_legacy_srange(v, INT64_C(0), INT64_C(4096));
+        vmgen_legacy_put4(p + 49, (uint64_t)v);
+    }
+    {
+        int64_t v = (int64_t)obj->setup_index;
+
+        *ok &= vmgen_legacy_srange(v, INT64_C(0), INT64_C(4096));
+        vmgen_legacy_put4(p + 53, (uint64_t)v);
+    }
+    vmgen_legacy_put4(p + 57, (uint64_t)obj->remote_wakeup);
+    p += 61;
+    {
+        uint64_t n0 = (uint64_t)obj->data_len;
+
+        if (!vmgen_legacy_urange(n0, UINT64_C(0), UINT64_C(4096))) {
+            *ok = false;
+            n0 = 0;
+        }
+        vmgen_legacy_put2(p, (uint64_t)n0);
+        memcpy(p + 2, obj->data_buf, (size_t)n0);
+        p += 2 + (size_t)n0;
+    }
+    return p;
+}
+
+/* Whether [*pp, end) starts with USBDevice's stream of `version` (then *pp moves past it). */
+static bool vmgen_lcheck_USBDevice(const uint8_t **pp, const uint8_t *end, const USBDevice *obj, uint32_t version)
+{
+    const uint8_t *p = *pp;
+
+    (void)obj;
+    (void)version;
+    if ((size_t)(end - p) < 61u) {
+        return false;
+    }
+    if (!vmgen_legacy_str_ok(p, 32)) {
+        return false;
+    }
+    if (!vmgen_enum32_ok_usb_state(vmgen_legacy_sget4(p + 37))) {
+        return false;
+    }
+    if (!vmgen_legacy_srange((int64_t)vmgen_legacy_get4(p + 49), INT64_C(0), INT64_C(4096))) {
+        return false;
+    }
+    if (!vmgen_legacy_srange((int64_t)vmgen_legacy_get4(p + 53), INT64_C(0), INT64_C(4096))) {
+        return false;
+    }
+    p += 61;
+    {
+        uint64_t n0;
+
+        if ((size_t)(end - p) < 2u) {
+            return false;
+        }
+        n0 = vmgen_legacy_get2(p);
+        if (!vmgen_legacy_urange(n0, UINT64_C(0), UINT64_C(4096)) ||
+            (size_t)(end - p) - 2u < (size_t)n0) {
+            return false;
+        }
+        p += 2 + (size_t)n0;
+    }
+    *pp = p;
+    return true;
+}
+
+/* Reads what vmgen_lcheck_USBDevice accepted. */
+static bool vmgen_lstore_USBDevice(const uint8_t **pp, const uint8_t *end, USBDevice *obj, uint32_t version)
+{
+    const uint8_t *p = *pp;
+
+    (void)obj;
+    (void)version;
+    if ((size_t)(end - p) < 61u) {
+        return false;
+    }
+    vmgen_legacy_get_str(obj->product_desc, p, 32);
+    obj->speed = (int32_t)vmgen_legacy_sget4(p + 32);
+    obj->addr = (uint8_t)vmgen_legacy_get1(p + 36);
+    obj->state = (enum usb_state)vmgen_legacy_sget4(p + 37);
+    memcpy(obj->setup_buf, p + 41, 8);
+    obj->setup_len = (int32_t)(int64_t)vmgen_legacy_get4(p + 49);
+    obj->setup_index = (int32_t)(int64_t)vmgen_legacy_get4(p + 53);
+    obj->remote_wakeup = (int32_t)vmgen_legacy_sget4(p + 57);
+    p += 61;
+    {
+        uint64_t n0;
+
+        if ((size_t)(end - p) < 2u) {
+            return false;
+        }
+        n0 = vmgen_legacy_get2(p);
+        if (!vmgen_legacy_urange(n0, UINT64_C(0), UINT64_C(4096)) ||
+            (size_t)(end - p) - 2u < (size_t)n0) {
+            return false;
+        }
+        memcpy(obj->data_buf, p + 2, (size_t)n0);
+        obj->data_len = (uint16_t)n0;
+        p += 2 + (size_t)n0;
+    }
+    *pp = p;
+    return true;
+}
+
+bool vmgen_fast_save_USBDevice_legacy(const USBDevice *obj, uint32_t version, uint8_t **buf, size_t *len)
+{
+    uint8_t *out, *p;
+    bool ok = true;
+
+    if (!vmgen_legacy_urange(version, 1u, 1u)) {
+        return false;
+    }
+    out = malloc((size_t)4159u + 1u);
+    if (!out) {
+        return false;
+    }
+    p = vmgen_lput_USBDevice(out, obj, version, &ok);
+    if (!ok) {
+        free(out);
+        return false;
+    }
+    *buf = out;
+    *len = (size_t)(p - out);
+    return true;
+}
+
+bool vmgen_fast_load_USBDevice_legacy(USBDevice *obj, uint32_t version, const uint8_t *buf, size_t len)
+{
+    const uint8_t *p = buf, *end;
+
+    if (!vmgen_legacy_urange(version, 1u, 1u) || !buf) {
+        return false;
+    }
+    end = buf + len;
+    /* The checking pass decides (it writes nothing); the storing pass reads the same bytes. */
+    if (!vmgen_lcheck_USBDevice(&p, end, obj, version) || p != end) {
+        return false;
+    }
+    p = buf;
+    return vmgen_lstore_USBDevice(&p, end, obj, version);
+}
+
 static bool vmgen_visit_state_USBDevice(Visitor *v, const char *name, void *obj, Error **errp)
 {
     return visit_type_USBDevice(v, name, obj, errp);
@@ -296,14 +468,26 @@ bool vmgen_load_USBDevice(USBDevice *obj, const uint8_t *buf, size_t len, Error 
            vmgen_load_record(&vmgen_info_USBDevice, obj, buf, len, errp);
 }
 
-bool vmgen_save_USBDevice_legacy(const USBDevice *obj, uint32_t version, uint8_t **buf, size_t *len, Error **errp)
+bool vmgen_visit_save_USBDevice_legacy(const USBDevice *obj, uint32_t version, uint8_t **buf, size_t *len, Error **errp)
 {
     return vmgen_save_record_legacy(&vmgen_info_USBDevice, obj, version, buf, len, errp);
 }
 
-bool vmgen_load_USBDevice_legacy(USBDevice *obj, uint32_t version, const uint8_t *buf, size_t len, Error **errp)
+bool vmgen_visit_load_USBDevice_legacy(USBDevice *obj, uint32_t version, const uint8_t *buf, size_t len, Error **errp)
 {
     return vmgen_load_record_legacy(&vmgen_info_USBDevice, obj, version, buf, len, errp);
+}
+
+bool vmgen_save_USBDevice_legacy(const USBDevice *obj, uint32_t version, uint8_t **buf, size_t *len, Error **errp)
+{
+    return vmgen_fast_save_USBDevice_legacy(obj, version, buf, len) ||
+           vmgen_save_record_legacy(&vmgen_info_USBDevice, obj, version, buf, len, errp);
+}
+
+bool vmgen_load_USBDevice_legacy(USBDevice *obj, uint32_t version, const uint8_t *buf, size_t len, Error **errp)
+{
+    return vmgen_fast_load_USBDevice_legacy(obj, version, buf, len) ||
+           vmgen_load_record_legacy(&vmgen_info_USBDevice, obj, version, buf, len, errp);
 }
 
 bool vmgen_save_USBDevice_as(const USBDevice *obj, VmgenFormat format, uint32_t version, uint8_t **buf, size_t *len, Error **errp)
@@ -311,7 +495,7 @@ bool vmgen_save_USBDevice_as(const USBDevice *obj, VmgenFormat format, uint32_t 
     if (format != VMGEN_FORMAT_LEGACY) {
         return vmgen_save_USBDevice_version(obj, version, buf, len, errp);
     }
-    return vmgen_save_record_as(&vmgen_info_USBDevice, obj, format, version, buf, len, errp);
+    return vmgen_save_USBDevice_legacy(obj, version, buf, len, errp);
 }
 
 bool vmgen_load_USBDevice_as(USBDevice *obj, VmgenFormat format, uint32_t version, const uint8_t *buf, size_t len, Error **errp)
@@ -320,7 +504,7 @@ bool vmgen_load_USBDevice_as(USBDevice *obj, VmgenFormat format, uint32_t versio
     if (format != VMGEN_FORMAT_LEGACY) {
         return vmgen_load_USBDevice(obj, buf, len, errp);
     }
-    return vmgen_load_record_as(&vmgen_info_USBDevice, obj, format, version, buf, len, errp);
+    return vmgen_load_USBDevice_legacy(obj, version, buf, len, errp);
 }
 
 VmgenOffer vmgen_offer_USBDevice(uint32_t formats)

@@ -10,8 +10,8 @@
 #include "vmgen-legacy.h"
 #include "usb.h"
 
-#if !defined(VMGEN_RUNTIME_VERSION) || VMGEN_RUNTIME_VERSION != 5
-#error "usb-visit.h needs vmgen runtime version 5: regenerate it and the runtime (vmgen generate, vmgen runtime) with one vmgen"
+#if !defined(VMGEN_RUNTIME_VERSION) || VMGEN_RUNTIME_VERSION != 6
+#error "usb-visit.h needs vmgen runtime version 6: regenerate it and the runtime (vmgen generate, vmgen runtime) with one vmgen"
 #endif
 
 bool visit_type_usb_state(Visitor *v, const char *name, enum usb_state *obj, Error **errp);
@@ -45,5 +45,14 @@ bool vmgen_der_save_USBDevice(const USBDevice *obj, uint8_t **buf, size_t *len);
 bool vmgen_der_load_USBDevice(USBDevice *obj, const uint8_t *buf, size_t len);
 bool vmgen_visit_save_USBDevice(const USBDevice *obj, uint8_t **buf, size_t *len, Error **errp);
 bool vmgen_visit_load_USBDevice(USBDevice *obj, const uint8_t *buf, size_t len, Error **errp);
+/*
+ * The same two paths of vmgen_save_USBDevice_legacy / vmgen_load_USBDevice_legacy: vmgen_fast_*
+ * handle any version the state knows, and return false having changed nothing
+ * (no message) on anything the visitors would refuse.
+ */
+bool vmgen_fast_save_USBDevice_legacy(const USBDevice *obj, uint32_t version, uint8_t **buf, size_t *len);
+bool vmgen_fast_load_USBDevice_legacy(USBDevice *obj, uint32_t version, const uint8_t *buf, size_t len);
+bool vmgen_visit_save_USBDevice_legacy(const USBDevice *obj, uint32_t version, uint8_t **buf, size_t *len, Error **errp);
+bool vmgen_visit_load_USBDevice_legacy(USBDevice *obj, uint32_t version, const uint8_t *buf, size_t len, Error **errp);
 
 #endif /* VMGEN_USB_VISIT_H */

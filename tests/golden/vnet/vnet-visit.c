@@ -249,6 +249,364 @@ bool vmgen_der_load_VirtIONet(VirtIONet *obj, const uint8_t *buf, size_t len)
     return false;
 }
 
+/* ---- specialized legacy stream writer and reader ------------------------------ */
+
+static bool vmgen_enum32_ok_VNetOffload(int64_t x)
+{
+    switch (x) {
+    case INT64_C(0):
+    case INT64_C(1):
+    case INT64_C(4):
+        return true;
+    default:
+        return false;
+    }
+}
+
+/* CsumParams's 4 bytes at p (no version changes them); clears *ok when a value does not fit its declaration. */
+static void vmgen_lput_CsumParams(uint8_t *p, const CsumParams *obj, bool *ok)
+{
+    (void)obj;
+    (void)ok;
+    vmgen_legacy_put2(p, (uint64_t)obj->start);
+    vmgen_legacy_put2(p + 2, (uint64_t)obj->offset);
+}
+
+static void vmgen_lstore_CsumParams(const uint8_t *p, CsumParams *obj)
+{
+    (void)obj;
+    obj->start = (uint16_t)vmgen_legacy_get2(p);
+    obj->offset = (uint16_t)vmgen_legacy_get2(p + 2);
+}
+
+/* TsoParams's 4 bytes at p (no version changes them); clears *ok when a value does not fit its declaration. */
+static void vmgen_lput_TsoParams(uint8_t *p, const TsoParams *obj, bool *ok)
+{
+    (void)obj;
+    (void)ok;
+    vmgen_legacy_put2(p, (uint64_t)obj->mss);
+    vmgen_legacy_put1(p + 2, (uint64_t)obj->hdr_len);
+    vmgen_legacy_put1(p + 3, obj->ecn ? 1u : 0u);
+}
+
+static bool vmgen_lcheck_TsoParams(const uint8_t *p, const TsoParams *obj)
+{
+    (void)obj;
+    if (*(p + 3) > 1) {
+        return false;
+    }
+    return true;
+}
+
+static void vmgen_lstore_TsoParams(const uint8_t *p, TsoParams *obj)
+{
+    (void)obj;
+    obj->mss = (uint16_t)vmgen_legacy_get2(p);
+    obj->hdr_len = (uint8_t)vmgen_legacy_get1(p + 2);
+    obj->ecn = *(p + 3) != 0;
+}
+
+/* VirtIONet's stream of `version` at p; clears *ok when a value does not fit its declaration. */
+static uint8_t *vmgen_lput_VirtIONet(uint8_t *p, const VirtIONet *obj, uint32_t version, bool *ok)
+{
+    int64_t vmgen_sel_offload_kind = 0;
+
+    (void)obj;
+    (void)version;
+    (void)ok;
+    (void)vmgen_sel_offload_kind;
+    memcpy(p, obj->mac, 6);
+    vmgen_legacy_put2(p + 6, (uint64_t)obj->status);
+    vmgen_legacy_put1(p + 8, (uint64_t)obj->promisc);
+    vmgen_legacy_put1(p + 9, (uint64_t)obj->allmulti);
+    vmgen_legacy_put4(p + 10, (uint64_t)obj->mac_table.first_multi);
+    vmgen_legacy_put1(p + 14, (uint64_t)obj->mac_table.multi_overflow);
+    vmgen_legacy_put1(p + 15, (uint64_t)obj->mac_table.uni_overflow);
+    p += 16;
+    {
+        int64_t n0 = (int64_t)obj->mac_table.in_use;
+
+        if (!vmgen_legacy_srange(n0, INT64_C(0), INT64_C(64))) {
+            *ok = false;
+            n0 = 0;
+        }
+        vmgen_legacy_put4(p, (uint64_t)n0);
+        p += 4;
+        for (size_t i0 = 0; i0 < (size_t)n0; i0++) {
+            uint8_t *q0 = p + i0 * 6;
+
+            memcpy(q0, obj->mac_table.macs[i0], 6);
+        }
+        p += (size_t)n0 * 6;
+    }
+    vmgen_sel_offload_kind = (int64_t)obj->offload_kind;
+    *ok &= vmgen_enum32_ok_VNetOffload(vmgen_sel_offload_kind);
+    vmgen_legacy_put4(p, (uint64_t)vmgen_sel_offload_kind);
+    p += 4;
+    switch (vmgen_sel_offload_kind) {
+    case INT64_C(1):
+    {
+        vmgen_lput_CsumParams(p, &obj->offload.csum, ok);
+        p += 4;
+        break;
+    }
+    case INT64_C(4):
+    {
+        vmgen_lput_TsoParams(p, &obj->offload.tso, ok);
+        p += 4;
+        break;
+    }
+    case INT64_C(0):
+    {
+        vmgen_legacy_put4(p, (uint64_t)obj->offload.none);
+        p += 4;
+        break;
+    }
+    default:
+        *ok = false;
+        break;
+    }
+    {
+        int64_t v = (int64_t)obj->vlan_filter;
+
+        *ok &= vmgen_legacy_srange(v, INT64_C(0), INT64_C(1));
+        vmgen_legacy_put4(p, (uint64_t)v);
+    }
+    {
+        int64_t v = (int64_t)obj->mergeable_rx_bufs;
+
+        *ok &= vmgen_legacy_srange(v, INT64_C(0), INT64_C(1));
+        vmgen_legacy_put4(p + 4, (uint64_t)v);
+    }
+    {
+        int64_t v = (int64_t)obj->mtu_bits;
+
+        *ok &= vmgen_legacy_srange(v, INT64_C(-16), INT64_C(15));
+        vmgen_legacy_put4(p + 8, (uint64_t)v);
+    }
+    *ok &= vmgen_enum32_ok_VNetOffload((int64_t)obj->last_kind);
+    vmgen_legacy_put4(p + 12, (uint64_t)(int64_t)obj->last_kind);
+    vmgen_legacy_put1(p + 16, obj->ecn ? 1u : 0u);
+    p += 17;
+    return p;
+}
+
+/* Whether [*pp, end) starts with VirtIONet's stream of `version` (then *pp moves past it). */
+static bool vmgen_lcheck_VirtIONet(const uint8_t **pp, const uint8_t *end, const VirtIONet *obj, uint32_t version)
+{
+    const uint8_t *p = *pp;
+    int64_t vmgen_sel_offload_kind = 0;
+
+    (void)obj;
+    (void)version;
+    (void)vmgen_sel_offload_kind;
+    if ((size_t)(end - p) < 16u) {
+        return false;
+    }
+    p += 16;
+    {
+        int64_t n0;
+
+        if ((size_t)(end - p) < 4u) {
+            return false;
+        }
+        n0 = vmgen_legacy_sget4(p);
+        if (!vmgen_legacy_srange(n0, INT64_C(0), INT64_C(64)) ||
+            ((size_t)(end - p) - 4u) / 6 < (size_t)n0) {
+            return false;
+        }
+        p += 4 + (size_t)n0 * 6;
+    }
+    if ((size_t)(end - p) < 4u) {
+        return false;
+    }
+    vmgen_sel_offload_kind = vmgen_legacy_sget4(p);
+    if (!vmgen_enum32_ok_VNetOffload(vmgen_sel_offload_kind)) {
+        return false;
+    }
+    p += 4;
+    switch (vmgen_sel_offload_kind) {
+    case INT64_C(1):
+    {
+        if ((size_t)(end - p) < 4u) {
+            return false;
+        }
+        p += 4;
+        break;
+    }
+    case INT64_C(4):
+    {
+        if ((size_t)(end - p) < 4u) {
+            return false;
+        }
+        if (!vmgen_lcheck_TsoParams(p, &obj->offload.tso)) {
+            return false;
+        }
+        p += 4;
+        break;
+    }
+    case INT64_C(0):
+    {
+        if ((size_t)(end - p) < 4u) {
+            return false;
+        }
+        p += 4;
+        break;
+    }
+    default:
+        return false;
+    }
+    if ((size_t)(end - p) < 17u) {
+        return false;
+    }
+    if (!vmgen_legacy_srange((int64_t)vmgen_legacy_get4(p), INT64_C(0), INT64_C(1))) {
+        return false;
+    }
+    if (!vmgen_legacy_srange((int64_t)vmgen_legacy_get4(p + 4), INT64_C(0), INT64_C(1))) {
+        return false;
+    }
+    if (!vmgen_legacy_srange(vmgen_legacy_sget4(p + 8), INT64_C(-16), INT64_C(15))) {
+        return false;
+    }
+    if (!vmgen_enum32_ok_VNetOffload(vmgen_legacy_sget4(p + 12))) {
+        return false;
+    }
+    if (*(p + 16) > 1) {
+        return false;
+    }
+    p += 17;
+    *pp = p;
+    return true;
+}
+
+/* Reads what vmgen_lcheck_VirtIONet accepted. */
+static bool vmgen_lstore_VirtIONet(const uint8_t **pp, const uint8_t *end, VirtIONet *obj, uint32_t version)
+{
+    const uint8_t *p = *pp;
+    int64_t vmgen_sel_offload_kind = 0;
+
+    (void)obj;
+    (void)version;
+    (void)vmgen_sel_offload_kind;
+    if ((size_t)(end - p) < 16u) {
+        return false;
+    }
+    memcpy(obj->mac, p, 6);
+    obj->status = (uint16_t)vmgen_legacy_get2(p + 6);
+    obj->promisc = (uint8_t)vmgen_legacy_get1(p + 8);
+    obj->allmulti = (uint8_t)vmgen_legacy_get1(p + 9);
+    obj->mac_table.first_multi = (int)vmgen_legacy_sget4(p + 10);
+    obj->mac_table.multi_overflow = (uint8_t)vmgen_legacy_get1(p + 14);
+    obj->mac_table.uni_overflow = (uint8_t)vmgen_legacy_get1(p + 15);
+    p += 16;
+    {
+        int64_t n0;
+
+        if ((size_t)(end - p) < 4u) {
+            return false;
+        }
+        n0 = vmgen_legacy_sget4(p);
+        if (!vmgen_legacy_srange(n0, INT64_C(0), INT64_C(64)) ||
+            ((size_t)(end - p) - 4u) / 6 < (size_t)n0) {
+            return false;
+        }
+        p += 4;
+        for (size_t i0 = 0; i0 < (size_t)n0; i0++) {
+            const uint8_t *q0 = p + i0 * 6;
+
+            memcpy(obj->mac_table.macs[i0], q0, 6);
+        }
+        obj->mac_table.in_use = (int)n0;
+        p += (size_t)n0 * 6;
+    }
+    if ((size_t)(end - p) < 4u) {
+        return false;
+    }
+    vmgen_sel_offload_kind = vmgen_legacy_sget4(p);
+    obj->offload_kind = (VNetOffload)vmgen_sel_offload_kind;
+    p += 4;
+    switch (vmgen_sel_offload_kind) {
+    case INT64_C(1):
+    {
+        if ((size_t)(end - p) < 4u) {
+            return false;
+        }
+        vmgen_lstore_CsumParams(p, &obj->offload.csum);
+        p += 4;
+        break;
+    }
+    case INT64_C(4):
+    {
+        if ((size_t)(end - p) < 4u) {
+            return false;
+        }
+        vmgen_lstore_TsoParams(p, &obj->offload.tso);
+        p += 4;
+        break;
+    }
+    case INT64_C(0):
+    {
+        if ((size_t)(end - p) < 4u) {
+            return false;
+        }
+        obj->offload.none = (uint32_t)vmgen_legacy_get4(p);
+        p += 4;
+        break;
+    }
+    default:
+        return false;
+    }
+    if ((size_t)(end - p) < 17u) {
+        return false;
+    }
+    obj->vlan_filter = (unsigned int)(int64_t)vmgen_legacy_get4(p);
+    obj->mergeable_rx_bufs = (unsigned int)(int64_t)vmgen_legacy_get4(p + 4);
+    obj->mtu_bits = (int)vmgen_legacy_sget4(p + 8);
+    obj->last_kind = (VNetOffload)vmgen_legacy_sget4(p + 12);
+    obj->ecn = *(p + 16) != 0;
+    p += 17;
+    *pp = p;
+    return true;
+}
+
+bool vmgen_fast_save_VirtIONet_legacy(const VirtIONet *obj, uint32_t version, uint8_t **buf, size_t *len)
+{
+    uint8_t *out, *p;
+    bool ok = true;
+
+    if (!vmgen_legacy_urange(version, 1u, 1u)) {
+        return false;
+    }
+    out = malloc((size_t)429u + 1u);
+    if (!out) {
+        return false;
+    }
+    p = vmgen_lput_VirtIONet(out, obj, version, &ok);
+    if (!ok) {
+        free(out);
+        return false;
+    }
+    *buf = out;
+    *len = (size_t)(p - out);
+    return true;
+}
+
+bool vmgen_fast_load_VirtIONet_legacy(VirtIONet *obj, uint32_t version, const uint8_t *buf, size_t len)
+{
+    const uint8_t *p = buf, *end;
+
+    if (!vmgen_legacy_urange(version, 1u, 1u) || !buf) {
+        return false;
+    }
+    end = buf + len;
+    /* The checking pass decides (it writes nothing); the storing pass reads the same bytes. */
+    if (!vmgen_lcheck_VirtIONet(&p, end, obj, version) || p != end) {
+        return false;
+    }
+    p = buf;
+    return vmgen_lstore_VirtIONet(&p, end, obj, version);
+}
+
 static bool vmgen_visit_state_VirtIONet(Visitor *v, const char *name, void *obj, Error **errp)
 {
     return visit_type_VirtIONet(v, name, obj, errp);
@@ -286,14 +644,26 @@ bool vmgen_load_VirtIONet(VirtIONet *obj, const uint8_t *buf, size_t len, Error 
            vmgen_load_record(&vmgen_info_VirtIONet, obj, buf, len, errp);
 }
 
-bool vmgen_save_VirtIONet_legacy(const VirtIONet *obj, uint32_t version, uint8_t **buf, size_t *len, Error **errp)
+bool vmgen_visit_save_VirtIONet_legacy(const VirtIONet *obj, uint32_t version, uint8_t **buf, size_t *len, Error **errp)
 {
     return vmgen_save_record_legacy(&vmgen_info_VirtIONet, obj, version, buf, len, errp);
 }
 
-bool vmgen_load_VirtIONet_legacy(VirtIONet *obj, uint32_t version, const uint8_t *buf, size_t len, Error **errp)
+bool vmgen_visit_load_VirtIONet_legacy(VirtIONet *obj, uint32_t version, const uint8_t *buf, size_t len, Error **errp)
 {
     return vmgen_load_record_legacy(&vmgen_info_VirtIONet, obj, version, buf, len, errp);
+}
+
+bool vmgen_save_VirtIONet_legacy(const VirtIONet *obj, uint32_t version, uint8_t **buf, size_t *len, Error **errp)
+{
+    return vmgen_fast_save_VirtIONet_legacy(obj, version, buf, len) ||
+           vmgen_save_record_legacy(&vmgen_info_VirtIONet, obj, version, buf, len, errp);
+}
+
+bool vmgen_load_VirtIONet_legacy(VirtIONet *obj, uint32_t version, const uint8_t *buf, size_t len, Error **errp)
+{
+    return vmgen_fast_load_VirtIONet_legacy(obj, version, buf, len) ||
+           vmgen_load_record_legacy(&vmgen_info_VirtIONet, obj, version, buf, len, errp);
 }
 
 bool vmgen_save_VirtIONet_as(const VirtIONet *obj, VmgenFormat format, uint32_t version, uint8_t **buf, size_t *len, Error **errp)
@@ -301,7 +671,7 @@ bool vmgen_save_VirtIONet_as(const VirtIONet *obj, VmgenFormat format, uint32_t 
     if (format != VMGEN_FORMAT_LEGACY) {
         return vmgen_save_VirtIONet_version(obj, version, buf, len, errp);
     }
-    return vmgen_save_record_as(&vmgen_info_VirtIONet, obj, format, version, buf, len, errp);
+    return vmgen_save_VirtIONet_legacy(obj, version, buf, len, errp);
 }
 
 bool vmgen_load_VirtIONet_as(VirtIONet *obj, VmgenFormat format, uint32_t version, const uint8_t *buf, size_t len, Error **errp)
@@ -310,7 +680,7 @@ bool vmgen_load_VirtIONet_as(VirtIONet *obj, VmgenFormat format, uint32_t versio
     if (format != VMGEN_FORMAT_LEGACY) {
         return vmgen_load_VirtIONet(obj, buf, len, errp);
     }
-    return vmgen_load_record_as(&vmgen_info_VirtIONet, obj, format, version, buf, len, errp);
+    return vmgen_load_VirtIONet_legacy(obj, version, buf, len, errp);
 }
 
 VmgenOffer vmgen_offer_VirtIONet(uint32_t formats)

@@ -10,8 +10,8 @@
 #include "vmgen-legacy.h"
 #include "vnet.h"
 
-#if !defined(VMGEN_RUNTIME_VERSION) || VMGEN_RUNTIME_VERSION != 5
-#error "vnet-visit.h needs vmgen runtime version 5: regenerate it and the runtime (vmgen generate, vmgen runtime) with one vmgen"
+#if !defined(VMGEN_RUNTIME_VERSION) || VMGEN_RUNTIME_VERSION != 6
+#error "vnet-visit.h needs vmgen runtime version 6: regenerate it and the runtime (vmgen generate, vmgen runtime) with one vmgen"
 #endif
 
 bool visit_type_VNetOffload(Visitor *v, const char *name, VNetOffload *obj, Error **errp);
@@ -47,5 +47,14 @@ bool vmgen_der_save_VirtIONet(const VirtIONet *obj, uint8_t **buf, size_t *len);
 bool vmgen_der_load_VirtIONet(VirtIONet *obj, const uint8_t *buf, size_t len);
 bool vmgen_visit_save_VirtIONet(const VirtIONet *obj, uint8_t **buf, size_t *len, Error **errp);
 bool vmgen_visit_load_VirtIONet(VirtIONet *obj, const uint8_t *buf, size_t len, Error **errp);
+/*
+ * The same two paths of vmgen_save_VirtIONet_legacy / vmgen_load_VirtIONet_legacy: vmgen_fast_*
+ * handle any version the state knows, and return false having changed nothing
+ * (no message) on anything the visitors would refuse.
+ */
+bool vmgen_fast_save_VirtIONet_legacy(const VirtIONet *obj, uint32_t version, uint8_t **buf, size_t *len);
+bool vmgen_fast_load_VirtIONet_legacy(VirtIONet *obj, uint32_t version, const uint8_t *buf, size_t len);
+bool vmgen_visit_save_VirtIONet_legacy(const VirtIONet *obj, uint32_t version, uint8_t **buf, size_t *len, Error **errp);
+bool vmgen_visit_load_VirtIONet_legacy(VirtIONet *obj, uint32_t version, const uint8_t *buf, size_t len, Error **errp);
 
 #endif /* VMGEN_VNET_VISIT_H */

@@ -3275,6 +3275,1661 @@ bool vmgen_der_load_PIIX3Wire(PIIX3Wire *obj, const uint8_t *buf, size_t len)
     return false;
 }
 
+/* ---- specialized legacy stream writer and reader ------------------------------ */
+
+/* vmstate_TimersState's stream of `version` at p; clears *ok when a value does not fit its declaration. */
+static uint8_t *vmgen_lput_vmstate_TimersState(uint8_t *p, const TimersState *obj, uint32_t version, bool *ok)
+{
+    (void)obj;
+    (void)version;
+    (void)ok;
+    vmgen_legacy_put8(p, (uint64_t)obj->cpu_ticks_offset);
+    memset(p + 8, 0, 8);
+    vmgen_legacy_put8(p + 16, (uint64_t)obj->cpu_clock_offset);
+    p += 24;
+    return p;
+}
+
+/* Whether [*pp, end) starts with vmstate_TimersState's stream of `version` (then *pp moves past it). */
+static bool vmgen_lcheck_vmstate_TimersState(const uint8_t **pp, const uint8_t *end, const TimersState *obj, uint32_t version)
+{
+    const uint8_t *p = *pp;
+
+    (void)obj;
+    (void)version;
+    if ((size_t)(end - p) < 24u) {
+        return false;
+    }
+    p += 24;
+    if (vmgen_legacy_foreign(p, end, "timer", 5)) {
+        return false;
+    }
+    *pp = p;
+    return true;
+}
+
+/* Reads what vmgen_lcheck_vmstate_TimersState accepted. */
+static bool vmgen_lstore_vmstate_TimersState(const uint8_t **pp, const uint8_t *end, TimersState *obj, uint32_t version)
+{
+    const uint8_t *p = *pp;
+
+    (void)obj;
+    (void)version;
+    if ((size_t)(end - p) < 24u) {
+        return false;
+    }
+    obj->cpu_ticks_offset = (int64_t)vmgen_legacy_sget8(p);
+    obj->cpu_clock_offset = (int64_t)vmgen_legacy_sget8(p + 16);
+    p += 24;
+    *pp = p;
+    return true;
+}
+
+/* vmstate_RTCWire's stream of `version` at p; clears *ok when a value does not fit its declaration. */
+static uint8_t *vmgen_lput_vmstate_RTCWire(uint8_t *p, const RTCWire *obj, uint32_t version, bool *ok)
+{
+    (void)obj;
+    (void)version;
+    (void)ok;
+    memcpy(p, obj->cmos_data, 128);
+    vmgen_legacy_put1(p + 128, (uint64_t)obj->cmos_index);
+    memset(p + 129, 0, 28);
+    vmgen_legacy_put8(p + 157, (uint64_t)obj->periodic_timer);
+    vmgen_legacy_put8(p + 165, (uint64_t)obj->next_periodic_time);
+    memset(p + 173, 0, 24);
+    p += 197;
+    if (version >= 2u) {
+        vmgen_legacy_put4(p, (uint64_t)obj->irq_coalesced);
+        vmgen_legacy_put4(p + 4, (uint64_t)obj->period);
+        p += 8;
+    }
+    if (version >= 3u) {
+        vmgen_legacy_put8(p, (uint64_t)obj->base_rtc);
+        vmgen_legacy_put8(p + 8, (uint64_t)obj->last_update);
+        vmgen_legacy_put8(p + 16, (uint64_t)obj->offset);
+        vmgen_legacy_put8(p + 24, (uint64_t)obj->update_timer);
+        vmgen_legacy_put8(p + 32, (uint64_t)obj->next_alarm_time);
+        p += 40;
+    }
+    return p;
+}
+
+/* Whether [*pp, end) starts with vmstate_RTCWire's stream of `version` (then *pp moves past it). */
+static bool vmgen_lcheck_vmstate_RTCWire(const uint8_t **pp, const uint8_t *end, const RTCWire *obj, uint32_t version)
+{
+    const uint8_t *p = *pp;
+
+    (void)obj;
+    (void)version;
+    if ((size_t)(end - p) < 197u) {
+        return false;
+    }
+    p += 197;
+    if (version >= 2u) {
+        if ((size_t)(end - p) < 8u) {
+            return false;
+        }
+        p += 8;
+    }
+    if (version >= 3u) {
+        if ((size_t)(end - p) < 40u) {
+            return false;
+        }
+        p += 40;
+    }
+    if (vmgen_legacy_foreign(p, end, "mc146818rtc", 11)) {
+        return false;
+    }
+    *pp = p;
+    return true;
+}
+
+/* Reads what vmgen_lcheck_vmstate_RTCWire accepted. */
+static bool vmgen_lstore_vmstate_RTCWire(const uint8_t **pp, const uint8_t *end, RTCWire *obj, uint32_t version)
+{
+    const uint8_t *p = *pp;
+
+    (void)obj;
+    (void)version;
+    if ((size_t)(end - p) < 197u) {
+        return false;
+    }
+    memcpy(obj->cmos_data, p, 128);
+    obj->cmos_index = (uint8_t)vmgen_legacy_get1(p + 128);
+    obj->periodic_timer = (int64_t)vmgen_legacy_sget8(p + 157);
+    obj->next_periodic_time = (int64_t)vmgen_legacy_sget8(p + 165);
+    p += 197;
+    if (version >= 2u) {
+        if ((size_t)(end - p) < 8u) {
+            return false;
+        }
+        obj->irq_coalesced = (uint32_t)vmgen_legacy_get4(p);
+        obj->period = (uint32_t)vmgen_legacy_get4(p + 4);
+        p += 8;
+    }
+    if (version >= 3u) {
+        if ((size_t)(end - p) < 40u) {
+            return false;
+        }
+        obj->base_rtc = (uint64_t)vmgen_legacy_get8(p);
+        obj->last_update = (uint64_t)vmgen_legacy_get8(p + 8);
+        obj->offset = (int64_t)vmgen_legacy_sget8(p + 16);
+        obj->update_timer = (int64_t)vmgen_legacy_sget8(p + 24);
+        obj->next_alarm_time = (uint64_t)vmgen_legacy_get8(p + 32);
+        p += 40;
+    }
+    *pp = p;
+    return true;
+}
+
+/* vmstate_HPETTimerWire's stream of `version` at p; clears *ok when a value does not fit its declaration. */
+static uint8_t *vmgen_lput_vmstate_HPETTimerWire(uint8_t *p, const HPETTimerWire *obj, uint32_t version, bool *ok)
+{
+    (void)obj;
+    (void)version;
+    (void)ok;
+    vmgen_legacy_put1(p, (uint64_t)obj->tn);
+    vmgen_legacy_put8(p + 1, (uint64_t)obj->config);
+    vmgen_legacy_put8(p + 9, (uint64_t)obj->cmp);
+    vmgen_legacy_put8(p + 17, (uint64_t)obj->fsb);
+    vmgen_legacy_put8(p + 25, (uint64_t)obj->period);
+    vmgen_legacy_put1(p + 33, (uint64_t)obj->wrap_flag);
+    vmgen_legacy_put8(p + 34, (uint64_t)obj->qemu_timer);
+    p += 42;
+    return p;
+}
+
+/* Whether [*pp, end) starts with vmstate_HPETTimerWire's stream of `version` (then *pp moves past it). */
+static bool vmgen_lcheck_vmstate_HPETTimerWire(const uint8_t **pp, const uint8_t *end, const HPETTimerWire *obj, uint32_t version)
+{
+    const uint8_t *p = *pp;
+
+    (void)obj;
+    (void)version;
+    if ((size_t)(end - p) < 42u) {
+        return false;
+    }
+    p += 42;
+    if (vmgen_legacy_foreign(p, end, "hpet_timer", 10)) {
+        return false;
+    }
+    *pp = p;
+    return true;
+}
+
+/* Reads what vmgen_lcheck_vmstate_HPETTimerWire accepted. */
+static bool vmgen_lstore_vmstate_HPETTimerWire(const uint8_t **pp, const uint8_t *end, HPETTimerWire *obj, uint32_t version)
+{
+    const uint8_t *p = *pp;
+
+    (void)obj;
+    (void)version;
+    if ((size_t)(end - p) < 42u) {
+        return false;
+    }
+    obj->tn = (uint8_t)vmgen_legacy_get1(p);
+    obj->config = (uint64_t)vmgen_legacy_get8(p + 1);
+    obj->cmp = (uint64_t)vmgen_legacy_get8(p + 9);
+    obj->fsb = (uint64_t)vmgen_legacy_get8(p + 17);
+    obj->period = (uint64_t)vmgen_legacy_get8(p + 25);
+    obj->wrap_flag = (uint8_t)vmgen_legacy_get1(p + 33);
+    obj->qemu_timer = (int64_t)vmgen_legacy_sget8(p + 34);
+    p += 42;
+    *pp = p;
+    return true;
+}
+
+/* vmstate_HPETWire's stream of `version` at p; clears *ok when a value does not fit its declaration. */
+static uint8_t *vmgen_lput_vmstate_HPETWire(uint8_t *p, const HPETWire *obj, uint32_t version, bool *ok)
+{
+    int64_t vmgen_count_num_timers = (int64_t)obj->num_timers;
+
+    (void)obj;
+    (void)version;
+    (void)ok;
+    (void)vmgen_count_num_timers;
+    vmgen_legacy_put8(p, (uint64_t)obj->config);
+    vmgen_legacy_put8(p + 8, (uint64_t)obj->isr);
+    vmgen_legacy_put8(p + 16, (uint64_t)obj->hpet_counter);
+    p += 24;
+    if (version >= 2u) {
+        {
+            int64_t v = (int64_t)obj->num_timers;
+
+            *ok &= vmgen_legacy_srange(v, INT64_C(3), INT64_C(32));
+            vmgen_count_num_timers = (int64_t)v;
+            vmgen_legacy_put1(p, (uint64_t)v);
+        }
+        p += 1;
+    }
+    {
+        size_t n0 = (size_t)vmgen_count_num_timers;
+
+        if (!vmgen_legacy_urange(n0, 3u, 32u)) {
+            *ok = false;
+            n0 = 0;
+        }
+        for (size_t i0 = 0; i0 < (size_t)n0; i0++) {
+            p = vmgen_lput_vmstate_HPETTimerWire(p, &obj->timer[i0], UINT32_MAX, ok);
+        }
+    }
+    return p;
+}
+
+/* Whether [*pp, end) starts with vmstate_HPETWire's stream of `version` (then *pp moves past it). */
+static bool vmgen_lcheck_vmstate_HPETWire(const uint8_t **pp, const uint8_t *end, const HPETWire *obj, uint32_t version)
+{
+    const uint8_t *p = *pp;
+    int64_t vmgen_count_num_timers = (int64_t)obj->num_timers;
+
+    (void)obj;
+    (void)version;
+    (void)vmgen_count_num_timers;
+    if ((size_t)(end - p) < 24u) {
+        return false;
+    }
+    p += 24;
+    if (version >= 2u) {
+        if ((size_t)(end - p) < 1u) {
+            return false;
+        }
+        {
+            int64_t v = (int64_t)vmgen_legacy_get1(p);
+
+            if (!vmgen_legacy_srange(v, INT64_C(3), INT64_C(32))) {
+                return false;
+            }
+            vmgen_count_num_timers = (int64_t)v;
+        }
+        p += 1;
+    }
+    {
+        size_t n0 = (size_t)vmgen_count_num_timers;
+
+        if (!vmgen_legacy_urange(n0, 3u, 32u)) {
+            return false;
+        }
+        for (size_t i0 = 0; i0 < (size_t)n0; i0++) {
+            if (!vmgen_lcheck_vmstate_HPETTimerWire(&p, end, &obj->timer[i0], UINT32_MAX)) {
+                return false;
+            }
+        }
+    }
+    if (vmgen_legacy_foreign(p, end, "hpet", 4)) {
+        return false;
+    }
+    *pp = p;
+    return true;
+}
+
+/* Reads what vmgen_lcheck_vmstate_HPETWire accepted. */
+static bool vmgen_lstore_vmstate_HPETWire(const uint8_t **pp, const uint8_t *end, HPETWire *obj, uint32_t version)
+{
+    const uint8_t *p = *pp;
+    int64_t vmgen_count_num_timers = (int64_t)obj->num_timers;
+
+    (void)obj;
+    (void)version;
+    (void)vmgen_count_num_timers;
+    if ((size_t)(end - p) < 24u) {
+        return false;
+    }
+    obj->config = (uint64_t)vmgen_legacy_get8(p);
+    obj->isr = (uint64_t)vmgen_legacy_get8(p + 8);
+    obj->hpet_counter = (uint64_t)vmgen_legacy_get8(p + 16);
+    p += 24;
+    if (version >= 2u) {
+        if ((size_t)(end - p) < 1u) {
+            return false;
+        }
+        {
+            int64_t v = (int64_t)vmgen_legacy_get1(p);
+
+            vmgen_count_num_timers = (int64_t)v;
+            obj->num_timers = (uint8_t)v;
+        }
+        p += 1;
+    }
+    {
+        size_t n0 = (size_t)vmgen_count_num_timers;
+
+        if (!vmgen_legacy_urange(n0, 3u, 32u)) {
+            return false;
+        }
+        for (size_t i0 = 0; i0 < (size_t)n0; i0++) {
+            if (!vmgen_lstore_vmstate_HPETTimerWire(&p, end, &obj->timer[i0], UINT32_MAX)) {
+                return false;
+            }
+        }
+    }
+    *pp = p;
+    return true;
+}
+
+/* vmstate_PITChannelWire's stream of `version` at p; clears *ok when a value does not fit its declaration. */
+static uint8_t *vmgen_lput_vmstate_PITChannelWire(uint8_t *p, const PITChannelWire *obj, uint32_t version, bool *ok)
+{
+    (void)obj;
+    (void)version;
+    (void)ok;
+    vmgen_legacy_put4(p, (uint64_t)obj->count);
+    vmgen_legacy_put2(p + 4, (uint64_t)obj->latched_count);
+    vmgen_legacy_put1(p + 6, (uint64_t)obj->count_latched);
+    vmgen_legacy_put1(p + 7, (uint64_t)obj->status_latched);
+    vmgen_legacy_put1(p + 8, (uint64_t)obj->status);
+    vmgen_legacy_put1(p + 9, (uint64_t)obj->read_state);
+    vmgen_legacy_put1(p + 10, (uint64_t)obj->write_state);
+    vmgen_legacy_put1(p + 11, (uint64_t)obj->write_latch);
+    vmgen_legacy_put1(p + 12, (uint64_t)obj->rw_mode);
+    vmgen_legacy_put1(p + 13, (uint64_t)obj->mode);
+    vmgen_legacy_put1(p + 14, (uint64_t)obj->bcd);
+    vmgen_legacy_put1(p + 15, (uint64_t)obj->gate);
+    vmgen_legacy_put8(p + 16, (uint64_t)obj->count_load_time);
+    vmgen_legacy_put8(p + 24, (uint64_t)obj->next_transition_time);
+    p += 32;
+    return p;
+}
+
+/* Whether [*pp, end) starts with vmstate_PITChannelWire's stream of `version` (then *pp moves past it). */
+static bool vmgen_lcheck_vmstate_PITChannelWire(const uint8_t **pp, const uint8_t *end, const PITChannelWire *obj, uint32_t version)
+{
+    const uint8_t *p = *pp;
+
+    (void)obj;
+    (void)version;
+    if ((size_t)(end - p) < 32u) {
+        return false;
+    }
+    p += 32;
+    if (vmgen_legacy_foreign(p, end, "pit channel", 11)) {
+        return false;
+    }
+    *pp = p;
+    return true;
+}
+
+/* Reads what vmgen_lcheck_vmstate_PITChannelWire accepted. */
+static bool vmgen_lstore_vmstate_PITChannelWire(const uint8_t **pp, const uint8_t *end, PITChannelWire *obj, uint32_t version)
+{
+    const uint8_t *p = *pp;
+
+    (void)obj;
+    (void)version;
+    if ((size_t)(end - p) < 32u) {
+        return false;
+    }
+    obj->count = (int32_t)vmgen_legacy_sget4(p);
+    obj->latched_count = (uint16_t)vmgen_legacy_get2(p + 4);
+    obj->count_latched = (uint8_t)vmgen_legacy_get1(p + 6);
+    obj->status_latched = (uint8_t)vmgen_legacy_get1(p + 7);
+    obj->status = (uint8_t)vmgen_legacy_get1(p + 8);
+    obj->read_state = (uint8_t)vmgen_legacy_get1(p + 9);
+    obj->write_state = (uint8_t)vmgen_legacy_get1(p + 10);
+    obj->write_latch = (uint8_t)vmgen_legacy_get1(p + 11);
+    obj->rw_mode = (uint8_t)vmgen_legacy_get1(p + 12);
+    obj->mode = (uint8_t)vmgen_legacy_get1(p + 13);
+    obj->bcd = (uint8_t)vmgen_legacy_get1(p + 14);
+    obj->gate = (uint8_t)vmgen_legacy_get1(p + 15);
+    obj->count_load_time = (int64_t)vmgen_legacy_sget8(p + 16);
+    obj->next_transition_time = (int64_t)vmgen_legacy_sget8(p + 24);
+    p += 32;
+    *pp = p;
+    return true;
+}
+
+/* vmstate_PITWire's stream of `version` at p; clears *ok when a value does not fit its declaration. */
+static uint8_t *vmgen_lput_vmstate_PITWire(uint8_t *p, const PITWire *obj, uint32_t version, bool *ok)
+{
+    (void)obj;
+    (void)version;
+    (void)ok;
+    if (version >= 3u) {
+        vmgen_legacy_put4(p, (uint64_t)obj->channels0_irq_disabled);
+        p += 4;
+    }
+    for (size_t i0 = 0; i0 < 3; i0++) {
+        p = vmgen_lput_vmstate_PITChannelWire(p, &obj->channels[i0], UINT32_MAX, ok);
+    }
+    vmgen_legacy_put8(p, (uint64_t)obj->channels0_next_transition_time);
+    p += 8;
+    return p;
+}
+
+/* Whether [*pp, end) starts with vmstate_PITWire's stream of `version` (then *pp moves past it). */
+static bool vmgen_lcheck_vmstate_PITWire(const uint8_t **pp, const uint8_t *end, const PITWire *obj, uint32_t version)
+{
+    const uint8_t *p = *pp;
+
+    (void)obj;
+    (void)version;
+    if (version >= 3u) {
+        if ((size_t)(end - p) < 4u) {
+            return false;
+        }
+        p += 4;
+    }
+    for (size_t i0 = 0; i0 < 3; i0++) {
+        if (!vmgen_lcheck_vmstate_PITChannelWire(&p, end, &obj->channels[i0], UINT32_MAX)) {
+            return false;
+        }
+    }
+    if ((size_t)(end - p) < 8u) {
+        return false;
+    }
+    p += 8;
+    if (vmgen_legacy_foreign(p, end, "i8254", 5)) {
+        return false;
+    }
+    *pp = p;
+    return true;
+}
+
+/* Reads what vmgen_lcheck_vmstate_PITWire accepted. */
+static bool vmgen_lstore_vmstate_PITWire(const uint8_t **pp, const uint8_t *end, PITWire *obj, uint32_t version)
+{
+    const uint8_t *p = *pp;
+
+    (void)obj;
+    (void)version;
+    if (version >= 3u) {
+        if ((size_t)(end - p) < 4u) {
+            return false;
+        }
+        obj->channels0_irq_disabled = (uint32_t)vmgen_legacy_get4(p);
+        p += 4;
+    }
+    for (size_t i0 = 0; i0 < 3; i0++) {
+        if (!vmgen_lstore_vmstate_PITChannelWire(&p, end, &obj->channels[i0], UINT32_MAX)) {
+            return false;
+        }
+    }
+    if ((size_t)(end - p) < 8u) {
+        return false;
+    }
+    obj->channels0_next_transition_time = (int64_t)vmgen_legacy_sget8(p);
+    p += 8;
+    *pp = p;
+    return true;
+}
+
+/* vmstate_PCIBusWire's stream of `version` at p; clears *ok when a value does not fit its declaration. */
+static uint8_t *vmgen_lput_vmstate_PCIBusWire(uint8_t *p, const PCIBusWire *obj, uint32_t version, bool *ok)
+{
+    (void)obj;
+    (void)version;
+    (void)ok;
+    {
+        int64_t v = (int64_t)obj->nirq;
+
+        *ok &= vmgen_legacy_srange(v, INT64_C(-2147483648), INT64_C(2147483647));
+        vmgen_legacy_put4(p, (uint64_t)v);
+    }
+    for (size_t i0 = 0; i0 < 4; i0++) {
+        uint8_t *q0 = p + 4 + i0 * 4;
+
+        vmgen_legacy_put4(q0, (uint64_t)obj->irq_count[i0]);
+    }
+    p += 20;
+    return p;
+}
+
+/* Whether [*pp, end) starts with vmstate_PCIBusWire's stream of `version` (then *pp moves past it). */
+static bool vmgen_lcheck_vmstate_PCIBusWire(const uint8_t **pp, const uint8_t *end, const PCIBusWire *obj, uint32_t version)
+{
+    const uint8_t *p = *pp;
+
+    (void)obj;
+    (void)version;
+    if ((size_t)(end - p) < 20u) {
+        return false;
+    }
+    {
+        int64_t v = vmgen_legacy_sget4(p);
+
+        if (!vmgen_legacy_srange(v, INT64_C(-2147483648), INT64_C(2147483647)) || v != (int64_t)obj->nirq) {
+            return false;
+        }
+    }
+    p += 20;
+    if (vmgen_legacy_foreign(p, end, "PCIBUS", 6)) {
+        return false;
+    }
+    *pp = p;
+    return true;
+}
+
+/* Reads what vmgen_lcheck_vmstate_PCIBusWire accepted. */
+static bool vmgen_lstore_vmstate_PCIBusWire(const uint8_t **pp, const uint8_t *end, PCIBusWire *obj, uint32_t version)
+{
+    const uint8_t *p = *pp;
+
+    (void)obj;
+    (void)version;
+    if ((size_t)(end - p) < 20u) {
+        return false;
+    }
+    for (size_t i0 = 0; i0 < 4; i0++) {
+        const uint8_t *q0 = p + 4 + i0 * 4;
+
+        obj->irq_count[i0] = (int32_t)vmgen_legacy_sget4(q0);
+    }
+    p += 20;
+    *pp = p;
+    return true;
+}
+
+/* vmstate_PCIDeviceWire's stream of `version` at p; clears *ok when a value does not fit its declaration. */
+static uint8_t *vmgen_lput_vmstate_PCIDeviceWire(uint8_t *p, const PCIDeviceWire *obj, uint32_t version, bool *ok)
+{
+    (void)obj;
+    (void)version;
+    (void)ok;
+    vmgen_legacy_put4(p, (uint64_t)obj->version_id);
+    memcpy(p + 4, obj->config, 256);
+    for (size_t i0 = 0; i0 < 4; i0++) {
+        uint8_t *q0 = p + 260 + i0 * 4;
+
+        vmgen_legacy_put4(q0, (uint64_t)obj->irq_state[i0]);
+    }
+    p += 276;
+    return p;
+}
+
+/* Whether [*pp, end) starts with vmstate_PCIDeviceWire's stream of `version` (then *pp moves past it). */
+static bool vmgen_lcheck_vmstate_PCIDeviceWire(const uint8_t **pp, const uint8_t *end, const PCIDeviceWire *obj, uint32_t version)
+{
+    const uint8_t *p = *pp;
+
+    (void)obj;
+    (void)version;
+    if ((size_t)(end - p) < 276u) {
+        return false;
+    }
+    {
+        int64_t v = vmgen_legacy_sget4(p);
+
+        if (v < 0 || v > (int64_t)obj->version_id) {
+            return false;
+        }
+    }
+    p += 276;
+    if (vmgen_legacy_foreign(p, end, "PCIDevice", 9)) {
+        return false;
+    }
+    *pp = p;
+    return true;
+}
+
+/* Reads what vmgen_lcheck_vmstate_PCIDeviceWire accepted. */
+static bool vmgen_lstore_vmstate_PCIDeviceWire(const uint8_t **pp, const uint8_t *end, PCIDeviceWire *obj, uint32_t version)
+{
+    const uint8_t *p = *pp;
+
+    (void)obj;
+    (void)version;
+    if ((size_t)(end - p) < 276u) {
+        return false;
+    }
+    obj->version_id = (int32_t)vmgen_legacy_sget4(p);
+    memcpy(obj->config, p + 4, 256);
+    for (size_t i0 = 0; i0 < 4; i0++) {
+        const uint8_t *q0 = p + 260 + i0 * 4;
+
+        obj->irq_state[i0] = (int32_t)vmgen_legacy_sget4(q0);
+    }
+    p += 276;
+    *pp = p;
+    return true;
+}
+
+/* vmstate_PIIX3Wire's stream of `version` at p; clears *ok when a value does not fit its declaration. */
+static uint8_t *vmgen_lput_vmstate_PIIX3Wire(uint8_t *p, const PIIX3Wire *obj, uint32_t version, bool *ok)
+{
+    (void)obj;
+    (void)version;
+    (void)ok;
+    p = vmgen_lput_vmstate_PCIDeviceWire(p, &obj->dev, UINT32_MAX, ok);
+    for (size_t i0 = 0; i0 < 4; i0++) {
+        uint8_t *q0 = p + i0 * 4;
+
+        vmgen_legacy_put4(q0, (uint64_t)obj->pci_irq_levels_vmstate[i0]);
+    }
+    p += 16;
+    return p;
+}
+
+/* Whether [*pp, end) starts with vmstate_PIIX3Wire's stream of `version` (then *pp moves past it). */
+static bool vmgen_lcheck_vmstate_PIIX3Wire(const uint8_t **pp, const uint8_t *end, const PIIX3Wire *obj, uint32_t version)
+{
+    const uint8_t *p = *pp;
+
+    (void)obj;
+    (void)version;
+    if (!vmgen_lcheck_vmstate_PCIDeviceWire(&p, end, &obj->dev, UINT32_MAX)) {
+        return false;
+    }
+    if ((size_t)(end - p) < 16u) {
+        return false;
+    }
+    p += 16;
+    if (vmgen_legacy_foreign(p, end, "PIIX3", 5)) {
+        return false;
+    }
+    *pp = p;
+    return true;
+}
+
+/* Reads what vmgen_lcheck_vmstate_PIIX3Wire accepted. */
+static bool vmgen_lstore_vmstate_PIIX3Wire(const uint8_t **pp, const uint8_t *end, PIIX3Wire *obj, uint32_t version)
+{
+    const uint8_t *p = *pp;
+
+    (void)obj;
+    (void)version;
+    if (!vmgen_lstore_vmstate_PCIDeviceWire(&p, end, &obj->dev, UINT32_MAX)) {
+        return false;
+    }
+    if ((size_t)(end - p) < 16u) {
+        return false;
+    }
+    for (size_t i0 = 0; i0 < 4; i0++) {
+        const uint8_t *q0 = p + i0 * 4;
+
+        obj->pci_irq_levels_vmstate[i0] = (int32_t)vmgen_legacy_sget4(q0);
+    }
+    p += 16;
+    *pp = p;
+    return true;
+}
+
+/* vmstate_FWCfgDMAWire's stream of `version` at p; clears *ok when a value does not fit its declaration. */
+static uint8_t *vmgen_lput_vmstate_FWCfgDMAWire(uint8_t *p, const FWCfgDMAWire *obj, uint32_t version, bool *ok)
+{
+    (void)obj;
+    (void)version;
+    (void)ok;
+    vmgen_legacy_put8(p, (uint64_t)obj->dma_addr);
+    p += 8;
+    return p;
+}
+
+/* Whether [*pp, end) starts with vmstate_FWCfgDMAWire's stream of `version` (then *pp moves past it). */
+static bool vmgen_lcheck_vmstate_FWCfgDMAWire(const uint8_t **pp, const uint8_t *end, const FWCfgDMAWire *obj, uint32_t version)
+{
+    const uint8_t *p = *pp;
+
+    (void)obj;
+    (void)version;
+    if ((size_t)(end - p) < 8u) {
+        return false;
+    }
+    p += 8;
+    if (vmgen_legacy_foreign(p, end, "fw_cfg/dma", 10)) {
+        return false;
+    }
+    *pp = p;
+    return true;
+}
+
+/* Reads what vmgen_lcheck_vmstate_FWCfgDMAWire accepted. */
+static bool vmgen_lstore_vmstate_FWCfgDMAWire(const uint8_t **pp, const uint8_t *end, FWCfgDMAWire *obj, uint32_t version)
+{
+    const uint8_t *p = *pp;
+
+    (void)obj;
+    (void)version;
+    if ((size_t)(end - p) < 8u) {
+        return false;
+    }
+    obj->dma_addr = (uint64_t)vmgen_legacy_get8(p);
+    p += 8;
+    *pp = p;
+    return true;
+}
+
+/* vmstate_FWCfgACPIWire's stream of `version` at p; clears *ok when a value does not fit its declaration. */
+static uint8_t *vmgen_lput_vmstate_FWCfgACPIWire(uint8_t *p, const FWCfgACPIWire *obj, uint32_t version, bool *ok)
+{
+    (void)obj;
+    (void)version;
+    (void)ok;
+    vmgen_legacy_put8(p, (uint64_t)obj->table_mr_size);
+    vmgen_legacy_put8(p + 8, (uint64_t)obj->linker_mr_size);
+    vmgen_legacy_put8(p + 16, (uint64_t)obj->rsdp_mr_size);
+    p += 24;
+    return p;
+}
+
+/* Whether [*pp, end) starts with vmstate_FWCfgACPIWire's stream of `version` (then *pp moves past it). */
+static bool vmgen_lcheck_vmstate_FWCfgACPIWire(const uint8_t **pp, const uint8_t *end, const FWCfgACPIWire *obj, uint32_t version)
+{
+    const uint8_t *p = *pp;
+
+    (void)obj;
+    (void)version;
+    if ((size_t)(end - p) < 24u) {
+        return false;
+    }
+    p += 24;
+    if (vmgen_legacy_foreign(p, end, "fw_cfg/acpi_mr", 14)) {
+        return false;
+    }
+    *pp = p;
+    return true;
+}
+
+/* Reads what vmgen_lcheck_vmstate_FWCfgACPIWire accepted. */
+static bool vmgen_lstore_vmstate_FWCfgACPIWire(const uint8_t **pp, const uint8_t *end, FWCfgACPIWire *obj, uint32_t version)
+{
+    const uint8_t *p = *pp;
+
+    (void)obj;
+    (void)version;
+    if ((size_t)(end - p) < 24u) {
+        return false;
+    }
+    obj->table_mr_size = (uint64_t)vmgen_legacy_get8(p);
+    obj->linker_mr_size = (uint64_t)vmgen_legacy_get8(p + 8);
+    obj->rsdp_mr_size = (uint64_t)vmgen_legacy_get8(p + 16);
+    p += 24;
+    *pp = p;
+    return true;
+}
+
+/* vmstate_FWCfgWire's stream of `version` at p; clears *ok when a value does not fit its declaration. */
+static uint8_t *vmgen_lput_vmstate_FWCfgWire(uint8_t *p, const FWCfgWire *obj, uint32_t version, bool *ok)
+{
+    (void)obj;
+    (void)version;
+    (void)ok;
+    vmgen_legacy_put2(p, (uint64_t)obj->cur_entry);
+    vmgen_legacy_put4(p + 2, (uint64_t)obj->cur_offset);
+    p += 6;
+    if (obj->has_dma) {
+        p[0] = 0x05;
+        p[1] = 10;
+        memcpy(p + 2, "fw_cfg/dma", 10);
+        vmgen_legacy_put4(p + 12, 0u);
+        p = vmgen_lput_vmstate_FWCfgDMAWire(p + 16, &obj->dma, 0u, ok);
+    }
+    if (obj->has_acpi_mr) {
+        p[0] = 0x05;
+        p[1] = 14;
+        memcpy(p + 2, "fw_cfg/acpi_mr", 14);
+        vmgen_legacy_put4(p + 16, 1u);
+        p = vmgen_lput_vmstate_FWCfgACPIWire(p + 20, &obj->acpi_mr, 1u, ok);
+    }
+    return p;
+}
+
+/* Whether [*pp, end) starts with vmstate_FWCfgWire's stream of `version` (then *pp moves past it). */
+static bool vmgen_lcheck_vmstate_FWCfgWire(const uint8_t **pp, const uint8_t *end, const FWCfgWire *obj, uint32_t version)
+{
+    const uint8_t *p = *pp;
+
+    (void)obj;
+    (void)version;
+    if ((size_t)(end - p) < 6u) {
+        return false;
+    }
+    p += 6;
+    if (vmgen_legacy_subsection(p, end, "fw_cfg/dma", 10)) {
+        uint32_t sv = (uint32_t)vmgen_legacy_get4(p + 12);
+
+        p += 16;
+        if (!vmgen_legacy_urange(sv, 0u, 0u) ||
+            !vmgen_lcheck_vmstate_FWCfgDMAWire(&p, end, &obj->dma, sv)) {
+            return false;
+        }
+    }
+    if (vmgen_legacy_subsection(p, end, "fw_cfg/acpi_mr", 14)) {
+        uint32_t sv = (uint32_t)vmgen_legacy_get4(p + 16);
+
+        p += 20;
+        if (!vmgen_legacy_urange(sv, 1u, 1u) ||
+            !vmgen_lcheck_vmstate_FWCfgACPIWire(&p, end, &obj->acpi_mr, sv)) {
+            return false;
+        }
+    }
+    if (vmgen_legacy_foreign(p, end, "fw_cfg", 6)) {
+        return false;
+    }
+    *pp = p;
+    return true;
+}
+
+/* Reads what vmgen_lcheck_vmstate_FWCfgWire accepted. */
+static bool vmgen_lstore_vmstate_FWCfgWire(const uint8_t **pp, const uint8_t *end, FWCfgWire *obj, uint32_t version)
+{
+    const uint8_t *p = *pp;
+
+    (void)obj;
+    (void)version;
+    if ((size_t)(end - p) < 6u) {
+        return false;
+    }
+    obj->cur_entry = (uint16_t)vmgen_legacy_get2(p);
+    obj->cur_offset = (uint32_t)vmgen_legacy_get4(p + 2);
+    p += 6;
+    {
+        bool present = vmgen_legacy_subsection(p, end, "fw_cfg/dma", 10);
+
+        if (present) {
+            uint32_t sv = (uint32_t)vmgen_legacy_get4(p + 12);
+
+            p += 16;
+            if (!vmgen_lstore_vmstate_FWCfgDMAWire(&p, end, &obj->dma, sv)) {
+                return false;
+            }
+        }
+        obj->has_dma = present;
+    }
+    {
+        bool present = vmgen_legacy_subsection(p, end, "fw_cfg/acpi_mr", 14);
+
+        if (present) {
+            uint32_t sv = (uint32_t)vmgen_legacy_get4(p + 16);
+
+            p += 20;
+            if (!vmgen_lstore_vmstate_FWCfgACPIWire(&p, end, &obj->acpi_mr, sv)) {
+                return false;
+            }
+        }
+        obj->has_acpi_mr = present;
+    }
+    *pp = p;
+    return true;
+}
+
+/* vmstate_FDriveMediaRateWire's stream of `version` at p; clears *ok when a value does not fit its declaration. */
+static uint8_t *vmgen_lput_vmstate_FDriveMediaRateWire(uint8_t *p, const FDriveMediaRateWire *obj, uint32_t version, bool *ok)
+{
+    (void)obj;
+    (void)version;
+    (void)ok;
+    vmgen_legacy_put1(p, (uint64_t)obj->media_rate);
+    p += 1;
+    return p;
+}
+
+/* Whether [*pp, end) starts with vmstate_FDriveMediaRateWire's stream of `version` (then *pp moves past it). */
+static bool vmgen_lcheck_vmstate_FDriveMediaRateWire(const uint8_t **pp, const uint8_t *end, const FDriveMediaRateWire *obj, uint32_t version)
+{
+    const uint8_t *p = *pp;
+
+    (void)obj;
+    (void)version;
+    if ((size_t)(end - p) < 1u) {
+        return false;
+    }
+    p += 1;
+    if (vmgen_legacy_foreign(p, end, "fdrive/media_rate", 17)) {
+        return false;
+    }
+    *pp = p;
+    return true;
+}
+
+/* Reads what vmgen_lcheck_vmstate_FDriveMediaRateWire accepted. */
+static bool vmgen_lstore_vmstate_FDriveMediaRateWire(const uint8_t **pp, const uint8_t *end, FDriveMediaRateWire *obj, uint32_t version)
+{
+    const uint8_t *p = *pp;
+
+    (void)obj;
+    (void)version;
+    if ((size_t)(end - p) < 1u) {
+        return false;
+    }
+    obj->media_rate = (uint8_t)vmgen_legacy_get1(p);
+    p += 1;
+    *pp = p;
+    return true;
+}
+
+/* vmstate_FDriveWire's stream of `version` at p; clears *ok when a value does not fit its declaration. */
+static uint8_t *vmgen_lput_vmstate_FDriveWire(uint8_t *p, const FDriveWire *obj, uint32_t version, bool *ok)
+{
+    (void)obj;
+    (void)version;
+    (void)ok;
+    vmgen_legacy_put1(p, (uint64_t)obj->head);
+    vmgen_legacy_put1(p + 1, (uint64_t)obj->track);
+    vmgen_legacy_put1(p + 2, (uint64_t)obj->sect);
+    p += 3;
+    if (obj->has_media_rate) {
+        p[0] = 0x05;
+        p[1] = 17;
+        memcpy(p + 2, "fdrive/media_rate", 17);
+        vmgen_legacy_put4(p + 19, 1u);
+        p = vmgen_lput_vmstate_FDriveMediaRateWire(p + 23, &obj->media_rate, 1u, ok);
+    }
+    return p;
+}
+
+/* Whether [*pp, end) starts with vmstate_FDriveWire's stream of `version` (then *pp moves past it). */
+static bool vmgen_lcheck_vmstate_FDriveWire(const uint8_t **pp, const uint8_t *end, const FDriveWire *obj, uint32_t version)
+{
+    const uint8_t *p = *pp;
+
+    (void)obj;
+    (void)version;
+    if ((size_t)(end - p) < 3u) {
+        return false;
+    }
+    p += 3;
+    if (vmgen_legacy_subsection(p, end, "fdrive/media_rate", 17)) {
+        uint32_t sv = (uint32_t)vmgen_legacy_get4(p + 19);
+
+        p += 23;
+        if (!vmgen_legacy_urange(sv, 1u, 1u) ||
+            !vmgen_lcheck_vmstate_FDriveMediaRateWire(&p, end, &obj->media_rate, sv)) {
+            return false;
+        }
+    }
+    if (vmgen_legacy_foreign(p, end, "fdrive", 6)) {
+        return false;
+    }
+    *pp = p;
+    return true;
+}
+
+/* Reads what vmgen_lcheck_vmstate_FDriveWire accepted. */
+static bool vmgen_lstore_vmstate_FDriveWire(const uint8_t **pp, const uint8_t *end, FDriveWire *obj, uint32_t version)
+{
+    const uint8_t *p = *pp;
+
+    (void)obj;
+    (void)version;
+    if ((size_t)(end - p) < 3u) {
+        return false;
+    }
+    obj->head = (uint8_t)vmgen_legacy_get1(p);
+    obj->track = (uint8_t)vmgen_legacy_get1(p + 1);
+    obj->sect = (uint8_t)vmgen_legacy_get1(p + 2);
+    p += 3;
+    {
+        bool present = vmgen_legacy_subsection(p, end, "fdrive/media_rate", 17);
+
+        if (present) {
+            uint32_t sv = (uint32_t)vmgen_legacy_get4(p + 19);
+
+            p += 23;
+            if (!vmgen_lstore_vmstate_FDriveMediaRateWire(&p, end, &obj->media_rate, sv)) {
+                return false;
+            }
+        }
+        obj->has_media_rate = present;
+    }
+    *pp = p;
+    return true;
+}
+
+/* vmstate_FDCtrlWire's stream of `version` at p; clears *ok when a value does not fit its declaration. */
+static uint8_t *vmgen_lput_vmstate_FDCtrlWire(uint8_t *p, const FDCtrlWire *obj, uint32_t version, bool *ok)
+{
+    (void)obj;
+    (void)version;
+    (void)ok;
+    vmgen_legacy_put1(p, (uint64_t)obj->sra);
+    vmgen_legacy_put1(p + 1, (uint64_t)obj->srb);
+    vmgen_legacy_put1(p + 2, (uint64_t)obj->dor_vmstate);
+    vmgen_legacy_put1(p + 3, (uint64_t)obj->tdr);
+    vmgen_legacy_put1(p + 4, (uint64_t)obj->dsr);
+    vmgen_legacy_put1(p + 5, (uint64_t)obj->msr);
+    vmgen_legacy_put1(p + 6, (uint64_t)obj->status0);
+    vmgen_legacy_put1(p + 7, (uint64_t)obj->status1);
+    vmgen_legacy_put1(p + 8, (uint64_t)obj->status2);
+    memcpy(p + 9, obj->fifo, 512);
+    vmgen_legacy_put4(p + 521, (uint64_t)obj->data_pos);
+    vmgen_legacy_put4(p + 525, (uint64_t)obj->data_len);
+    vmgen_legacy_put1(p + 529, (uint64_t)obj->data_state);
+    vmgen_legacy_put1(p + 530, (uint64_t)obj->data_dir);
+    vmgen_legacy_put1(p + 531, (uint64_t)obj->eot);
+    vmgen_legacy_put1(p + 532, (uint64_t)obj->timer0);
+    vmgen_legacy_put1(p + 533, (uint64_t)obj->timer1);
+    vmgen_legacy_put1(p + 534, (uint64_t)obj->precomp_trk);
+    vmgen_legacy_put1(p + 535, (uint64_t)obj->config);
+    vmgen_legacy_put1(p + 536, (uint64_t)obj->lock);
+    vmgen_legacy_put1(p + 537, (uint64_t)obj->pwrd);
+    {
+        int64_t v = (int64_t)obj->num_floppies;
+
+        *ok &= vmgen_legacy_srange(v, INT64_C(0), INT64_C(255));
+        vmgen_legacy_put1(p + 538, (uint64_t)v);
+    }
+    p += 539;
+    for (size_t i0 = 0; i0 < 2; i0++) {
+        p = vmgen_lput_vmstate_FDriveWire(p, &obj->drives[i0], UINT32_MAX, ok);
+    }
+    return p;
+}
+
+/* Whether [*pp, end) starts with vmstate_FDCtrlWire's stream of `version` (then *pp moves past it). */
+static bool vmgen_lcheck_vmstate_FDCtrlWire(const uint8_t **pp, const uint8_t *end, const FDCtrlWire *obj, uint32_t version)
+{
+    const uint8_t *p = *pp;
+
+    (void)obj;
+    (void)version;
+    if ((size_t)(end - p) < 539u) {
+        return false;
+    }
+    {
+        int64_t v = (int64_t)vmgen_legacy_get1(p + 538);
+
+        if (!vmgen_legacy_srange(v, INT64_C(0), INT64_C(255)) || v != (int64_t)obj->num_floppies) {
+            return false;
+        }
+    }
+    p += 539;
+    for (size_t i0 = 0; i0 < 2; i0++) {
+        if (!vmgen_lcheck_vmstate_FDriveWire(&p, end, &obj->drives[i0], UINT32_MAX)) {
+            return false;
+        }
+    }
+    if (vmgen_legacy_foreign(p, end, "fdc", 3)) {
+        return false;
+    }
+    *pp = p;
+    return true;
+}
+
+/* Reads what vmgen_lcheck_vmstate_FDCtrlWire accepted. */
+static bool vmgen_lstore_vmstate_FDCtrlWire(const uint8_t **pp, const uint8_t *end, FDCtrlWire *obj, uint32_t version)
+{
+    const uint8_t *p = *pp;
+
+    (void)obj;
+    (void)version;
+    if ((size_t)(end - p) < 539u) {
+        return false;
+    }
+    obj->sra = (uint8_t)vmgen_legacy_get1(p);
+    obj->srb = (uint8_t)vmgen_legacy_get1(p + 1);
+    obj->dor_vmstate = (uint8_t)vmgen_legacy_get1(p + 2);
+    obj->tdr = (uint8_t)vmgen_legacy_get1(p + 3);
+    obj->dsr = (uint8_t)vmgen_legacy_get1(p + 4);
+    obj->msr = (uint8_t)vmgen_legacy_get1(p + 5);
+    obj->status0 = (uint8_t)vmgen_legacy_get1(p + 6);
+    obj->status1 = (uint8_t)vmgen_legacy_get1(p + 7);
+    obj->status2 = (uint8_t)vmgen_legacy_get1(p + 8);
+    memcpy(obj->fifo, p + 9, 512);
+    obj->data_pos = (uint32_t)vmgen_legacy_get4(p + 521);
+    obj->data_len = (uint32_t)vmgen_legacy_get4(p + 525);
+    obj->data_state = (uint8_t)vmgen_legacy_get1(p + 529);
+    obj->data_dir = (uint8_t)vmgen_legacy_get1(p + 530);
+    obj->eot = (uint8_t)vmgen_legacy_get1(p + 531);
+    obj->timer0 = (uint8_t)vmgen_legacy_get1(p + 532);
+    obj->timer1 = (uint8_t)vmgen_legacy_get1(p + 533);
+    obj->precomp_trk = (uint8_t)vmgen_legacy_get1(p + 534);
+    obj->config = (uint8_t)vmgen_legacy_get1(p + 535);
+    obj->lock = (uint8_t)vmgen_legacy_get1(p + 536);
+    obj->pwrd = (uint8_t)vmgen_legacy_get1(p + 537);
+    p += 539;
+    for (size_t i0 = 0; i0 < 2; i0++) {
+        if (!vmgen_lstore_vmstate_FDriveWire(&p, end, &obj->drives[i0], UINT32_MAX)) {
+            return false;
+        }
+    }
+    *pp = p;
+    return true;
+}
+
+/* vmstate_FDCtrlISAWire's stream of `version` at p; clears *ok when a value does not fit its declaration. */
+static uint8_t *vmgen_lput_vmstate_FDCtrlISAWire(uint8_t *p, const FDCtrlISAWire *obj, uint32_t version, bool *ok)
+{
+    (void)obj;
+    (void)version;
+    (void)ok;
+    p = vmgen_lput_vmstate_FDCtrlWire(p, &obj->state, UINT32_MAX, ok);
+    return p;
+}
+
+/* Whether [*pp, end) starts with vmstate_FDCtrlISAWire's stream of `version` (then *pp moves past it). */
+static bool vmgen_lcheck_vmstate_FDCtrlISAWire(const uint8_t **pp, const uint8_t *end, const FDCtrlISAWire *obj, uint32_t version)
+{
+    const uint8_t *p = *pp;
+
+    (void)obj;
+    (void)version;
+    if (!vmgen_lcheck_vmstate_FDCtrlWire(&p, end, &obj->state, UINT32_MAX)) {
+        return false;
+    }
+    if (vmgen_legacy_foreign(p, end, "fdc", 3)) {
+        return false;
+    }
+    *pp = p;
+    return true;
+}
+
+/* Reads what vmgen_lcheck_vmstate_FDCtrlISAWire accepted. */
+static bool vmgen_lstore_vmstate_FDCtrlISAWire(const uint8_t **pp, const uint8_t *end, FDCtrlISAWire *obj, uint32_t version)
+{
+    const uint8_t *p = *pp;
+
+    (void)obj;
+    (void)version;
+    if (!vmgen_lstore_vmstate_FDCtrlWire(&p, end, &obj->state, UINT32_MAX)) {
+        return false;
+    }
+    *pp = p;
+    return true;
+}
+
+/* vmstate_KBDExtendedWire's stream of `version` at p; clears *ok when a value does not fit its declaration. */
+static uint8_t *vmgen_lput_vmstate_KBDExtendedWire(uint8_t *p, const KBDExtendedWire *obj, uint32_t version, bool *ok)
+{
+    (void)obj;
+    (void)version;
+    (void)ok;
+    vmgen_legacy_put4(p, (uint64_t)obj->migration_flags);
+    vmgen_legacy_put4(p + 4, (uint64_t)obj->obsrc);
+    vmgen_legacy_put1(p + 8, (uint64_t)obj->obdata);
+    vmgen_legacy_put1(p + 9, (uint64_t)obj->cbdata);
+    p += 10;
+    return p;
+}
+
+/* Whether [*pp, end) starts with vmstate_KBDExtendedWire's stream of `version` (then *pp moves past it). */
+static bool vmgen_lcheck_vmstate_KBDExtendedWire(const uint8_t **pp, const uint8_t *end, const KBDExtendedWire *obj, uint32_t version)
+{
+    const uint8_t *p = *pp;
+
+    (void)obj;
+    (void)version;
+    if ((size_t)(end - p) < 10u) {
+        return false;
+    }
+    p += 10;
+    if (vmgen_legacy_foreign(p, end, "pckbd/extended_state", 20)) {
+        return false;
+    }
+    *pp = p;
+    return true;
+}
+
+/* Reads what vmgen_lcheck_vmstate_KBDExtendedWire accepted. */
+static bool vmgen_lstore_vmstate_KBDExtendedWire(const uint8_t **pp, const uint8_t *end, KBDExtendedWire *obj, uint32_t version)
+{
+    const uint8_t *p = *pp;
+
+    (void)obj;
+    (void)version;
+    if ((size_t)(end - p) < 10u) {
+        return false;
+    }
+    obj->migration_flags = (uint32_t)vmgen_legacy_get4(p);
+    obj->obsrc = (uint32_t)vmgen_legacy_get4(p + 4);
+    obj->obdata = (uint8_t)vmgen_legacy_get1(p + 8);
+    obj->cbdata = (uint8_t)vmgen_legacy_get1(p + 9);
+    p += 10;
+    *pp = p;
+    return true;
+}
+
+/* vmstate_KBDWire's stream of `version` at p; clears *ok when a value does not fit its declaration. */
+static uint8_t *vmgen_lput_vmstate_KBDWire(uint8_t *p, const KBDWire *obj, uint32_t version, bool *ok)
+{
+    (void)obj;
+    (void)version;
+    (void)ok;
+    vmgen_legacy_put1(p, (uint64_t)obj->write_cmd);
+    vmgen_legacy_put1(p + 1, (uint64_t)obj->status);
+    vmgen_legacy_put1(p + 2, (uint64_t)obj->mode);
+    vmgen_legacy_put1(p + 3, (uint64_t)obj->pending_tmp);
+    p += 4;
+    if (obj->has_extended_state) {
+        p[0] = 0x05;
+        p[1] = 20;
+        memcpy(p + 2, "pckbd/extended_state", 20);
+        vmgen_legacy_put4(p + 22, 0u);
+        p = vmgen_lput_vmstate_KBDExtendedWire(p + 26, &obj->extended_state, 0u, ok);
+    }
+    return p;
+}
+
+/* Whether [*pp, end) starts with vmstate_KBDWire's stream of `version` (then *pp moves past it). */
+static bool vmgen_lcheck_vmstate_KBDWire(const uint8_t **pp, const uint8_t *end, const KBDWire *obj, uint32_t version)
+{
+    const uint8_t *p = *pp;
+
+    (void)obj;
+    (void)version;
+    if ((size_t)(end - p) < 4u) {
+        return false;
+    }
+    p += 4;
+    if (vmgen_legacy_subsection(p, end, "pckbd/extended_state", 20)) {
+        uint32_t sv = (uint32_t)vmgen_legacy_get4(p + 22);
+
+        p += 26;
+        if (!vmgen_legacy_urange(sv, 0u, 0u) ||
+            !vmgen_lcheck_vmstate_KBDExtendedWire(&p, end, &obj->extended_state, sv)) {
+            return false;
+        }
+    }
+    if (vmgen_legacy_foreign(p, end, "pckbd", 5)) {
+        return false;
+    }
+    *pp = p;
+    return true;
+}
+
+/* Reads what vmgen_lcheck_vmstate_KBDWire accepted. */
+static bool vmgen_lstore_vmstate_KBDWire(const uint8_t **pp, const uint8_t *end, KBDWire *obj, uint32_t version)
+{
+    const uint8_t *p = *pp;
+
+    (void)obj;
+    (void)version;
+    if ((size_t)(end - p) < 4u) {
+        return false;
+    }
+    obj->write_cmd = (uint8_t)vmgen_legacy_get1(p);
+    obj->status = (uint8_t)vmgen_legacy_get1(p + 1);
+    obj->mode = (uint8_t)vmgen_legacy_get1(p + 2);
+    obj->pending_tmp = (uint8_t)vmgen_legacy_get1(p + 3);
+    p += 4;
+    {
+        bool present = vmgen_legacy_subsection(p, end, "pckbd/extended_state", 20);
+
+        if (present) {
+            uint32_t sv = (uint32_t)vmgen_legacy_get4(p + 22);
+
+            p += 26;
+            if (!vmgen_lstore_vmstate_KBDExtendedWire(&p, end, &obj->extended_state, sv)) {
+                return false;
+            }
+        }
+        obj->has_extended_state = present;
+    }
+    *pp = p;
+    return true;
+}
+
+/* vmstate_ISAKBDWire's stream of `version` at p; clears *ok when a value does not fit its declaration. */
+static uint8_t *vmgen_lput_vmstate_ISAKBDWire(uint8_t *p, const ISAKBDWire *obj, uint32_t version, bool *ok)
+{
+    (void)obj;
+    (void)version;
+    (void)ok;
+    p = vmgen_lput_vmstate_KBDWire(p, &obj->kbd, UINT32_MAX, ok);
+    return p;
+}
+
+/* Whether [*pp, end) starts with vmstate_ISAKBDWire's stream of `version` (then *pp moves past it). */
+static bool vmgen_lcheck_vmstate_ISAKBDWire(const uint8_t **pp, const uint8_t *end, const ISAKBDWire *obj, uint32_t version)
+{
+    const uint8_t *p = *pp;
+
+    (void)obj;
+    (void)version;
+    if (!vmgen_lcheck_vmstate_KBDWire(&p, end, &obj->kbd, UINT32_MAX)) {
+        return false;
+    }
+    if (vmgen_legacy_foreign(p, end, "pckbd", 5)) {
+        return false;
+    }
+    *pp = p;
+    return true;
+}
+
+/* Reads what vmgen_lcheck_vmstate_ISAKBDWire accepted. */
+static bool vmgen_lstore_vmstate_ISAKBDWire(const uint8_t **pp, const uint8_t *end, ISAKBDWire *obj, uint32_t version)
+{
+    const uint8_t *p = *pp;
+
+    (void)obj;
+    (void)version;
+    if (!vmgen_lstore_vmstate_KBDWire(&p, end, &obj->kbd, UINT32_MAX)) {
+        return false;
+    }
+    *pp = p;
+    return true;
+}
+
+bool vmgen_fast_save_TimersState_legacy(const TimersState *obj, uint32_t version, uint8_t **buf, size_t *len)
+{
+    uint8_t *out, *p;
+    bool ok = true;
+
+    if (!vmgen_legacy_urange(version, 2u, 2u)) {
+        return false;
+    }
+    out = malloc((size_t)24u + 1u);
+    if (!out) {
+        return false;
+    }
+    p = vmgen_lput_vmstate_TimersState(out, obj, version, &ok);
+    if (!ok) {
+        free(out);
+        return false;
+    }
+    *buf = out;
+    *len = (size_t)(p - out);
+    return true;
+}
+
+bool vmgen_fast_load_TimersState_legacy(TimersState *obj, uint32_t version, const uint8_t *buf, size_t len)
+{
+    const uint8_t *p = buf, *end;
+
+    if (!vmgen_legacy_urange(version, 2u, 2u) || !buf) {
+        return false;
+    }
+    end = buf + len;
+    /* The checking pass decides (it writes nothing); the storing pass reads the same bytes. */
+    if (!vmgen_lcheck_vmstate_TimersState(&p, end, obj, version) || p != end) {
+        return false;
+    }
+    p = buf;
+    return vmgen_lstore_vmstate_TimersState(&p, end, obj, version);
+}
+
+bool vmgen_fast_save_RTCWire_legacy(const RTCWire *obj, uint32_t version, uint8_t **buf, size_t *len)
+{
+    uint8_t *out, *p;
+    bool ok = true;
+
+    if (!vmgen_legacy_urange(version, 1u, 3u)) {
+        return false;
+    }
+    out = malloc((size_t)245u + 1u);
+    if (!out) {
+        return false;
+    }
+    p = vmgen_lput_vmstate_RTCWire(out, obj, version, &ok);
+    if (!ok) {
+        free(out);
+        return false;
+    }
+    *buf = out;
+    *len = (size_t)(p - out);
+    return true;
+}
+
+bool vmgen_fast_load_RTCWire_legacy(RTCWire *obj, uint32_t version, const uint8_t *buf, size_t len)
+{
+    const uint8_t *p = buf, *end;
+
+    if (!vmgen_legacy_urange(version, 1u, 3u) || !buf) {
+        return false;
+    }
+    end = buf + len;
+    /* The checking pass decides (it writes nothing); the storing pass reads the same bytes. */
+    if (!vmgen_lcheck_vmstate_RTCWire(&p, end, obj, version) || p != end) {
+        return false;
+    }
+    p = buf;
+    return vmgen_lstore_vmstate_RTCWire(&p, end, obj, version);
+}
+
+bool vmgen_fast_save_HPETWire_legacy(const HPETWire *obj, uint32_t version, uint8_t **buf, size_t *len)
+{
+    uint8_t *out, *p;
+    bool ok = true;
+
+    if (!vmgen_legacy_urange(version, 1u, 2u)) {
+        return false;
+    }
+    out = malloc((size_t)1369u + 1u);
+    if (!out) {
+        return false;
+    }
+    p = vmgen_lput_vmstate_HPETWire(out, obj, version, &ok);
+    if (!ok) {
+        free(out);
+        return false;
+    }
+    *buf = out;
+    *len = (size_t)(p - out);
+    return true;
+}
+
+bool vmgen_fast_load_HPETWire_legacy(HPETWire *obj, uint32_t version, const uint8_t *buf, size_t len)
+{
+    const uint8_t *p = buf, *end;
+
+    if (!vmgen_legacy_urange(version, 1u, 2u) || !buf) {
+        return false;
+    }
+    end = buf + len;
+    /* The checking pass decides (it writes nothing); the storing pass reads the same bytes. */
+    if (!vmgen_lcheck_vmstate_HPETWire(&p, end, obj, version) || p != end) {
+        return false;
+    }
+    p = buf;
+    return vmgen_lstore_vmstate_HPETWire(&p, end, obj, version);
+}
+
+bool vmgen_fast_save_PITWire_legacy(const PITWire *obj, uint32_t version, uint8_t **buf, size_t *len)
+{
+    uint8_t *out, *p;
+    bool ok = true;
+
+    if (!vmgen_legacy_urange(version, 2u, 3u)) {
+        return false;
+    }
+    out = malloc((size_t)108u + 1u);
+    if (!out) {
+        return false;
+    }
+    p = vmgen_lput_vmstate_PITWire(out, obj, version, &ok);
+    if (!ok) {
+        free(out);
+        return false;
+    }
+    *buf = out;
+    *len = (size_t)(p - out);
+    return true;
+}
+
+bool vmgen_fast_load_PITWire_legacy(PITWire *obj, uint32_t version, const uint8_t *buf, size_t len)
+{
+    const uint8_t *p = buf, *end;
+
+    if (!vmgen_legacy_urange(version, 2u, 3u) || !buf) {
+        return false;
+    }
+    end = buf + len;
+    /* The checking pass decides (it writes nothing); the storing pass reads the same bytes. */
+    if (!vmgen_lcheck_vmstate_PITWire(&p, end, obj, version) || p != end) {
+        return false;
+    }
+    p = buf;
+    return vmgen_lstore_vmstate_PITWire(&p, end, obj, version);
+}
+
+bool vmgen_fast_save_PCIBusWire_legacy(const PCIBusWire *obj, uint32_t version, uint8_t **buf, size_t *len)
+{
+    uint8_t *out, *p;
+    bool ok = true;
+
+    if (!vmgen_legacy_urange(version, 1u, 1u)) {
+        return false;
+    }
+    out = malloc((size_t)20u + 1u);
+    if (!out) {
+        return false;
+    }
+    p = vmgen_lput_vmstate_PCIBusWire(out, obj, version, &ok);
+    if (!ok) {
+        free(out);
+        return false;
+    }
+    *buf = out;
+    *len = (size_t)(p - out);
+    return true;
+}
+
+bool vmgen_fast_load_PCIBusWire_legacy(PCIBusWire *obj, uint32_t version, const uint8_t *buf, size_t len)
+{
+    const uint8_t *p = buf, *end;
+
+    if (!vmgen_legacy_urange(version, 1u, 1u) || !buf) {
+        return false;
+    }
+    end = buf + len;
+    /* The checking pass decides (it writes nothing); the storing pass reads the same bytes. */
+    if (!vmgen_lcheck_vmstate_PCIBusWire(&p, end, obj, version) || p != end) {
+        return false;
+    }
+    p = buf;
+    return vmgen_lstore_vmstate_PCIBusWire(&p, end, obj, version);
+}
+
+bool vmgen_fast_save_PIIX3Wire_legacy(const PIIX3Wire *obj, uint32_t version, uint8_t **buf, size_t *len)
+{
+    uint8_t *out, *p;
+    bool ok = true;
+
+    if (!vmgen_legacy_urange(version, 2u, 3u)) {
+        return false;
+    }
+    out = malloc((size_t)292u + 1u);
+    if (!out) {
+        return false;
+    }
+    p = vmgen_lput_vmstate_PIIX3Wire(out, obj, version, &ok);
+    if (!ok) {
+        free(out);
+        return false;
+    }
+    *buf = out;
+    *len = (size_t)(p - out);
+    return true;
+}
+
+bool vmgen_fast_load_PIIX3Wire_legacy(PIIX3Wire *obj, uint32_t version, const uint8_t *buf, size_t len)
+{
+    const uint8_t *p = buf, *end;
+
+    if (!vmgen_legacy_urange(version, 2u, 3u) || !buf) {
+        return false;
+    }
+    end = buf + len;
+    /* The checking pass decides (it writes nothing); the storing pass reads the same bytes. */
+    if (!vmgen_lcheck_vmstate_PIIX3Wire(&p, end, obj, version) || p != end) {
+        return false;
+    }
+    p = buf;
+    return vmgen_lstore_vmstate_PIIX3Wire(&p, end, obj, version);
+}
+
+bool vmgen_fast_save_FWCfgWire_legacy(const FWCfgWire *obj, uint32_t version, uint8_t **buf, size_t *len)
+{
+    uint8_t *out, *p;
+    bool ok = true;
+
+    if (!vmgen_legacy_urange(version, 2u, 2u)) {
+        return false;
+    }
+    out = malloc((size_t)74u + 1u);
+    if (!out) {
+        return false;
+    }
+    p = vmgen_lput_vmstate_FWCfgWire(out, obj, version, &ok);
+    if (!ok) {
+        free(out);
+        return false;
+    }
+    *buf = out;
+    *len = (size_t)(p - out);
+    return true;
+}
+
+bool vmgen_fast_load_FWCfgWire_legacy(FWCfgWire *obj, uint32_t version, const uint8_t *buf, size_t len)
+{
+    const uint8_t *p = buf, *end;
+
+    if (!vmgen_legacy_urange(version, 2u, 2u) || !buf) {
+        return false;
+    }
+    end = buf + len;
+    /* The checking pass decides (it writes nothing); the storing pass reads the same bytes. */
+    if (!vmgen_lcheck_vmstate_FWCfgWire(&p, end, obj, version) || p != end) {
+        return false;
+    }
+    p = buf;
+    return vmgen_lstore_vmstate_FWCfgWire(&p, end, obj, version);
+}
+
+bool vmgen_fast_save_FDCtrlISAWire_legacy(const FDCtrlISAWire *obj, uint32_t version, uint8_t **buf, size_t *len)
+{
+    uint8_t *out, *p;
+    bool ok = true;
+
+    if (!vmgen_legacy_urange(version, 2u, 2u)) {
+        return false;
+    }
+    out = malloc((size_t)593u + 1u);
+    if (!out) {
+        return false;
+    }
+    p = vmgen_lput_vmstate_FDCtrlISAWire(out, obj, version, &ok);
+    if (!ok) {
+        free(out);
+        return false;
+    }
+    *buf = out;
+    *len = (size_t)(p - out);
+    return true;
+}
+
+bool vmgen_fast_load_FDCtrlISAWire_legacy(FDCtrlISAWire *obj, uint32_t version, const uint8_t *buf, size_t len)
+{
+    const uint8_t *p = buf, *end;
+
+    if (!vmgen_legacy_urange(version, 2u, 2u) || !buf) {
+        return false;
+    }
+    end = buf + len;
+    /* The checking pass decides (it writes nothing); the storing pass reads the same bytes. */
+    if (!vmgen_lcheck_vmstate_FDCtrlISAWire(&p, end, obj, version) || p != end) {
+        return false;
+    }
+    p = buf;
+    return vmgen_lstore_vmstate_FDCtrlISAWire(&p, end, obj, version);
+}
+
+bool vmgen_fast_save_ISAKBDWire_legacy(const ISAKBDWire *obj, uint32_t version, uint8_t **buf, size_t *len)
+{
+    uint8_t *out, *p;
+    bool ok = true;
+
+    if (!vmgen_legacy_urange(version, 3u, 3u)) {
+        return false;
+    }
+    out = malloc((size_t)40u + 1u);
+    if (!out) {
+        return false;
+    }
+    p = vmgen_lput_vmstate_ISAKBDWire(out, obj, version, &ok);
+    if (!ok) {
+        free(out);
+        return false;
+    }
+    *buf = out;
+    *len = (size_t)(p - out);
+    return true;
+}
+
+bool vmgen_fast_load_ISAKBDWire_legacy(ISAKBDWire *obj, uint32_t version, const uint8_t *buf, size_t len)
+{
+    const uint8_t *p = buf, *end;
+
+    if (!vmgen_legacy_urange(version, 3u, 3u) || !buf) {
+        return false;
+    }
+    end = buf + len;
+    /* The checking pass decides (it writes nothing); the storing pass reads the same bytes. */
+    if (!vmgen_lcheck_vmstate_ISAKBDWire(&p, end, obj, version) || p != end) {
+        return false;
+    }
+    p = buf;
+    return vmgen_lstore_vmstate_ISAKBDWire(&p, end, obj, version);
+}
+
 static bool vmgen_visit_vmstate_state_TimersState(Visitor *v, const char *name, void *obj, Error **errp)
 {
     return visit_vmstate_TimersState(v, name, obj, errp);
@@ -3393,14 +5048,26 @@ bool vmgen_load_TimersState(TimersState *obj, const uint8_t *buf, size_t len, Er
            vmgen_load_record(&vmgen_info_TimersState, obj, buf, len, errp);
 }
 
-bool vmgen_save_TimersState_legacy(const TimersState *obj, uint32_t version, uint8_t **buf, size_t *len, Error **errp)
+bool vmgen_visit_save_TimersState_legacy(const TimersState *obj, uint32_t version, uint8_t **buf, size_t *len, Error **errp)
 {
     return vmgen_save_record_legacy(&vmgen_vmstate_info_TimersState, obj, version, buf, len, errp);
 }
 
-bool vmgen_load_TimersState_legacy(TimersState *obj, uint32_t version, const uint8_t *buf, size_t len, Error **errp)
+bool vmgen_visit_load_TimersState_legacy(TimersState *obj, uint32_t version, const uint8_t *buf, size_t len, Error **errp)
 {
     return vmgen_load_record_legacy(&vmgen_vmstate_info_TimersState, obj, version, buf, len, errp);
+}
+
+bool vmgen_save_TimersState_legacy(const TimersState *obj, uint32_t version, uint8_t **buf, size_t *len, Error **errp)
+{
+    return vmgen_fast_save_TimersState_legacy(obj, version, buf, len) ||
+           vmgen_save_record_legacy(&vmgen_vmstate_info_TimersState, obj, version, buf, len, errp);
+}
+
+bool vmgen_load_TimersState_legacy(TimersState *obj, uint32_t version, const uint8_t *buf, size_t len, Error **errp)
+{
+    return vmgen_fast_load_TimersState_legacy(obj, version, buf, len) ||
+           vmgen_load_record_legacy(&vmgen_vmstate_info_TimersState, obj, version, buf, len, errp);
 }
 
 bool vmgen_save_TimersState_as(const TimersState *obj, VmgenFormat format, uint32_t version, uint8_t **buf, size_t *len, Error **errp)
@@ -3408,7 +5075,7 @@ bool vmgen_save_TimersState_as(const TimersState *obj, VmgenFormat format, uint3
     if (format != VMGEN_FORMAT_LEGACY) {
         return vmgen_save_TimersState_version(obj, version, buf, len, errp);
     }
-    return vmgen_save_record_as(&vmgen_vmstate_info_TimersState, obj, format, version, buf, len, errp);
+    return vmgen_save_TimersState_legacy(obj, version, buf, len, errp);
 }
 
 bool vmgen_load_TimersState_as(TimersState *obj, VmgenFormat format, uint32_t version, const uint8_t *buf, size_t len, Error **errp)
@@ -3417,7 +5084,7 @@ bool vmgen_load_TimersState_as(TimersState *obj, VmgenFormat format, uint32_t ve
     if (format != VMGEN_FORMAT_LEGACY) {
         return vmgen_load_TimersState(obj, buf, len, errp);
     }
-    return vmgen_load_record_as(&vmgen_vmstate_info_TimersState, obj, format, version, buf, len, errp);
+    return vmgen_load_TimersState_legacy(obj, version, buf, len, errp);
 }
 
 VmgenOffer vmgen_offer_TimersState(uint32_t formats)
@@ -3462,14 +5129,26 @@ bool vmgen_load_RTCWire(RTCWire *obj, const uint8_t *buf, size_t len, Error **er
            vmgen_load_record(&vmgen_info_RTCWire, obj, buf, len, errp);
 }
 
-bool vmgen_save_RTCWire_legacy(const RTCWire *obj, uint32_t version, uint8_t **buf, size_t *len, Error **errp)
+bool vmgen_visit_save_RTCWire_legacy(const RTCWire *obj, uint32_t version, uint8_t **buf, size_t *len, Error **errp)
 {
     return vmgen_save_record_legacy(&vmgen_vmstate_info_RTCWire, obj, version, buf, len, errp);
 }
 
-bool vmgen_load_RTCWire_legacy(RTCWire *obj, uint32_t version, const uint8_t *buf, size_t len, Error **errp)
+bool vmgen_visit_load_RTCWire_legacy(RTCWire *obj, uint32_t version, const uint8_t *buf, size_t len, Error **errp)
 {
     return vmgen_load_record_legacy(&vmgen_vmstate_info_RTCWire, obj, version, buf, len, errp);
+}
+
+bool vmgen_save_RTCWire_legacy(const RTCWire *obj, uint32_t version, uint8_t **buf, size_t *len, Error **errp)
+{
+    return vmgen_fast_save_RTCWire_legacy(obj, version, buf, len) ||
+           vmgen_save_record_legacy(&vmgen_vmstate_info_RTCWire, obj, version, buf, len, errp);
+}
+
+bool vmgen_load_RTCWire_legacy(RTCWire *obj, uint32_t version, const uint8_t *buf, size_t len, Error **errp)
+{
+    return vmgen_fast_load_RTCWire_legacy(obj, version, buf, len) ||
+           vmgen_load_record_legacy(&vmgen_vmstate_info_RTCWire, obj, version, buf, len, errp);
 }
 
 bool vmgen_save_RTCWire_as(const RTCWire *obj, VmgenFormat format, uint32_t version, uint8_t **buf, size_t *len, Error **errp)
@@ -3477,7 +5156,7 @@ bool vmgen_save_RTCWire_as(const RTCWire *obj, VmgenFormat format, uint32_t vers
     if (format != VMGEN_FORMAT_LEGACY) {
         return vmgen_save_RTCWire_version(obj, version, buf, len, errp);
     }
-    return vmgen_save_record_as(&vmgen_vmstate_info_RTCWire, obj, format, version, buf, len, errp);
+    return vmgen_save_RTCWire_legacy(obj, version, buf, len, errp);
 }
 
 bool vmgen_load_RTCWire_as(RTCWire *obj, VmgenFormat format, uint32_t version, const uint8_t *buf, size_t len, Error **errp)
@@ -3486,7 +5165,7 @@ bool vmgen_load_RTCWire_as(RTCWire *obj, VmgenFormat format, uint32_t version, c
     if (format != VMGEN_FORMAT_LEGACY) {
         return vmgen_load_RTCWire(obj, buf, len, errp);
     }
-    return vmgen_load_record_as(&vmgen_vmstate_info_RTCWire, obj, format, version, buf, len, errp);
+    return vmgen_load_RTCWire_legacy(obj, version, buf, len, errp);
 }
 
 VmgenOffer vmgen_offer_RTCWire(uint32_t formats)
@@ -3531,14 +5210,26 @@ bool vmgen_load_HPETWire(HPETWire *obj, const uint8_t *buf, size_t len, Error **
            vmgen_load_record(&vmgen_info_HPETWire, obj, buf, len, errp);
 }
 
-bool vmgen_save_HPETWire_legacy(const HPETWire *obj, uint32_t version, uint8_t **buf, size_t *len, Error **errp)
+bool vmgen_visit_save_HPETWire_legacy(const HPETWire *obj, uint32_t version, uint8_t **buf, size_t *len, Error **errp)
 {
     return vmgen_save_record_legacy(&vmgen_vmstate_info_HPETWire, obj, version, buf, len, errp);
 }
 
-bool vmgen_load_HPETWire_legacy(HPETWire *obj, uint32_t version, const uint8_t *buf, size_t len, Error **errp)
+bool vmgen_visit_load_HPETWire_legacy(HPETWire *obj, uint32_t version, const uint8_t *buf, size_t len, Error **errp)
 {
     return vmgen_load_record_legacy(&vmgen_vmstate_info_HPETWire, obj, version, buf, len, errp);
+}
+
+bool vmgen_save_HPETWire_legacy(const HPETWire *obj, uint32_t version, uint8_t **buf, size_t *len, Error **errp)
+{
+    return vmgen_fast_save_HPETWire_legacy(obj, version, buf, len) ||
+           vmgen_save_record_legacy(&vmgen_vmstate_info_HPETWire, obj, version, buf, len, errp);
+}
+
+bool vmgen_load_HPETWire_legacy(HPETWire *obj, uint32_t version, const uint8_t *buf, size_t len, Error **errp)
+{
+    return vmgen_fast_load_HPETWire_legacy(obj, version, buf, len) ||
+           vmgen_load_record_legacy(&vmgen_vmstate_info_HPETWire, obj, version, buf, len, errp);
 }
 
 bool vmgen_save_HPETWire_as(const HPETWire *obj, VmgenFormat format, uint32_t version, uint8_t **buf, size_t *len, Error **errp)
@@ -3546,7 +5237,7 @@ bool vmgen_save_HPETWire_as(const HPETWire *obj, VmgenFormat format, uint32_t ve
     if (format != VMGEN_FORMAT_LEGACY) {
         return vmgen_save_HPETWire_version(obj, version, buf, len, errp);
     }
-    return vmgen_save_record_as(&vmgen_vmstate_info_HPETWire, obj, format, version, buf, len, errp);
+    return vmgen_save_HPETWire_legacy(obj, version, buf, len, errp);
 }
 
 bool vmgen_load_HPETWire_as(HPETWire *obj, VmgenFormat format, uint32_t version, const uint8_t *buf, size_t len, Error **errp)
@@ -3555,7 +5246,7 @@ bool vmgen_load_HPETWire_as(HPETWire *obj, VmgenFormat format, uint32_t version,
     if (format != VMGEN_FORMAT_LEGACY) {
         return vmgen_load_HPETWire(obj, buf, len, errp);
     }
-    return vmgen_load_record_as(&vmgen_vmstate_info_HPETWire, obj, format, version, buf, len, errp);
+    return vmgen_load_HPETWire_legacy(obj, version, buf, len, errp);
 }
 
 VmgenOffer vmgen_offer_HPETWire(uint32_t formats)
@@ -3600,14 +5291,26 @@ bool vmgen_load_PITWire(PITWire *obj, const uint8_t *buf, size_t len, Error **er
            vmgen_load_record(&vmgen_info_PITWire, obj, buf, len, errp);
 }
 
-bool vmgen_save_PITWire_legacy(const PITWire *obj, uint32_t version, uint8_t **buf, size_t *len, Error **errp)
+bool vmgen_visit_save_PITWire_legacy(const PITWire *obj, uint32_t version, uint8_t **buf, size_t *len, Error **errp)
 {
     return vmgen_save_record_legacy(&vmgen_vmstate_info_PITWire, obj, version, buf, len, errp);
 }
 
-bool vmgen_load_PITWire_legacy(PITWire *obj, uint32_t version, const uint8_t *buf, size_t len, Error **errp)
+bool vmgen_visit_load_PITWire_legacy(PITWire *obj, uint32_t version, const uint8_t *buf, size_t len, Error **errp)
 {
     return vmgen_load_record_legacy(&vmgen_vmstate_info_PITWire, obj, version, buf, len, errp);
+}
+
+bool vmgen_save_PITWire_legacy(const PITWire *obj, uint32_t version, uint8_t **buf, size_t *len, Error **errp)
+{
+    return vmgen_fast_save_PITWire_legacy(obj, version, buf, len) ||
+           vmgen_save_record_legacy(&vmgen_vmstate_info_PITWire, obj, version, buf, len, errp);
+}
+
+bool vmgen_load_PITWire_legacy(PITWire *obj, uint32_t version, const uint8_t *buf, size_t len, Error **errp)
+{
+    return vmgen_fast_load_PITWire_legacy(obj, version, buf, len) ||
+           vmgen_load_record_legacy(&vmgen_vmstate_info_PITWire, obj, version, buf, len, errp);
 }
 
 bool vmgen_save_PITWire_as(const PITWire *obj, VmgenFormat format, uint32_t version, uint8_t **buf, size_t *len, Error **errp)
@@ -3615,7 +5318,7 @@ bool vmgen_save_PITWire_as(const PITWire *obj, VmgenFormat format, uint32_t vers
     if (format != VMGEN_FORMAT_LEGACY) {
         return vmgen_save_PITWire_version(obj, version, buf, len, errp);
     }
-    return vmgen_save_record_as(&vmgen_vmstate_info_PITWire, obj, format, version, buf, len, errp);
+    return vmgen_save_PITWire_legacy(obj, version, buf, len, errp);
 }
 
 bool vmgen_load_PITWire_as(PITWire *obj, VmgenFormat format, uint32_t version, const uint8_t *buf, size_t len, Error **errp)
@@ -3624,7 +5327,7 @@ bool vmgen_load_PITWire_as(PITWire *obj, VmgenFormat format, uint32_t version, c
     if (format != VMGEN_FORMAT_LEGACY) {
         return vmgen_load_PITWire(obj, buf, len, errp);
     }
-    return vmgen_load_record_as(&vmgen_vmstate_info_PITWire, obj, format, version, buf, len, errp);
+    return vmgen_load_PITWire_legacy(obj, version, buf, len, errp);
 }
 
 VmgenOffer vmgen_offer_PITWire(uint32_t formats)
@@ -3669,14 +5372,26 @@ bool vmgen_load_PCIBusWire(PCIBusWire *obj, const uint8_t *buf, size_t len, Erro
            vmgen_load_record(&vmgen_info_PCIBusWire, obj, buf, len, errp);
 }
 
-bool vmgen_save_PCIBusWire_legacy(const PCIBusWire *obj, uint32_t version, uint8_t **buf, size_t *len, Error **errp)
+bool vmgen_visit_save_PCIBusWire_legacy(const PCIBusWire *obj, uint32_t version, uint8_t **buf, size_t *len, Error **errp)
 {
     return vmgen_save_record_legacy(&vmgen_vmstate_info_PCIBusWire, obj, version, buf, len, errp);
 }
 
-bool vmgen_load_PCIBusWire_legacy(PCIBusWire *obj, uint32_t version, const uint8_t *buf, size_t len, Error **errp)
+bool vmgen_visit_load_PCIBusWire_legacy(PCIBusWire *obj, uint32_t version, const uint8_t *buf, size_t len, Error **errp)
 {
     return vmgen_load_record_legacy(&vmgen_vmstate_info_PCIBusWire, obj, version, buf, len, errp);
+}
+
+bool vmgen_save_PCIBusWire_legacy(const PCIBusWire *obj, uint32_t version, uint8_t **buf, size_t *len, Error **errp)
+{
+    return vmgen_fast_save_PCIBusWire_legacy(obj, version, buf, len) ||
+           vmgen_save_record_legacy(&vmgen_vmstate_info_PCIBusWire, obj, version, buf, len, errp);
+}
+
+bool vmgen_load_PCIBusWire_legacy(PCIBusWire *obj, uint32_t version, const uint8_t *buf, size_t len, Error **errp)
+{
+    return vmgen_fast_load_PCIBusWire_legacy(obj, version, buf, len) ||
+           vmgen_load_record_legacy(&vmgen_vmstate_info_PCIBusWire, obj, version, buf, len, errp);
 }
 
 bool vmgen_save_PCIBusWire_as(const PCIBusWire *obj, VmgenFormat format, uint32_t version, uint8_t **buf, size_t *len, Error **errp)
@@ -3684,7 +5399,7 @@ bool vmgen_save_PCIBusWire_as(const PCIBusWire *obj, VmgenFormat format, uint32_
     if (format != VMGEN_FORMAT_LEGACY) {
         return vmgen_save_PCIBusWire_version(obj, version, buf, len, errp);
     }
-    return vmgen_save_record_as(&vmgen_vmstate_info_PCIBusWire, obj, format, version, buf, len, errp);
+    return vmgen_save_PCIBusWire_legacy(obj, version, buf, len, errp);
 }
 
 bool vmgen_load_PCIBusWire_as(PCIBusWire *obj, VmgenFormat format, uint32_t version, const uint8_t *buf, size_t len, Error **errp)
@@ -3693,7 +5408,7 @@ bool vmgen_load_PCIBusWire_as(PCIBusWire *obj, VmgenFormat format, uint32_t vers
     if (format != VMGEN_FORMAT_LEGACY) {
         return vmgen_load_PCIBusWire(obj, buf, len, errp);
     }
-    return vmgen_load_record_as(&vmgen_vmstate_info_PCIBusWire, obj, format, version, buf, len, errp);
+    return vmgen_load_PCIBusWire_legacy(obj, version, buf, len, errp);
 }
 
 VmgenOffer vmgen_offer_PCIBusWire(uint32_t formats)
@@ -3738,14 +5453,26 @@ bool vmgen_load_PIIX3Wire(PIIX3Wire *obj, const uint8_t *buf, size_t len, Error 
            vmgen_load_record(&vmgen_info_PIIX3Wire, obj, buf, len, errp);
 }
 
-bool vmgen_save_PIIX3Wire_legacy(const PIIX3Wire *obj, uint32_t version, uint8_t **buf, size_t *len, Error **errp)
+bool vmgen_visit_save_PIIX3Wire_legacy(const PIIX3Wire *obj, uint32_t version, uint8_t **buf, size_t *len, Error **errp)
 {
     return vmgen_save_record_legacy(&vmgen_vmstate_info_PIIX3Wire, obj, version, buf, len, errp);
 }
 
-bool vmgen_load_PIIX3Wire_legacy(PIIX3Wire *obj, uint32_t version, const uint8_t *buf, size_t len, Error **errp)
+bool vmgen_visit_load_PIIX3Wire_legacy(PIIX3Wire *obj, uint32_t version, const uint8_t *buf, size_t len, Error **errp)
 {
     return vmgen_load_record_legacy(&vmgen_vmstate_info_PIIX3Wire, obj, version, buf, len, errp);
+}
+
+bool vmgen_save_PIIX3Wire_legacy(const PIIX3Wire *obj, uint32_t version, uint8_t **buf, size_t *len, Error **errp)
+{
+    return vmgen_fast_save_PIIX3Wire_legacy(obj, version, buf, len) ||
+           vmgen_save_record_legacy(&vmgen_vmstate_info_PIIX3Wire, obj, version, buf, len, errp);
+}
+
+bool vmgen_load_PIIX3Wire_legacy(PIIX3Wire *obj, uint32_t version, const uint8_t *buf, size_t len, Error **errp)
+{
+    return vmgen_fast_load_PIIX3Wire_legacy(obj, version, buf, len) ||
+           vmgen_load_record_legacy(&vmgen_vmstate_info_PIIX3Wire, obj, version, buf, len, errp);
 }
 
 bool vmgen_save_PIIX3Wire_as(const PIIX3Wire *obj, VmgenFormat format, uint32_t version, uint8_t **buf, size_t *len, Error **errp)
@@ -3753,7 +5480,7 @@ bool vmgen_save_PIIX3Wire_as(const PIIX3Wire *obj, VmgenFormat format, uint32_t 
     if (format != VMGEN_FORMAT_LEGACY) {
         return vmgen_save_PIIX3Wire_version(obj, version, buf, len, errp);
     }
-    return vmgen_save_record_as(&vmgen_vmstate_info_PIIX3Wire, obj, format, version, buf, len, errp);
+    return vmgen_save_PIIX3Wire_legacy(obj, version, buf, len, errp);
 }
 
 bool vmgen_load_PIIX3Wire_as(PIIX3Wire *obj, VmgenFormat format, uint32_t version, const uint8_t *buf, size_t len, Error **errp)
@@ -3762,7 +5489,7 @@ bool vmgen_load_PIIX3Wire_as(PIIX3Wire *obj, VmgenFormat format, uint32_t versio
     if (format != VMGEN_FORMAT_LEGACY) {
         return vmgen_load_PIIX3Wire(obj, buf, len, errp);
     }
-    return vmgen_load_record_as(&vmgen_vmstate_info_PIIX3Wire, obj, format, version, buf, len, errp);
+    return vmgen_load_PIIX3Wire_legacy(obj, version, buf, len, errp);
 }
 
 VmgenOffer vmgen_offer_PIIX3Wire(uint32_t formats)
@@ -3807,14 +5534,26 @@ bool vmgen_load_FWCfgWire(FWCfgWire *obj, const uint8_t *buf, size_t len, Error 
            vmgen_load_record(&vmgen_info_FWCfgWire, obj, buf, len, errp);
 }
 
-bool vmgen_save_FWCfgWire_legacy(const FWCfgWire *obj, uint32_t version, uint8_t **buf, size_t *len, Error **errp)
+bool vmgen_visit_save_FWCfgWire_legacy(const FWCfgWire *obj, uint32_t version, uint8_t **buf, size_t *len, Error **errp)
 {
     return vmgen_save_record_legacy(&vmgen_vmstate_info_FWCfgWire, obj, version, buf, len, errp);
 }
 
-bool vmgen_load_FWCfgWire_legacy(FWCfgWire *obj, uint32_t version, const uint8_t *buf, size_t len, Error **errp)
+bool vmgen_visit_load_FWCfgWire_legacy(FWCfgWire *obj, uint32_t version, const uint8_t *buf, size_t len, Error **errp)
 {
     return vmgen_load_record_legacy(&vmgen_vmstate_info_FWCfgWire, obj, version, buf, len, errp);
+}
+
+bool vmgen_save_FWCfgWire_legacy(const FWCfgWire *obj, uint32_t version, uint8_t **buf, size_t *len, Error **errp)
+{
+    return vmgen_fast_save_FWCfgWire_legacy(obj, version, buf, len) ||
+           vmgen_save_record_legacy(&vmgen_vmstate_info_FWCfgWire, obj, version, buf, len, errp);
+}
+
+bool vmgen_load_FWCfgWire_legacy(FWCfgWire *obj, uint32_t version, const uint8_t *buf, size_t len, Error **errp)
+{
+    return vmgen_fast_load_FWCfgWire_legacy(obj, version, buf, len) ||
+           vmgen_load_record_legacy(&vmgen_vmstate_info_FWCfgWire, obj, version, buf, len, errp);
 }
 
 bool vmgen_save_FWCfgWire_as(const FWCfgWire *obj, VmgenFormat format, uint32_t version, uint8_t **buf, size_t *len, Error **errp)
@@ -3822,7 +5561,7 @@ bool vmgen_save_FWCfgWire_as(const FWCfgWire *obj, VmgenFormat format, uint32_t 
     if (format != VMGEN_FORMAT_LEGACY) {
         return vmgen_save_FWCfgWire_version(obj, version, buf, len, errp);
     }
-    return vmgen_save_record_as(&vmgen_vmstate_info_FWCfgWire, obj, format, version, buf, len, errp);
+    return vmgen_save_FWCfgWire_legacy(obj, version, buf, len, errp);
 }
 
 bool vmgen_load_FWCfgWire_as(FWCfgWire *obj, VmgenFormat format, uint32_t version, const uint8_t *buf, size_t len, Error **errp)
@@ -3831,7 +5570,7 @@ bool vmgen_load_FWCfgWire_as(FWCfgWire *obj, VmgenFormat format, uint32_t versio
     if (format != VMGEN_FORMAT_LEGACY) {
         return vmgen_load_FWCfgWire(obj, buf, len, errp);
     }
-    return vmgen_load_record_as(&vmgen_vmstate_info_FWCfgWire, obj, format, version, buf, len, errp);
+    return vmgen_load_FWCfgWire_legacy(obj, version, buf, len, errp);
 }
 
 VmgenOffer vmgen_offer_FWCfgWire(uint32_t formats)
@@ -3876,14 +5615,26 @@ bool vmgen_load_FDCtrlISAWire(FDCtrlISAWire *obj, const uint8_t *buf, size_t len
            vmgen_load_record(&vmgen_info_FDCtrlISAWire, obj, buf, len, errp);
 }
 
-bool vmgen_save_FDCtrlISAWire_legacy(const FDCtrlISAWire *obj, uint32_t version, uint8_t **buf, size_t *len, Error **errp)
+bool vmgen_visit_save_FDCtrlISAWire_legacy(const FDCtrlISAWire *obj, uint32_t version, uint8_t **buf, size_t *len, Error **errp)
 {
     return vmgen_save_record_legacy(&vmgen_vmstate_info_FDCtrlISAWire, obj, version, buf, len, errp);
 }
 
-bool vmgen_load_FDCtrlISAWire_legacy(FDCtrlISAWire *obj, uint32_t version, const uint8_t *buf, size_t len, Error **errp)
+bool vmgen_visit_load_FDCtrlISAWire_legacy(FDCtrlISAWire *obj, uint32_t version, const uint8_t *buf, size_t len, Error **errp)
 {
     return vmgen_load_record_legacy(&vmgen_vmstate_info_FDCtrlISAWire, obj, version, buf, len, errp);
+}
+
+bool vmgen_save_FDCtrlISAWire_legacy(const FDCtrlISAWire *obj, uint32_t version, uint8_t **buf, size_t *len, Error **errp)
+{
+    return vmgen_fast_save_FDCtrlISAWire_legacy(obj, version, buf, len) ||
+           vmgen_save_record_legacy(&vmgen_vmstate_info_FDCtrlISAWire, obj, version, buf, len, errp);
+}
+
+bool vmgen_load_FDCtrlISAWire_legacy(FDCtrlISAWire *obj, uint32_t version, const uint8_t *buf, size_t len, Error **errp)
+{
+    return vmgen_fast_load_FDCtrlISAWire_legacy(obj, version, buf, len) ||
+           vmgen_load_record_legacy(&vmgen_vmstate_info_FDCtrlISAWire, obj, version, buf, len, errp);
 }
 
 bool vmgen_save_FDCtrlISAWire_as(const FDCtrlISAWire *obj, VmgenFormat format, uint32_t version, uint8_t **buf, size_t *len, Error **errp)
@@ -3891,7 +5642,7 @@ bool vmgen_save_FDCtrlISAWire_as(const FDCtrlISAWire *obj, VmgenFormat format, u
     if (format != VMGEN_FORMAT_LEGACY) {
         return vmgen_save_FDCtrlISAWire_version(obj, version, buf, len, errp);
     }
-    return vmgen_save_record_as(&vmgen_vmstate_info_FDCtrlISAWire, obj, format, version, buf, len, errp);
+    return vmgen_save_FDCtrlISAWire_legacy(obj, version, buf, len, errp);
 }
 
 bool vmgen_load_FDCtrlISAWire_as(FDCtrlISAWire *obj, VmgenFormat format, uint32_t version, const uint8_t *buf, size_t len, Error **errp)
@@ -3900,7 +5651,7 @@ bool vmgen_load_FDCtrlISAWire_as(FDCtrlISAWire *obj, VmgenFormat format, uint32_
     if (format != VMGEN_FORMAT_LEGACY) {
         return vmgen_load_FDCtrlISAWire(obj, buf, len, errp);
     }
-    return vmgen_load_record_as(&vmgen_vmstate_info_FDCtrlISAWire, obj, format, version, buf, len, errp);
+    return vmgen_load_FDCtrlISAWire_legacy(obj, version, buf, len, errp);
 }
 
 VmgenOffer vmgen_offer_FDCtrlISAWire(uint32_t formats)
@@ -3945,14 +5696,26 @@ bool vmgen_load_ISAKBDWire(ISAKBDWire *obj, const uint8_t *buf, size_t len, Erro
            vmgen_load_record(&vmgen_info_ISAKBDWire, obj, buf, len, errp);
 }
 
-bool vmgen_save_ISAKBDWire_legacy(const ISAKBDWire *obj, uint32_t version, uint8_t **buf, size_t *len, Error **errp)
+bool vmgen_visit_save_ISAKBDWire_legacy(const ISAKBDWire *obj, uint32_t version, uint8_t **buf, size_t *len, Error **errp)
 {
     return vmgen_save_record_legacy(&vmgen_vmstate_info_ISAKBDWire, obj, version, buf, len, errp);
 }
 
-bool vmgen_load_ISAKBDWire_legacy(ISAKBDWire *obj, uint32_t version, const uint8_t *buf, size_t len, Error **errp)
+bool vmgen_visit_load_ISAKBDWire_legacy(ISAKBDWire *obj, uint32_t version, const uint8_t *buf, size_t len, Error **errp)
 {
     return vmgen_load_record_legacy(&vmgen_vmstate_info_ISAKBDWire, obj, version, buf, len, errp);
+}
+
+bool vmgen_save_ISAKBDWire_legacy(const ISAKBDWire *obj, uint32_t version, uint8_t **buf, size_t *len, Error **errp)
+{
+    return vmgen_fast_save_ISAKBDWire_legacy(obj, version, buf, len) ||
+           vmgen_save_record_legacy(&vmgen_vmstate_info_ISAKBDWire, obj, version, buf, len, errp);
+}
+
+bool vmgen_load_ISAKBDWire_legacy(ISAKBDWire *obj, uint32_t version, const uint8_t *buf, size_t len, Error **errp)
+{
+    return vmgen_fast_load_ISAKBDWire_legacy(obj, version, buf, len) ||
+           vmgen_load_record_legacy(&vmgen_vmstate_info_ISAKBDWire, obj, version, buf, len, errp);
 }
 
 bool vmgen_save_ISAKBDWire_as(const ISAKBDWire *obj, VmgenFormat format, uint32_t version, uint8_t **buf, size_t *len, Error **errp)
@@ -3960,7 +5723,7 @@ bool vmgen_save_ISAKBDWire_as(const ISAKBDWire *obj, VmgenFormat format, uint32_
     if (format != VMGEN_FORMAT_LEGACY) {
         return vmgen_save_ISAKBDWire_version(obj, version, buf, len, errp);
     }
-    return vmgen_save_record_as(&vmgen_vmstate_info_ISAKBDWire, obj, format, version, buf, len, errp);
+    return vmgen_save_ISAKBDWire_legacy(obj, version, buf, len, errp);
 }
 
 bool vmgen_load_ISAKBDWire_as(ISAKBDWire *obj, VmgenFormat format, uint32_t version, const uint8_t *buf, size_t len, Error **errp)
@@ -3969,7 +5732,7 @@ bool vmgen_load_ISAKBDWire_as(ISAKBDWire *obj, VmgenFormat format, uint32_t vers
     if (format != VMGEN_FORMAT_LEGACY) {
         return vmgen_load_ISAKBDWire(obj, buf, len, errp);
     }
-    return vmgen_load_record_as(&vmgen_vmstate_info_ISAKBDWire, obj, format, version, buf, len, errp);
+    return vmgen_load_ISAKBDWire_legacy(obj, version, buf, len, errp);
 }
 
 VmgenOffer vmgen_offer_ISAKBDWire(uint32_t formats)

@@ -10,8 +10,8 @@
 #include "vmgen-legacy.h"
 #include "qemu72/devices.h"
 
-#if !defined(VMGEN_RUNTIME_VERSION) || VMGEN_RUNTIME_VERSION != 5
-#error "devices-visit.h needs vmgen runtime version 5: regenerate it and the runtime (vmgen generate, vmgen runtime) with one vmgen"
+#if !defined(VMGEN_RUNTIME_VERSION) || VMGEN_RUNTIME_VERSION != 6
+#error "devices-visit.h needs vmgen runtime version 6: regenerate it and the runtime (vmgen generate, vmgen runtime) with one vmgen"
 #endif
 
 bool visit_type_TimersState(Visitor *v, const char *name, TimersState *obj, Error **errp);
@@ -102,6 +102,15 @@ bool vmgen_der_save_TimersState(const TimersState *obj, uint8_t **buf, size_t *l
 bool vmgen_der_load_TimersState(TimersState *obj, const uint8_t *buf, size_t len);
 bool vmgen_visit_save_TimersState(const TimersState *obj, uint8_t **buf, size_t *len, Error **errp);
 bool vmgen_visit_load_TimersState(TimersState *obj, const uint8_t *buf, size_t len, Error **errp);
+/*
+ * The same two paths of vmgen_save_TimersState_legacy / vmgen_load_TimersState_legacy: vmgen_fast_*
+ * handle any version the state knows, and return false having changed nothing
+ * (no message) on anything the visitors would refuse.
+ */
+bool vmgen_fast_save_TimersState_legacy(const TimersState *obj, uint32_t version, uint8_t **buf, size_t *len);
+bool vmgen_fast_load_TimersState_legacy(TimersState *obj, uint32_t version, const uint8_t *buf, size_t len);
+bool vmgen_visit_save_TimersState_legacy(const TimersState *obj, uint32_t version, uint8_t **buf, size_t *len, Error **errp);
+bool vmgen_visit_load_TimersState_legacy(TimersState *obj, uint32_t version, const uint8_t *buf, size_t len, Error **errp);
 
 /*
  * RTCWire: data version 3, readable by readers of version 1 and later.
@@ -133,6 +142,15 @@ bool vmgen_der_save_RTCWire(const RTCWire *obj, uint8_t **buf, size_t *len);
 bool vmgen_der_load_RTCWire(RTCWire *obj, const uint8_t *buf, size_t len);
 bool vmgen_visit_save_RTCWire(const RTCWire *obj, uint8_t **buf, size_t *len, Error **errp);
 bool vmgen_visit_load_RTCWire(RTCWire *obj, const uint8_t *buf, size_t len, Error **errp);
+/*
+ * The same two paths of vmgen_save_RTCWire_legacy / vmgen_load_RTCWire_legacy: vmgen_fast_*
+ * handle any version the state knows, and return false having changed nothing
+ * (no message) on anything the visitors would refuse.
+ */
+bool vmgen_fast_save_RTCWire_legacy(const RTCWire *obj, uint32_t version, uint8_t **buf, size_t *len);
+bool vmgen_fast_load_RTCWire_legacy(RTCWire *obj, uint32_t version, const uint8_t *buf, size_t len);
+bool vmgen_visit_save_RTCWire_legacy(const RTCWire *obj, uint32_t version, uint8_t **buf, size_t *len, Error **errp);
+bool vmgen_visit_load_RTCWire_legacy(RTCWire *obj, uint32_t version, const uint8_t *buf, size_t len, Error **errp);
 
 /*
  * HPETWire: data version 2, readable by readers of version 1 and later.
@@ -164,6 +182,15 @@ bool vmgen_der_save_HPETWire(const HPETWire *obj, uint8_t **buf, size_t *len);
 bool vmgen_der_load_HPETWire(HPETWire *obj, const uint8_t *buf, size_t len);
 bool vmgen_visit_save_HPETWire(const HPETWire *obj, uint8_t **buf, size_t *len, Error **errp);
 bool vmgen_visit_load_HPETWire(HPETWire *obj, const uint8_t *buf, size_t len, Error **errp);
+/*
+ * The same two paths of vmgen_save_HPETWire_legacy / vmgen_load_HPETWire_legacy: vmgen_fast_*
+ * handle any version the state knows, and return false having changed nothing
+ * (no message) on anything the visitors would refuse.
+ */
+bool vmgen_fast_save_HPETWire_legacy(const HPETWire *obj, uint32_t version, uint8_t **buf, size_t *len);
+bool vmgen_fast_load_HPETWire_legacy(HPETWire *obj, uint32_t version, const uint8_t *buf, size_t len);
+bool vmgen_visit_save_HPETWire_legacy(const HPETWire *obj, uint32_t version, uint8_t **buf, size_t *len, Error **errp);
+bool vmgen_visit_load_HPETWire_legacy(HPETWire *obj, uint32_t version, const uint8_t *buf, size_t len, Error **errp);
 
 /*
  * PITWire: data version 3, readable by readers of version 2 and later.
@@ -195,6 +222,15 @@ bool vmgen_der_save_PITWire(const PITWire *obj, uint8_t **buf, size_t *len);
 bool vmgen_der_load_PITWire(PITWire *obj, const uint8_t *buf, size_t len);
 bool vmgen_visit_save_PITWire(const PITWire *obj, uint8_t **buf, size_t *len, Error **errp);
 bool vmgen_visit_load_PITWire(PITWire *obj, const uint8_t *buf, size_t len, Error **errp);
+/*
+ * The same two paths of vmgen_save_PITWire_legacy / vmgen_load_PITWire_legacy: vmgen_fast_*
+ * handle any version the state knows, and return false having changed nothing
+ * (no message) on anything the visitors would refuse.
+ */
+bool vmgen_fast_save_PITWire_legacy(const PITWire *obj, uint32_t version, uint8_t **buf, size_t *len);
+bool vmgen_fast_load_PITWire_legacy(PITWire *obj, uint32_t version, const uint8_t *buf, size_t len);
+bool vmgen_visit_save_PITWire_legacy(const PITWire *obj, uint32_t version, uint8_t **buf, size_t *len, Error **errp);
+bool vmgen_visit_load_PITWire_legacy(PITWire *obj, uint32_t version, const uint8_t *buf, size_t len, Error **errp);
 
 /*
  * PCIBusWire: data version 1, readable by readers of version 1 and later.
@@ -226,6 +262,15 @@ bool vmgen_der_save_PCIBusWire(const PCIBusWire *obj, uint8_t **buf, size_t *len
 bool vmgen_der_load_PCIBusWire(PCIBusWire *obj, const uint8_t *buf, size_t len);
 bool vmgen_visit_save_PCIBusWire(const PCIBusWire *obj, uint8_t **buf, size_t *len, Error **errp);
 bool vmgen_visit_load_PCIBusWire(PCIBusWire *obj, const uint8_t *buf, size_t len, Error **errp);
+/*
+ * The same two paths of vmgen_save_PCIBusWire_legacy / vmgen_load_PCIBusWire_legacy: vmgen_fast_*
+ * handle any version the state knows, and return false having changed nothing
+ * (no message) on anything the visitors would refuse.
+ */
+bool vmgen_fast_save_PCIBusWire_legacy(const PCIBusWire *obj, uint32_t version, uint8_t **buf, size_t *len);
+bool vmgen_fast_load_PCIBusWire_legacy(PCIBusWire *obj, uint32_t version, const uint8_t *buf, size_t len);
+bool vmgen_visit_save_PCIBusWire_legacy(const PCIBusWire *obj, uint32_t version, uint8_t **buf, size_t *len, Error **errp);
+bool vmgen_visit_load_PCIBusWire_legacy(PCIBusWire *obj, uint32_t version, const uint8_t *buf, size_t len, Error **errp);
 
 /*
  * PIIX3Wire: data version 3, readable by readers of version 2 and later.
@@ -257,6 +302,15 @@ bool vmgen_der_save_PIIX3Wire(const PIIX3Wire *obj, uint8_t **buf, size_t *len);
 bool vmgen_der_load_PIIX3Wire(PIIX3Wire *obj, const uint8_t *buf, size_t len);
 bool vmgen_visit_save_PIIX3Wire(const PIIX3Wire *obj, uint8_t **buf, size_t *len, Error **errp);
 bool vmgen_visit_load_PIIX3Wire(PIIX3Wire *obj, const uint8_t *buf, size_t len, Error **errp);
+/*
+ * The same two paths of vmgen_save_PIIX3Wire_legacy / vmgen_load_PIIX3Wire_legacy: vmgen_fast_*
+ * handle any version the state knows, and return false having changed nothing
+ * (no message) on anything the visitors would refuse.
+ */
+bool vmgen_fast_save_PIIX3Wire_legacy(const PIIX3Wire *obj, uint32_t version, uint8_t **buf, size_t *len);
+bool vmgen_fast_load_PIIX3Wire_legacy(PIIX3Wire *obj, uint32_t version, const uint8_t *buf, size_t len);
+bool vmgen_visit_save_PIIX3Wire_legacy(const PIIX3Wire *obj, uint32_t version, uint8_t **buf, size_t *len, Error **errp);
+bool vmgen_visit_load_PIIX3Wire_legacy(PIIX3Wire *obj, uint32_t version, const uint8_t *buf, size_t len, Error **errp);
 
 /*
  * FWCfgWire: data version 2, readable by readers of version 2 and later.
@@ -288,6 +342,15 @@ bool vmgen_der_save_FWCfgWire(const FWCfgWire *obj, uint8_t **buf, size_t *len);
 bool vmgen_der_load_FWCfgWire(FWCfgWire *obj, const uint8_t *buf, size_t len);
 bool vmgen_visit_save_FWCfgWire(const FWCfgWire *obj, uint8_t **buf, size_t *len, Error **errp);
 bool vmgen_visit_load_FWCfgWire(FWCfgWire *obj, const uint8_t *buf, size_t len, Error **errp);
+/*
+ * The same two paths of vmgen_save_FWCfgWire_legacy / vmgen_load_FWCfgWire_legacy: vmgen_fast_*
+ * handle any version the state knows, and return false having changed nothing
+ * (no message) on anything the visitors would refuse.
+ */
+bool vmgen_fast_save_FWCfgWire_legacy(const FWCfgWire *obj, uint32_t version, uint8_t **buf, size_t *len);
+bool vmgen_fast_load_FWCfgWire_legacy(FWCfgWire *obj, uint32_t version, const uint8_t *buf, size_t len);
+bool vmgen_visit_save_FWCfgWire_legacy(const FWCfgWire *obj, uint32_t version, uint8_t **buf, size_t *len, Error **errp);
+bool vmgen_visit_load_FWCfgWire_legacy(FWCfgWire *obj, uint32_t version, const uint8_t *buf, size_t len, Error **errp);
 
 /*
  * FDCtrlISAWire: data version 2, readable by readers of version 2 and later.
@@ -319,6 +382,15 @@ bool vmgen_der_save_FDCtrlISAWire(const FDCtrlISAWire *obj, uint8_t **buf, size_
 bool vmgen_der_load_FDCtrlISAWire(FDCtrlISAWire *obj, const uint8_t *buf, size_t len);
 bool vmgen_visit_save_FDCtrlISAWire(const FDCtrlISAWire *obj, uint8_t **buf, size_t *len, Error **errp);
 bool vmgen_visit_load_FDCtrlISAWire(FDCtrlISAWire *obj, const uint8_t *buf, size_t len, Error **errp);
+/*
+ * The same two paths of vmgen_save_FDCtrlISAWire_legacy / vmgen_load_FDCtrlISAWire_legacy: vmgen_fast_*
+ * handle any version the state knows, and return false having changed nothing
+ * (no message) on anything the visitors would refuse.
+ */
+bool vmgen_fast_save_FDCtrlISAWire_legacy(const FDCtrlISAWire *obj, uint32_t version, uint8_t **buf, size_t *len);
+bool vmgen_fast_load_FDCtrlISAWire_legacy(FDCtrlISAWire *obj, uint32_t version, const uint8_t *buf, size_t len);
+bool vmgen_visit_save_FDCtrlISAWire_legacy(const FDCtrlISAWire *obj, uint32_t version, uint8_t **buf, size_t *len, Error **errp);
+bool vmgen_visit_load_FDCtrlISAWire_legacy(FDCtrlISAWire *obj, uint32_t version, const uint8_t *buf, size_t len, Error **errp);
 
 /*
  * ISAKBDWire: data version 3, readable by readers of version 3 and later.
@@ -350,5 +422,14 @@ bool vmgen_der_save_ISAKBDWire(const ISAKBDWire *obj, uint8_t **buf, size_t *len
 bool vmgen_der_load_ISAKBDWire(ISAKBDWire *obj, const uint8_t *buf, size_t len);
 bool vmgen_visit_save_ISAKBDWire(const ISAKBDWire *obj, uint8_t **buf, size_t *len, Error **errp);
 bool vmgen_visit_load_ISAKBDWire(ISAKBDWire *obj, const uint8_t *buf, size_t len, Error **errp);
+/*
+ * The same two paths of vmgen_save_ISAKBDWire_legacy / vmgen_load_ISAKBDWire_legacy: vmgen_fast_*
+ * handle any version the state knows, and return false having changed nothing
+ * (no message) on anything the visitors would refuse.
+ */
+bool vmgen_fast_save_ISAKBDWire_legacy(const ISAKBDWire *obj, uint32_t version, uint8_t **buf, size_t *len);
+bool vmgen_fast_load_ISAKBDWire_legacy(ISAKBDWire *obj, uint32_t version, const uint8_t *buf, size_t len);
+bool vmgen_visit_save_ISAKBDWire_legacy(const ISAKBDWire *obj, uint32_t version, uint8_t **buf, size_t *len, Error **errp);
+bool vmgen_visit_load_ISAKBDWire_legacy(ISAKBDWire *obj, uint32_t version, const uint8_t *buf, size_t len, Error **errp);
 
 #endif /* VMGEN_DEVICES_VISIT_H */
