@@ -61,6 +61,12 @@ demo: $(STAMP) system-deps
 	  -o $(DEMO)/rtc-demo
 	$(DEMO)/rtc-demo $(DEMO)/rtc.ber
 	$(PY) fixtures/demo/show.py $(DEMO) $(DEMO)/rtc.ber
+	@echo "--- adopting QEMU's i8254 from its own struct (fixtures/adopt/i8254.h)"
+	qemu-system-x86_64 -M pc -accel tcg -display none -nodefaults -dump-vmstate $(DEMO)/dump.json
+	$(VMGEN) import --dump-vmstate $(DEMO)/dump.json --device i8254 \
+	  --struct fixtures/adopt/i8254.h:PITCommonState -I fixtures/adopt/include -o $(DEMO)/i8254.toml
+	$(VMGEN) check -I fixtures/adopt/include --annotations $(DEMO)/i8254.toml \
+	  --vmstate $(DEMO)/dump.json fixtures/adopt/i8254.h
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check vmgen tests

@@ -48,6 +48,23 @@ def compilers() -> list[str]:
     return found
 
 
+# C for test drivers that read data as hex from stdin: unhex(hex, out) -> bytes written.
+C_UNHEX = """\
+static size_t unhex(const char *hex, uint8_t *out)
+{
+    size_t n = strlen(hex) / 2;
+
+    for (size_t i = 0; i < n; i++) {
+        unsigned byte;
+
+        sscanf(hex + 2 * i, "%2x", &byte);
+        out[i] = (uint8_t)byte;
+    }
+    return n;
+}
+"""
+
+
 def run_vmgen(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "vmgen", *args],

@@ -50,19 +50,7 @@ _DRIVER = """\
 
 #include "devices-visit.h"
 
-static size_t unhex(const char *hex, uint8_t *out)
-{
-    size_t n = strlen(hex) / 2;
-
-    for (size_t i = 0; i < n; i++) {
-        unsigned byte;
-
-        sscanf(hex + 2 * i, "%2x", &byte);
-        out[i] = (uint8_t)byte;
-    }
-    return n;
-}
-
+@UNHEX@
 static void put_hex(const char *tag, const uint8_t *buf, size_t len)
 {
     printf("%s ", tag);
@@ -142,7 +130,8 @@ def driver(generated: Path) -> Path:
                          f"            run_{state}(version, buf, len, poke);\n"
                          "            continue;\n        }"
                          for state, _ in SECTIONS.values())
-    (out / "driver.c").write_text(_DRIVER.replace("@CASES@", cases)
+    (out / "driver.c").write_text(_DRIVER.replace("@UNHEX@", support.C_UNHEX)
+                                  .replace("@CASES@", cases)
                                   .replace("@DISPATCH@", dispatch))
     return support.compile_c(
         [out / "driver.c", out / "devices-visit.c", *support.runtime_sources(out)],

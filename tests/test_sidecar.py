@@ -269,11 +269,12 @@ REFUSALS = {
                        "dev.toml:2:25: error: invalid TOML: Unclosed inline table"),
     # unknown keys
     "unknown_struct_key": ("[Dev]\nstat = [1, 1]\n",
-                           "dev.toml:2:1: error: [Dev]: unknown key 'stat' (state, vmsd, fields)"),
+                           "dev.toml:2:1: error: [Dev]: unknown key 'stat' (state, vmsd, "
+                           "layout, subsections, fields)"),
     "unknown_field_key": ("[Dev.fields]\ncount = { ranges = [0, 1] }\n",
                           "dev.toml:2:1: error: Dev.count: unknown key 'ranges' "
                           "(case, equal, positive_le, range, since, size_is, skip, string, "
-                          "subsection, union, unused)"),
+                          "subsection, union, unused, visitor)"),
     # values of the wrong type
     "range_string": ("[Dev.fields]\ncount = { range = \"0..7\" }\n",
                      "dev.toml:2:1: error: 'range' = \"0..7\" does not say VMGEN_RANGE(lo, hi)"),
@@ -329,6 +330,81 @@ REFUSALS.update({
                            "dev.toml: In struct 'Dev':\n"
                            "dev.toml:2:1: error: the version of VMGEN_SINCE is not an integer "
                            "constant: 'V2' is not an enumeration constant"),
+})
+
+
+REFUSALS.update({
+    # a device's own layout and host members (annotations file only)
+    "layout_without_vmsd": (
+        '[Dev]\nlayout = ["count", "index"]\n',
+        "dev.toml: In struct 'Dev':\ndev.toml:2:1: error: a layout for 'Dev', which "
+        "has no vmsd (the VMStateDescription its legacy stream follows)"),
+    "layout_entry_number": (
+        '[Dev]\nvmsd = "dev"\nlayout = ["count", 3]\n',
+        "dev.toml:3:1: error: [Dev] layout: 3 is neither a member name, a member path "
+        '("a[0].b") nor { unused = N, since = V } with N > 0'),
+    "layout_empty": (
+        '[Dev]\nvmsd = "dev"\nlayout = []\n',
+        "dev.toml:3:1: error: [Dev] layout must be a non-empty list of member names, "
+        'member paths ("a[0].b") and { unused = N } tables'),
+    "layout_unused_zero": (
+        '[Dev]\nvmsd = "dev"\nlayout = ["count", "index", { unused = 0 }]\n',
+        'dev.toml:3:1: error: [Dev] layout: {"unused": 0} is neither a member name, a '
+        'member path ("a[0].b") nor { unused = N, since = V } with N > 0'),
+    "layout_unknown_member": (
+        '[Dev]\nvmsd = "dev"\nlayout = ["count", "index", "nope"]\n',
+        "dev.toml: In struct 'Dev':\ndev.toml:3:1: error: 'nope' in the layout of "
+        "'Dev' is not one of its members"),
+    "layout_skipped_member": (
+        '[Dev]\nvmsd = "dev"\nlayout = ["count", "index", "timer"]\n',
+        "dev.toml: In struct 'Dev':\ndev.toml:3:1: error: 'timer' is in the layout of "
+        "'Dev' but marked skip"),
+    "layout_twice": (
+        '[Dev]\nvmsd = "dev"\nlayout = ["count", "count", "index"]\n',
+        "dev.toml: In struct 'Dev':\ndev.toml:3:1: error: 'count' is in the layout of "
+        "'Dev' twice"),
+    "layout_forgotten_member": (
+        '[Dev]\nvmsd = "dev"\nlayout = ["count"]\n',
+        "dev.h: In struct 'Dev':\ndev.h:7:13: error: 'index' of 'Dev' is migrated but "
+        "not in its layout: list it in the annotations file's layout (or a "
+        "subsection), or mark it skip"),
+    "layout_path_not_array": (
+        '[Dev]\nvmsd = "dev"\nlayout = ["count", "index", "count[0]"]\n',
+        "dev.toml: In struct 'Dev':\ndev.toml:3:1: error: 'count[0]' in the layout of "
+        "'Dev': [0] follows something that is not an array"),
+    "layout_path_not_struct": (
+        '[Dev]\nvmsd = "dev"\nlayout = ["count", "index", "count.x"]\n',
+        "dev.toml: In struct 'Dev':\ndev.toml:3:1: error: 'count.x' in the layout of "
+        "'Dev': 'x' follows something that is not a struct"),
+    "subsection_missing_key": (
+        '[Dev]\nvmsd = "dev"\nlayout = ["count"]\n\n[[Dev.subsections]]\nvmsd = '
+        '"dev/x"\nversion = 1\nminimum = 1\nlayout = ["index"]\n',
+        "dev.toml:5:1: error: [[Dev.subsections]] lacks needed (keys: vmsd, version, "
+        "minimum, needed, layout)"),
+    "subsection_versions": (
+        '[Dev]\nvmsd = "dev"\nlayout = ["count"]\n\n[[Dev.subsections]]\nvmsd = '
+        '"dev/x"\nversion = 1\nminimum = 2\nneeded = "f"\nlayout = ["index"]\n',
+        "dev.toml:5:1: error: subsection 'dev/x': versions 1 (minimum 2) must satisfy "
+        "0 <= minimum <= version < 2^32"),
+    "subsection_needed_field_not_bool": (
+        '[Dev]\nvmsd = "dev"\nlayout = ["count"]\n\n[[Dev.subsections]]\nvmsd = '
+        '"dev/x"\nversion = 1\nminimum = 1\nneeded = "count"\nlayout = ["index"]\n',
+        "dev.toml: In struct 'Dev':\ndev.toml:5:1: error: subsection 'dev/x': 'count' "
+        "says whether the subsection is there: a bool field without since (or name a "
+        "function bool needed(void *))"),
+    "subsections_not_tables": (
+        '[Dev]\nvmsd = "dev"\nsubsections = 3\n',
+        "dev.toml:3:1: error: [Dev] subsections must be an array of tables "
+        "([[Dev.subsections]])"),
+    "visitor_zero_bytes": (
+        '[Dev.fields]\ncount = { visitor = ["v", "bytes(0)"] }\n',
+        "dev.toml: In struct 'Dev':\ndev.toml:2:1: error: VMGEN_VISITOR: bytes(0) must "
+        "be 1 to 4294967295 bytes"),
+    "visitor_unknown_kind": (
+        '[Dev.fields]\ncount = { visitor = ["v", "int128"] }\n',
+        "dev.toml: In struct 'Dev':\ndev.toml:2:1: error: VMGEN_VISITOR(name, kind): "
+        "name is the visitor's (visit_type_<name>), kind is bytes(N) or one of int8, "
+        "uint8, int16, uint16, int32, uint32, int64, uint64, bool, float, double"),
 })
 
 

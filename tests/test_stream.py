@@ -193,7 +193,7 @@ def test_small_stream_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) ->
 
 def test_stdin(tmp_path: Path) -> None:
     """From stdin ('-'): read in memory, bodies written from memory (no file to copy
-    from in the kernel); the same BER as from the file."""
+    from); the same BER as from the file."""
     data = small_stream()
     mig, ber, ber2, back = (tmp_path / n for n in ("s.mig", "a.ber", "b.ber", "back.mig"))
     mig.write_bytes(data)
@@ -442,6 +442,90 @@ def test_ram_encoded_pages() -> None:
         assert str(err.value) == f"section 'ram' (instance 0, id 2) at offset 108: {message}"
 
 
+def _checked(data: bytes, size: int) -> tuple[list[qevm.Record] | str, bytes]:
+    """qevm.check of `data` through a window of `size` bytes: its records (or its error)
+    and what its sink received."""
+    out = bytearray()
+
+    def fill(view: memoryview, at: int) -> None:
+        view[:] = data[at:at + len(view)]
+
+    def sink(view: memoryview, at: int) -> None:
+        assert at == len(out)
+        out.extend(view)
+
+    window = qevm.Window(len(data), fill, sink, size=size)
+    try:
+        return qevm.check(window, lambda start, end: data[start:end]).records, bytes(out)
+    except StreamError as exc:
+        return str(exc), bytes(out)
+
+
+@pytest.mark.parametrize("size", [1, 100, 4200, 1 << 20])
+def test_checked_through_a_window(size: int) -> None:
+    """qevm.check reads a stream once, in order, through a window that slides forward
+    (from-ber writes what it checks, with no second pass): the same records and the same
+    diagnostics as qevm.parse, and its sink gets every byte of a valid stream once, in
+    order (windows smaller than a record grow to hold it)."""
+    streams = [small_stream(), footerless(), footerless(keep_last=True),
+               ram_stream([0x1000 * i | 0x28 for i in range(1, 40)]),
+               ram_stream([0x1000 * i | (0x28 if i % 3 else 0x22) for i in range(1, 40)]),
+               *(make() for _, make, _ in BAD_STREAMS)]
+    for data in streams:
+        try:
+            expected: list[qevm.Record] | str = qevm.parse(data).records
+        except StreamError as exc:
+            expected = str(exc)
+        got, written = _checked(data, size)
+        assert got == expected
+        if not isinstance(got, str):
+            assert written == data
+
+
+def ram_parts(pages: list[int]) -> bytes:
+    """QEVM v3 with only RAM (block pc.ram of 16 MiB): one PART section per item of
+    `pages`, of that many 4 KiB pages (a zero page if 0), each continuing the block."""
+    out = b"QEVM" + be32(3) + b"\x07" + be32(13) + b"pc-i440fx-7.2"
+    out += b"\x01" + be32(2) + name(b"ram") + be32(0) + be32(4)
+    out += be64(0x1000000 | 0x04) + name(b"pc.ram") + be64(0x1000000) + be64(0x10)
+    out += b"\x7e" + be32(2)
+    out += b"\x02" + be32(2) + be64(0x02) + name(b"pc.ram") + b"\x00" + be64(0x10)
+    out += b"\x7e" + be32(2)
+    page = 0
+    for count in pages:
+        out += b"\x02" + be32(2)
+        if count == 0:
+            out += be64(0x22) + b"\x00"
+        for _ in range(count):
+            page += 1
+            out += be64(0x1000 * page | 0x28) + bytes([page % 256]) * 4096
+        out += be64(0x10) + b"\x7e" + be32(2)
+    out += b"\x03" + be32(2) + be64(0x10) + b"\x7e" + be32(2) + b"\x00"
+    text = b'{"page_size": 4096, "devices": []}'
+    return out + b"\x06" + be32(len(text)) + text
+
+
+@pytest.mark.parametrize("size", [1, 3000, 1 << 14, 1 << 20])
+def test_to_ber_in_one_pass(tmp_path: Path, size: int) -> None:
+    """to-ber of a file writes each body where the DER encoding puts it while it reads
+    the stream, guessing the sizes of lengths not known yet (the records' total; a
+    section's own, from the previous section and what it has read): bodies whose guess
+    was wrong, and bodies they were written over, are written again.  Sections whose
+    sizes change class (lengths of 1, 2, 3 octets), read through windows from 1 byte
+    to 1 MiB: the same bytes as the DER encoding of the parsed stream."""
+    streams = [small_stream(), footerless(), ram_parts([0, 1, 40, 0, 3, 70, 1, 16, 0]),
+               ram_parts([20, 20, 0, 20]), ram_parts([100, 2, 100])]
+    for data in streams:
+        mig, ber = tmp_path / "s.mig", tmp_path / "s.ber"
+        mig.write_bytes(data)
+        expected = qevm_ber.join(qevm_ber.to_der(qevm.parse(data)), data)
+        with open(mig, "rb") as f, open(ber, "wb", buffering=0) as out:
+            stream = qevm_ber.write_file_stream(out, f.fileno(), data, lambda s: {},
+                                                window_size=size)
+        assert stream.records == qevm.parse(data).records
+        assert ber.read_bytes() == expected
+
+
 def test_bad_ber(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     mig, ber, out = tmp_path / "s.mig", tmp_path / "s.ber", tmp_path / "out.mig"
     mig.write_bytes(small_stream())
@@ -482,6 +566,49 @@ def test_strict_names_first_device_section(tmp_path: Path,
         f"{mig}: section 'dev' (instance 0, id 3) at offset 4235: no --module serves "
         "VMState 'dev' (--strict)\n")
     assert not ber.exists()
+
+
+@pytest.mark.parametrize("words", [
+    ["stream", "to-ber", "a.mig", "b.ber"], ["stream", "from-ber", "-", "x.mig"],
+    ["stream", "to-ber", "-", "-"], ["stream", "from-ber", "", "a b"],
+    ["stream", "to-ber", "--strict", "a.mig", "b.ber"], ["stream", "to-ber", "a.mig"],
+    ["stream", "to-ber", "-x", "b.ber"], ["stream", "from-ber", "a.ber", "--"],
+    ["stream", "list", "a.mig", "b"], ["decode", "to-ber", "a", "b"],
+    ["stream", "to-ber", "--module", "m", "a.mig", "b.ber"]])
+def test_plain_conversions_skip_the_parser(words: list[str]) -> None:
+    """`stream to-ber|from-ber IN OUT` without options runs without building the
+    parser (its start-up is measured: BENCHMARKS.md); where it does, argparse reads the
+    same command line as the same conversion, and every other line goes to argparse."""
+    plain = cli._plain_conversion(words)
+    try:
+        args = cli.build_parser().parse_args(words)
+    except SystemExit:
+        assert plain is None
+        return
+    if plain is not None:
+        assert args.command == "stream" and args.module == []
+        assert not getattr(args, "strict", False)
+        assert plain == (args.stream_command, args.input, args.output)
+
+
+def test_conversions_start_light(tmp_path: Path) -> None:
+    """to-ber and from-ber import neither argparse, typing, pathlib, dataclasses nor
+    tempfile (with bytecode cached, about 30 ms of CPU of their 65-79 ms of start-up:
+    BENCHMARKS.md)."""
+    mig, ber, back = tmp_path / "s.mig", tmp_path / "s.ber", tmp_path / "back.mig"
+    mig.write_bytes(small_stream())
+    probe = ("import sys\n"
+             "from vmgen import cli\n"
+             "status = cli.main(sys.argv[1:])\n"
+             "heavy = ('argparse', 'typing', 'pathlib', 'dataclasses', 'tempfile')\n"
+             "print(status, [m for m in heavy if m in sys.modules])\n")
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    for words in (["stream", "to-ber", str(mig), str(ber)],
+                  ["stream", "from-ber", str(ber), str(back)]):
+        proc = subprocess.run([sys.executable, "-c", probe, *words], capture_output=True,
+                              text=True, env=env, check=True, timeout=60)
+        assert proc.stdout == "0 []\n", proc.stdout + proc.stderr
+    assert back.read_bytes() == mig.read_bytes()
 
 
 def test_schema_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -799,15 +926,32 @@ def _json_mutation(data: bytes, s: qevm.Stream, n: int, value: int) -> bytes:
 
 def _survives(data: bytes, tmp: Path) -> None:
     """list, decode and to-ber either work or raise StreamError; a to-ber output goes
-    through from-ber back to the same bytes."""
+    through from-ber back to the same bytes; the windowed check (from-ber's) and the
+    one-pass to-ber of a file (through a small window) agree with parse and to_der."""
+    mig, ber = tmp / "h.mig", tmp / "h.ber"
+    mig.write_bytes(data)
+
+    def one_pass() -> bytes | str:
+        try:
+            with open(mig, "rb") as f, open(ber, "wb", buffering=0) as out:
+                qevm_ber.write_file_stream(out, f.fileno(), data, lambda s: {},
+                                           window_size=5000)
+        except StreamError as exc:
+            return str(exc)
+        return ber.read_bytes()
+
     try:
         s = qevm.parse(data)
-    except StreamError:
+    except StreamError as exc:
+        assert _checked(data, 5000)[0] == str(exc)
+        assert one_pass() == str(exc)
         return
+    assert _checked(data, 5000) == (s.records, data)
     tools.list_text(s)
     tools.decode_text(s, {})
     tools.decode_json(s, {}, True)
     der = qevm_ber.join(qevm_ber.to_der(s), data)
+    assert one_pass() == der
     assert qevm_ber.join(qevm_ber.from_ber(der), der) == data
 
 

@@ -1,21 +1,25 @@
 """The ``vmgen`` command.
 
 Imports are lazy: ``vmgen --help`` loads argparse only, and no command of the
-generator ever imports asn1tools.
+generator ever imports asn1tools.  ``vmgen stream to-ber|from-ber IN OUT`` (no option)
+imports neither argparse, pathlib nor typing: its start-up is part of its measured
+time (BENCHMARKS.md).
 """
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
-from collections.abc import Sequence
-from pathlib import Path
-from typing import TYPE_CHECKING, NoReturn
 
 from vmgen import __version__
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    import argparse
+    from collections.abc import Sequence
+    from pathlib import Path
+    from typing import NoReturn
+
     from vmgen.driver.pipeline import Generated
     from vmgen.frontend.source import Options
 
@@ -57,7 +61,7 @@ on disk.
 
 
 def _add_input_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("-o", "--output-dir", default=".", metavar="OUTDIR",
+    p.add_argument("-o", "--output-dir", default=None, metavar="OUTDIR",
                    help="where the generated files go (default: the current folder)")
     p.add_argument("-I", dest="include_dirs", action="append", default=[], metavar="DIR",
                    help="add DIR to the preprocessor's include path (repeatable)")
@@ -81,11 +85,15 @@ def _jobs(text: str) -> int:
     except ValueError:
         n = -1
     if n < 0:
+        import argparse
+
         raise argparse.ArgumentTypeError(f"not a number of processes: '{text}'")
     return n
 
 
 def build_parser() -> argparse.ArgumentParser:
+    import argparse
+
     parser = argparse.ArgumentParser(
         prog="vmgen", description=_DESCRIPTION,
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -118,6 +126,12 @@ def build_parser() -> argparse.ArgumentParser:
     _add_input_options(c)
     c.add_argument("--baseline", default="HEAD", metavar="REV",
                    help="git revision holding the committed schemas (default: HEAD)")
+    c.add_argument("--vmstate", metavar="DUMP.json",
+                   help="QEMU's description of its devices (qemu-system-* -dump-vmstate "
+                   "output, or a migration stream, whose JSON description is read): fail, at "
+                   "the member's file:line, where a device state's legacy layout (VMGEN_VMSD) "
+                   "differs from QEMU's table of that VMState in name, order, size, type, "
+                   "version or subsections.  Without -o, only this check runs")
 
     k = sub.add_parser(
         "compat", help="compare two wire schemas (STEM.vmgen.json): compatible or breaking",
@@ -195,9 +209,10 @@ def build_parser() -> argparse.ArgumentParser:
         "byte.  A device whose section vmgen cannot carry (an old-style section without "
         "VMState) is listed on stderr and left out.",
         epilog="-dump-vmstate output has no field types and no array lengths, so it cannot "
-        "give a byte-exact layout on its own: import from a stream, and give the dump for "
-        "what the stream does not say.")
-    imp.add_argument("--from", dest="source", required=True, metavar="STREAM.mig",
+        "give a byte-exact header on its own: import from a stream, and give the dump for "
+        "what the stream does not say.  With --struct the struct gives types and lengths: "
+        "the dump alone will do (a variable array's count is then named with --count).")
+    imp.add_argument("--from", dest="source", metavar="STREAM.mig",
                      help="a migration stream QEMU saved (its JSON description is read)")
     imp.add_argument("--dump-vmstate", metavar="DUMP.json",
                      help="qemu-system-* -dump-vmstate output of the same QEMU: each device's "
@@ -206,8 +221,33 @@ def build_parser() -> argparse.ArgumentParser:
     imp.add_argument("--device", action="append", default=[], metavar="NAME",
                      help="only this device, by VMState name or section idstr (repeatable); "
                      "then a device that cannot be imported is an error")
-    imp.add_argument("-o", "--output-dir", default=".", metavar="OUTDIR",
-                     help="where to write the headers (default: the current folder)")
+    imp.add_argument("-o", "--output-dir", default=None, metavar="OUT",
+                     help="where to write the headers (default: the current folder); with "
+                     "--struct, the annotations file (default: STRUCT.toml)")
+    adopt = imp.add_argument_group(
+        "a device's own struct",
+        "With --struct, write instead the annotations file (TOML) that maps the device's "
+        "own C struct onto QEMU's description of --device (from --from and/or "
+        "--dump-vmstate): the member of each described field, the order, what is "
+        "skipped, versions, counts, padding, timers and other host types, subsections "
+        "with their predicates.  It is generated and compared with the description before "
+        "it is written; what cannot be mapped is reported at the member's file:line and "
+        "nothing is written.")
+    adopt.add_argument("--struct", metavar="FILE:STRUCT",
+                       help="the device's struct (typedef name or tag) in FILE, a header or "
+                       "the device's .c file")
+    adopt.add_argument("-I", dest="include_dirs", action="append", default=[], metavar="DIR",
+                       help="the build's include path for FILE (repeatable)")
+    adopt.add_argument("-D", dest="defines", action="append", default=[],
+                       metavar="NAME[=VALUE]", help="the build's macros for FILE (repeatable)")
+    adopt.add_argument("--cc", default="", metavar="COMMAND",
+                       help="the C compiler used as preprocessor (default: $CC, else cc)")
+    adopt.add_argument("--count", action="append", default=[], metavar="ARRAY=FIELD",
+                       help="the member that counts a variable array (when the stream's "
+                       "values do not tell)")
+    adopt.add_argument("--needed", action="append", default=[], metavar="SUBSECTION=FUNCTION",
+                       help="the function bool f(void *) that decides whether a subsection "
+                       "is sent (when no single function of FILE has its name in its own)")
     return parser
 
 
@@ -227,6 +267,8 @@ exit status: 0 on success, 1 on a stream that cannot be read (PATH: section 'IDS
 
 
 def _add_stream_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    import argparse
+
     s = sub.add_parser(
         "stream", help="list, decode and convert whole QEMU migration streams (QEVM v3)",
         description="Read whole QEMU migration streams (QEVM version 3): list their "
@@ -275,7 +317,8 @@ def _add_stream_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser])
 
     fromb = ss.add_parser("from-ber", help="convert a BER file back to the stream",
                           description="Write the stream a to-ber file holds, byte for byte; "
-                          "the result is read back and checked before it replaces OUT.mig.")
+                          "the stream is checked as it is written, and replaces OUT.mig only if it "
+                          "is valid.")
     modules(fromb)
     fromb.add_argument("input", metavar="IN.ber|-")
     fromb.add_argument("output", metavar="OUT.mig")
@@ -289,9 +332,14 @@ def _add_stream_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser])
 
 
 def _stream(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
     from vmgen.runtime.qevm import StreamError
     from vmgen.tools import stream as st
 
+    if args.stream_command in ("to-ber", "from-ber"):
+        return _conversion(args.stream_command, args.input, args.output, args.module,
+                           args.stream_command == "to-ber" and args.strict)
     try:
         if args.stream_command == "schema":
             text = st.schema_text()
@@ -301,12 +349,6 @@ def _stream(args: argparse.Namespace) -> int:
                 from vmgen.driver.output import write_if_changed
 
                 write_if_changed(Path(args.output_dir) / st.SCHEMA_FILE, text)
-            return 0
-        if args.stream_command == "to-ber":
-            st.to_ber(args.input, Path(args.output), args.module, args.strict)
-            return 0
-        if args.stream_command == "from-ber":
-            st.from_ber(args.input, Path(args.output), args.module)
             return 0
         served = st.section_modules(args.module) if args.stream_command == "decode" else {}
         with st.opened(args.input) as given:
@@ -325,12 +367,49 @@ def _stream(args: argparse.Namespace) -> int:
     return 0
 
 
+def _conversion(command: str, source: str, target: str, modules: list[str],
+                strict: bool) -> int:
+    """`vmgen stream to-ber` / `from-ber`."""
+    from vmgen.tools import stream as st
+
+    try:
+        if command == "to-ber":
+            st.to_ber(source, target, modules, strict)
+        else:
+            st.from_ber(source, target, modules)
+    except st.CommandError as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    return 0
+
+
+def _plain_conversion(words: list[str]) -> tuple[str, str, str] | None:
+    """(command, IN, OUT) of ``stream to-ber|from-ber IN OUT`` without options (no word
+    but a lone '-' starts with '-'), which needs no parser: building the parser of every
+    command (and importing argparse, which imports gettext, locale and shutil with it)
+    cost these commands about 10 ms of CPU at start-up (BENCHMARKS.md).  Any other
+    command line goes through argparse, which reads such a one the same way."""
+    if (len(words) == 4 and words[0] == "stream" and words[1] in ("to-ber", "from-ber")
+            and all(w == "-" or not w.startswith("-") for w in words[2:])):
+        return words[1], words[2], words[3]
+    return None
+
+
 def _import_command(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
     from vmgen.driver.output import write_all
     from vmgen.runtime.qevm import StreamError
     from vmgen.tools import stream as st
     from vmgen.tools.importer import ImportFailure, dump_versions, import_devices
 
+    if args.struct:
+        return _adopt_command(args)
+    if not args.source:
+        print("vmgen import: give --from STREAM.mig (a dump alone has no field types or "
+              "array lengths; with --struct, the struct gives them)", file=sys.stderr)
+        return 1
+    args.output_dir = args.output_dir or "."
     try:
         versions = None
         if args.dump_vmstate:
@@ -355,6 +434,80 @@ def _import_command(args: argparse.Namespace) -> int:
               f"(version {h.version})")
     for note in outcome.skipped:
         print(f"vmgen import: left out {note}", file=sys.stderr)
+    return 0
+
+
+def _adopt_command(args: argparse.Namespace) -> int:
+    """``vmgen import --struct FILE:STRUCT``: the annotations file of a device's own struct."""
+    from pathlib import Path
+
+    from vmgen.diagnostics import VmgenError, format_all
+    from vmgen.driver.output import write_if_changed
+    from vmgen.frontend.source import Options
+    from vmgen.runtime import qevm
+    from vmgen.tools import adopt, vmstate
+    from vmgen.tools import stream as st
+
+    path, sep, struct = args.struct.rpartition(":")
+    pairs: dict[str, dict[str, str]] = {}
+    for option, given in (("--count", args.count), ("--needed", args.needed)):
+        pairs[option] = {}
+        for text in given:
+            key, eq, value = text.partition("=")
+            if not eq or not key or not value:
+                print(f"vmgen import: {option} '{text}': expected NAME=VALUE", file=sys.stderr)
+                return 1
+            pairs[option][key] = value
+    if not sep or not path or not struct:
+        print(f"vmgen import: --struct '{args.struct}': expected FILE:STRUCT", file=sys.stderr)
+        return 1
+    if len(args.device) != 1 or not (args.source or args.dump_vmstate):
+        print("vmgen import --struct: name the device with one --device NAME and give "
+              "QEMU's description (--from STREAM.mig and/or --dump-vmstate DUMP.json)",
+              file=sys.stderr)
+        return 1
+    name = args.device[0]
+    try:
+        stream_desc, values = None, None
+        if args.source:
+            with st.opened(args.source) as given:
+                stream = st.parse_input(args.source, given.data)
+                for r in stream.records:
+                    if isinstance(r, qevm.Section) and r.device is not None and \
+                            name in (r.name, r.device.layout.vmsd_name):
+                        stream_desc = vmstate.from_stream(r.device.layout)
+                        values = qevm.fields(r.device.layout, stream.body(r))
+                        break
+            if stream_desc is None:
+                raise vmstate.DescError(f"{st.display(args.source)}: no section or VMState "
+                                        f"named '{name}'")
+        desc = stream_desc
+        if args.dump_vmstate:
+            dumped = vmstate.from_dump(Path(args.dump_vmstate).read_bytes(), args.dump_vmstate)
+            vmsd = stream_desc.name if stream_desc is not None else name
+            d = dumped.get(vmsd)
+            if d is None:
+                raise vmstate.DescError(f"{args.dump_vmstate}: no VMState named '{vmsd}'")
+            desc = vmstate.merged(stream_desc, d) if stream_desc is not None else d
+        assert desc is not None
+        sources = [Path(x).name for x in (args.source, args.dump_vmstate) if x]
+        options = Options(tuple(args.include_dirs), tuple(args.defines), args.cc)
+        done = adopt.adopt(path, struct, options, desc, values, pairs["--count"],
+                           pairs["--needed"], " and ".join(sources))
+    except (st.CommandError, qevm.StreamError, vmstate.DescError) as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    except adopt.AdoptError as exc:
+        print(format_all(exc.diagnostics), file=sys.stderr)
+        return 1
+    except VmgenError as exc:
+        print(format_all(exc.diagnostics), file=sys.stderr)
+        return 1
+    out = Path(args.output_dir or f"{struct}.toml")
+    write_if_changed(out, done.text)
+    for note in done.notes:
+        print(f"vmgen import: {note}", file=sys.stderr)
+    print(f"{out}: {struct} serves VMState '{desc.name}' (version {desc.version})")
     return 0
 
 
@@ -394,13 +547,15 @@ def _generate_all(args: argparse.Namespace) -> tuple[list[Generated], dict[str, 
 
 
 def _generate(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
     from vmgen.driver.output import write_all, write_if_changed
 
     done = _generate_all(args)
     if done is None:
         return 1
     results, outputs = done
-    outdir = Path(args.output_dir)
+    outdir = Path(args.output_dir or ".")
     write_all(outdir, outputs)
     if args.depfile:
         from vmgen.driver.depfile import depfile
@@ -416,6 +571,7 @@ def _generate(args: argparse.Namespace) -> int:
 def _check(args: argparse.Namespace) -> int:
     import difflib
     import json
+    from pathlib import Path
 
     from vmgen.driver.pipeline import schema_file
     from vmgen.tools.compat import compare
@@ -424,8 +580,12 @@ def _check(args: argparse.Namespace) -> int:
     if done is None:
         return 1
     results, outputs = done
-    outdir = Path(args.output_dir)
     failed = False
+    if args.vmstate:
+        failed = not _check_vmstate(args.vmstate, results)
+        if args.output_dir is None:
+            return 1 if failed else 0
+    outdir = Path(args.output_dir or ".")
     for name, text in outputs.items():
         path = outdir / name
         try:
@@ -457,9 +617,34 @@ def _check(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+def _check_vmstate(source: str, results: list[Generated]) -> bool:
+    """The layouts of `results` against QEMU's description in `source` (printed)."""
+    from pathlib import Path
+
+    from vmgen.diagnostics import format_all
+    from vmgen.tools import vmstate
+
+    try:
+        descs = vmstate.read_descriptions(source)
+    except vmstate.DescError as exc:
+        print(exc, file=sys.stderr)
+        return False
+    problems = [d for r in results
+                for d in vmstate.check_module(r.module, descs, Path(source).name)]
+    if problems:
+        print(format_all(problems), file=sys.stderr)
+        return False
+    states = sum(1 for r in results for s in r.module.structs
+                 if s.state is not None and s.vmsd is not None)
+    print(f"vmgen check: {states} VMState layout{'s' if states != 1 else ''} equal "
+          f"{Path(source).name}'s")
+    return True
+
+
 def _baseline(path: Path, rev: str) -> str | None:
     """The committed schema at `path`: from git at `rev` when tracked, else the file."""
     import subprocess
+    from pathlib import Path
 
     try:
         top = subprocess.run(["git", "-C", str(path.parent.resolve()), "rev-parse",
@@ -480,6 +665,7 @@ def _baseline(path: Path, rev: str) -> str | None:
 
 def _compat(args: argparse.Namespace) -> int:
     import json
+    from pathlib import Path
 
     from vmgen.tools.compat import compare
 
@@ -525,6 +711,8 @@ def _decode(args: argparse.Namespace) -> int:
 
 
 def _convert(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
     from vmgen.diagnostics import VmgenError
     from vmgen.driver.output import write_bytes_if_changed
     from vmgen.tools.decode import convert
@@ -540,11 +728,13 @@ def _convert(args: argparse.Namespace) -> int:
 
 
 def _runtime(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
     from vmgen.driver.output import write_all, write_if_changed
     from vmgen.driver.pipeline import runtime_files
     from vmgen.resources import RUNTIME_FILES, runtime_dir
 
-    outdir = Path(args.output_dir)
+    outdir = Path(args.output_dir or ".")
     if args.list:
         print("\n".join(str(outdir / name) for name in RUNTIME_FILES))
         return 0
@@ -573,15 +763,19 @@ def run() -> NoReturn:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    if args.command is None:
-        parser.print_help()
-        return 1
-    commands = {"generate": _generate, "check": _check, "compat": _compat, "explain": _explain,
-                "decode": _decode, "convert": _convert, "runtime": _runtime,
-                "stream": _stream, "import": _import_command}
+    words = list(sys.argv[1:] if argv is None else argv)
+    plain = _plain_conversion(words)
     try:
+        if plain is not None:
+            return _conversion(*plain, modules=[], strict=False)
+        parser = build_parser()
+        args = parser.parse_args(words)
+        if args.command is None:
+            parser.print_help()
+            return 1
+        commands = {"generate": _generate, "check": _check, "compat": _compat,
+                    "explain": _explain, "decode": _decode, "convert": _convert,
+                    "runtime": _runtime, "stream": _stream, "import": _import_command}
         return commands[args.command](args)
     except KeyboardInterrupt:
         return 130

@@ -23,6 +23,10 @@
  *       fields of this type (or pointers to it) travel as one int64 through
  *       the user's bool visit_type_QEMUTimer(Visitor *, const char *,
  *       QEMUTimer *, Error **).
+ *   uint8_t *config VMGEN_VISITOR(pci_config, bytes(256));
+ *       this member travels as 256 bytes (or one value of a VMGEN_EXTERNAL
+ *       kind) through the user's bool visit_type_pci_config(Visitor *,
+ *       const char *, uint8_t **, Error **), given the member's address.
  *
  * The legacy stream of a QEMU device (its VMStateDescription's field table):
  *   typedef struct VMGEN_STATE(3, 1) VMGEN_VMSD("mc146818rtc") RTCState {...}
@@ -64,6 +68,7 @@
 #define VMGEN_UNUSED [[vmgen::unused]]
 #define VMGEN_SUBSECTION(version, minimum_version, needed) \
     [[vmgen::subsection(version, minimum_version, needed)]]
+#define VMGEN_VISITOR(name, kind) [[vmgen::visitor(name, kind)]]
 #else
 #define VMGEN_STATE(version, minimum_version)
 #define VMGEN_SKIP
@@ -79,6 +84,7 @@
 #define VMGEN_EQUAL
 #define VMGEN_UNUSED
 #define VMGEN_SUBSECTION(version, minimum_version, needed)
+#define VMGEN_VISITOR(name, kind)
 #endif
 
 #endif /* VMGEN_H */

@@ -15,12 +15,17 @@ under a private PYTHONPYCACHEPREFIX):
   python -m vmgen stream to-ber IN.mig OUT.ber
   python -m vmgen stream from-ber OUT.ber BACK.mig      (BACK.mig == IN.mig is checked)
 
-prints a Markdown table with the ratio (to-ber + from-ber) / cp, in wall time and in CPU
-time (user + system: what the machine's other jobs disturb least).
+The commands take turns, one run each per round, so that a change in the machine's
+load during the run weighs on all of them alike.  Prints a Markdown table with the
+ratio (to-ber + from-ber) / cp, in wall time and in CPU time (user + system: what the
+machine's other jobs disturb least).  With --baseline DIR (a vmgen source tree, e.g.
+`git archive REV vmgen templates | tar -x -C DIR`), that tree's commands take their
+turns in the same rounds, on the same files, and its BER file is checked to be the
+same bytes.  With --stream FILE, that stream is used instead of one saved by QEMU.
 
-    .venv/bin/python tests/bench/bench_stream.py [-n 5] [--mib 512]
+    .venv/bin/python tests/bench/bench_stream.py [-n 5] [--mib 512] [--baseline DIR] [-v]
 
-Not collected by pytest.  Needs qemu-system-x86_64.
+Not collected by pytest.  Needs qemu-system-x86_64 (unless --stream).
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ import argparse
 import filecmp
 import os
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -41,64 +47,100 @@ sys.path.insert(0, str(REPO))
 from tests import qemu  # noqa: E402
 
 
-def best(cmd: list[str], n: int, env: dict[str, str] | None = None) -> tuple[float, float]:
-    """Best wall time and best CPU time (user + system) of `cmd`, whose last argument is
-    its output: removed (untimed) before each run, so no run pays for dropping the
-    previous run's file."""
-    out = Path(cmd[-1])
-    subprocess.run(cmd, check=True, env=env)  # warm-up: page cache, bytecode cache
-    times, cpu = [], []
-    for _ in range(n):
-        out.unlink()
-        subprocess.run(["sync"], check=True)
-        before = resource.getrusage(resource.RUSAGE_CHILDREN)
-        start = time.perf_counter()
-        subprocess.run(cmd, check=True, env=env)
-        times.append(time.perf_counter() - start)
-        after = resource.getrusage(resource.RUSAGE_CHILDREN)
-        cpu.append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
-    return min(times), min(cpu)
+def timed(cmd: list[str], env: dict[str, str] | None, cwd: Path) -> tuple[float, float]:
+    """Wall time and CPU time (user + system) of one run of `cmd`, whose last argument
+    is its output: removed (untimed) first, and `sync` run, so no run pays for dropping
+    or writing back the previous run's file."""
+    Path(cmd[-1]).unlink(missing_ok=True)
+    subprocess.run(["sync"], check=True)
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    start = time.perf_counter()
+    subprocess.run(cmd, check=True, env=env, cwd=cwd)
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return wall, after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
+
+
+def save_stream(mig: Path, mib: int, d: Path) -> None:
+    ram = d / "ram.bin"
+    with open(ram, "wb") as f:
+        for _ in range(mib):
+            f.write(os.urandom(1 << 20))
+    qemu.save_stream(mig, "pc", [
+        "-m", f"{mib}M",
+        "-object", f"memory-backend-file,id=ram0,size={mib}M,mem-path={ram},share=off",
+        "-machine", "memory-backend=ram0"])
+    ram.unlink()
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("-n", type=int, default=5, help="runs of each command (best is kept)")
     ap.add_argument("--mib", type=int, default=512, help="guest RAM in MiB")
+    ap.add_argument("--baseline", metavar="DIR",
+                    help="a vmgen source tree timed in the same rounds (its rows first)")
+    ap.add_argument("--stream", metavar="FILE", help="a stream to use instead of saving one")
+    ap.add_argument("-v", "--verbose", action="store_true", help="print every run's times")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory(prefix="vmgen-bench-stream-") as tmp:
         d = Path(tmp)
-        ram = d / "ram.bin"
-        with open(ram, "wb") as f:
-            for _ in range(args.mib):
-                f.write(os.urandom(1 << 20))
         mig = d / "vm.mig"
-        qemu.save_stream(mig, "pc", [
-            "-m", f"{args.mib}M",
-            "-object", f"memory-backend-file,id=ram0,size={args.mib}M,mem-path={ram},share=off",
-            "-machine", "memory-backend=ram0"])
-        ram.unlink()
+        if args.stream:
+            shutil.copyfile(args.stream, mig)
+        else:
+            save_stream(mig, args.mib, d)
         size = mig.stat().st_size
-        py = [sys.executable, "-m", "vmgen", "stream"]
-        # vmgen runs as an installed package does: its bytecode cached (the warm-up run
-        # writes the cache under a private prefix)
-        env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
-        env["PYTHONPYCACHEPREFIX"] = str(d / "pycache")
-        env["PYTHONPATH"] = os.pathsep.join([str(REPO), env.get("PYTHONPATH", "")])
-        cp = best(["cp", str(mig), str(d / "copy.mig")], args.n)
-        to_ber = best([*py, "to-ber", str(mig), str(d / "vm.ber")], args.n, env)
-        from_ber = best([*py, "from-ber", str(d / "vm.ber"), str(d / "back.mig")], args.n, env)
-        if not filecmp.cmp(mig, d / "back.mig", shallow=False):
-            print("from-ber(to-ber(x)) differs from x", file=sys.stderr)
-            return 1
-        ber_size = (d / "vm.ber").stat().st_size
+        trees = [("baseline", Path(args.baseline).resolve())] if args.baseline else []
+        trees.append(("", REPO))
+        # (label, command, environment), in the order they take their turns
+        commands: list[tuple[str, list[str], dict[str, str] | None]] = [
+            ("`cp`", ["cp", str(mig), str(d / "copy.mig")], None)]
+        for i, (name, tree) in enumerate(trees):
+            # vmgen runs as an installed package does: its bytecode cached (the warm-up
+            # run writes the cache under a private prefix)
+            env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+            env["PYTHONPYCACHEPREFIX"] = str(d / f"pycache{i}")
+            env["PYTHONPATH"] = os.pathsep.join([str(tree), env.get("PYTHONPATH", "")])
+            py = [sys.executable, "-m", "vmgen", "stream"]
+            label = f" ({name})" if name else ""
+            ber = str(d / f"vm{i}.ber")
+            commands += [(f"`vmgen stream to-ber`{label}", [*py, "to-ber", str(mig), ber], env),
+                         (f"`vmgen stream from-ber`{label}",
+                          [*py, "from-ber", ber, str(d / f"back{i}.mig")], env)]
+        load = os.getloadavg()[0]
+        # (run in the temporary folder: `python -m` puts the current folder first on
+        # sys.path, which would run the vmgen of a source tree the bench is run from)
+        for _, cmd, cmd_env in commands:  # warm-up: page cache, bytecode cache
+            subprocess.run(cmd, check=True, env=cmd_env, cwd=d)
+        best = {label: (float("inf"), float("inf")) for label, _, _ in commands}
+        for _ in range(args.n):
+            for label, cmd, cmd_env in commands:
+                wall, cpu = timed(cmd, cmd_env, d)
+                if args.verbose:
+                    print(f"{label}: wall {wall:.3f} s, CPU {cpu:.3f} s", file=sys.stderr)
+                best[label] = (min(best[label][0], wall), min(best[label][1], cpu))
+        for i, _ in enumerate(trees):
+            if not filecmp.cmp(mig, d / f"back{i}.mig", shallow=False):
+                print(f"{trees[i][1]}: from-ber(to-ber(x)) differs from x", file=sys.stderr)
+                return 1
+            if not filecmp.cmp(d / "vm0.ber", d / f"vm{i}.ber", shallow=False):
+                print("the baseline's BER file differs", file=sys.stderr)
+                return 1
+        ber_size = (d / "vm0.ber").stat().st_size
     print(f"stream: {size} bytes ({args.mib} MiB of random guest RAM, -M pc), "
-          f"BER: {ber_size} bytes; best of {args.n}; load average "
-          f"{os.getloadavg()[0]:.2f}\n")
+          f"BER: {ber_size} bytes; best of {args.n}; load average {load:.2f} before, "
+          f"{os.getloadavg()[0]:.2f} after\n")
     print("| command | wall (s) | vs cp | CPU user+sys (s) | vs cp |")
     print("|---|---:|---:|---:|---:|")
-    rows = [("`cp`", cp), ("`vmgen stream to-ber`", to_ber),
-            ("`vmgen stream from-ber`", from_ber),
-            ("to-ber + from-ber", (to_ber[0] + from_ber[0], to_ber[1] + from_ber[1]))]
+    cp = best["`cp`"]
+    rows = [("`cp`", cp)]
+    for name, _ in trees:
+        label = f" ({name})" if name else ""
+        to_ber, from_ber = best[f"`vmgen stream to-ber`{label}"], \
+            best[f"`vmgen stream from-ber`{label}"]
+        rows += [(f"`vmgen stream to-ber`{label}", to_ber),
+                 (f"`vmgen stream from-ber`{label}", from_ber),
+                 (f"to-ber + from-ber{label}", (to_ber[0] + from_ber[0], to_ber[1] + from_ber[1]))]
     for label, (wall, cpu) in rows:
         strong = "**" if label.startswith("to-ber +") else ""
         print(f"| {label} | {wall:.3f} | {strong}{wall / cp[0]:.2f}{strong} | {cpu:.3f} | "

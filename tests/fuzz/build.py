@@ -108,9 +108,10 @@ def seed_values(module: ir.Module, state: str, n: int) -> list[dict[str, Any]]:
     return found[:n]
 
 
-def seed_records(py: Any, module: ir.Module, state: str, n: int) -> list[bytes]:
+def seed_records(py: Any, module: ir.Module, state: str, n: int,
+                 legacy: bool = False) -> list[bytes]:
     """Records of `state`: Python `save` of Hypothesis values, at every version it writes,
-    and their legacy streams (the target reads its input as both)."""
+    and with `legacy` their legacy streams too (the fuzz target reads its input as both)."""
     newest, minimum = py.STATES[state][2], py.STATES[state][3]
     s = module.struct(state)
     blobs: list[bytes] = []
@@ -118,8 +119,10 @@ def seed_records(py: Any, module: ir.Module, state: str, n: int) -> list[bytes]:
         versions = [newest] if i % 2 else sorted({newest, minimum})
         for version in versions:
             present = {k: v for k, v in value.items() if (s.field(k).since or 0) <= version}
-            for blob in (py.save(state, value, version=version),
-                         py.save_legacy(state, present, version)):
+            blobs_of = [py.save(state, value, version=version)]
+            if legacy:
+                blobs_of.append(py.save_legacy(state, present, version))
+            for blob in blobs_of:
                 if blob not in blobs:
                     blobs.append(blob)
     return blobs
@@ -188,7 +191,7 @@ def build(out: Path, cc: str = "clang", seeds: int = 6, jobs: int = 2,
             if t.seeds.exists():
                 shutil.rmtree(t.seeds)
             t.seeds.mkdir()
-            blobs = seed_records(py, module, s.name, seeds)
+            blobs = seed_records(py, module, s.name, seeds, legacy=True)
             for i, blob in enumerate(blobs):
                 (t.seeds / f"seed-{i:02d}").write_bytes(blob)
             t.max_len = max(4096, 2 * max(len(b) for b in blobs))

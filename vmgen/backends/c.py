@@ -75,7 +75,7 @@ class _Members:
         self.selectors = {f.selector: f"vmgen_sel_{f.selector}" for f in struct.wire
                           if f.selector is not None}
         # vmstate: count field -> the local holding the count its array uses.
-        self.counts = {f.name: f"vmgen_count_{f.name}" for f in self.items()
+        self.counts = {f.name: f"vmgen_count_{f.name}" for f in _flat(self.items())
                        if f.count_of is not None} if vmstate else {}
 
     def items(self) -> tuple[ir.Field, ...]:
@@ -126,9 +126,9 @@ class _Members:
             assert f.unused is not None
             body = _snippet("c/member_unused.c.j2", name=name, size=f.unused)
             return self._since(f, body)
-        assert t is not None
         if how == "subsection":
             return self._since(f, self._subsection(f, t, name, path))
+        assert t is not None
         if how == "count":
             body = self._count(f, t, name, path)
         elif how == "positive_le":
@@ -155,16 +155,25 @@ class _Members:
             return body
         return _snippet("c/member_since.c.j2", since=f.since, body=textwrap.indent(body, "    "))
 
-    def _subsection(self, f: ir.Field, t: ir.WireType, name: str, path: str) -> str:
-        """A member struct sent as a VMState subsection when its `needed` says so."""
+    def _subsection(self, f: ir.Field, t: ir.WireType | None, name: str, path: str) -> str:
+        """A member struct, or a group of the struct's own members, sent as a VMState
+        subsection when its `needed` says so."""
         sub = f.subsection
-        assert sub is not None and isinstance(t, ir.StructRef)
-        inner = self.module.struct(t.name)
-        assert inner.vmsd is not None
+        assert sub is not None
         if sub.by_field:
             needed, stores = f"{self.base}{sub.needed}", [f"{self.base}{sub.needed}"]
         else:
             needed, stores = f"{sub.needed}(obj)", []
+        if sub.fields is not None:
+            assert sub.vmsd is not None
+            return _snippet("c/member_subsection_group.c.j2", needed=needed,
+                            vmsd=_c_string(sub.vmsd), minimum=sub.minimum_version,
+                            version=sub.version, stores=stores,
+                            members=[textwrap.indent(self.field(g), " " * 8)
+                                     for g in sub.fields])
+        assert isinstance(t, ir.StructRef)
+        inner = self.module.struct(t.name)
+        assert inner.vmsd is not None
         return _snippet("c/member_subsection.c.j2", needed=needed, vmsd=_c_string(inner.vmsd),
                         minimum=sub.minimum_version, version=sub.version, struct=t.name,
                         name=name, path=path, stores=stores)
@@ -367,12 +376,18 @@ def _guard(module: ir.Module) -> str:
     return "VMGEN_" + re.sub(r"[^A-Za-z0-9]", "_", module.stem).upper() + "_VISIT_H"
 
 
+def _flat(items: tuple[ir.Field, ...]) -> list[ir.Field]:
+    """Layout entries with each subsection group's members in its place."""
+    return [g for f in items for g in ((f,) if f.subsection is None or f.subsection.fields
+                                       is None else f.subsection.fields)]
+
+
 def _externals(module: ir.Module) -> list[_ExternalView]:
     found: dict[str, _ExternalView] = {}
 
     def walk(t: ir.WireType | None) -> None:
         if isinstance(t, ir.ExternalType):
-            found.setdefault(t.name, _ExternalView(t.name, t.name))
+            found.setdefault(t.name, _ExternalView(t.name, t.c_type or t.name))
         elif isinstance(t, ir.ArrayType):
             walk(t.element)
 

@@ -117,18 +117,26 @@ def _text_literal(text: str) -> str:
 def _layout(module: ir.Module, s: ir.Struct) -> tuple[str, tuple[tuple[Any, ...], ...]]:
     """LAYOUTS' entry of a struct with a VMState layout (see vmgen.runtime.tables)."""
     assert s.vmsd is not None and s.layout is not None
-    items: list[tuple[Any, ...]] = []
-    for f in s.layout:
-        if f.unused is not None:
-            items.append(("unused", f.name, f.unused, f.since))
-        elif f.subsection is not None:
+
+    def items(fields: tuple[ir.Field, ...]) -> tuple[tuple[Any, ...], ...]:
+        out: list[tuple[Any, ...]] = []
+        for f in fields:
             sub = f.subsection
-            assert isinstance(f.type, ir.StructRef)
-            items.append(("subsection", f.name, module.struct(f.type.name).vmsd, sub.version,
-                          sub.minimum_version, sub.needed if sub.by_field else None))
-        else:
-            items.append(("field", f.name))
-    return (s.vmsd, tuple(items))
+            if f.unused is not None:
+                out.append(("unused", f.name, f.unused, f.since))
+            elif sub is not None and sub.fields is not None:
+                out.append(("group", f.name, sub.vmsd, sub.version, sub.minimum_version,
+                            sub.needed if sub.by_field else None, items(sub.fields)))
+            elif sub is not None:
+                assert isinstance(f.type, ir.StructRef)
+                out.append(("subsection", f.name, module.struct(f.type.name).vmsd,
+                            sub.version, sub.minimum_version,
+                            sub.needed if sub.by_field else None))
+            else:
+                out.append(("field", f.name))
+        return tuple(out)
+
+    return (s.vmsd, items(s.layout))
 
 
 def generate(module: ir.Module, spec: str, parsed: asn1.Parsed) -> str:

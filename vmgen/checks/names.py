@@ -6,6 +6,8 @@ an upper-case one (types).  The rule:
 
 1. Split the C name at underscores, dropping empty parts (so leading,
    trailing and doubled underscores vanish) and join the parts with ``-``.
+   A member path of a layout (``channels[0].irq_disabled``) splits at ``[``,
+   ``]`` and ``.`` too (``channels-0-irq-disabled``).
 2. Types: upper-case the first letter (``rtc_state`` -> ``Rtc-state``,
    ``RTCState`` -> ``RTCState``).
 3. Fields and enumerators: a name without lower-case letters is lower-cased
@@ -19,6 +21,7 @@ same ASN.1 name in one scope, is an error reported by the checks stage.
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 
 # X.680 reserved words: a type reference must not be one of these.
@@ -40,6 +43,8 @@ RESERVED = frozenset(
 
 
 def _joined(c_name: str) -> str:
+    if "[" in c_name or "." in c_name:
+        return "-".join(part for part in re.split(r"[_\[\].]+", c_name) if part)
     if "_" not in c_name:
         return c_name
     return "-".join(part for part in c_name.split("_") if part)

@@ -34,6 +34,7 @@ KNOWN: dict[str, tuple[int, str]] = {
     "equal": (0, "VMGEN_EQUAL"),
     "unused": (0, "VMGEN_UNUSED"),
     "subsection": (3, "VMGEN_SUBSECTION(version, minimum_version, needed)"),
+    "visitor": (2, "VMGEN_VISITOR(name, kind)"),
 }
 
 

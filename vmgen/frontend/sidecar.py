@@ -21,6 +21,28 @@ The sidecar says the same things as the macros of vmgen.h::
     [types]
     QEMUTimer = { external = "int64" }   # VMGEN_EXTERNAL(int64) on the typedef
 
+A device's own struct, whose VMState table orders its members unlike C, lists the
+legacy stream's order itself (only here: it has no macro form)::
+
+    [PITCommonState]
+    vmsd = "i8254"
+    layout = ["channels[0].irq_disabled", "channels", { unused = 4, since = 2 }]
+
+    [PITCommonState.fields]
+    "channels[0].irq_disabled" = { since = 3 }  # a member of an array element
+    parent_obj = "skip"
+
+    [[HPETState.subsections]]       # a subsection over the struct's own members
+    vmsd = "hpet/rtc_irq_level"
+    version = 1
+    minimum = 1
+    needed = "hpet_rtc_irq_level_needed"
+    layout = ["rtc_irq_level"]
+
+A host member travels through the user's visitor, as VMGEN_VISITOR says:
+``config = { visitor = ["pci_config", "bytes(256)"] }`` (``visit_type_pci_config`` gets
+the member's address and visits 256 bytes).
+
 An annotation given both in the header and in the sidecar must say the same
 thing; an entry that names nothing in the header is an error.
 """
@@ -38,7 +60,7 @@ from pycparser import c_ast
 from pycparser.c_parser import Coord
 
 from vmgen.diagnostics import Location, VmgenError
-from vmgen.frontend.annotations import KNOWN, Annotation
+from vmgen.frontend.annotations import KNOWN, Annotation, _parse_args
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -46,7 +68,35 @@ else:  # pragma: no cover - Python 3.10
     import tomli as tomllib
 
 _FIELD_KEYS = {"skip", "since", "size_is", "range", "string", "union", "case", "equal",
-               "positive_le", "unused", "subsection"}
+               "positive_le", "unused", "subsection", "visitor"}
+_SUBSECTION_KEYS = ("vmsd", "version", "minimum", "needed", "layout")
+
+
+@dataclass(frozen=True)
+class LayoutEntry:
+    """One entry of a ``layout`` list: a member or member path, or `unused` bytes of
+    padding (from version `since`)."""
+
+    name: str | None
+    location: Location
+    unused: int | None = None
+    since: int | None = None
+
+
+@dataclass(frozen=True)
+class GroupSpec:
+    """A ``[[S.subsections]]`` table: a VMState subsection over S's own members."""
+
+    vmsd: str
+    version: int
+    minimum: int
+    needed: str
+    layout: tuple[LayoutEntry, ...]
+    location: Location
+
+
+# A member, or a path into members of arrays and structs: ``a``, ``a[0].b``, ``a.b[2]``.
+_PATH = re.compile(r"[A-Za-z_]\w*(\[\d+\]|\.[A-Za-z_]\w*)*")
 
 
 def _node(value: Any, loc: Location) -> c_ast.Node:
@@ -73,6 +123,8 @@ class Sidecar:
     structs: dict[str, list[Annotation]] = field(default_factory=dict)
     fields: dict[tuple[str, str], list[Annotation]] = field(default_factory=dict)
     types: dict[str, list[Annotation]] = field(default_factory=dict)
+    layouts: dict[str, tuple[LayoutEntry, ...]] = field(default_factory=dict)
+    groups: dict[str, tuple[GroupSpec, ...]] = field(default_factory=dict)
     used: set[tuple[str, ...]] = field(default_factory=set)
 
     # ---- loading ----------------------------------------------------------------
@@ -119,6 +171,9 @@ class Sidecar:
                 if value is not True:
                     raise TypeError(value)
                 args: tuple[c_ast.Node, ...] = ()
+            elif kind == "visitor" and isinstance(value, list) and len(value) == 2 \
+                    and all(isinstance(v, str) for v in value):
+                args = (_node(value[0], loc), *_parse_args(value[1], loc, kind))
             elif isinstance(value, list):
                 args = tuple(_node(v, loc) for v in value)
             else:
@@ -153,9 +208,71 @@ class Sidecar:
                 elif key == "fields" and isinstance(value, dict):
                     for fname, spec in value.items():
                         self.fields[(name, fname)] = self._field(name, fname, spec)
+                elif key == "layout":
+                    self.layouts[name] = self._layout(value, name, (name, "layout"))
+                elif key == "subsections":
+                    self.groups[name] = self._groups(value, name)
                 else:
                     raise VmgenError.at(self._loc(name, key),
-                                        f"[{name}]: unknown key '{key}' (state, vmsd, fields)")
+                                        f"[{name}]: unknown key '{key}' (state, vmsd, layout, "
+                                        "subsections, fields)")
+
+    def _layout(self, value: Any, struct: str, keys: tuple[str, ...]) -> tuple[LayoutEntry, ...]:
+        loc = self._loc(*keys)
+        what = f"[{struct}] {keys[-1]}" if len(keys) == 2 else f"[{struct}] subsection layout"
+        if not isinstance(value, list) or not value:
+            raise VmgenError.at(loc, f"{what} must be a non-empty list of member names, "
+                                "member paths (\"a[0].b\") and { unused = N } tables")
+        entries = []
+        for item in value:
+            if isinstance(item, str) and _PATH.fullmatch(item):
+                entries.append(LayoutEntry(item, loc))
+                continue
+            if isinstance(item, dict) and "unused" in item and set(item) <= {"unused", "since"}:
+                n, since = item["unused"], item.get("since")
+                if (isinstance(n, int) and not isinstance(n, bool) and 0 < n <= 0xFFFFFFFF
+                        and (since is None or (isinstance(since, int)
+                                               and not isinstance(since, bool)
+                                               and 0 <= since <= 0xFFFFFFFF))):
+                    entries.append(LayoutEntry(None, loc, n, since))
+                    continue
+            raise VmgenError.at(loc, f"{what}: {_toml(item)} is neither a member name, a "
+                                "member path (\"a[0].b\") nor { unused = N, since = V } "
+                                "with N > 0")
+        return tuple(entries)
+
+    def _groups(self, value: Any, struct: str) -> tuple[GroupSpec, ...]:
+        loc = self._loc(struct, "subsections")
+        if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
+            raise VmgenError.at(loc, f"[{struct}] subsections must be an array of tables "
+                                f"([[{struct}.subsections]])")
+        groups = []
+        for table in value:
+            missing = [k for k in _SUBSECTION_KEYS if k not in table]
+            extra = sorted(set(table) - set(_SUBSECTION_KEYS))
+            name = table.get("vmsd")
+            gloc = self._loc(struct, "subsections", f'"{name}"') if isinstance(name, str) else loc
+            if missing or extra:
+                problem = (f"lacks {', '.join(missing)}" if missing
+                           else f"has unknown key '{extra[0]}'")
+                raise VmgenError.at(gloc, f"[[{struct}.subsections]] {problem} (keys: "
+                                    f"{', '.join(_SUBSECTION_KEYS)})")
+            version, minimum, needed = table["version"], table["minimum"], table["needed"]
+            if not (isinstance(name, str) and 1 <= len(name) <= 255
+                    and all(" " <= c <= "~" for c in name)):
+                raise VmgenError.at(gloc, f"[[{struct}.subsections]] vmsd must be 1 to 255 "
+                                    "printable ASCII characters")
+            if not all(isinstance(x, int) and not isinstance(x, bool) for x in (version, minimum)) \
+                    or not 0 <= minimum <= version <= 0xFFFFFFFF:
+                raise VmgenError.at(gloc, f"subsection '{name}': versions {_toml(version)} "
+                                    f"(minimum {_toml(minimum)}) must satisfy 0 <= minimum <= "
+                                    "version < 2^32")
+            if not isinstance(needed, str) or not re.fullmatch(r"[A-Za-z_]\w*", needed):
+                raise VmgenError.at(gloc, f"subsection '{name}': needed must name a bool field "
+                                    "or a function bool needed(void *opaque)")
+            layout = self._layout(table["layout"], struct, (struct, "subsections", f'"{name}"'))
+            groups.append(GroupSpec(name, version, minimum, needed, layout, gloc))
+        return tuple(groups)
 
     def _vmsd(self, value: Any, struct: str) -> Annotation:
         loc = self._loc(struct, "vmsd")
@@ -183,7 +300,8 @@ class Sidecar:
 
     def names(self) -> tuple[str, ...]:
         """The structs, unions and types it names (what a sliced parse must keep)."""
-        found = [*self.structs, *(s for s, _ in self.fields), *self.types]
+        found = [*self.structs, *(s for s, _ in self.fields), *self.types, *self.layouts,
+                 *self.groups]
         return tuple(dict.fromkeys(found))
 
     # ---- queries from the lowering ------------------------------------------------
@@ -197,6 +315,16 @@ class Sidecar:
         if (struct, name) in self.fields:
             self.used.add((struct, name))
         return self.fields.get((struct, name), [])
+
+    def layout(self, name: str) -> tuple[LayoutEntry, ...] | None:
+        if name in self.layouts:
+            self.used.add((name, "layout"))
+        return self.layouts.get(name)
+
+    def subsections(self, name: str) -> tuple[GroupSpec, ...]:
+        if name in self.groups:
+            self.used.add((name, "subsections"))
+        return self.groups.get(name, ())
 
     def type(self, name: str) -> list[Annotation]:
         if name in self.types:
@@ -228,6 +356,10 @@ class Sidecar:
             if (name,) not in self.used:
                 out.append((self._loc(name), f"the annotations file names struct '{name}', "
                             "which the header does not define"))
+        for name in [*self.layouts, *self.groups]:
+            if (name, "layout") not in self.used and (name, "subsections") not in self.used:
+                out.append((self._loc(name), f"the annotations file gives a layout for "
+                            f"'{name}', which is not a struct with a vmsd"))
         for struct, name in self.fields:
             if (struct, name) not in self.used:
                 out.append((self._loc(struct, name), f"the annotations file names field "

@@ -24,7 +24,13 @@ Invariants (established by the frontend, relied on by every backend):
   subsection members in declaration order; a count comes before its array, a
   discriminator before its union; a subsection's presence field is not in it.
   Padding fields have no wire type (they are not in the BER record) and ``unused``
-  set.
+  set.  An annotations file may give the order itself (``layout``): then it is that
+  list, the struct's VMGEN_SUBSECTION members and subsection groups last.  A
+  subsection group (``Subsection.fields`` set) is a layout entry without a type
+  whose subsection carries members of the struct itself.
+* A field whose name is a path (``channels[0].irq_disabled``) is a member of a
+  member, placed by a layout: it is in ``fields`` (the BER record carries it) and
+  its C lvalue is ``obj->`` + its name.
 """
 
 from __future__ import annotations
@@ -120,8 +126,11 @@ class ExternalType:
     ``T *`` and the function gets the pointer itself."""
 
     name: str
-    wire: IntType | BoolType | FloatType
+    wire: IntType | BoolType | FloatType | BytesType
     pointer: bool
+    # VMGEN_VISITOR on a member: the member's C type (the visitor gets its address);
+    # None for a typedef's VMGEN_EXTERNAL (the typedef names the type).
+    c_type: str | None = None
 
     @property
     def visitor(self) -> str:
@@ -203,6 +212,10 @@ class Subsection:
     minimum_version: int
     needed: str
     by_field: bool = False
+    # A group over the parent's own members (an annotations file's [[S.subsections]]):
+    # the subsection's name and its layout entries.  None for a member struct.
+    vmsd: str | None = None
+    fields: tuple[Field, ...] | None = None
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ reason; all problems of a header are reported together.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -34,10 +35,10 @@ from vmgen.frontend.annotations import (
 from vmgen.frontend.cconst import Folder
 from vmgen.frontend.source import Options, Parsed
 from vmgen.lowering import ir
-from vmgen.lowering.links import FieldError, RawField, link
+from vmgen.lowering.links import FieldError, RawField, link, wire_order
 
 if TYPE_CHECKING:
-    from vmgen.frontend.sidecar import Sidecar
+    from vmgen.frontend.sidecar import GroupSpec, LayoutEntry, Sidecar
 
 # Exact-width types are recognised by name: the C standard fixes their width.
 _STDINT: dict[str, ir.IntType] = {
@@ -377,6 +378,12 @@ class Lowerer:
                  and f.name not in presence]
         items = ([f for f in items if f.subsection is None]
                  + [f for f in items if f.subsection is not None])
+        self._check_order(context, items)
+        return tuple(items)
+
+    def _check_order(self, context: str, items: list[ir.Field]) -> None:
+        """With VMGEN_VMSD a count travels where it is placed, before its array, and a
+        discriminator before its union."""
         position = {f.name: i for i, f in enumerate(items)}
         for i, f in enumerate(items):
             t = f.type
@@ -394,7 +401,156 @@ class Lowerer:
                 self.sink.error(f.location, f"the union '{f.name}' is selected by "
                                 f"'{f.selector}', which is declared after it: with VMGEN_VMSD "
                                 "the discriminator must come first", context)
-        return tuple(items)
+
+    def _layout_spec(self, definition: c_ast.Struct, name: str
+                     ) -> tuple[tuple[LayoutEntry, ...] | None, tuple[GroupSpec, ...]]:
+        """The annotations file's ``layout`` and ``[[S.subsections]]`` of a struct (by
+        its typedef name or by its tag)."""
+        if self.sidecar is None:
+            return None, ()
+        spec: tuple[LayoutEntry, ...] | None = None
+        groups: tuple[GroupSpec, ...] = ()
+        for n in dict.fromkeys(x for x in (name, definition.name) if x):
+            spec = spec or self.sidecar.layout(n)
+            groups = groups or self.sidecar.subsections(n)
+        return spec, groups
+
+    def _spec_layout(self, context: str, definition: c_ast.Struct, struct: str,
+                     fields: list[ir.Field], spec: tuple[LayoutEntry, ...] | None,
+                     groups: tuple[GroupSpec, ...]
+                     ) -> tuple[tuple[ir.Field, ...], list[ir.Field]]:
+        """The legacy stream's order as the annotations file lists it: its ``layout``
+        (members, member paths, padding), the VMGEN_SUBSECTION members, then the
+        subsection groups.  Every migrated member must be placed: a member added to
+        the struct and left out of the table is an error, not a silent change."""
+        by_name = {f.name: f for f in fields}
+        placed: dict[str, Location] = {}
+        extra: list[ir.Field] = []
+
+        def entries(items: tuple[LayoutEntry, ...]) -> list[ir.Field]:
+            out = []
+            for e in items:
+                if e.unused is not None:
+                    out.append(ir.Field("unused", "", None, e.location, since=e.since,
+                                        unused=e.unused))
+                    continue
+                assert e.name is not None
+                if e.name in placed:
+                    self.sink.error(e.location, f"'{e.name}' is in the layout of '{struct}' "
+                                    "twice", context)
+                    continue
+                f = by_name.get(e.name)
+                if f is None and ("[" in e.name or "." in e.name):
+                    try:
+                        f = self._path_field(definition, struct, e)
+                    except FieldError as exc:
+                        self.sink.error(exc.location, exc.message, context)
+                        continue
+                    except VmgenError as exc:
+                        self.sink.extend(exc)
+                        continue
+                    extra.append(f)
+                if f is None:
+                    self.sink.error(e.location, f"'{e.name}' in the layout of '{struct}' is "
+                                    "not one of its members", context)
+                    continue
+                if f.type is None and f.unused is None:
+                    self.sink.error(e.location, f"'{e.name}' is in the layout of '{struct}' "
+                                    "but marked skip", context)
+                    continue
+                placed[e.name] = e.location
+                out.append(f)
+            return out
+
+        items = entries(spec or ())
+        items = ([f for f in items if f.subsection is None]
+                 + [f for f in items if f.subsection is not None])
+        for g in groups:
+            members = entries(g.layout)
+            by_field = g.needed in by_name
+            if by_field:
+                flag = by_name[g.needed]
+                if not isinstance(flag.type, ir.BoolType) or flag.since is not None:
+                    self.sink.error(g.location, f"subsection '{g.vmsd}': '{flag.name}' says "
+                                    "whether the subsection is there: a bool field without "
+                                    "since (or name a function bool needed(void *))", context)
+                placed.setdefault(g.needed, g.location)
+            sub = ir.Subsection(g.version, g.minimum, g.needed, by_field, g.vmsd,
+                                tuple(members))
+            items.append(ir.Field(g.vmsd, "", None, g.location, subsection=sub))
+        for f in items:
+            if f.subsection is not None and f.subsection.fields is None and \
+                    f.subsection.needed in by_name:
+                flag = by_name[f.subsection.needed]
+                placed.setdefault(flag.name, f.location)
+                items[items.index(f)] = replace(f, subsection=replace(f.subsection,
+                                                                      by_field=True))
+        for f in fields:
+            if f.type is not None and f.name not in placed:
+                self.sink.error(f.location, f"'{f.name}' of '{struct}' is migrated but not in "
+                                "its layout: list it in the annotations file's layout (or a "
+                                "subsection), or mark it skip", context)
+        flat = [g for f in items for g in ((f,) if f.subsection is None
+                                           or f.subsection.fields is None
+                                           else f.subsection.fields)]
+        self._check_order(context, flat)
+        return tuple(items), extra
+
+    def _path_field(self, definition: c_ast.Struct, struct: str, e: LayoutEntry) -> ir.Field:
+        """The field a layout's member path names (``channels[0].irq_disabled``): the
+        member it reaches, lowered with the annotations file's entry for the path (the
+        member's own annotations belong to its struct's layout)."""
+        assert e.name is not None
+        steps = re.findall(r"\.?([A-Za-z_]\w*)|\[(\d+)\]", e.name)
+        node: c_ast.Node | None = None
+        decl: c_ast.Decl | None = None
+        where: c_ast.Struct | None = definition
+        for member, index in steps:
+            if member:
+                if node is not None:
+                    where = self._path_struct(node)
+                if where is None:
+                    raise FieldError(e.location, f"'{e.name}' in the layout of '{struct}': "
+                                      f"'{member}' follows something that is not a struct")
+                decl = next((d for d in where.decls or () if isinstance(d, c_ast.Decl)
+                             and d.name == member), None)
+                if decl is None:
+                    raise FieldError(e.location, f"'{e.name}' in the layout of '{struct}': "
+                                      f"no member '{member}'")
+                node = decl.type
+            else:
+                if not isinstance(node, c_ast.ArrayDecl):
+                    raise FieldError(e.location, f"'{e.name}' in the layout of '{struct}': "
+                                      f"[{index}] follows something that is not an array")
+                length = self.folder.fold(node.dim, "an array length") if node.dim else 0
+                if int(index) >= length:
+                    raise FieldError(e.location, f"'{e.name}' in the layout of '{struct}': "
+                                      f"index {index} is outside the array of {length}")
+                node = node.type
+        assert decl is not None and node is not None
+        leaf = c_ast.Decl(e.name, decl.quals, decl.align, decl.storage, decl.funcspec, node,
+                          None, decl.bitsize, coord=decl.coord)
+        raw = self._lower_field(leaf, struct, own=False)
+        f = raw.field
+        if f.type is None or f.unused is not None or f.subsection is not None or \
+                any(k in raw.anns for k in ("size_is", "union")):
+            raise FieldError(e.location, f"'{e.name}' in the layout of '{struct}': a member "
+                              "path names one plain member (not skipped, padding, a subsection, "
+                              "a sized array or a union)")
+        return f
+
+    def _path_struct(self, node: c_ast.Node) -> c_ast.Struct | None:
+        """The struct definition a member's type names, through typedefs."""
+        seen: set[str] = set()
+        while isinstance(node, c_ast.TypeDecl):
+            node = node.type
+            if isinstance(node, c_ast.IdentifierType) and len(node.names) == 1:
+                name = node.names[0]
+                if name in seen or name not in self.t.typedefs:
+                    return None
+                seen.add(name)
+                node = self.t.typedefs[name].type
+        return self._struct_def(node) if isinstance(node, c_ast.Struct) else None
 
     def _struct_name(self, definition: c_ast.Struct) -> tuple[str, str]:
         typedef = self.t.typedef_of.get(id(definition))
@@ -423,7 +579,19 @@ class Lowerer:
         state_info = None
         if state is not None:
             state_info = self._state_info(state, name)
-        layout = self._layout(context, raw, fields) if vmsd is not None else None
+        spec, groups = self._layout_spec(definition, name)
+        if (spec is not None or groups) and vmsd is None:
+            where = spec[0].location if spec else groups[0].location
+            self.sink.error(where, f"a layout for '{name}', which has no vmsd (the "
+                            "VMStateDescription its legacy stream follows)", context)
+            spec, groups = None, ()
+        if vmsd is None:
+            layout = None
+        elif spec is None and not groups:
+            layout = self._layout(context, raw, fields)
+        else:
+            layout, extra = self._spec_layout(context, definition, name, fields, spec, groups)
+            fields = wire_order([*fields, *extra]) if extra else fields
         if vmsd is None:
             for f in fields:
                 if f.subsection is not None:
@@ -515,23 +683,25 @@ class Lowerer:
         return ir.StateInfo(version, minimum, ann.location)
 
     def _annotations(
-        self, decl: c_ast.Decl, struct: str | None, field_name: str | None
+        self, decl: c_ast.Decl, struct: str | None, field_name: str | None, own: bool = True
     ) -> list[Annotation]:
         """A member's annotations: the header's and the annotations file's, which
         may name the struct by its typedef name or by its tag."""
-        anns = on_declaration(decl)
+        anns = on_declaration(decl) if own else []
         if self.sidecar is not None and struct is not None and field_name is not None:
             for alias in dict.fromkeys((struct, *self.aliases.get(struct, ()))):
                 anns = self.sidecar.merge(anns, self.sidecar.field(alias, field_name))
         return anns
 
-    def _lower_field(self, decl: c_ast.Decl, struct: str) -> RawField:
+    def _lower_field(self, decl: c_ast.Decl, struct: str, own: bool = True) -> RawField:
+        """`own`: the header's annotations on `decl` apply (not for a member path, whose
+        member's annotations speak of its own struct's layout)."""
         # Point at the member's name, as a compiler does (the Decl points at a '*').
         loc = _name_location(decl.type, decl)
         if decl.name is None:
             raise FieldError(loc, "anonymous members are not supported: name it")
         label = f"field '{decl.name}'"
-        anns = self._annotations(decl, struct, decl.name)
+        anns = self._annotations(decl, struct, decl.name, own)
         by_kind: dict[str, Annotation] = {}
         for a in anns:
             if a.kind in ("state", "external", "vmsd"):
@@ -554,6 +724,16 @@ class Lowerer:
             if others:
                 raise FieldError(others[0].location,
                                   f"{others[0].macro} on {label}, which is VMGEN_UNUSED")
+        if "visitor" in by_kind:
+            others = [a for k, a in by_kind.items() if k not in ("visitor", "since")]
+            if others:
+                raise FieldError(others[0].location,
+                                  f"{others[0].macro} on {label}, which has VMGEN_VISITOR")
+            ext = self._visitor(by_kind["visitor"], spelled)
+            since = None
+            if "since" in by_kind:
+                since = self._since(by_kind["since"], label)
+            return RawField(ir.Field(decl.name, spelled, ext, loc, since=since), by_kind)
         const = False
         node: c_ast.Node | None = decl.type
         while node is not None:
@@ -579,10 +759,7 @@ class Lowerer:
             raise FieldError(where, f"{label} ({spelled}): {exc.message}") from None
         since = None
         if "since" in by_kind:
-            since = self.folder.fold(by_kind["since"].args[0], "the version of VMGEN_SINCE")
-            if not 0 <= since <= 0xFFFFFFFF:
-                raise FieldError(by_kind["since"].location,
-                                  f"VMGEN_SINCE({since}) on {label}: outside 0..4294967295")
+            since = self._since(by_kind["since"], label)
         if "unused" in by_kind:
             if not isinstance(wire, ir.BytesType) or wire.count is not None:
                 raise FieldError(by_kind["unused"].location,
@@ -618,6 +795,34 @@ class Lowerer:
                      const=const, positive_le=positive_le, subsection=subsection),
             by_kind,
         )
+
+    def _since(self, a: Annotation, label: str) -> int:
+        since = self.folder.fold(a.args[0], "the version of VMGEN_SINCE")
+        if not 0 <= since <= 0xFFFFFFFF:
+            raise FieldError(a.location, f"VMGEN_SINCE({since}) on {label}: outside "
+                              "0..4294967295")
+        return since
+
+    def _visitor(self, a: Annotation, spelled: str) -> ir.ExternalType:
+        """VMGEN_VISITOR(name, kind): the member travels as one value of `kind` (a
+        VMGEN_EXTERNAL kind, or bytes(N)) through ``visit_type_<name>``."""
+        name, kind = a.args
+        wire: ir.IntType | ir.BoolType | ir.FloatType | ir.BytesType | None = None
+        if isinstance(kind, c_ast.ID):
+            wire = _EXTERNAL_KINDS.get(kind.name)
+        elif (isinstance(kind, c_ast.FuncCall) and isinstance(kind.name, c_ast.ID)
+              and kind.name.name == "bytes" and kind.args is not None
+              and len(kind.args.exprs) == 1):
+            n = self.folder.fold(kind.args.exprs[0], "the length of bytes(N)")
+            if not 0 < n <= 0xFFFFFFFF:
+                raise FieldError(a.location, f"VMGEN_VISITOR: bytes({n}) must be 1 to "
+                                  "4294967295 bytes")
+            wire = ir.BytesType(n)
+        if not isinstance(name, c_ast.ID) or wire is None:
+            raise FieldError(a.location, "VMGEN_VISITOR(name, kind): name is the visitor's "
+                              "(visit_type_<name>), kind is bytes(N) or one of "
+                              + ", ".join(_EXTERNAL_KINDS))
+        return ir.ExternalType(name.name, wire, pointer=False, c_type=spelled)
 
     def _plain_field(self, decl: c_ast.Decl, struct: str) -> RawField | None:
         """`T name;` or `T name[N]...;` of a type name resolved before, without

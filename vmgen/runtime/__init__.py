@@ -14,6 +14,8 @@ this package::
 
 Importing it imports nothing of the generator (pycparser, Jinja2, vmgen's other
 packages); asn1tools is imported when the generic path first runs (`vmgen.runtime.codec`).
+The codec engine itself is imported when a name of it is first used (``_runtime.Codec``),
+so that ``vmgen stream`` (``qevm``, ``qevm_ber``) starts without it.
 
 `VERSION` is the version of the interface between generated modules and this package
 (the tables' format and the binding), not vmgen's release: it changes only when a
@@ -24,16 +26,38 @@ running the modules of every version from `OLDEST` on.
 from __future__ import annotations
 
 from vmgen import __version__
-from vmgen.runtime.codec import Codec
-from vmgen.runtime.cview import same
-from vmgen.runtime.legacy import BER, LEGACY, Offer, decode_offer, encode_offer, negotiate
-from vmgen.runtime.tables import Error
+
+TYPE_CHECKING = False  # (typing is not imported at start-up: vmgen stream)
+if TYPE_CHECKING:
+    from typing import Any
+
+    from vmgen.runtime.codec import Codec
+    from vmgen.runtime.cview import same
+    from vmgen.runtime.legacy import BER, LEGACY, Offer, decode_offer, encode_offer, negotiate
+    from vmgen.runtime.tables import Error
 
 VERSION = 2
 OLDEST = 1
 
 __all__ = ["BER", "LEGACY", "OLDEST", "VERSION", "Codec", "Error", "Offer", "decode_offer",
            "encode_offer", "negotiate", "require", "same"]
+
+
+# name -> the module that defines it, imported on first use (PEP 562)
+_LAZY = {"Codec": "codec", "same": "cview", "BER": "legacy", "LEGACY": "legacy",
+         "Offer": "legacy", "decode_offer": "legacy", "encode_offer": "legacy",
+         "negotiate": "legacy", "Error": "tables"}
+
+
+def __getattr__(name: str) -> Any:
+    where = _LAZY.get(name)
+    if where is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from importlib import import_module
+
+    value = getattr(import_module(f"{__name__}.{where}"), name)
+    globals()[name] = value
+    return value
 
 
 def require(version: int, module: str, generator: str) -> None:

@@ -22,6 +22,7 @@ class's methods; ``Error``, ``same``, ``negotiate``, ``encode_offer``, ``decode_
 from __future__ import annotations
 
 import copy
+from collections.abc import Mapping
 from typing import Any
 
 from vmgen.runtime import cview, legacy
@@ -36,6 +37,7 @@ from vmgen.runtime.tables import (
     Member,
     State,
     Tables,
+    settle_aliases,
 )
 
 
@@ -99,7 +101,24 @@ class Codec:
             state = None
         if state is None:
             state = self._load_generic(struct_name, data)
+        if self.tables.aliases:
+            self._settle(self.tables.states[struct_name][1], state)
         return state
+
+    def _settle(self, type_name: str, value: Any) -> None:
+        """Member paths and the members they reach hold one value after a load, as in
+        C (the one later in the record wins), in this struct and the structs in it."""
+        t = self.tables
+        if not isinstance(value, dict) or type_name not in t.structs:
+            return
+        for c_name, _, desc, _, _ in t.structs[type_name]:
+            inner = desc[3] if desc[0] == "list" else desc
+            if inner[0] == "struct" and c_name in value:
+                items = value[c_name] if desc[0] == "list" else [value[c_name]]
+                for item in items:
+                    self._settle(inner[1], item)
+        if type_name in t.aliases:
+            settle_aliases(t, type_name, value, [m[0] for m in t.structs[type_name]])
 
     def _save_fast(self, struct_name: str, state: Any, version: Any) -> bytes | None:
         """The direct writer alone (for tests): bytes, None, or an exception."""
@@ -185,8 +204,14 @@ class Codec:
     # ---- the legacy VMState stream ------------------------------------------------------
 
     def save_legacy(self, struct_name: str, state: dict[str, Any],
-                    version: int | None = None) -> bytes:
-        """The legacy VMState stream of `state` as data of `version` (default: the newest)."""
+                    version: int | None = None,
+                    needed: Mapping[str, bool] | None = None) -> bytes:
+        """The legacy VMState stream of `state` as data of `version` (default: the newest).
+        `needed`: subsection name -> whether to send it, for subsections a C function
+        decides (a `present` set from load_legacy says what a stream held)."""
+        if needed is not None:
+            with legacy.subsections(needed=needed):
+                return self._save_legacy(struct_name, state, version, True)
         return self._save_legacy(struct_name, state, version, True)
 
     def _save_legacy_reference(self, struct_name: str, state: dict[str, Any],
@@ -215,8 +240,16 @@ class Codec:
         legacy.put_struct(t, state_type, state, out, version)
         return bytes(out)
 
-    def load_legacy(self, struct_name: str, data: bytes, version: int) -> dict[str, Any]:
-        """The state in legacy stream data of `version` (VMState's version rules apply)."""
+    def load_legacy(self, struct_name: str, data: bytes, version: int,
+                    present: set[str] | None = None) -> dict[str, Any]:
+        """The state in legacy stream data of `version` (VMState's version rules apply);
+        the name of each subsection found is added to `present`, when given."""
+        if present is not None:
+            found: set[str] = set()
+            with legacy.subsections(present=found):
+                state = self._load_legacy(struct_name, data, version, True)
+            present |= found
+            return state
         return self._load_legacy(struct_name, data, version, True)
 
     def _load_legacy_reference(self, struct_name: str, data: bytes,

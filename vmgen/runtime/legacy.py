@@ -11,12 +11,14 @@ says the version.
 from __future__ import annotations
 
 import struct
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 from vmgen.runtime.cview import selector_value
 from vmgen.runtime.floats import float32_bits, float32_value, float64_bits, float64_value
-from vmgen.runtime.tables import NEWEST, Descriptor, Error, Tables
+from vmgen.runtime.tables import NEWEST, Descriptor, Error, Tables, settle_aliases
 
 LEGACY = 1
 BER = 2
@@ -166,6 +168,39 @@ def get_struct(t: Tables, type_name: str, r: Reader, path: str, version: int) ->
 
 SUBSECTION = 0x05
 
+# During one save_legacy/load_legacy call: which subsections decided by a C function
+# (`needed(opaque)`, which Python cannot call) to send, by name; the names of the
+# subsections a load found.
+_NEEDED: ContextVar[Mapping[str, bool] | None] = ContextVar("vmgen_needed", default=None)
+_PRESENT: ContextVar[set[str] | None] = ContextVar("vmgen_present", default=None)
+
+
+@contextmanager
+def subsections(needed: Mapping[str, bool] | None = None,
+                present: set[str] | None = None) -> Iterator[None]:
+    """Within it, saves send a subsection a C function decides when `needed[name]`
+    says so, and loads add the name of each subsection they find to `present`."""
+    a, b = _NEEDED.set(needed), _PRESENT.set(present)
+    try:
+        yield
+    finally:
+        _NEEDED.reset(a)
+        _PRESENT.reset(b)
+
+
+def _decided(type_name: str, name: str) -> bool:
+    needed = _NEEDED.get()
+    if needed is None or name not in needed:
+        raise Error(f"{type_name}: a C function decides whether subsection '{name}' is "
+                    "sent; Python cannot (say it with save_legacy(..., needed={name: bool}))")
+    return bool(needed[name])
+
+
+def _found(name: str) -> None:
+    present = _PRESENT.get()
+    if present is not None:
+        present.add(name)
+
 
 def _subsection_at(r: Reader) -> bytes | None:
     """The name of the subsection header at the read position, if there is one."""
@@ -180,8 +215,29 @@ def _get_layout(t: Tables, type_name: str, r: Reader, path: str,
     """A struct in its VMState layout: its items in order, each count checked when read
     (before its array), then its subsections."""
     vmsd, items = t.layouts[type_name]
-    members = t.members[type_name]
     out: dict[str, Any] = {}
+    _get_items(t, type_name, items, r, path, version, out)
+    if type_name in t.aliases:
+        settle_aliases(t, type_name, out, _stored(items))
+    name = _subsection_at(r)
+    if name is not None and name.startswith(vmsd.encode()):
+        raise Error(f"{path}: subsection '{name.decode('ascii', 'replace')}' at offset "
+                    f"{r.pos} is not one of '{vmsd}' (unknown, or out of order)")
+    return out
+
+
+def _subsection_version(r: Reader, name: str, newest: int, minimum: int, where: str) -> int:
+    """Past the header of subsection `name` (found at the read position): its version."""
+    r.pos += 2 + len(name)
+    v = int.from_bytes(r.take(4, where), "big")
+    if not minimum <= v <= newest:
+        raise Error(f"{where}: subsection version {v}, this reader takes {minimum}..{newest}")
+    return v
+
+
+def _get_items(t: Tables, type_name: str, items: tuple[tuple[Any, ...], ...], r: Reader,
+               path: str, version: int, out: dict[str, Any]) -> None:
+    members = t.members[type_name]
     for item in items:
         kind, c_name = item[0], item[1]
         where = f"{path}.{c_name}"
@@ -189,15 +245,25 @@ def _get_layout(t: Tables, type_name: str, r: Reader, path: str,
             if item[3] is None or item[3] <= version:
                 r.take(item[2], where)
             continue
+        if kind == "group":  # a subsection of the struct's own members
+            _, _, name, newest, minimum, presence, inner = item
+            found = _subsection_at(r) == name.encode()
+            if found:
+                _found(name)
+                v = _subsection_version(r, name, newest, minimum, f"{path}.{name}")
+                _get_items(t, type_name, inner, r, path, v, out)
+            else:  # not sent: as a fresh device
+                for g in _group_fields(inner):
+                    out[g] = zero(t, members[g][2])
+            if presence is not None:
+                out[presence] = found
+            continue
         if kind == "subsection":
             _, _, name, newest, minimum, presence = item
             found = _subsection_at(r) == name.encode()
             if found:
-                r.pos += 2 + len(name)
-                v = int.from_bytes(r.take(4, where), "big")
-                if not minimum <= v <= newest:
-                    raise Error(f"{where}: subsection version {v}, this reader takes "
-                                f"{minimum}..{newest}")
+                _found(name)
+                v = _subsection_version(r, name, newest, minimum, where)
                 out[c_name] = get_struct(t, members[c_name][2][1], r, where, v)
             else:
                 out[c_name] = zero(t, members[c_name][2])  # not sent: as a fresh device
@@ -227,16 +293,25 @@ def _get_layout(t: Tables, type_name: str, r: Reader, path: str,
                             f"{version}, and Python has no device to take it from")
             count = out[count_name]
         out[c_name] = get(t, desc, r, where, version, count)
-    name = _subsection_at(r)
-    if name is not None and name.startswith(vmsd.encode()):
-        raise Error(f"{path}: subsection '{name.decode('ascii', 'replace')}' at offset "
-                    f"{r.pos} is not one of '{vmsd}' (unknown, or out of order)")
-    return out
+
+
+def _stored(items: tuple[tuple[Any, ...], ...]) -> list[str]:
+    """The members a layout stores, in the order it stores them."""
+    return [n for item in items for n in (_stored(item[6]) if item[0] == "group"
+                                          else [item[1]])]
+
+
+def _group_fields(items: tuple[tuple[Any, ...], ...]) -> list[str]:
+    return [item[1] for item in items if item[0] == "field"]
 
 
 def _put_layout(t: Tables, type_name: str, value: dict[str, Any], out: bytearray,
                 version: int) -> None:
-    _, items = t.layouts[type_name]
+    _put_items(t, type_name, t.layouts[type_name][1], value, out, version)
+
+
+def _put_items(t: Tables, type_name: str, items: tuple[tuple[Any, ...], ...],
+               value: dict[str, Any], out: bytearray, version: int) -> None:
     members = t.members[type_name]
     for item in items:
         kind, c_name = item[0], item[1]
@@ -244,12 +319,16 @@ def _put_layout(t: Tables, type_name: str, value: dict[str, Any], out: bytearray
             if item[3] is None or item[3] <= version:
                 out += bytes(item[2])
             continue
+        if kind == "group":
+            _, _, name, newest, _, presence, inner = item
+            if _decided(type_name, name) if presence is None else value[presence]:
+                raw = name.encode()
+                out += bytes([SUBSECTION, len(raw)]) + raw + newest.to_bytes(4, "big")
+                _put_items(t, type_name, inner, value, out, newest)
+            continue
         if kind == "subsection":
             _, _, name, newest, _, presence = item
-            if presence is None:
-                raise Error(f"{type_name}.{c_name}: a C function decides whether this "
-                            "subsection is sent; Python cannot")
-            if value[presence]:
+            if _decided(f"{type_name}.{c_name}", name) if presence is None else value[presence]:
                 raw = name.encode()
                 out += bytes([SUBSECTION, len(raw)]) + raw + newest.to_bytes(4, "big")
                 put_struct(t, members[c_name][2][1], value[c_name], out, newest)

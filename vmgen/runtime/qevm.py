@@ -24,6 +24,9 @@ copying a page.
 :func:`parse` returns a :class:`Stream` whose records hold spans of the input, never
 copies; :func:`encode` re-emits records from their fields, byte for byte.  Every
 error is a :class:`StreamError` naming the section and the byte offset.
+:func:`check` makes the same checks (the same code) on a stream read once, in order,
+through a :class:`Window`, a buffer that slides forward and hands every byte it has
+passed to a sink: ``vmgen stream from-ber`` writes the stream as it checks it.
 
 Standard library only: this module is part of vmgen's light runtime.
 """
@@ -35,11 +38,14 @@ import mmap
 import struct
 import sys
 from array import array
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import suppress
 from enum import IntEnum
 from functools import cache
-from typing import Any
+
+TYPE_CHECKING = False  # (typing itself is not imported at start-up: see _Value)
+if TYPE_CHECKING:
+    from typing import Any
 
 MAGIC = b"QEVM"
 FILE_VERSION = 3
@@ -112,13 +118,38 @@ class StreamError(Exception):
         return f"{where}: {self.message}"
 
 
-@dataclass(frozen=True, slots=True)
-class SectionName:
+class _Value:
+    """Plain fields (its __slots__), set once, by which values compare, hash and show:
+    what a frozen dataclass is, without the start-up cost of importing dataclasses
+    (and inspect) that ``vmgen stream`` pays for nothing else."""
+
+    __slots__: tuple[str, ...] = ()
+
+    def _values(self) -> tuple[object, ...]:
+        return tuple(getattr(self, name) for name in self.__slots__)
+
+    def __eq__(self, other: object) -> bool:
+        return (isinstance(other, _Value) and type(other) is type(self)
+                and self._values() == other._values())
+
+    def __hash__(self) -> int:
+        return hash(self._values())
+
+    def __repr__(self) -> str:
+        fields = ", ".join(f"{name}={getattr(self, name)!r}" for name in self.__slots__)
+        return f"{type(self).__name__}({fields})"
+
+
+class SectionName(_Value):
     """How an error names a section: 'idstr' (instance N, id M)."""
 
-    idstr: str
-    instance_id: int | None = None
-    section_id: int | None = None
+    __slots__ = ("idstr", "instance_id", "section_id")
+
+    def __init__(self, idstr: str, instance_id: int | None = None,
+                 section_id: int | None = None) -> None:
+        self.idstr = idstr
+        self.instance_id = instance_id
+        self.section_id = section_id
 
     def __str__(self) -> str:
         parts = []
@@ -133,36 +164,49 @@ class SectionName:
 # ---- the JSON description ---------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class FieldDesc:
+class FieldDesc(_Value):
     """One field of a description: `count` elements of `size` bytes (`struct` for a
     nested VMState, whose size the description also states)."""
 
-    name: str
-    type: str
-    size: int
-    count: int  # array_len, 1 when absent
-    array: bool  # array_len present
-    index: int | None
-    struct: StructDesc | None
+    __slots__ = ("array", "count", "index", "name", "size", "struct", "type")
+
+    def __init__(self, name: str, type: str, size: int,
+                 count: int,  # array_len, 1 when absent
+                 array: bool,  # array_len present
+                 index: int | None, struct: StructDesc | None) -> None:
+        self.name = name
+        self.type = type
+        self.size = size
+        self.count = count
+        self.array = array
+        self.index = index
+        self.struct = struct
 
 
-@dataclass(frozen=True, slots=True)
-class StructDesc:
-    vmsd_name: str | None  # None: a section without VMState (old-style save, e.g. slirp)
-    version: int | None
-    fields: tuple[FieldDesc, ...]
-    subsections: tuple[StructDesc, ...]
+class StructDesc(_Value):
+    __slots__ = ("fields", "subsections", "version", "vmsd_name")
+
+    def __init__(self,
+                 vmsd_name: str | None,  # None: a section without VMState (e.g. slirp)
+                 version: int | None, fields: tuple[FieldDesc, ...],
+                 subsections: tuple[StructDesc, ...]) -> None:
+        self.vmsd_name = vmsd_name
+        self.version = version
+        self.fields = fields
+        self.subsections = subsections
 
 
-@dataclass(frozen=True, slots=True)
-class DeviceDesc:
+class DeviceDesc(_Value):
     """A description entry: one FULL section's layout."""
 
-    name: str
-    instance_id: int
-    layout: StructDesc
-    size: int  # body bytes the layout implies
+    __slots__ = ("instance_id", "layout", "name", "size")
+
+    def __init__(self, name: str, instance_id: int, layout: StructDesc,
+                 size: int) -> None:  # size: body bytes the layout implies
+        self.name = name
+        self.instance_id = instance_id
+        self.layout = layout
+        self.size = size
 
 
 class _DescError(Exception):
@@ -268,34 +312,55 @@ def parse_description(text: bytes) -> tuple[int, list[DeviceDesc]]:
 # ---- records ----------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class Configuration:
+class Configuration(_Value):
     """The configuration section (0x07): its body spans [body, end)."""
 
-    offset: int
-    body: int
-    end: int
-    machine: str
-    subsections: tuple[str, ...]
-    capabilities: tuple[str, ...]
+    __slots__ = ("body", "capabilities", "end", "machine", "offset", "subsections")
+
+    def __init__(self, offset: int, body: int, end: int, machine: str,
+                 subsections: tuple[str, ...], capabilities: tuple[str, ...]) -> None:
+        self.offset = offset
+        self.body = body
+        self.end = end
+        self.machine = machine
+        self.subsections = subsections
+        self.capabilities = capabilities
 
 
-@dataclass(frozen=True, slots=True)
-class Section:
+class Section(_Value):
     """A START/PART/END/FULL section: header, body [body, body_end), footer (none in
     streams of machine types before 2.4, which send no footers)."""
 
-    offset: int
-    kind: Kind
-    section_id: int
-    idstr: bytes  # from the START/FULL header (PART/END: the one of their id)
-    instance_id: int
-    version_id: int
-    body: int
-    body_end: int
-    end: int
-    device: DeviceDesc | None  # a FULL section's description entry
-    footer: bool = True
+    __slots__ = (
+        "body",
+        "body_end",
+        "device",
+        "end",
+        "footer",
+        "idstr",
+        "instance_id",
+        "kind",
+        "offset",
+        "section_id",
+        "version_id",
+    )
+
+    def __init__(self, offset: int, kind: Kind, section_id: int,
+                 idstr: bytes,  # from the START/FULL header (PART/END: the one of their id)
+                 instance_id: int, version_id: int, body: int, body_end: int, end: int,
+                 device: DeviceDesc | None,  # a FULL section's description entry
+                 footer: bool = True) -> None:
+        self.offset = offset
+        self.kind = kind
+        self.section_id = section_id
+        self.idstr = idstr
+        self.instance_id = instance_id
+        self.version_id = version_id
+        self.body = body
+        self.body_end = body_end
+        self.end = end
+        self.device = device
+        self.footer = footer
 
     @property
     def name(self) -> str:
@@ -309,30 +374,37 @@ class Section:
         return SectionName(self.name, self.instance_id, self.section_id)
 
 
-@dataclass(frozen=True, slots=True)
-class Eof:
-    offset: int
+class Eof(_Value):
+    __slots__ = ("offset",)
+
+    def __init__(self, offset: int) -> None:
+        self.offset = offset
 
 
-@dataclass(frozen=True, slots=True)
-class Description:
+class Description(_Value):
     """The JSON description (0x06): its text spans [text, end)."""
 
-    offset: int
-    text: int
-    end: int
+    __slots__ = ("end", "offset", "text")
+
+    def __init__(self, offset: int, text: int, end: int) -> None:
+        self.offset = offset
+        self.text = text
+        self.end = end
 
 
 Record = Configuration | Section | Eof | Description
 
 
-@dataclass
 class Stream:
-    data: Buffer
-    version: int
-    records: list[Record]
-    page_size: int
-    devices: list[DeviceDesc]
+    """A parsed stream: its records hold offsets into `data`."""
+
+    def __init__(self, data: Buffer, version: int, records: list[Record], page_size: int,
+                 devices: list[DeviceDesc]) -> None:
+        self.data = data
+        self.version = version
+        self.records = records
+        self.page_size = page_size
+        self.devices = devices
 
     def view(self, start: int, end: int) -> memoryview:
         return memoryview(self.data)[start:end]
@@ -392,25 +464,96 @@ def encode(stream: Stream) -> bytes:
 
 def find_description(data: Buffer) -> tuple[int, bytes]:
     """(offset of the 0x06 byte, JSON text) of the description that ends the stream."""
-    n = len(data)
-    view = memoryview(data)
+    return _find_description(len(data), lambda start, end: bytes(data[start:end]))
+
+
+_TAIL_BLOCK = 1 << 18
+
+
+def _find_description(n: int, read: Callable[[int, int], bytes]) -> tuple[int, bytes]:
+    """find_description of a stream of `n` bytes given by `read(start, end)`, read
+    backwards in blocks from its end."""
     # JSON text has no raw 0x06 byte: the marker is among the last 0x06 bytes (its own
     # length field may hold more of them).
+    block, block_at = b"", n
     pos = n
     for _ in range(5):
-        pos = data.rfind(b"\x06", 0, pos)
-        if pos < 0:
+        i = block.rfind(b"\x06", 0, pos - block_at)
+        while i < 0 and block_at > 0:
+            block_at, end = max(0, block_at - _TAIL_BLOCK), block_at
+            block = read(block_at, end)
+            i = block.rfind(b"\x06", 0, pos - block_at)
+        if i < 0:
             break
-        if pos + 5 <= n and _BE32.unpack_from(data, pos + 1)[0] == n - pos - 5 and n - pos > 5:
-            return pos, bytes(view[pos + 5:])
+        pos = block_at + i
+        if pos + 5 <= n and _BE32.unpack(read(pos + 1, pos + 5))[0] == n - pos - 5 and n - pos > 5:
+            return pos, read(pos + 5, n)
     raise StreamError("no JSON description (0x06, be32 length, JSON) ends the stream: "
                       "device sections cannot be delimited", n)
 
 
+_ALIGN = 4096  # a window keeps each byte at an index congruent to its offset (+ shift)
+_WINDOW = 1 << 20
+
+
+class Window:
+    """Where a windowed read of a stream takes its bytes from and gives them to.
+
+    The stream, `n` bytes, is read once, in order, through one page-aligned buffer of
+    about `size` bytes that slides forward as the reader moves on: ``fill(view, at)``
+    puts the stream's bytes from offset `at` into all of `view`, and ``sink(view, at)``
+    receives every byte the reader has moved past (`at`: the offset of the first), in
+    order, each once; so a sink can write the stream out as it is checked, with no
+    second pass over it.  A byte at offset p sits at a buffer index congruent to
+    p + `shift` modulo 4096: a sink that writes it at offset p + `shift` of a file
+    copies from memory aligned as the page cache it goes to (a sink may change `shift`:
+    it applies from the next slide on).  `records` are those read so far, and
+    `pending` the one being read (its end fields -1), for a sink that places bytes by
+    record.
+    """
+
+    def __init__(self, n: int, fill: Callable[[memoryview, int], None],
+                 sink: Callable[[memoryview, int], None] | None = None, size: int = _WINDOW
+                 ) -> None:
+        self.n = n
+        self.fill = fill
+        self.sink = sink
+        self.buf = mmap.mmap(-1, size + _ALIGN)
+        self.shift = 0
+        self.records: list[Record] = []
+        self.pending: Section | Configuration | None = None
+
+    def release(self, view: memoryview, at: int) -> None:
+        if self.sink is not None and len(view):
+            self.sink(view, at)
+
+    def stream(self, at: int, end: int) -> None:
+        """Bytes [at, end), which the reader does not look at: through the buffer to the
+        sink (without a sink, nowhere)."""
+        while at < end and self.sink is not None:
+            i = (at + self.shift) % _ALIGN
+            size = min(len(self.buf) - i, end - at)
+            view = memoryview(self.buf)[i:i + size]
+            try:
+                self.fill(view, at)
+                self.sink(view, at)
+            finally:
+                view.release()
+            at += size
+
+
 class _Reader:
-    def __init__(self, data: Buffer) -> None:
+    """Reads stream bytes [0, n): the byte at offset p is ``data[p - off]``, for p in
+    [off, hi).  Over a whole buffer, off is 0 and hi is n; over a :class:`Window`,
+    :meth:`fetch` slides the window forward (never back) to the bytes asked for."""
+
+    def __init__(self, data: Buffer | memoryview, window: Window | None = None) -> None:
         self.data = data
-        self.n = len(data)
+        self.window = window
+        self.n = len(data) if window is None else window.n
+        self.off = 0
+        self.hi = self.n if window is None else 0
+        self.start = 0  # a window's buffer index of data[0]
         self.section: SectionName | None = None
 
     def fail(self, message: str, offset: int) -> StreamError:
@@ -421,38 +564,126 @@ class _Reader:
             raise self.fail(f"truncated: {what} needs {size} bytes, {max(self.n - pos, 0)} left",
                             pos)
 
+    def fetch(self, pos: int, size: int) -> int:
+        """The index in `data` of the bytes [pos, pos + size) (those below n)."""
+        if pos + size > self.hi and self.window is not None:
+            self._slide(pos, size)
+        return pos - self.off
+
+    def _slide(self, pos: int, size: int) -> None:
+        w = self.window
+        assert w is not None and pos >= self.off, "a windowed read goes forward only"
+        size = max(0, min(size, self.n - pos))
+        if pos <= self.hi:
+            w.release(memoryview(self.data)[:pos - self.off], self.off)
+            tail = self.hi - pos  # bytes already read that stay: moved to the front
+            src = self.start + pos - self.off
+        else:  # bytes nobody looked at: through the buffer to the sink all the same
+            w.release(memoryview(self.data)[:self.hi - self.off], self.off)
+            if isinstance(self.data, memoryview):
+                self.data.release()
+            self.data = b""
+            w.stream(self.hi, pos)
+            tail = src = 0
+        if isinstance(self.data, memoryview):
+            self.data.release()
+        start = (pos + w.shift) % _ALIGN
+        if start + max(size, tail) > len(w.buf):  # a record larger than the buffer
+            grown = mmap.mmap(-1, start + max(size, tail) + _ALIGN)
+            grown[start:start + tail] = w.buf[src:src + tail]
+            w.buf = grown
+        else:
+            w.buf.move(start, src, tail)
+        end = min(self.n, pos + len(w.buf) - start)
+        view = memoryview(w.buf)
+        w.fill(view[start + tail:start + end - pos], pos + tail)
+        self.data = view[start:]
+        view.release()
+        self.off, self.hi, self.start = pos, end, start
+
+    def begin(self, record: Section | Configuration | None) -> None:
+        """A window's sink sees `record` begin (its end fields -1), or none pending."""
+        if self.window is not None:
+            self.window.pending = record
+
+    def finish(self) -> None:
+        """Give the sink the rest of the stream."""
+        if self.window is not None:
+            self._slide(self.n, 0)
+            self.window.release(memoryview(self.data)[:self.hi - self.off], self.off)
+            self.off = self.hi = self.n
+
+    def close(self) -> None:
+        """Let a window's buffer go."""
+        if isinstance(self.data, memoryview):
+            self.data.release()
+        self.data = b""
+        if self.window is not None:
+            # a view still held (by a traceback): the buffer goes with it
+            with suppress(BufferError):
+                self.window.buf.close()
+
     def u8(self, pos: int, what: str) -> int:
         self.need(pos, 1, what)
-        return self.data[pos]
+        i = self.fetch(pos, 1)  # (first: it may slide the window, changing data)
+        return self.data[i]
 
     def be32(self, pos: int, what: str) -> int:
         self.need(pos, 4, what)
-        return int(_BE32.unpack_from(self.data, pos)[0])
+        i = self.fetch(pos, 4)
+        return int(_BE32.unpack_from(self.data, i)[0])
 
     def be64(self, pos: int, what: str) -> int:
         self.need(pos, 8, what)
-        return int(_BE64.unpack_from(self.data, pos)[0])
+        i = self.fetch(pos, 8)
+        return int(_BE64.unpack_from(self.data, i)[0])
+
+    def take(self, pos: int, size: int) -> bytes:
+        """Bytes [pos, pos + size), known to be below n."""
+        i = self.fetch(pos, size)
+        return bytes(self.data[i:i + size])
 
     def name(self, pos: int, what: str) -> tuple[bytes, int]:
         length = self.u8(pos, f"{what} length")
         self.need(pos + 1, length, what)
-        return bytes(self.data[pos + 1:pos + 1 + length]), pos + 1 + length
+        return self.take(pos + 1, length), pos + 1 + length
 
 
 def parse(data: Buffer) -> Stream:
     """Every record of a whole stream; StreamError if any byte disagrees."""
     r = _Reader(data)
-    if r.n < 8 or bytes(data[:4]) != MAGIC:
+    version, records, page_size, devices = _parse(
+        r, lambda start, end: bytes(data[start:end]))
+    return Stream(data, version, records, page_size, devices)
+
+
+def check(window: Window, read: Callable[[int, int], bytes], data: Buffer = b"") -> Stream:
+    """The stream a :class:`Window` gives (its sink receiving every byte, in order),
+    checked as :func:`parse` checks it; `read(start, end)` gives any bytes of it (the
+    JSON description at its end is read first); `data`: the Stream's data, if the
+    stream is also at hand whole (e.g. mapped: for the bodies of a few sections)."""
+    r = _Reader(b"", window)
+    try:
+        version, records, page_size, devices = _parse(r, read)
+        r.finish()
+    finally:
+        r.close()
+    return Stream(data, version, records, page_size, devices)
+
+
+def _parse(r: _Reader, read: Callable[[int, int], bytes]
+           ) -> tuple[int, list[Record], int, list[DeviceDesc]]:
+    if r.n < 8 or r.take(0, 4) != MAGIC:
         raise StreamError("not a QEMU migration stream (no 'QEVM' magic)", 0)
     version = r.be32(4, "file version")
     if version != FILE_VERSION:
         raise StreamError(f"file version {version}, only version 3 is supported", 4)
-    desc_at, text = find_description(data)
+    desc_at, text = _find_description(r.n, read)
     try:
         page_size, devices = parse_description(text)
     except _DescError as exc:
         raise StreamError(f"JSON description: {exc}", desc_at + 5) from None
-    records: list[Record] = []
+    records: list[Record] = [] if r.window is None else r.window.records
     known: dict[int, Section] = {}
     ram = _Ram(r, page_size)
     next_device = 0
@@ -469,9 +700,11 @@ def parse(data: Buffer) -> Stream:
         if kind == CONFIGURATION:
             if records:
                 raise r.fail("configuration section after other sections", start)
+            r.begin(Configuration(start, start + 1, -1, "", (), ()))
             config = _configuration(r, start)
             ram.capabilities = set(config.capabilities)
             records.append(config)
+            r.begin(None)
             pos = config.end
             continue
         if kind not in (SECTION_START, SECTION_PART, SECTION_END, SECTION_FULL):
@@ -516,6 +749,8 @@ def parse(data: Buffer) -> Stream:
                              f"(instance {device.instance_id}{said}), not this section "
                              f"(version {version_id})", start)
             next_device += 1
+            r.begin(Section(start, Kind(kind), section_id, idstr, instance_id, version_id, pos,
+                            -1, -1, device, footers is not False))
             body_end = _device_body(r, device, pos)
         else:
             if idstr != b"ram":
@@ -524,6 +759,8 @@ def parse(data: Buffer) -> Stream:
             if version_id != RAM_VERSION:
                 raise r.fail(f"ram version {version_id}, only version {RAM_VERSION} can be "
                              "read", start)
+            r.begin(Section(start, Kind(kind), section_id, idstr, instance_id, version_id, pos,
+                            -1, -1, None, footers is not False))
             body_end = ram.walk(pos)
         # A stream sends a footer after every section or after none (machine types
         # before 2.4): the first section says which (a section type is never 0x7e).
@@ -546,6 +783,7 @@ def parse(data: Buffer) -> Stream:
         if kind in (SECTION_START, SECTION_FULL):
             known[section_id] = section
         records.append(section)
+        r.begin(None)
         pos = end
     r.section = None
     if next_device != len(devices):
@@ -554,7 +792,7 @@ def parse(data: Buffer) -> Stream:
     if pos != desc_at:
         raise r.fail(f"{desc_at - pos} bytes between EOF and the JSON description", pos)
     records.append(Description(desc_at, desc_at + 5, r.n))
-    return Stream(data, version, records, page_size, devices)
+    return version, records, page_size, devices
 
 
 def _configuration(r: _Reader, start: int) -> Configuration:
@@ -562,11 +800,11 @@ def _configuration(r: _Reader, start: int) -> Configuration:
     pos = start + 1
     length = r.be32(pos, "machine name length")
     r.need(pos + 4, length, "machine name")
-    machine = bytes(r.data[pos + 4:pos + 4 + length]).decode("utf-8", "replace")
+    machine = r.take(pos + 4, length).decode("utf-8", "replace")
     pos += 4 + length
     subsections: list[str] = []
     capabilities: list[str] = []
-    while pos < r.n and r.data[pos] == SUBSECTION:
+    while pos < r.n and r.u8(pos, "subsection") == SUBSECTION:
         sub_at = pos
         raw, pos = r.name(pos + 1, "subsection name")
         name = raw.decode("utf-8", "replace")
@@ -614,8 +852,9 @@ def _walk_struct(r: _Reader, s: StructDesc, pos: int) -> int:
             pos += f.size * f.count
     for sub in s.subsections:
         at = pos
-        if r.data[pos] != SUBSECTION:
-            raise r.fail(f"subsection '{sub.vmsd_name}' expected (byte 0x{r.data[pos]:02x}, "
+        byte = r.u8(pos, "subsection")
+        if byte != SUBSECTION:
+            raise r.fail(f"subsection '{sub.vmsd_name}' expected (byte 0x{byte:02x}, "
                          "not 0x05)", at)
         name, pos = r.name(pos + 1, "subsection name")
         if name != _name(sub):
@@ -647,9 +886,13 @@ class _Ram:
     def walk(self, pos: int) -> int:
         """Walk ram records from `pos` to the end of the EOS record; return that end."""
         r = self.r
-        data = r.data
+        data, off, hi = r.data, r.off, r.hi
         n = r.n
         page = self.page_size
+        stride = 8 + page
+        # the most one record takes (header, block name, a compressed page's length and
+        # data): a window holds that much from the record on, so reading it never slides
+        reach = 8 + 256 + 4 + 2 * page
         mask = page - 1
         unpack = _BE64.unpack_from
         blocks = self.blocks
@@ -657,19 +900,23 @@ class _Ram:
         size = blocks.get(current, 0) if current is not None else 0
         batch = 64
         while True:
+            if pos + reach > hi and hi < n:
+                r.fetch(pos, reach)
+                data, off, hi = r.data, r.off, r.hi
             if pos + 8 > n:
                 r.need(pos, 8, "ram record header")
-            (word,) = unpack(data, pos)
+            (word,) = unpack(data, pos - off)
             flags = word & mask
             offset = word - flags
             at = pos
             pos += 8
             if flags == RAM_FLAG_PAGE | RAM_FLAG_CONTINUE:  # the common case first
                 if current is not None and size % page == 0:
-                    done = self._pages(at, batch, size)
+                    limit = min(batch, (hi - at) // stride)
+                    done = self._pages(at, limit, size) if limit > 0 else 0
                     if done:
-                        pos = at + done * (8 + page)
-                        batch = min(batch * 2, 1 << 16) if done == batch else 64
+                        pos = at + done * stride
+                        batch = min(batch * 2, 1 << 16) if done == limit else 64
                         continue
                     batch = 64
                 if current is None:
@@ -702,9 +949,10 @@ class _Ram:
                     r.need(pos, page, "ram page")
                     pos += page
                 elif kind == RAM_FLAG_XBZRLE:
-                    if r.u8(pos, "xbzrle encoding") != XBZRLE_ENCODING:
-                        raise r.fail(f"xbzrle encoding 0x{data[pos]:02x}", pos)
-                    length = int.from_bytes(bytes(data[pos + 1:pos + 3]), "big")
+                    encoding = r.u8(pos, "xbzrle encoding")
+                    if encoding != XBZRLE_ENCODING:
+                        raise r.fail(f"xbzrle encoding 0x{encoding:02x}", pos)
+                    length = int.from_bytes(bytes(data[pos + 1 - off:pos + 3 - off]), "big")
                     r.need(pos + 1, 2, "xbzrle length")
                     if length > page:
                         raise r.fail(f"xbzrle data of {length} bytes for a {page}-byte page", pos)
@@ -717,7 +965,8 @@ class _Ram:
                     r.need(pos + 4, length, "compressed page")
                     pos += 4 + length
             elif flags == RAM_FLAG_MEM_SIZE:
-                pos = self._blocks(pos, offset)
+                pos = self._blocks(pos, offset)  # a list of any length: it may slide
+                data, off, hi = r.data, r.off, r.hi
             elif flags == RAM_FLAG_EOS:
                 self.current = current
                 return pos
@@ -727,16 +976,15 @@ class _Ram:
                 raise r.fail(f"ram record with flags 0x{flags:x}", at)
             self.current = current
 
-    def _pages(self, at: int, batch: int, size: int) -> int:
+    def _pages(self, at: int, count: int, size: int) -> int:
         """How many whole PAGE|CONTINUE records of the current block, offsets below
         `size` (a multiple of the page size), follow one another from `at`, among the
-        next `batch` at most: checked with strided slices, no Python loop per page."""
-        data = self.r.data
+        next `count` at most (all of them in the reader's data): checked with strided
+        slices, no Python loop per page."""
+        r = self.r
         stride = 8 + self.page_size
-        count = min((self.r.n - at) // stride, batch)
-        if count <= 0:
-            return 0
-        view = memoryview(data)[at:at + count * stride]
+        start = at - r.off
+        view = memoryview(r.data)[start:start + count * stride]
         try:
             # the low byte of each header is its flags' low byte
             lows = bytes(view[7::stride])

@@ -14,38 +14,58 @@ the stream's bytes as chunks.  Tags (AUTOMATIC TAGS)::
     Header   { [0] idstr, [1] instance-id, [2] version-id }
     Body     [0] opaque | [1] device { [0] vmsd, [1] EXPLICIT record (a module's DER) }
 
+Writing goes through a :class:`~vmgen.runtime.qevm.Window` (one page-aligned buffer):
+:func:`write` writes chunks, :func:`write_checked` writes a stream's chunks and checks
+the stream on the way (from-ber), and :func:`write_file_stream` converts a stream in a
+file reading it once (to-ber).
+
 Standard library only.
 """
 
 from __future__ import annotations
 
 import os
+from bisect import bisect_right
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass
-from typing import BinaryIO, NamedTuple
 
 from vmgen.runtime import qevm
 from vmgen.runtime.qevm import Buffer, Kind, StreamError
 
+TYPE_CHECKING = False  # (typing is not imported at start-up: see qevm._Value)
+if TYPE_CHECKING:
+    from typing import BinaryIO
 
-class Span(NamedTuple):
-    """Bytes [start, end) of the input, handed out without being read: a writer copies
-    them from the input file in the kernel when it can (:func:`write`)."""
 
-    start: int
-    end: int
+class Span(tuple[int, int]):
+    """Bytes [start, end) of the input, handed out without being read: a writer reads
+    them from the input file into its buffer (:func:`write`)."""
+
+    __slots__ = ()
+
+    def __new__(cls, start: int, end: int) -> Span:
+        return tuple.__new__(cls, (start, end))
+
+    @property
+    def start(self) -> int:
+        return self[0]
+
+    @property
+    def end(self) -> int:
+        return self[1]
 
 
 Chunk = bytes | Span
 
 
-@dataclass
 class _Node:
     """A DER value: identifier octets and either primitive contents or children."""
 
-    tag: int
-    content: Chunk | list[_Node]
-    size: int = 0  # contents length, once computed
+    __slots__ = ("content", "size", "tag")
+
+    def __init__(self, tag: int, content: Chunk | list[_Node]) -> None:
+        self.tag = tag
+        self.content = content
+        self.size = 0  # contents length, once computed
 
 
 def _length(n: int) -> bytes:
@@ -86,7 +106,7 @@ DeviceReader = Callable[[str, bytes, int, int], bytes]
 (StreamError when it cannot)."""
 
 
-def _record(stream: qevm.Stream, r: qevm.Record, device: Device | None = None) -> _Node:
+def _record(r: qevm.Record, device: Device | None = None) -> _Node:
     if isinstance(r, qevm.Configuration):
         return _Node(0x80, Span(r.body, r.end))
     if isinstance(r, qevm.Eof):
@@ -115,7 +135,7 @@ def to_der(stream: qevm.Stream, devices: Mapping[int, Device] | None = None
     as (else its bytes)."""
     devices = devices or {}
     top = _Node(0x30, [_Node(0x80, _uint(stream.version)),
-                       _Node(0xA1, [_record(stream, r, devices.get(i))
+                       _Node(0xA1, [_record(r, devices.get(i))
                                     for i, r in enumerate(stream.records)])])
     _measure(top)
     return _emit(top)
@@ -123,48 +143,280 @@ def to_der(stream: qevm.Stream, devices: Mapping[int, Device] | None = None
 
 # ---- output -----------------------------------------------------------------------------
 
-_COPY_AT_LEAST = 1 << 16
+
+class _Source:
+    """The bytes of `chunks`, a Window's fill: spans are read from the file `fd` (the
+    one `data` maps) into the window's buffer, or copied from `data` in memory."""
+
+    def __init__(self, chunks: list[Chunk], data: Buffer, fd: int | None) -> None:
+        self.chunks = chunks
+        self.data = data
+        self.fd = fd
+        self.starts: list[int] = []  # stream offset of each chunk
+        n = 0
+        for c in chunks:
+            self.starts.append(n)
+            n += c.end - c.start if isinstance(c, Span) else len(c)
+        self.n = n
+
+    def fill(self, view: memoryview, at: int) -> None:
+        i = bisect_right(self.starts, at) - 1
+        done = 0
+        while done < len(view):
+            c = self.chunks[i]
+            skip = at + done - self.starts[i]
+            if isinstance(c, Span):
+                start = c.start + skip
+                m = min(c.end - start, len(view) - done)
+                self._read(view[done:done + m], start)
+            else:
+                m = min(len(c) - skip, len(view) - done)
+                view[done:done + m] = c[skip:skip + m]
+            done += m
+            i += 1
+
+    def _read(self, view: memoryview, start: int) -> None:
+        if self.fd is None:
+            view[:] = memoryview(self.data)[start:start + len(view)]
+            return
+        while len(view):
+            got = os.preadv(self.fd, [view], start)
+            if got <= 0:
+                raise OSError(f"the input ended at byte {start} while it was read (was it "
+                              "changed?)")
+            view, start = view[got:], start + got
+
+    def read(self, start: int, end: int) -> bytes:
+        """Bytes [start, end) of the chunks."""
+        out = bytearray(end - start)
+        self.fill(memoryview(out), start)
+        return bytes(out)
+
+
+def _sink(out: BinaryIO) -> Callable[[memoryview, int], None]:
+    fd = out.fileno()
+
+    def write(view: memoryview, at: int) -> None:
+        while len(view):
+            view = view[os.write(fd, view):]
+    return write
 
 
 def write(out: BinaryIO, chunks: Iterable[Chunk], source: Buffer,
           source_fd: int | None = None) -> None:
-    """Write `chunks` to `out` (unbuffered), spans taken from `source`; large spans are
-    copied from `source_fd` (the file `source` maps) by the kernel when it can."""
-    pending = bytearray()
-    fd = out.fileno()
-    view = memoryview(source)
-    for chunk in chunks:
-        if not isinstance(chunk, Span):
-            pending += chunk
-            continue
-        start, end = chunk
-        if source_fd is None or end - start < _COPY_AT_LEAST:
-            pending += view[start:end]
-            continue
+    """Write `chunks` to `out` (unbuffered, at its offset 0), spans taken from `source`
+    (read from `source_fd`, the file it maps, when given): through one page-aligned
+    buffer, each byte at the buffer index congruent to its output offset, so that every
+    write(2) copies memory aligned as the page cache it goes to (the reads from the
+    input are the unaligned copies, since a converted stream's bodies shift)."""
+    src = _Source(list(chunks), source, source_fd)
+    qevm.Window(src.n, src.fill, _sink(out)).stream(0, src.n)
+
+
+def _body(r: qevm.Record) -> tuple[int, int] | None:
+    """The input bytes [start, end) a record's BER value holds verbatim (end -1: not
+    known yet), if any."""
+    if isinstance(r, qevm.Section):
+        return r.body, r.body_end
+    if isinstance(r, qevm.Configuration):
+        return r.body, r.end
+    if isinstance(r, qevm.Description):
+        return r.text, r.end
+    return None
+
+
+def _layout(r: qevm.Record) -> tuple[int, int]:
+    """(size of r's BER value, offset of its body in it) with its body as bytes."""
+    node = _record(r)
+    size = _measure(node)
+    head = 0
+    for chunk in _emit(node):
+        if isinstance(chunk, Span):
+            break
+        head += len(chunk)
+    return size, head
+
+
+def _prefix(version: int, records: int) -> int:
+    """Bytes before the first record: Stream's identifier and length, file-version, and
+    records' identifier and length (`records`: the records' total size)."""
+    head = 2 + len(_uint(version))
+    inner = head + 1 + len(_length(records)) + records
+    return 1 + len(_length(inner)) + head + 1 + len(_length(records))
+
+
+def _pwrite(fd: int, view: memoryview, offset: int) -> None:
+    while len(view):
+        done = os.pwrite(fd, view, offset)
+        view, offset = view[done:], offset + done
+
+
+class _Placer:
+    """The sink of to-ber's single pass over a stream (a Window's): each record's body,
+    the only bytes of the stream its BER value holds verbatim, is written where the DER
+    encoding will put it, computed from the records read before it; the sizes of the
+    lengths that depend on what is not known yet are guessed (the records' total, in
+    the header of the whole: the input's size; a section's own length while its body is
+    still being read: the larger of the previous section's and what has been read of
+    it).  :meth:`finish` compares each body's place with the encoding's, and writes
+    everything else."""
+
+    def __init__(self, fd: int, window: qevm.Window, version: int) -> None:
+        self.fd = fd
+        self.window = window
+        self.prefix = _prefix(version, window.n)
+        self.placed: dict[int, tuple[int, int]] = {}  # record -> (output offset, input start)
+        self.first = 0  # the first record not yet wholly released
+        self.counted = 0  # how many records `before` adds up
+        self.before = 0
+        self.previous = 0  # the body length of the last section among them
+
+    def sink(self, view: memoryview, at: int) -> None:
+        w = self.window
+        base, end = at, at + len(view)
+        while at < end:
+            i = self.first
+            r = w.records[i] if i < len(w.records) else w.pending
+            if r is None:
+                return  # the header of a record not begun yet
+            body = _body(r)
+            if body is None or 0 <= body[1] <= at:
+                self.first += 1
+                continue
+            start, stop = body
+            if at < start:
+                at = min(start, end)
+                continue
+            stop = end if stop < 0 else min(stop, end)
+            offset = self._place(i, r, start, end)
+            _pwrite(self.fd, view[at - base:stop - base], offset + at - start)
+            at = stop
+
+    def _place(self, i: int, r: qevm.Record, start: int, seen: int) -> int:
+        """Where record i's body goes (decided at its first bytes: all go there)."""
+        if i in self.placed:
+            return self.placed[i][0]
+        records = self.window.records
+        while self.counted < i:
+            counted = records[self.counted]
+            self.before += _layout(counted)[0]
+            if isinstance(counted, qevm.Section):
+                self.previous = counted.body_end - counted.body
+            self.counted += 1
+        guess = r
+        if isinstance(r, qevm.Section) and r.body_end < 0:
+            end = r.body + max(self.previous, seen - start)
+            guess = qevm.Section(r.offset, r.kind, r.section_id, r.idstr, r.instance_id,
+                                 r.version_id, r.body, end, end, r.device, r.footer)
+        elif isinstance(r, qevm.Configuration) and r.end < 0:
+            guess = qevm.Configuration(r.offset, r.body, seen, "", (), ())
+        offset = self.prefix + self.before + _layout(guess)[1]
+        self.placed[i] = (offset, start)
+        # the window keeps the rest of this body aligned as its place in the output
+        self.window.shift = (offset - start) % 4096
+        return offset
+
+    def finish(self, chunks: list[Chunk], data: Buffer, fd: int) -> None:
+        """Write what the single pass did not put in its place: every header, and every
+        body placed elsewhere (or written over by one placed wrong); then cut the output
+        to its size."""
+        where: dict[int, int] = {}  # input start of a body -> its offset in the output
+        pos = 0
+        for c in chunks:
+            if isinstance(c, Span):
+                where[c.start] = pos
+                pos += c.end - c.start
+            else:
+                pos += len(c)
+        total = pos
+        records = self.window.records
+        right: dict[int, int] = {}  # input start -> length, of bodies in their place
+        wrong: list[tuple[int, int]] = []  # [start, end) in the output of the others
+        for i, (offset, start) in self.placed.items():
+            body = _body(records[i])
+            assert body is not None
+            if where.get(start) == offset:
+                right[start] = body[1] - body[0]
+            else:
+                wrong.append((offset, offset + body[1] - body[0]))
+        # a body in its place that a misplaced one was written over goes again
+        wrong.sort()
+        merged: list[tuple[int, int]] = []
+        for a, b in wrong:
+            if merged and a <= merged[-1][1]:
+                merged[-1] = (merged[-1][0], max(b, merged[-1][1]))
+            else:
+                merged.append((a, b))
+        ends = [b for _, b in merged]
+        for start, size in list(right.items()):
+            at = where[start]
+            k = bisect_right(ends, at)
+            if k < len(merged) and merged[k][0] < at + size:
+                del right[start]
+        pending = bytearray()
+        pending_at = pos = 0
+        for c in chunks:
+            if isinstance(c, Span):
+                if c.start not in right:
+                    self._copy(c, pos, data, fd)
+                pos += c.end - c.start
+                continue
+            if pending and pending_at + len(pending) != pos:
+                _pwrite(self.fd, memoryview(pending), pending_at)
+                pending.clear()
+            if not pending:
+                pending_at = pos
+            pending += c
+            pos += len(c)
         if pending:
-            out.write(pending)
-            pending.clear()
-        start = _copy(source_fd, fd, start, end)
-        if start < end:
-            out.write(view[start:end])
-    if pending:
-        out.write(pending)
-    view.release()
+            _pwrite(self.fd, memoryview(pending), pending_at)
+        os.ftruncate(self.fd, total)
+
+    def _copy(self, span: Span, offset: int, data: Buffer, fd: int) -> None:
+        size = span.end - span.start
+        src = _Source([span], data, fd)
+        buf = memoryview(bytearray(min(size, 1 << 20)))
+        done = 0
+        while done < size:
+            k = min(len(buf), size - done)
+            src.fill(buf[:k], done)
+            _pwrite(self.fd, buf[:k], offset + done)
+            done += k
 
 
-def _copy(src: int, dst: int, start: int, end: int) -> int:
-    """Copy [start, end) of `src` to `dst` in the kernel; where it stopped (a file
-    system or kernel without copy_file_range: at once)."""
-    copy = getattr(os, "copy_file_range", None)
-    while copy is not None and start < end:
-        try:
-            done = copy(src, dst, end - start, start)
-        except OSError:
-            break
-        if done <= 0:
-            break
-        start += done
-    return start
+def write_file_stream(out: BinaryIO, fd: int, data: Buffer,
+                      devices: Callable[[qevm.Stream], Mapping[int, Device]],
+                      window_size: int = 1 << 20) -> qevm.Stream:
+    """to-ber of a whole stream in a file (`fd`; `data` maps it), in one pass: the
+    stream is read once through a Window, checked as :func:`qevm.parse` checks it, and
+    each record's body written to `out` where the DER encoding puts it (the rest, and
+    what a guess put elsewhere, afterwards); `devices(stream)`: the device records, as
+    for :func:`to_der`.  The stream, or StreamError (and `out` holds garbage)."""
+    n = len(data)
+
+    def read(start: int, end: int) -> bytes:
+        out = bytearray(end - start)
+        _Source([Span(start, end)], data, fd).fill(memoryview(out), 0)
+        return bytes(out)
+
+    def fill(view: memoryview, at: int) -> None:
+        _Source([Span(at, at + len(view))], data, fd).fill(view, 0)
+
+    window = qevm.Window(n, fill, size=window_size)
+    placer = _Placer(out.fileno(), window, qevm.FILE_VERSION)
+    window.sink = placer.sink
+    stream = qevm.check(window, read, data)
+    placer.finish(list(to_der(stream, devices(stream))), data, fd)
+    return stream
+
+
+def write_checked(out: BinaryIO, chunks: Iterable[Chunk], source: Buffer,
+                  source_fd: int | None = None) -> list[qevm.Record]:
+    """:func:`write`, the written stream checked as it goes (as :func:`qevm.parse` would
+    check it, with every diagnostic at its offset in the stream): its records, or
+    StreamError, and then what was written is incomplete."""
+    src = _Source(list(chunks), source, source_fd)
+    return qevm.check(qevm.Window(src.n, src.fill, _sink(out)), src.read).records
 
 
 def join(chunks: Iterable[Chunk], source: Buffer) -> bytes:

@@ -42,6 +42,7 @@ Descriptors (`Descriptor`)::
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 Descriptor = tuple[Any, ...]
@@ -88,6 +89,12 @@ class Tables:
                        for t, members in structs.items()}
         # struct -> {C field: its member}
         self.members = {t: {m[0]: m for m in members} for t, members in structs.items()}
+        # Member paths of a layout ('channels[0].irq_disabled'): a C member reached
+        # through another, so one memory location the record may carry twice.
+        self.aliases = {t: tuple((m[0], _steps(m[0])) for m in members
+                                 if "." in m[0] or "[" in m[0])
+                        for t, members in structs.items()}
+        self.aliases = {t: a for t, a in self.aliases.items() if a}
 
     def type(self, type_name: str) -> Descriptor:
         """The descriptor of an ASN.1 type of SPEC (KeyError naming the module's types)."""
@@ -102,3 +109,36 @@ class Tables:
             raise KeyError(f"{struct_name!r} is not a device state of this module "
                            f"(have: {', '.join(self.states)})")
         return self.states[struct_name]
+
+
+def _steps(path: str) -> tuple[str | int, ...]:
+    """'channels[0].irq_disabled' -> ('channels', 0, 'irq_disabled')."""
+    return tuple(int(index) if index else member
+                 for member, index in re.findall(r"\.?([A-Za-z_]\w*)|\[(\d+)\]", path))
+
+
+def settle_aliases(t: Tables, type_name: str, value: dict[str, Any],
+                   order: list[str]) -> None:
+    """Make a member path and the member it reaches hold one value, as C's one memory
+    location does: the one written last in `order` (the names in the order a load
+    stores them) wins."""
+    position = {name: i for i, name in enumerate(order)}
+    for path, steps in t.aliases.get(type_name, ()):
+        if path not in value or steps[0] not in position or path not in position:
+            continue
+        target: Any = value
+        for step in steps[:-1]:
+            if isinstance(step, int):
+                if not isinstance(target, list) or step >= len(target):
+                    break
+            elif not isinstance(target, dict) or step not in target:
+                break
+            target = target[step]
+        else:
+            last = steps[-1]
+            if not isinstance(target, dict) or last not in target:
+                continue
+            if position[path] > position[str(steps[0])]:
+                target[last] = value[path]
+            else:
+                value[path] = target[last]

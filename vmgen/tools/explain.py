@@ -77,7 +77,7 @@ def explain(module: ir.Module) -> str:
         lines += ["  " + line for line in _table(rows)]
         if s.layout is not None:
             order = ", ".join(f.name for f in s.layout)
-            lines.append(f'  legacy stream: VMState "{s.vmsd}", in declaration order: {order}')
+            lines.append(f'  legacy stream: VMState "{s.vmsd}", in order: {order}')
         if s.name in specialized:
             lines.append("  C codec: specialized straight-line DER/BER code (the visitors take "
                          "over for anything irregular)")
@@ -109,6 +109,11 @@ def _vmstate_entry(module: ir.Module, s: ir.Struct, f: ir.Field) -> list[str]:
     assert f.type is not None
     t = f.type
     if isinstance(t, ir.ExternalType):
+        if t.c_type is not None:  # VMGEN_VISITOR: QEMU's custom VMStateInfo
+            return [f"{{ .name = \"{f.name}\", .version_id = {f.since or 0}, "
+                    f".info = &vmstate_info_{t.name} }}, /* visit_type_{t.name}() */"]
+        if t.name == "QEMUTimer" and t.pointer and isinstance(t.wire, ir.IntType):
+            return [f"VMSTATE_TIMER_PTR{v}, /* visit_type_QEMUTimer() */"]
         t = t.wire
     if f.const and isinstance(t, ir.IntType):
         return [f"VMSTATE_{_vm_int(t)}_EQUAL({name}, {owner}, NULL),"]
@@ -196,6 +201,14 @@ def _ctype(t: ir.WireType) -> str:
     return {"bool": "bool", "float64": "double"}.get(_info(t), "int32_t")
 
 
+def _group_name(s: ir.Struct, f: ir.Field) -> str:
+    """The C name of the VMStateDescription of a subsection group (``hpet/offset`` ->
+    ``vmstate_HPETState_offset``)."""
+    assert f.subsection is not None and f.subsection.vmsd is not None
+    tail = f.subsection.vmsd.rsplit("/", 1)[-1]
+    return f"vmstate_{s.name}_" + "".join(c if c.isalnum() else "_" for c in tail)
+
+
 def vmstate(module: ir.Module) -> str:
     """The VMState description equivalent to the legacy stream of each struct."""
     lines: list[str] = []
@@ -203,12 +216,31 @@ def vmstate(module: ir.Module) -> str:
         owner = s.c_type or s.name
         version = s.state.version if s.state else 1
         minimum = s.state.minimum_version if s.state else 1
+        items = s.wire if s.layout is None else s.layout
+        groups = [f for f in items if f.subsection is not None
+                  and f.subsection.fields is not None]
+        for f in groups:  # subsections of the struct's own members come first, as in C
+            sub = f.subsection
+            assert sub is not None and sub.fields is not None
+            lines.append(f"static const VMStateDescription {_group_name(s, f)} = {{")
+            lines.append(f'    .name = "{sub.vmsd}",')
+            lines.append(f"    .version_id = {sub.version},")
+            lines.append(f"    .minimum_version_id = {sub.minimum_version},")
+            if not sub.by_field:
+                lines.append(f"    .needed = {sub.needed},")
+            lines.append("    .fields = (VMStateField[]) {")
+            for g in sub.fields:
+                for entry in _vmstate_entry(module, s, g):
+                    lines.append(f"        {entry}")
+            lines.append("        VMSTATE_END_OF_LIST()")
+            lines.append("    },")
+            lines.append("};")
+            lines.append("")
         lines.append(f"static const VMStateDescription vmstate_{s.name} = {{")
         lines.append(f'    .name = "{s.vmsd or s.name}",')
         lines.append(f"    .version_id = {version},")
         lines.append(f"    .minimum_version_id = {minimum},")
         lines.append("    .fields = (VMStateField[]) {")
-        items = s.wire if s.layout is None else s.layout
         for f in items:
             if f.subsection is not None:
                 continue
@@ -221,9 +253,14 @@ def vmstate(module: ir.Module) -> str:
             lines.append("    .subsections = (const VMStateDescription * const []) {")
             for f in subsections:
                 sub = f.subsection
-                assert sub is not None and isinstance(f.type, ir.StructRef)
+                assert sub is not None
                 when = (f"while '{sub.needed}' is true (a load sets it)" if sub.by_field
                         else f"when {sub.needed}(opaque)")
+                if sub.fields is not None:
+                    lines.append(f"        &{_group_name(s, f)}, /* v{sub.version} "
+                                 f"(from v{sub.minimum_version}), {when} */")
+                    continue
+                assert isinstance(f.type, ir.StructRef)
                 lines.append(f"        &vmstate_{f.type.name}, /* '{f.name}' v{sub.version} "
                              f"(from v{sub.minimum_version}), {when} */")
             lines.append("        NULL")

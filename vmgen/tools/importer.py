@@ -241,27 +241,15 @@ class Versions:
 def dump_versions(text: bytes, source: str) -> dict[str, Versions]:
     """VMState name -> its `Versions`, from ``-dump-vmstate`` output (ImportFailure if it
     is not that)."""
+    from vmgen.tools.vmstate import DescError, from_dump
+
     try:
-        value = json.loads(text)
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise ImportFailure(f"{source}: not -dump-vmstate output (not JSON: {exc})") from None
-    if not isinstance(value, dict):
-        raise ImportFailure(f"{source}: not -dump-vmstate output (not an object)")
-    found: dict[str, Versions] = {}
-    for entry in value.values():
-        desc = entry.get("Description") if isinstance(entry, dict) else None
-        if not isinstance(desc, dict) or not isinstance(desc.get("name"), str):
-            continue
-        minimum = desc.get("minimum_version_id")
-        fields = desc.get("Fields", [])
-        if not isinstance(minimum, int) or not isinstance(fields, list):
-            raise ImportFailure(f"{source}: VMState '{desc['name']}' has no "
-                                "minimum_version_id or Fields")
-        named = tuple((str(f.get("field", "")), int(f.get("version_id", 0)),
-                       bool(f.get("field_exists", False)))
-                      for f in fields if isinstance(f, dict))
-        found.setdefault(desc["name"], Versions(minimum, named))
-    return found
+        descs = from_dump(text, source)
+    except DescError as exc:
+        raise ImportFailure(str(exc)) from None
+    return {name: Versions(d.minimum if d.minimum is not None else d.version,
+                           tuple((f.name, f.version, f.exists) for f in d.fields))
+            for name, d in descs.items()}
 
 
 def _row_name(name: str) -> tuple[str, int]:

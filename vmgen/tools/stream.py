@@ -23,14 +23,17 @@ import mmap
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass
-from pathlib import Path
-from types import ModuleType
-from typing import Any
 
-from vmgen.resources import templates_dir
 from vmgen.runtime import qevm, qevm_ber
 from vmgen.runtime.qevm import Buffer, Kind, StreamError
+
+# to-ber and from-ber start without typing, pathlib and dataclasses (the start-up is a
+# measured part of their time: BENCHMARKS.md)
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from os import PathLike
+    from types import ModuleType
+    from typing import Any, BinaryIO
 
 SCHEMA_FILE = "qevm-stream.asn"
 
@@ -39,20 +42,28 @@ class CommandError(Exception):
     """A failure to report as ``PATH: MESSAGE`` (exit status 1)."""
 
 
-@dataclass(frozen=True)
 class Served:
-    module: ModuleType
-    state: str  # the C struct name of the generated module's device state
+    __slots__ = ("module", "state")
+
+    def __init__(self, module: ModuleType,
+                 state: str) -> None:  # the C struct name of the module's device state
+        self.module = module
+        self.state = state
 
 
 def schema_text() -> str:
+    from vmgen.resources import templates_dir
+
     return (templates_dir() / "asn1" / SCHEMA_FILE).read_text(encoding="utf-8")
 
 
-@dataclass
 class Input:
-    data: Buffer
-    fd: int | None  # the file `data` maps (None: stdin, read in memory)
+    __slots__ = ("data", "fd")
+
+    def __init__(self, data: Buffer,
+                 fd: int | None) -> None:  # the file `data` maps (None: stdin, in memory)
+        self.data = data
+        self.fd = fd
 
 
 @contextmanager
@@ -85,6 +96,10 @@ def display(path: str) -> str:
 
 def section_modules(paths: list[str]) -> dict[str, Served]:
     """VMState name -> the generated module (among `paths`) that serves it."""
+    if not paths:
+        return {}
+    from pathlib import Path
+
     from vmgen.diagnostics import VmgenError
     from vmgen.tools.decode import load_module
 
@@ -267,11 +282,6 @@ def check_strict(stream: qevm.Stream, served: dict[str, Served]) -> None:
             raise StreamError(f"no --module serves {what} (--strict)", r.offset, r.where())
 
 
-def _check_stream(path: Path) -> None:
-    with opened(str(path)) as source:
-        qevm.parse(source.data)
-
-
 def device_records(stream: qevm.Stream, served: dict[str, Served],
                    strict: bool) -> tuple[dict[int, qevm_ber.Device], list[str]]:
     """The device sections a module serves, as its records (record index -> (VMState,
@@ -306,23 +316,46 @@ def device_records(stream: qevm.Stream, served: dict[str, Served],
     return devices, notes
 
 
-def to_ber(source: str, target: Path, modules: list[str], strict: bool) -> int:
+def to_ber(source: str, target: str | PathLike[str], modules: list[str], strict: bool) -> int:
+    """The stream in `source` as one BER file; the number of sections.  A stream in a
+    file is read once (qevm_ber.write_file_stream), and the BER file replaces `target`
+    only if the stream is valid; one from stdin, in memory, is parsed first."""
     served = section_modules(modules)
-    with opened(source) as given:
-        stream = _parse(source, given.data)
+    from vmgen.driver.output import write_with
+
+    notes: list[str] = []
+
+    def devices(stream: qevm.Stream) -> dict[int, qevm_ber.Device]:
         try:
             if strict:
                 check_strict(stream, served)
-            devices, notes = device_records(stream, served, strict)
+            found, why = device_records(stream, served, strict)
         except StreamError as exc:
             raise CommandError(f"{display(source)}: {exc}") from None
-        from vmgen.driver.output import write_with
+        notes.extend(why)
+        return found
 
-        write_with(target, lambda out: qevm_ber.write(out, qevm_ber.to_der(stream, devices),
-                                                       given.data, given.fd))
-        for note in notes:
-            print(f"{display(source)}: {note}", file=sys.stderr)
-        return sum(1 for r in stream.records if isinstance(r, qevm.Section))
+    with opened(source) as given:
+        if given.fd is None:
+            stream = _parse(source, given.data)
+            found = devices(stream)
+            write_with(target, lambda out: qevm_ber.write(
+                out, qevm_ber.to_der(stream, found), given.data, given.fd))
+        else:
+            fd = given.fd
+            streams: list[qevm.Stream] = []
+
+            def fill(out: BinaryIO) -> None:
+                try:
+                    streams.append(qevm_ber.write_file_stream(out, fd, given.data, devices))
+                except StreamError as exc:
+                    raise CommandError(f"{display(source)}: {exc}") from None
+
+            write_with(target, fill)
+            stream = streams[0]
+    for note in notes:
+        print(f"{display(source)}: {note}", file=sys.stderr)
+    return sum(1 for r in stream.records if isinstance(r, qevm.Section))
 
 
 def device_reader(served: dict[str, Served]) -> qevm_ber.DeviceReader:
@@ -342,32 +375,26 @@ def device_reader(served: dict[str, Served]) -> qevm_ber.DeviceReader:
     return body
 
 
-def from_ber(source: str, target: Path, modules: list[str]) -> None:
+def from_ber(source: str, target: str | PathLike[str], modules: list[str]) -> None:
+    """The stream a BER file holds, written to `target` only if it is a valid stream:
+    checked as it is written (qevm.check), so the stream is read once."""
     reader = device_reader(section_modules(modules))
     from vmgen.driver.output import write_with
 
     with opened(source) as given:
         try:
-            write_with(target, lambda out: qevm_ber.write(
-                out, qevm_ber.from_ber(given.data, reader), given.data, given.fd),
-                check=_check_written)
+            chunks = list(qevm_ber.from_ber(given.data, reader))
         except StreamError as exc:
             raise CommandError(f"{display(source)}: {exc}") from None
-        except _Written as exc:
+
+        def fill(out: BinaryIO) -> None:
+            qevm_ber.write_checked(out, chunks, given.data, given.fd)
+
+        try:
+            write_with(target, fill)
+        except StreamError as exc:
             raise CommandError(f"{display(source)}: the stream it holds is not valid: "
-                               f"{exc.error}") from None
-
-
-class _Written(Exception):
-    def __init__(self, error: StreamError) -> None:
-        self.error = error
-
-
-def _check_written(path: Path) -> None:
-    try:
-        _check_stream(path)
-    except StreamError as exc:
-        raise _Written(exc) from None
+                               f"{exc}") from None
 
 
 def _parse(source: str, data: Buffer) -> qevm.Stream:
