@@ -286,6 +286,8 @@ class _Planner:
         if not vmstate:
             for f in s.fields:
                 _check_attrs(f, _FIELD_ATTRS, f"{s.name}.{f.name}")
+                if not _IDENT.match(f.name):
+                    raise Unsupported(f"{s.name}'s member '{f.name}' is not a plain name")
             return s.wire
         if s.layout is None or s.vmsd is None:
             raise Unsupported(f"{s.name} has no VMState layout")
@@ -417,6 +419,8 @@ class _Planner:
             raise Unsupported(f"{where}: an anonymous struct with a VMState layout")
         for g in inner.fields:
             _check_attrs(g, _FIELD_ATTRS, f"{inner.name}.{g.name}")
+            if not _IDENT.match(g.name):
+                raise Unsupported(f"{inner.name}'s member '{g.name}' is not a plain name")
         scope = _Scope(inner, vmstate, f"{expr}.", inner.wire)
         if scope.declarations():
             raise Unsupported(f"{where}: a union inside an anonymous struct")
