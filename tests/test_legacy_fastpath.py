@@ -23,6 +23,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import random
+import re
 import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -240,14 +241,15 @@ CASE = r"""
         }"""
 
 
-def driver_source(module: ir.Module, stem: str) -> str:
+def driver_source(module: ir.Module, stem: str, prelude: str = "") -> str:
     """Each stdin line `L STATE VERSION HEX` (load both ways, then save the visitors'
     object both ways) or `M STATE VERSION HEX OFF:BYTE...` (load, overwrite, save both
     ways) prints `DA VB SAME UNCHANGED FASTSAVE VISITSAVE` (`-`: refused or not run);
     `B` and `D` do the same as L and M with BER records and the DER/BER codec's two
     paths (the object of D is loaded from a legacy stream)."""
     out = [f'#include "{stem}-visit.h"', "#include <ctype.h>", "#include <stdbool.h>",
-           "#include <stdio.h>", "#include <stdlib.h>", "#include <string.h>", HELPERS]
+           "#include <stdio.h>", "#include <stdlib.h>", "#include <string.h>", HELPERS,
+           prelude]
     cases = []
     for s in module.states:
         body = _walk(module, ir.StructRef(s.name), "(*obj)", 0, _fix_bools)
@@ -314,19 +316,23 @@ class Paths:
 
 def build_paths(header: Path, out: Path, cc: str, specialized: set[str],
                 include: tuple[Path, ...] = (support.FIXTURES,),
-                runtime: list[Path] | None = None) -> Paths:
+                runtime: list[Path] | None = None, annotations: Path | None = None,
+                prelude: str = "") -> Paths:
     """`runtime`: the runtime's objects, compiled once for many headers (default: its
-    sources, compiled with the driver)."""
+    sources, compiled with the driver); `annotations`: the header's annotations file;
+    `prelude`: C the driver defines (the functions a header declares)."""
     out.mkdir(parents=True, exist_ok=True)
+    more = ["--annotations", str(annotations)] if annotations else []
     for args in (["runtime", "-o", str(out)],
-                 ["generate", *(a for d in include for a in ("-I", str(d))), "-o", str(out),
-                  str(header)]):
+                 ["generate", *(a for d in include for a in ("-I", str(d))), *more,
+                  "-o", str(out), str(header)]):
         proc = support.run_vmgen(*args)
         assert proc.returncode == 0, proc.stderr
     stem = header.stem
-    module = build_module(str(header), Options(include_dirs=tuple(str(d) for d in include)))
+    module = build_module(str(header), Options(include_dirs=tuple(str(d) for d in include),
+                                               annotations=str(annotations or "")))
     src = out / "paths.c"
-    src.write_text(driver_source(module, stem))
+    src.write_text(driver_source(module, stem, prelude))
     exe = support.compile_c([src, out / f"{stem}-visit.c",
                              *(runtime or support.runtime_sources(out))],
                             out / "paths", cc=cc, include=[out, *include],
@@ -386,10 +392,22 @@ def _fit(module: ir.Module, t: ir.WireType, value: Any) -> Any:
                 v = next((e.name for e in module.enum(f.type.name).enumerators
                           if e.value == 0), v)
             out[f.name] = v
+    for f in module.struct(t.name).migrated:
+        if f.name in out and not f.name.isidentifier():
+            # a member's path: the same C object as the member it names, one value
+            target: Any = out
+            for part in re.findall(r"\w+|\[\d+\]", f.name):
+                if isinstance(target, dict) and part not in target:
+                    break  # a member the nested value does not carry (skipped there)
+                target = target[int(part[1:-1])] if part.startswith("[") else target[part]
+            else:
+                out[f.name] = target
     return out
 
 
-def _stream(p: Paths, state: str, value: dict[str, Any], version: int) -> bytes:
+def _stream(p: Paths, state: str, value: dict[str, Any], version: int,
+            needed: Callable[[dict[str, Any]], dict[str, bool]] | None = None) -> bytes:
+    """`needed`: for the subsections a C function decides, what it decides for a value."""
     s = p.module.struct(state)
     value = _fit(p.module, ir.StructRef(state), value)
     for f, n in _late_counts(s):
@@ -398,16 +416,21 @@ def _stream(p: Paths, state: str, value: dict[str, Any], version: int) -> bytes:
             value = {**value, f.name: n, f.count_of: value[f.count_of][:n]}
     present = {k: v for k, v in value.items()
                if k not in s._by_name or (s.field(k).since or 0) <= version}
-    blob: bytes = p.py.save_legacy(state, present, version)
+    if needed is not None:
+        blob: bytes = p.py.save_legacy(state, present, version, needed=needed(value))
+    else:
+        blob = p.py.save_legacy(state, present, version)
     return blob
 
 
-def _draw_streams(p: Paths, data: st.DataObject) -> list[tuple[str, int, bytes]]:
+def _draw_streams(p: Paths, data: st.DataObject,
+                  needed: Callable[[dict[str, Any]], dict[str, bool]] | None = None
+                  ) -> list[tuple[str, int, bytes]]:
     out = []
     for s in p.module.states:
         for version in _versions(p.module, s.name):
             value = data.draw(support.struct_strategy(p.module, s.name, const_zero=True))
-            out.append((s.name, version, _stream(p, s.name, value, version)))
+            out.append((s.name, version, _stream(p, s.name, value, version, needed)))
     return out
 
 
@@ -576,37 +599,52 @@ def _declined(module: ir.Module) -> dict[str, str]:
 
 
 def test_unknown_layout_entries_leave_the_state_to_the_visitors() -> None:
-    """Layout entries of shapes the IR may grow (a field named by a C path, padding with
-    no member behind it, a subsection over the parent's own members, an attribute this
-    planner does not know) make the specialized codec decline the state, and every state
-    that contains it; the rest keep theirs."""
+    """Layout entries of shapes this planner does not know (a path naming no member, a
+    typeless subsection entry that is no group, a group within a group, an attribute it
+    does not know, an entry that differs from its member) make the specialized codec
+    decline the state, and every state that contains it; the rest keep theirs.  Padding
+    with no member behind it is a shape it knows."""
     module = _devices()
     assert _declined(module) == {}
     loc = module.struct("PITWire").location
     u32 = module.struct("PITWire").field("channels0_irq_disabled").type
-    cases: dict[str, tuple[str, Callable[[ir.Struct], tuple[ir.Field, ...]]]] = {
-        "a C path": ("PITWire", lambda s: tuple(
+    group = ir.Subsection(1, 1, "has_dma", vmsd="fw_cfg/x",
+                          fields=(module.struct("FWCfgWire").field("cur_entry"),))
+    inner = ir.Field("fw_cfg/x", "", None, loc, subsection=group)
+    nested = ir.Field("fw_cfg/y", "", None, loc,
+                      subsection=replace(group, vmsd="fw_cfg/y", fields=(inner,)))
+    cases: dict[str, tuple[str, Callable[[ir.Struct], tuple[ir.Field, ...]], str]] = {
+        "a path to no member": ("PITWire", lambda s: tuple(
             replace(f, name="channels[0].irq_disabled") if f.name == "channels0_irq_disabled"
-            else f for f in s.layout or ())),
-        "padding without a member": ("TimersState", lambda s: (
-            *(s.layout or ()), ir.Field("pad_tail", "uint8_t [4]", None, loc, unused=4))),
-        "a subsection group": ("FWCfgWire", lambda s: (
+            else f for f in s.layout or ()), "names no member"),
+        "a typeless subsection entry": ("FWCfgWire", lambda s: (
             *(s.layout or ()), ir.Field("cur_entry", "", None, loc,
-                                        subsection=ir.Subsection(1, 1, "has_dma")))),
+                                        subsection=ir.Subsection(1, 1, "has_dma"))),
+            "has no wire type"),
+        "a group in a group": ("FWCfgWire", lambda s: (*(s.layout or ()), nested),
+                               "subsection group of an unknown shape"),
         "an unknown attribute": ("PCIDeviceWire", lambda s: tuple(
             _LaterField(**{**_attrs(f), "path": "dev.version_id"}) if f.name == "version_id"
-            else f for f in s.layout or ())),
+            else f for f in s.layout or ()), "has path set"),
         "an entry of another type": ("PCIBusWire", lambda s: tuple(
-            replace(f, type=u32) if f.name == "nirq" else f for f in s.layout or ())),
+            replace(f, type=u32) if f.name == "nirq" else f for f in s.layout or ()),
+            "differs from the member"),
     }
-    for what, (name, edit) in cases.items():
+    for what, (name, edit, why) in cases.items():
         declined = _declined(_with_layout(module, name, edit))
         expected = {name} if module.struct(name).state else set()
         if name == "PCIDeviceWire":
             expected = {"PIIX3Wire"}  # the state that contains it
         assert set(declined) == expected, what
         for state in expected:
-            assert "layout entry" in declined[state] or "has path set" in declined[state], what
+            assert why in declined[state], (what, declined[state])
+    # shapes it knows: padding with no member, a group of the struct's own members
+    known = _with_layout(module, "TimersState", lambda s: (
+        *(s.layout or ()), ir.Field("pad_tail", "uint8_t [4]", None, loc, unused=4)))
+    assert _declined(known) == {}
+    known = _with_layout(module, "FWCfgWire", lambda s: (
+        *(s.layout or ()), ir.Field("fw_cfg/x", "", None, loc, subsection=group)))
+    assert _declined(known) == {}
     # an attribute at its default is no new shape (entries and members alike)
     same = replace(module, structs=tuple(
         replace(s, fields=tuple(_LaterField(**_attrs(f)) for f in s.fields),
@@ -622,11 +660,12 @@ def test_unknown_layout_entries_leave_the_state_to_the_visitors() -> None:
 def test_declined_states_still_generate_and_say_why() -> None:
     from vmgen.backends import c
 
-    module = _with_layout(_devices(), "TimersState", lambda s: (
-        *(s.layout or ()), ir.Field("pad_tail", "uint8_t [4]", None, s.location, unused=4)))
+    module = _with_layout(_devices(), "PCIBusWire", lambda s: tuple(
+        replace(f, name="irq_count[9]") if f.name == "irq_count" else f
+        for f in s.layout or ()))
     text = c.generate(module)["devices-visit.c"]
-    assert ("/* TimersState's legacy stream has no specialized codec (TimersState's layout "
-            "entry 'pad_tail' names no member): the visitors read and write it. */") in text
+    assert ("/* PCIBusWire's legacy stream has no specialized codec (PCIBusWire's layout "
+            "entry 'irq_count[9]' names no member): the visitors read and write it. */") in text
 
 
 # ---- random headers ------------------------------------------------------------------------
@@ -782,7 +821,6 @@ def test_real_sections(qemu_stream: Callable[[str], Path],
     codec, byte for byte as the visitors do; and both paths agree on its truncations and
     edits and on edited objects."""
     import hashlib
-    import re
     from concurrent.futures import ThreadPoolExecutor
 
     from vmgen.runtime import qevm
@@ -842,3 +880,101 @@ def test_real_sections(qemu_stream: Callable[[str], Path],
         p.check(lines, outcomes)
         first = outcomes[0]
         assert first.fast_loaded and first.fast_saved == first.visit_saved == body, section.name
+
+
+# ---- own-struct layouts (an annotations file's `layout` and `[[S.subsections]]`) -----------
+
+OWN_H = """\
+#include <stdbool.h>
+#include <stdint.h>
+#include "vmgen.h"
+typedef struct Chan { uint32_t count; uint8_t mode; uint32_t disabled; int64_t next; } Chan;
+typedef struct Own {
+    uint16_t a;
+    Chan ch[3];
+    uint8_t n;
+    uint16_t list[4];
+    bool has_tail;
+    uint64_t tail;
+    int32_t later;
+    Mode8 m;
+    void *host;
+} Own;
+bool own_later_needed(void *opaque);
+"""
+OWN_TOML = """\
+[Chan]
+vmsd = "chan"
+layout = ["count", "mode", "next"]
+
+[Chan.fields]
+disabled = "skip"
+
+[Own]
+state = [3, 1]
+vmsd = "own"
+layout = ["ch[0].disabled", "a", { unused = 3 }, "ch", { unused = 2, since = 2 }, "ch[2].next",
+          "n", "list", "has_tail"]
+
+[Own.fields]
+"ch[0].disabled" = { since = 3 }
+n = { range = [0, 4] }
+list = { size_is = "n" }
+host = "skip"
+
+[[Own.subsections]]
+vmsd = "own/tail"
+version = 2
+minimum = 1
+needed = "has_tail"
+layout = ["tail", "m"]
+
+[[Own.subsections]]
+vmsd = "own/later"
+version = 1
+minimum = 1
+needed = "own_later_needed"
+layout = ["later"]
+"""
+
+
+def test_own_struct_layouts(tmp_path: Path) -> None:
+    """A device's own struct in an annotations file's layout: members of array elements
+    placed outside their array (by their path), padding with no member behind it,
+    subsections over the struct's own members (decided by a bool member or by a C
+    function): the specialized codec takes them, and both paths agree."""
+    header = tmp_path / "own.h"
+    header.write_text(OWN_H.replace("Mode8 m;", "uint8_t m VMGEN_RANGE(0, 9);"))
+    toml = tmp_path / "own.toml"
+    toml.write_text(OWN_TOML)
+    p = build_paths(header, tmp_path, "clang" if "clang" in support.compilers() else "gcc",
+                    {"Own"}, include=(tmp_path,), annotations=toml,
+                    prelude="bool own_later_needed(void *opaque)\n"
+                            "{\n    return ((const Own *)opaque)->has_tail;\n}\n")
+    layout = p.module.struct("Own").layout
+    assert layout is not None
+    assert {"ch[0].disabled", "ch[2].next"} <= {f.name for f in layout}
+    assert any(f.subsection is not None and f.subsection.fields for f in layout)
+    assert {st.name for st in clegacy.plan(p.module).states} == {"Own"}
+
+    def needed(value: dict[str, Any]) -> dict[str, bool]:
+        # what the C function decides (from a member the stream carries, so that a load
+        # that leaves `later` alone saves what it read)
+        return {"own/later": bool(value["has_tail"])}
+
+    @settings(_SETTINGS, max_examples=6)
+    @given(st.data())
+    def run(data: st.DataObject) -> None:
+        rng = random.Random(data.draw(st.integers(0, 2**32)))
+        streams = _draw_streams(p, data, needed)
+        lines = [_line("L", state, version, blob) for state, version, blob in streams]
+        lines += [_line("L", state, version, bad) for state, version, blob in streams
+                  for bad in _damaged(blob, rng)]
+        lines += [_line(op, state, version, blob, _edits(rng)) for state, version, blob
+                  in streams for op in "MD" for _ in range(40)]
+        outcomes = p.run(lines)
+        p.check(lines, outcomes)
+        for (state, version, blob), o in zip(streams, outcomes[:len(streams)], strict=True):
+            assert o.fast_loaded and o.visit_saved == blob, (state, version, blob.hex())
+
+    run()

@@ -629,6 +629,9 @@ class _LegacyText:
             inner = (self.steps(op.members, mode) if k != "union" else
                      "\n".join(self.step(c, mode) for c in op.members))
             return self.call(mode, op, _indent(inner) if k != "union" else inner)
+        if k == "group":  # its body is inside an `if`, and in store_group one deeper
+            return self.call(mode, op, _indent(self.steps(op.members, mode),
+                                               8 if mode == "store" else 4))
         if k in ("vlist",):
             return self.call(mode, op, _indent(self.steps(op.element, mode)))
         if k.endswith("_list"):

@@ -42,6 +42,9 @@ from vmgen.backends.cfast import C_INT_TYPES, Unsupported, c_literal
 from vmgen.lowering import ir
 
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+# A member of a member placed by a layout (``channels[0].irq_disabled``): its C lvalue is
+# ``obj->`` + the path.
+_PATH = re.compile(r"[A-Za-z_]\w*(?:\[\d+\])*(?:\.[A-Za-z_]\w*(?:\[\d+\])*)*\Z")
 
 # The IR attributes this planner knows.  A field or struct with another attribute set
 # to anything but its default (a later addition to the IR) is left to the visitors.
@@ -49,7 +52,8 @@ _FIELD_ATTRS = frozenset({"name", "c_type", "type", "location", "since", "bit_wi
                           "const", "count_of", "selector", "positive_le", "unused",
                           "subsection"})
 _STRUCT_ATTRS = frozenset({"name", "c_type", "fields", "location", "state", "vmsd", "layout"})
-_SUBSECTION_ATTRS = frozenset({"version", "minimum_version", "needed", "by_field"})
+_SUBSECTION_ATTRS = frozenset({"version", "minimum_version", "needed", "by_field", "vmsd",
+                               "fields"})
 
 # The writer mallocs the largest stream a state can have: states that could need more
 # are left to the visitors (which grow their buffer as they write).
@@ -305,8 +309,9 @@ class _Planner:
             for f in s.fields:
                 if not plain or type(f) is not ir.Field:
                     _check_attrs(f, _FIELD_ATTRS, f"{s.name}.{f.name}")
-                if not f.name.isidentifier():
-                    raise Unsupported(f"{s.name}'s member '{f.name}' is not a plain name")
+                if not f.name.isidentifier() and not _plain_path(s, f):
+                    raise Unsupported(f"{s.name}'s member '{f.name}' is not a plain name "
+                                      "or a path to a plain value")
             return s.wire
         if s.layout is None or s.vmsd is None:
             raise Unsupported(f"{s.name} has no VMState layout")
@@ -314,38 +319,64 @@ class _Planner:
             self._recognise(s, f)
         return s.layout
 
-    def _recognise(self, s: ir.Struct, f: ir.Field) -> None:
-        """A layout entry this planner knows: one of the struct's own members by its
-        plain C name (padding, a count, a subsection member, any other migrated field)."""
+    def _recognise(self, s: ir.Struct, f: ir.Field, group: bool = False) -> None:
+        """A layout entry this planner knows: padding (with or without a member behind
+        it), a group of the struct's own members sent as a subsection (not within a
+        group), or one of the struct's members by its plain C name (a count, a
+        subsection member, any other migrated field) or by the path of a plain value in a
+        member of it."""
         where = f"{s.name}'s layout entry '{f.name}'"
         _check_attrs(f, _FIELD_ATTRS, where)
-        if not _IDENT.match(f.name):
-            raise Unsupported(f"{where} is not a member's plain name")
-        member = s._by_name.get(f.name)
-        if member is None:
-            raise Unsupported(f"{where} names no member")
         if f.unused is not None:
-            if f != member or f.type is not None or f.unused <= 0 or f.subsection is not None:
+            member = s._by_name.get(f.name)
+            if (f.type is not None or f.unused <= 0 or f.subsection is not None
+                    or f.count_of is not None or f.selector is not None or f.const
+                    or f.positive_le or f.bit_width is not None
+                    or member not in (None, f)):
                 raise Unsupported(f"{where}: padding of an unknown shape")
+            return
+        sub = f.subsection
+        if f.type is None and sub is not None and sub.fields is not None:
+            _check_attrs(sub, _SUBSECTION_ATTRS, where)
+            name = (sub.vmsd or "").encode("utf-8")
+            if group or not 1 <= len(name) <= 255 or f.count_of is not None:
+                raise Unsupported(f"{where}: a subsection group of an unknown shape")
+            self._needed(s, sub, where)
+            for g in sub.fields:
+                self._recognise(s, g, group=True)
             return
         if f.type is None:
             raise Unsupported(f"{where} has no wire type")
-        if f.subsection is not None:
-            sub = f.subsection
+        member = s._by_name.get(f.name)
+        if member is None:
+            raise Unsupported(f"{where} names no member")
+        if not _IDENT.match(f.name):
+            if not _plain_path(s, f) or f != member:
+                raise Unsupported(f"{where} is not a member's plain name or a path to a "
+                                  "plain value")
+            return
+        if sub is not None:
             _check_attrs(sub, _SUBSECTION_ATTRS, where)
-            if (member.subsection is None or replace(f, subsection=member.subsection) != member
+            if (group or member.subsection is None or sub.fields is not None
+                    or replace(f, subsection=member.subsection) != member
                     or not isinstance(f.type, ir.StructRef)):
                 raise Unsupported(f"{where}: a subsection of an unknown shape")
-            if sub.by_field:
-                flag = s._by_name.get(sub.needed)
-                if (flag is None or not isinstance(flag.type, ir.BoolType)
-                        or flag.since is not None or flag.bit_width is not None):
-                    raise Unsupported(f"{where}: its presence field is not a bool")
-            elif not _IDENT.match(sub.needed):
-                raise Unsupported(f"{where}: its 'needed' is not a function name")
+            self._needed(s, sub, where)
             return
         if f != member:
             raise Unsupported(f"{where} differs from the member")
+
+    @staticmethod
+    def _needed(s: ir.Struct, sub: ir.Subsection, where: str) -> None:
+        """A subsection's presence: a bool member, or a function bool needed(void *)."""
+        if sub.by_field:
+            flag = s._by_name.get(sub.needed)
+            if (flag is None or not isinstance(flag.type, ir.BoolType)
+                    or flag.since is not None or flag.bit_width is not None
+                    or not _IDENT.match(sub.needed)):
+                raise Unsupported(f"{where}: its presence field is not a bool")
+        elif not _IDENT.match(sub.needed):
+            raise Unsupported(f"{where}: its 'needed' is not a function name")
 
     # ---- members ------------------------------------------------------------------------
 
@@ -384,6 +415,8 @@ class _Planner:
         if f.unused is not None:
             return [_here(LOp("unused", EXPR_MARK, AT_MARK, f.unused, length=f.unused),
                           expr)]
+        if scope.vmstate and f.subsection is not None and f.subsection.fields is not None:
+            return [(self.group(scope, f.subsection, base, depth), "")]
         t = f.type
         assert t is not None
         if scope.vmstate and f.subsection is not None:
@@ -610,6 +643,25 @@ class _Planner:
                    count=f"{scope.base}{f.selector}", members=tuple(cases),
                    most=max((c.most for c in cases), default=0))
 
+    def group(self, scope: _Scope, sub: ir.Subsection, base: str, depth: int) -> LOp:
+        """The struct's own members sent as a VMState subsection, at its version (c.py's
+        _subsection of a group)."""
+        assert sub.vmsd is not None and sub.fields is not None
+        name = sub.vmsd.encode("utf-8")
+        steps = tuple(_assemble(self.fields(scope, sub.fields, base, depth)))
+        return LOp("group", "", name="", needed=self._presence(scope, sub)[0],
+                   vmsd=_c_string(name), length=len(name), minimum=sub.minimum_version,
+                   maximum=sub.version, stores=self._presence(scope, sub)[1],
+                   members=steps, most=6 + len(name) + sum(_most(op) for op in steps))
+
+    @staticmethod
+    def _presence(scope: _Scope, sub: ir.Subsection) -> tuple[str, tuple[str, ...]]:
+        """When a save sends the subsection, and where a load notes that it came."""
+        if sub.by_field:
+            needed = f"{scope.base}{sub.needed}"
+            return needed, (needed,)
+        return f"{sub.needed}((void *)obj)", ()
+
     def subsection(self, scope: _Scope, f: ir.Field, t: ir.WireType, expr: str,
                    where: str) -> LOp:
         """A member struct sent as a VMState subsection (c.py's _subsection)."""
@@ -624,12 +676,7 @@ class _Planner:
         if not 1 <= len(name) <= 255:
             raise Unsupported(f"{where}: a subsection name of {len(name)} bytes")
         form = self.form(t.name, True)
-        stores: tuple[str, ...] = ()
-        if sub.by_field:
-            needed = f"{scope.base}{sub.needed}"
-            stores = (needed,)
-        else:
-            needed = f"{sub.needed}((void *)obj)"
+        needed, stores = self._presence(scope, sub)
         return LOp("subsection", expr, name=form.name, needed=needed, vmsd=_c_string(name),
                    length=len(name), minimum=sub.minimum_version, maximum=sub.version,
                    version=f"{sub.version}u", stores=stores, most=6 + len(name) + form.max_size)
@@ -651,12 +698,12 @@ class _Scope:
                           for f in self.struct.wire if f.selector is not None}
         if self.vmstate:
             self.counts = {f.name: _local_name("vmgen_count_", f"{self.base}{f.name}")
-                           for f in self.items if f.count_of is not None}
+                           for f in _flat(self.items) if f.count_of is not None}
 
     def before(self, name: str) -> set[str]:
         """The names visited before `name`."""
         found = set()
-        for f in self.items:
+        for f in _flat(self.items):
             if f.name == name:
                 break
             found.add(f.name)
@@ -666,6 +713,22 @@ class _Scope:
         return [*(f"int64_t {local} = 0" for local in self.selectors.values()),
                 *(f"int64_t {local} = (int64_t){self.base}{name}"
                   for name, local in self.counts.items())]
+
+
+def _flat(items: tuple[ir.Field, ...]) -> list[ir.Field]:
+    """Layout entries with each subsection group's members in its place."""
+    return [g for f in items for g in ((f,) if f.subsection is None or f.subsection.fields
+                                       is None else f.subsection.fields)]
+
+
+def _plain_path(s: ir.Struct, f: ir.Field) -> bool:
+    """Whether f is a member of a member placed by a layout, holding a plain value."""
+    return (_PATH.match(f.name) is not None and f.count_of is None and f.selector is None
+            and f.subsection is None and f.unused is None
+            and not isinstance(f.type, ir.UnionRef)
+            and not (isinstance(f.type, (ir.ArrayType, ir.BytesType))
+                     and f.type.count is not None)
+            and all(g.selector != f.name for g in s.wire))
 
 
 def _c_string(data: bytes) -> str:
