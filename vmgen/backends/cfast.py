@@ -13,12 +13,14 @@ store.
 This module decides which structs get such code (plain integers, ranged
 integers, bit-fields, bool, enums, floats, fixed byte arrays, fixed arrays,
 nested and anonymous structs, VMGEN_SINCE members, strings, const scalars,
-VMGEN_SIZE_IS arrays of fixed capacity) and computes the identifier octets,
-the largest possible encodings and the record header;
-``templates/c/fast_ops.c.j2`` and ``fast.c.j2`` only substitute.  Members it
-does not handle (unions, external types, const arrays and structs, arrays sized
-by their destination or inside another array, tag numbers above 2^21) leave the
-struct, and every struct or state containing it, to the visitors.
+VMGEN_SIZE_IS arrays of fixed capacity, unions and their discriminators,
+VMGEN_POSITIVE_LE) and
+computes the identifier octets, the largest possible encodings and the record
+header; ``templates/c/fast_ops.c.j2`` and ``fast.c.j2`` only substitute.
+Members it does not handle (external types, const arrays and structs, arrays
+sized by their destination or inside another array, const or VMGEN_POSITIVE_LE
+discriminators, tag numbers above 2^21) leave the struct, and every struct or
+state containing it, to the visitors.
 
 Members of equal types are planned once, as one shape with marks where their
 identifier octets and lvalues go (`Placed`); ``plan(module, shapes=False)``
@@ -27,6 +29,7 @@ plans each on its own, and tests/test_cbackend_fastpaths.py checks both agree.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from functools import cache
@@ -111,9 +114,14 @@ class Op:
     `kind` picks the template macros (put_KIND, get_KIND): uint, int, enum,
     bool, float, double, bytes, string, struct, inline (an anonymous struct's
     members), list; const_uint, const_int, const_enum (written like the plain
-    kinds, compared on load); sized_bytes, sized_list (VMGEN_SIZE_IS arrays of
+    kinds, compared on load); positive_le (written like int; a load takes 0..the
+    value in place); sized_bytes, sized_list (VMGEN_SIZE_IS arrays of
     fixed capacity: `count` is the count field, `min`..`length` the counts
-    the wire allows)."""
+    the wire allows); union (a CHOICE: its `members` are cases, each a `case`
+    op with the discriminator values in `labels` and the member's op in
+    `element`; `count` is the discriminator's lvalue, `local` where a load
+    keeps its value).  A discriminator's op keeps the value it reads in the
+    locals of `keeps`."""
 
     kind: str
     id: str  # identifier octets as a C constant, big-endian
@@ -132,6 +140,9 @@ class Op:
     count: str = ""  # sized: the count field's lvalue
     count_c_type: str = ""  # sized: its C type
     count_sign: str = ""  # sized: "int" or "uint" (how it is compared)
+    labels: tuple[str, ...] = ()  # case: the discriminator values, as C constants
+    local: str = ""  # union: the local holding its discriminator's value
+    keeps: tuple[str, ...] = ()  # a discriminator: the local its value goes to (0 or 1)
 
     @property
     def inner_end(self) -> str:
@@ -272,7 +283,6 @@ class _Planner:
 
     def placed(self, s: ir.Struct) -> tuple[Placed, int]:
         """The members of a struct the code reaches through `obj`."""
-        _no_unions(s)
         exprs = tuple(f"obj->{f.name}" for f in s.wire)
         if not self.shapes:
             ops, ids, total = [], [], 0
@@ -287,10 +297,15 @@ class _Planner:
             return Placed(tuple(ops), tuple(ids), exprs, ("",) * len(ops)), total
         found = self.found
         hits = []
+        selectors = _selectors(s)
         for index, f in enumerate(s.wire):
-            if f.positive_le:
-                raise Unsupported(f"{s.name}.{f.name} is VMGEN_POSITIVE_LE")
             idlen = 1 if index < 31 else len(context_id(index, False))
+            if f.selector is not None or f.name in selectors or f.positive_le:  # not shared
+                assert f.type is not None
+                op, size = self.member(s, f, _tag(index, _constructed(f.type)), idlen,
+                                       exprs[index], "obj->", 0, selectors)
+                hits.append((op, size, _constructed(f.type), ""))
+                continue
             hits.append(found.get((id(f.type), idlen, f.const)) or self.shape(s, f, idlen))
         if not hits:
             return Placed((), (), (), ()), 0
@@ -322,26 +337,42 @@ class _Planner:
 
     def members(self, s: ir.Struct, base: str, depth: int) -> tuple[tuple[Op, ...], int]:
         """The ops of an anonymous struct's members (`base`: how C reaches them)."""
-        _no_unions(s)
         ops = []
         total = 0
+        selectors = _selectors(s)
         for index, f in enumerate(s.wire):
             assert f.type is not None
             id_c = _tag(index, _constructed(f.type))
             op, size = self.member(s, f, id_c, len(context_id(index, False)),
-                                   f"{base}{f.name}", base, depth)
+                                   f"{base}{f.name}", base, depth, selectors)
             ops.append(op)
             total += size
         return tuple(ops), total
 
     def member(self, s: ir.Struct, f: ir.Field, id_c: str, idlen: int, expr: str, base: str,
-               depth: int) -> tuple[Op, int]:
-        """The op for member f of s and the largest TLV it can take."""
+               depth: int, selectors: frozenset[str] | None = None) -> tuple[Op, int]:
+        """The op for member f of s and the largest TLV it can take (`selectors`: the
+        discriminators of s's unions)."""
         t = f.type
         assert t is not None
         where = f"{s.name}.{f.name}"
-        if f.positive_le:
-            raise Unsupported(f"{where} is VMGEN_POSITIVE_LE")
+        if selectors is None:
+            selectors = _selectors(s)
+        if isinstance(t, ir.UnionRef):
+            assert f.selector is not None
+            return self.union(t, id_c, idlen, expr, f"{base}{f.selector}", depth, where)
+        if f.name in selectors:
+            if f.const or f.positive_le:
+                raise Unsupported(f"{where} is a const or VMGEN_POSITIVE_LE discriminator")
+            op, size = self.value(t, id_c, idlen, expr, depth, where)
+            if op.kind not in ("uint", "int", "enum"):
+                raise Unsupported(f"{where}: a discriminator of an unknown type")
+            return replace(op, keeps=(_selector_local(expr),)), size
+        if f.positive_le:  # a load takes 0..the value in place
+            op, size = self.value(t, id_c, idlen, expr, depth, where)
+            if op.kind != "int" or f.const:
+                raise Unsupported(f"{where}: VMGEN_POSITIVE_LE on an unknown type")
+            return replace(op, kind="positive_le"), size
         if isinstance(t, (ir.ArrayType, ir.BytesType)) and t.count is not None:
             op, size = self.sized(s, t, id_c, idlen, expr, base, depth, where)
         else:
@@ -374,6 +405,27 @@ class _Planner:
         content = size * t.count.max
         return (Op("sized_list", id_c, idlen, expr, depth, lensize=len_size(content),
                    element=(element,), **common),
+                idlen + len_size(content) + content)
+
+    def union(self, t: ir.UnionRef, id_c: str, idlen: int, expr: str, selector: str,
+              depth: int, where: str) -> tuple[Op, int]:
+        """A union: [index] holding the one alternative [alt] its discriminator selects."""
+        if idlen > 4:
+            raise Unsupported(f"{where} has a tag number above 2^21")
+        u = self.module.union(t.name)
+        cases = []
+        content = 0
+        for alt, m in enumerate(u.members):
+            if not m.cases:
+                continue
+            op, size = self.value(m.type, _tag(alt, _constructed(m.type)),
+                                  len(context_id(alt, False)), f"{expr}.{m.name}", depth + 1,
+                                  f"{where}.{m.name}")
+            cases.append(Op("case", "", 0, "", depth, element=(op,),
+                            labels=tuple(c_literal(c, True) for c in m.cases)))
+            content = max(content, size)
+        return (Op("union", id_c, idlen, expr, depth, lensize=len_size(content),
+                   members=tuple(cases), count=selector, local=_selector_local(selector)),
                 idlen + len_size(content) + content)
 
     def value(self, t: ir.WireType, id_c: str, idlen: int, expr: str, depth: int,
@@ -426,12 +478,17 @@ class _Planner:
             return op("string", length=n), idlen + len_size(n) + n
         if isinstance(t, ir.ExternalType):
             raise Unsupported(f"{where} is a VMGEN_EXTERNAL type")
-        raise Unsupported(f"{where} is a union")
+        raise Unsupported(f"{where} is a union inside a union or an array")
 
 
-def _no_unions(s: ir.Struct) -> None:
-    if any(f.selector is not None for f in s.wire):
-        raise Unsupported(f"{s.name} has a VMGEN_UNION member")
+def _selectors(s: ir.Struct) -> frozenset[str]:
+    """The discriminators of s's unions."""
+    return frozenset(f.selector for f in s.wire if f.selector is not None)
+
+
+def _selector_local(expr: str) -> str:
+    """The local a load keeps the value of the discriminator `expr` in."""
+    return "vmgen_sel_" + re.sub(r"[^A-Za-z0-9]", "_", expr.replace("obj->", "", 1))
 
 
 def _sized(t: ir.WireType | None) -> bool:
@@ -444,7 +501,8 @@ def _signed(t: ir.IntType) -> bool:
 
 
 def _constructed(t: ir.WireType) -> bool:
-    return isinstance(t, (ir.StructRef, ir.ArrayType))
+    # a union (CHOICE) member of a SEQUENCE: its AUTOMATIC tag is explicit (constructed)
+    return isinstance(t, (ir.StructRef, ir.ArrayType, ir.UnionRef))
 
 
 def _universal(t: ir.WireType) -> int:
@@ -472,7 +530,8 @@ class Plan:
 # The reader's temporaries each kind of op needs.
 _TEMPS = {"uint": ("uint64_t u = 0",), "int": ("int64_t s = 0",), "enum": ("int64_t s = 0",),
           "const_uint": ("uint64_t u = 0",), "const_int": ("int64_t s = 0",),
-          "const_enum": ("int64_t s = 0",), "bool": ("bool b = false",),
+          "const_enum": ("int64_t s = 0",), "positive_le": ("int64_t s = 0",),
+          "bool": ("bool b = false",),
           "bytes": ("const uint8_t *q = NULL",),
           "sized_bytes": ("const uint8_t *q = NULL", "size_t n = 0")}
 
@@ -509,7 +568,8 @@ def plan(module: ir.Module, shapes: bool = True) -> Plan:
             if use is None:
                 used = list(_walk((shape,)))
                 use = uses[id(shape)] = (
-                    dict.fromkeys(t for op in used for t in _TEMPS.get(op.kind, ())),
+                    dict.fromkeys(t for op in used for t in (
+                        *_TEMPS.get(op.kind, ()), *(f"int64_t {k} = 0" for k in op.keeps))),
                     dict.fromkeys(op.name for op in used if op.kind in ("enum", "const_enum")))
             temps.update(use[0])
             enums.update(use[1])
@@ -536,6 +596,8 @@ def _values(ops: tuple[Op, ...], planner: _Planner) -> int:
             total += op.length * _values(op.element, planner)
         elif op.kind == "inline":
             total += _values(op.members, planner)
+        elif op.kind == "union":
+            total += max((_values(c.element, planner) for c in op.members), default=0)
         elif op.kind == "struct":
             total += _struct_values(op.name, planner)
         else:

@@ -42,6 +42,9 @@ from vmgen.backends.cfast import C_INT_TYPES, Unsupported, c_literal
 from vmgen.lowering import ir
 
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+# A member of a member placed by a layout (``channels[0].irq_disabled``): its C lvalue is
+# ``obj->`` + the path.
+_PATH = re.compile(r"[A-Za-z_]\w*(?:\[\d+\])*(?:\.[A-Za-z_]\w*(?:\[\d+\])*)*\Z")
 
 # The IR attributes this planner knows.  A field or struct with another attribute set
 # to anything but its default (a later addition to the IR) is left to the visitors.
@@ -49,7 +52,8 @@ _FIELD_ATTRS = frozenset({"name", "c_type", "type", "location", "since", "bit_wi
                           "const", "count_of", "selector", "positive_le", "unused",
                           "subsection"})
 _STRUCT_ATTRS = frozenset({"name", "c_type", "fields", "location", "state", "vmsd", "layout"})
-_SUBSECTION_ATTRS = frozenset({"version", "minimum_version", "needed", "by_field"})
+_SUBSECTION_ATTRS = frozenset({"version", "minimum_version", "needed", "by_field", "vmsd",
+                               "fields"})
 
 # The writer mallocs the largest stream a state can have: states that could need more
 # are left to the visitors (which grow their buffer as they write).
@@ -110,7 +114,6 @@ class LOp:
     minimum: int = 0  # subsection: the versions the reader takes
     maximum: int = 0
     stores: tuple[str, ...] = ()  # subsection: its presence field (none or one)
-    here: str = ""  # a fixed op on its way into a run: its lvalue there
 
     @property
     def index(self) -> str:
@@ -184,15 +187,29 @@ class LPlan:
     enums: tuple[LEnum, ...]
 
 
+# class -> its attributes this planner does not know, with their defaults
+_UNKNOWN: dict[tuple[type, frozenset[str]], tuple[tuple[str, object], ...]] = {}
+
+
+def _extra(cls: type, known: frozenset[str]) -> tuple[tuple[str, object], ...]:
+    """The attributes of the IR class `cls` this planner does not know, with their
+    defaults."""
+    key = (cls, known)
+    extra = _UNKNOWN.get(key)
+    if extra is None:
+        extra = _UNKNOWN[key] = tuple(
+            (f.name, f.default if f.default is not dataclasses.MISSING else (
+                f.default_factory() if f.default_factory is not dataclasses.MISSING else None))
+            for f in dataclasses.fields(cls)
+            if f.name not in known)
+    return extra
+
+
 def _check_attrs(obj: object, known: frozenset[str], what: str) -> None:
     """Refuses an IR node with an attribute this planner does not know, set."""
-    for f in dataclasses.fields(obj):  # type: ignore[arg-type]
-        if f.name in known:
-            continue
-        default = f.default if f.default is not dataclasses.MISSING else (
-            f.default_factory() if f.default_factory is not dataclasses.MISSING else None)
-        if getattr(obj, f.name) != default:
-            raise Unsupported(f"{what} has {f.name} set, which this codec does not know")
+    for name, default in _extra(type(obj), known):
+        if getattr(obj, name) != default:
+            raise Unsupported(f"{what} has {name} set, which this codec does not know")
 
 
 def _int_domain(t: ir.IntType) -> str:
@@ -229,6 +246,10 @@ class _Planner:
     enums: dict[str, None] = field(default_factory=dict)
     # a scalar type's shape (by the type's identity: the module keeps the types alive)
     shapes: dict[int, LOp] = field(default_factory=dict)
+    # an array's shape (by the type's identity, depth and kind of visit), or None when
+    # its elements are not all of fixed size; a one-run struct's shape (by its name)
+    lists: dict[tuple[int, int, bool], LOp | None] = field(default_factory=dict)
+    fstructs: dict[str, LOp] = field(default_factory=dict)
     in_progress: set[tuple[str, bool]] = field(default_factory=set)
 
     # ---- struct forms -----------------------------------------------------------------
@@ -264,7 +285,7 @@ class _Planner:
         ops = self.fields(scope, items, "obj->", 0)
         suffix = f"vmstate_{s.name}" if vmstate else s.name
         declarations = tuple(scope.declarations())
-        if not vmstate and not declarations and all(op.size for op in ops):
+        if not vmstate and not declarations and all(op.size for op, _ in ops):
             run = _run(ops)
             return LForm(suffix, s.c_type, False, run.room, run.room, run.checked, (run,),
                          (), (), 0)
@@ -284,8 +305,13 @@ class _Planner:
     def _items(self, s: ir.Struct, vmstate: bool) -> tuple[ir.Field, ...]:
         """The fields the visitor visits, in order, each one recognised."""
         if not vmstate:
+            plain = not _extra(ir.Field, _FIELD_ATTRS)  # the IR's Field: nothing to check
             for f in s.fields:
-                _check_attrs(f, _FIELD_ATTRS, f"{s.name}.{f.name}")
+                if not plain or type(f) is not ir.Field:
+                    _check_attrs(f, _FIELD_ATTRS, f"{s.name}.{f.name}")
+                if not f.name.isidentifier() and not _plain_path(s, f):
+                    raise Unsupported(f"{s.name}'s member '{f.name}' is not a plain name "
+                                      "or a path to a plain value")
             return s.wire
         if s.layout is None or s.vmsd is None:
             raise Unsupported(f"{s.name} has no VMState layout")
@@ -293,71 +319,108 @@ class _Planner:
             self._recognise(s, f)
         return s.layout
 
-    def _recognise(self, s: ir.Struct, f: ir.Field) -> None:
-        """A layout entry this planner knows: one of the struct's own members by its
-        plain C name (padding, a count, a subsection member, any other migrated field)."""
+    def _recognise(self, s: ir.Struct, f: ir.Field, group: bool = False) -> None:
+        """A layout entry this planner knows: padding (with or without a member behind
+        it), a group of the struct's own members sent as a subsection (not within a
+        group), or one of the struct's members by its plain C name (a count, a
+        subsection member, any other migrated field) or by the path of a plain value in a
+        member of it."""
         where = f"{s.name}'s layout entry '{f.name}'"
         _check_attrs(f, _FIELD_ATTRS, where)
-        if not _IDENT.match(f.name):
-            raise Unsupported(f"{where} is not a member's plain name")
-        member = s._by_name.get(f.name)
-        if member is None:
-            raise Unsupported(f"{where} names no member")
         if f.unused is not None:
-            if f != member or f.type is not None or f.unused <= 0 or f.subsection is not None:
+            member = s._by_name.get(f.name)
+            if (f.type is not None or f.unused <= 0 or f.subsection is not None
+                    or f.count_of is not None or f.selector is not None or f.const
+                    or f.positive_le or f.bit_width is not None
+                    or member not in (None, f)):
                 raise Unsupported(f"{where}: padding of an unknown shape")
+            return
+        sub = f.subsection
+        if f.type is None and sub is not None and sub.fields is not None:
+            _check_attrs(sub, _SUBSECTION_ATTRS, where)
+            name = (sub.vmsd or "").encode("utf-8")
+            if group or not 1 <= len(name) <= 255 or f.count_of is not None:
+                raise Unsupported(f"{where}: a subsection group of an unknown shape")
+            self._needed(s, sub, where)
+            for g in sub.fields:
+                self._recognise(s, g, group=True)
             return
         if f.type is None:
             raise Unsupported(f"{where} has no wire type")
-        if f.subsection is not None:
-            sub = f.subsection
+        member = s._by_name.get(f.name)
+        if member is None:
+            raise Unsupported(f"{where} names no member")
+        if not _IDENT.match(f.name):
+            if not _plain_path(s, f) or f != member:
+                raise Unsupported(f"{where} is not a member's plain name or a path to a "
+                                  "plain value")
+            return
+        if sub is not None:
             _check_attrs(sub, _SUBSECTION_ATTRS, where)
-            if (member.subsection is None or replace(f, subsection=member.subsection) != member
+            if (group or member.subsection is None or sub.fields is not None
+                    or replace(f, subsection=member.subsection) != member
                     or not isinstance(f.type, ir.StructRef)):
                 raise Unsupported(f"{where}: a subsection of an unknown shape")
-            if sub.by_field:
-                flag = s._by_name.get(sub.needed)
-                if (flag is None or not isinstance(flag.type, ir.BoolType)
-                        or flag.since is not None or flag.bit_width is not None):
-                    raise Unsupported(f"{where}: its presence field is not a bool")
-            elif not _IDENT.match(sub.needed):
-                raise Unsupported(f"{where}: its 'needed' is not a function name")
+            self._needed(s, sub, where)
             return
         if f != member:
             raise Unsupported(f"{where} differs from the member")
 
+    @staticmethod
+    def _needed(s: ir.Struct, sub: ir.Subsection, where: str) -> None:
+        """A subsection's presence: a bool member, or a function bool needed(void *)."""
+        if sub.by_field:
+            flag = s._by_name.get(sub.needed)
+            if (flag is None or not isinstance(flag.type, ir.BoolType)
+                    or flag.since is not None or flag.bit_width is not None
+                    or not _IDENT.match(sub.needed)):
+                raise Unsupported(f"{where}: its presence field is not a bool")
+        elif not _IDENT.match(sub.needed):
+            raise Unsupported(f"{where}: its 'needed' is not a function name")
+
     # ---- members ------------------------------------------------------------------------
 
     def fields(self, scope: _Scope, items: tuple[ir.Field, ...], base: str,
-               depth: int) -> list[LOp]:
+               depth: int) -> list[_Item]:
         """The ops of `items`, in order; consecutive fields of one since-version in one
         `since` op."""
-        out: list[LOp] = []
-        group: list[LOp] = []
+        out: list[_Item] = []
+        group: list[_Item] = []
         since: int | None = None
+        shapes = self.shapes
+        special = scope.counts.keys() | scope.selectors.keys()
         for f in items:
+            t = f.type
+            op = shapes.get(id(t))
+            if (op is not None and f.since is None and f.unused is None and not f.const
+                    and not f.positive_le and f.subsection is None and f.name not in special
+                    and since is None):
+                out.append((op, base + f.name))  # a plain value (what field() makes of it)
+                continue
             ops = self.field(scope, f, base, depth)
             if f.since != since:
                 if since is not None:
-                    out.append(_since(since, group))
+                    out.append((_since(since, group), ""))
                 group = []
                 since = f.since
             (out if since is None else group).extend(ops)
         if since is not None:
-            out.append(_since(since, group))
+            out.append((_since(since, group), ""))
         return out
 
-    def field(self, scope: _Scope, f: ir.Field, base: str, depth: int) -> list[LOp]:
+    def field(self, scope: _Scope, f: ir.Field, base: str, depth: int) -> list[_Item]:
         """How the visitor visits f (c.py's _Members.how, in the same order)."""
         s, expr = scope.struct, f"{base}{f.name}"
         where = f"{s.name}.{f.name}"
         if f.unused is not None:
             return [_here(LOp("unused", EXPR_MARK, AT_MARK, f.unused, length=f.unused),
                           expr)]
+        if scope.vmstate and f.subsection is not None and f.subsection.fields is not None:
+            return [(self.group(scope, f.subsection, base, depth), "")]
         t = f.type
         assert t is not None
         if scope.vmstate and f.subsection is not None:
-            return [self.subsection(scope, f, t, expr, where)]
+            return [(self.subsection(scope, f, t, expr, where), "")]
         if f.name in scope.counts:
             return [self.count(scope, f, t, expr, where)]
         if f.name in scope.selectors:
@@ -373,13 +436,13 @@ class _Planner:
                 raise Unsupported(f"{where}: a bit-field of an unknown type")
             return [_here(self.scalar(t, where), expr)]
         if isinstance(t, ir.UnionRef):
-            return [self.union(scope, f, t, expr, depth, where)]
+            return [(self.union(scope, f, t, expr, depth, where), "")]
         if isinstance(t, (ir.ArrayType, ir.BytesType)) and t.count is not None:
-            return [self.sized(scope, t, expr, base, depth, where)]
+            return [(self.sized(scope, t, expr, base, depth, where), "")]
         return self.value(t, expr, depth, scope.vmstate, where)
 
     def value(self, t: ir.WireType, expr: str, depth: int, vmstate: bool,
-              where: str) -> list[LOp]:
+              where: str) -> list[_Item]:
         """One addressable value visited by its type (c.py's _Members.member)."""
         if isinstance(t, ir.StructRef):
             inner = self.module.struct(t.name)
@@ -387,36 +450,50 @@ class _Planner:
                 return self.inline(inner, expr, depth, vmstate, where)
             if vmstate and inner.layout is not None:
                 form = self.form(t.name, True)
-                return [LOp("vstruct", expr, name=form.name, version="UINT32_MAX",
-                            most=form.max_size)]
+                return [(LOp("vstruct", expr, name=form.name, version="UINT32_MAX",
+                             most=form.max_size), "")]
             form = self.form(t.name, False)
             if form.fixed:
-                return [_here(LOp("fstruct", EXPR_MARK, AT_MARK, form.fixed, form.checked,
-                                  name=form.name), expr)]
-            return [LOp("vstruct", expr, name=form.name, version="version",
-                        most=form.max_size)]
+                shape = self.fstructs.get(form.name)
+                if shape is None:
+                    shape = self.fstructs[form.name] = LOp(
+                        "fstruct", EXPR_MARK, AT_MARK, form.fixed, form.checked,
+                        name=form.name)
+                return [_here(shape, expr)]
+            return [(LOp("vstruct", expr, name=form.name, version="version",
+                         most=form.max_size), "")]
         if isinstance(t, ir.ArrayType):
             if t.count is not None:
                 raise Unsupported(f"{where}: a sized array inside an array")
+            key = (id(t), depth, vmstate)
+            if key not in self.lists:  # a shape: the elements' lvalues built on the mark
+                element = self.value(t.element, f"{EXPR_MARK}[i{depth}]", depth + 1, vmstate,
+                                     where)
+                self.lists[key] = None
+                if all(op.size for op, _ in element):
+                    run = _run(element, f"q{depth}")
+                    self.lists[key] = LOp("list", EXPR_MARK, AT_MARK, run.room * t.length,
+                                          run.checked, length=t.length, stride=run.room,
+                                          depth=depth, element=(run,))
+            shape = self.lists[key]
+            if shape is not None:
+                return [_here(shape, expr)]
             element = self.value(t.element, f"{expr}[i{depth}]", depth + 1, vmstate, where)
-            if all(op.size for op in element):
-                run = _run(element, f"q{depth}")
-                return [_here(LOp("list", expr, AT_MARK, run.room * t.length, run.checked,
-                                  length=t.length, stride=run.room, depth=depth,
-                                  element=(run,)), expr)]
             steps = tuple(_assemble(element))
-            return [LOp("vlist", expr, length=t.length, depth=depth, element=steps,
-                        most=t.length * sum(_most(op) for op in steps))]
+            return [(LOp("vlist", expr, length=t.length, depth=depth, element=steps,
+                         most=t.length * sum(_most(op) for op in steps)), "")]
         return [_here(self.scalar(t, where), expr)]
 
     def inline(self, inner: ir.Struct, expr: str, depth: int, vmstate: bool,
-               where: str) -> list[LOp]:
+               where: str) -> list[_Item]:
         """An anonymous struct's members, in place (it has no framing on the wire)."""
         _check_attrs(inner, _STRUCT_ATTRS, inner.name)
         if inner.layout is not None or inner.vmsd is not None:
             raise Unsupported(f"{where}: an anonymous struct with a VMState layout")
         for g in inner.fields:
             _check_attrs(g, _FIELD_ATTRS, f"{inner.name}.{g.name}")
+            if not _IDENT.match(g.name):
+                raise Unsupported(f"{inner.name}'s member '{g.name}' is not a plain name")
         scope = _Scope(inner, vmstate, f"{expr}.", inner.wire)
         if scope.declarations():
             raise Unsupported(f"{where}: a union inside an anonymous struct")
@@ -469,7 +546,7 @@ class _Planner:
         return LOp("enum", EXPR_MARK, AT_MARK, 4, True, 4, "vmgen_legacy_sget4", "int64_t",
                    e.c_type, name=e.name)
 
-    def const(self, t: ir.WireType, expr: str, where: str) -> LOp:
+    def const(self, t: ir.WireType, expr: str, where: str) -> _Item:
         if isinstance(t, ir.EnumRef):
             return _here(replace(self.enum(t), kind="const_enum"), expr)
         if isinstance(t, ir.IntType):
@@ -477,7 +554,7 @@ class _Planner:
         raise Unsupported(f"{where} is a const of an unknown type")
 
     def selector(self, scope: _Scope, f: ir.Field, t: ir.WireType, expr: str,
-                 where: str) -> LOp:
+                 where: str) -> _Item:
         local = scope.selectors[f.name]
         if f.const or f.positive_le:
             raise Unsupported(f"{where}: a const or VMGEN_POSITIVE_LE discriminator")
@@ -490,7 +567,7 @@ class _Planner:
         return _here(replace(op, local=local), expr)
 
     def count(self, scope: _Scope, f: ir.Field, t: ir.WireType, expr: str,
-              where: str) -> LOp:
+              where: str) -> _Item:
         """A VMState count where it is declared (member_count_value): checked against its
         array's bounds, never sign-extended (its lower bound is 0 or more)."""
         array = scope.struct._by_name.get(f.count_of or "")
@@ -536,7 +613,7 @@ class _Planner:
             return LOp(f"{prefix}_bytes", expr, depth=depth, most=head + t.count.max,
                        **more)  # type: ignore[arg-type]
         element = self.value(t.element, f"{expr}[i{depth}]", depth + 1, vmstate, where)
-        if all(op.size for op in element):
+        if all(op.size for op, _ in element):
             run = _run(element, f"q{depth}")
             return LOp(f"{prefix}_list", expr, checked=run.checked, depth=depth,
                        stride=run.room, element=(run,), most=head + t.count.max * run.room,
@@ -566,6 +643,25 @@ class _Planner:
                    count=f"{scope.base}{f.selector}", members=tuple(cases),
                    most=max((c.most for c in cases), default=0))
 
+    def group(self, scope: _Scope, sub: ir.Subsection, base: str, depth: int) -> LOp:
+        """The struct's own members sent as a VMState subsection, at its version (c.py's
+        _subsection of a group)."""
+        assert sub.vmsd is not None and sub.fields is not None
+        name = sub.vmsd.encode("utf-8")
+        steps = tuple(_assemble(self.fields(scope, sub.fields, base, depth)))
+        return LOp("group", "", name="", needed=self._presence(scope, sub)[0],
+                   vmsd=_c_string(name), length=len(name), minimum=sub.minimum_version,
+                   maximum=sub.version, stores=self._presence(scope, sub)[1],
+                   members=steps, most=6 + len(name) + sum(_most(op) for op in steps))
+
+    @staticmethod
+    def _presence(scope: _Scope, sub: ir.Subsection) -> tuple[str, tuple[str, ...]]:
+        """When a save sends the subsection, and where a load notes that it came."""
+        if sub.by_field:
+            needed = f"{scope.base}{sub.needed}"
+            return needed, (needed,)
+        return f"{sub.needed}((void *)obj)", ()
+
     def subsection(self, scope: _Scope, f: ir.Field, t: ir.WireType, expr: str,
                    where: str) -> LOp:
         """A member struct sent as a VMState subsection (c.py's _subsection)."""
@@ -580,12 +676,7 @@ class _Planner:
         if not 1 <= len(name) <= 255:
             raise Unsupported(f"{where}: a subsection name of {len(name)} bytes")
         form = self.form(t.name, True)
-        stores: tuple[str, ...] = ()
-        if sub.by_field:
-            needed = f"{scope.base}{sub.needed}"
-            stores = (needed,)
-        else:
-            needed = f"{sub.needed}((void *)obj)"
+        needed, stores = self._presence(scope, sub)
         return LOp("subsection", expr, name=form.name, needed=needed, vmsd=_c_string(name),
                    length=len(name), minimum=sub.minimum_version, maximum=sub.version,
                    version=f"{sub.version}u", stores=stores, most=6 + len(name) + form.max_size)
@@ -607,12 +698,12 @@ class _Scope:
                           for f in self.struct.wire if f.selector is not None}
         if self.vmstate:
             self.counts = {f.name: _local_name("vmgen_count_", f"{self.base}{f.name}")
-                           for f in self.items if f.count_of is not None}
+                           for f in _flat(self.items) if f.count_of is not None}
 
     def before(self, name: str) -> set[str]:
         """The names visited before `name`."""
         found = set()
-        for f in self.items:
+        for f in _flat(self.items):
             if f.name == name:
                 break
             found.add(f.name)
@@ -624,6 +715,22 @@ class _Scope:
                   for name, local in self.counts.items())]
 
 
+def _flat(items: tuple[ir.Field, ...]) -> list[ir.Field]:
+    """Layout entries with each subsection group's members in its place."""
+    return [g for f in items for g in ((f,) if f.subsection is None or f.subsection.fields
+                                       is None else f.subsection.fields)]
+
+
+def _plain_path(s: ir.Struct, f: ir.Field) -> bool:
+    """Whether f is a member of a member placed by a layout, holding a plain value."""
+    return (_PATH.match(f.name) is not None and f.count_of is None and f.selector is None
+            and f.subsection is None and f.unused is None
+            and not isinstance(f.type, ir.UnionRef)
+            and not (isinstance(f.type, (ir.ArrayType, ir.BytesType))
+                     and f.type.count is not None)
+            and all(g.selector != f.name for g in s.wire))
+
+
 def _c_string(data: bytes) -> str:
     out = []
     for b in data:
@@ -632,43 +739,53 @@ def _c_string(data: bytes) -> str:
     return '"' + "".join(out) + '"'
 
 
-def _here(op: LOp, expr: str) -> LOp:
-    """A fixed op (a shape) with the lvalue it has here (_run moves it to the run)."""
-    return replace(op, here=expr)
+# An op and, for a fixed one, its lvalue where it sits (its shape is shared by every
+# member of its type: the run keeps the lvalues beside the shapes).
+_Item = tuple[LOp, str]
 
 
-def _run(ops: list[LOp] | tuple[LOp, ...], base: str = "p") -> LOp:
+def _here(op: LOp, expr: str) -> _Item:
+    return (op, expr)
+
+
+# (base, offset) -> where a value at that offset is, as C ("p + 12")
+_AT: dict[tuple[str, int], str] = {}
+
+
+def _run(items: list[_Item], base: str = "p") -> LOp:
     """Fixed ops in a row: each at its offset from `base`."""
-    shapes, exprs, ats = [], [], []
+    ats = []
     offset = 0
-    for op in ops:
-        assert op.size and op.here
-        shapes.append(replace(op, here=""))
-        exprs.append(op.here)
-        ats.append(base if offset == 0 else f"{base} + {offset}")
+    for op, _ in items:
+        assert op.size
+        at = _AT.get((base, offset))
+        if at is None:
+            at = _AT[(base, offset)] = base if offset == 0 else f"{base} + {offset}"
+        ats.append(at)
         offset += op.size
-    return LOp("run", checked=any(op.checked for op in shapes), room=offset,
-               members=tuple(shapes), exprs=tuple(exprs), ats=tuple(ats), most=offset)
+    shapes = tuple(op for op, _ in items)
+    return LOp("run", checked=any(op.checked for op in shapes), room=offset, members=shapes,
+               exprs=tuple(expr for _, expr in items), ats=tuple(ats), most=offset)
 
 
-def _assemble(ops: list[LOp] | tuple[LOp, ...]) -> list[LOp]:
+def _assemble(items: list[_Item]) -> list[LOp]:
     """Runs of the fixed ops in a row, between the variable ones."""
     out: list[LOp] = []
-    pending: list[LOp] = []
-    for op in ops:
-        if op.size:
-            pending.append(op)
+    pending: list[_Item] = []
+    for item in items:
+        if item[0].size:
+            pending.append(item)
             continue
         if pending:
             out.append(_run(pending))
             pending = []
-        out.append(op)
+        out.append(item[0])
     if pending:
         out.append(_run(pending))
     return out
 
 
-def _since(since: int, ops: list[LOp]) -> LOp:
+def _since(since: int, ops: list[_Item]) -> LOp:
     steps = tuple(_assemble(ops))
     return LOp("since", since=since, members=steps, most=sum(_most(op) for op in steps))
 

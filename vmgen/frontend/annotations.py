@@ -9,8 +9,8 @@ into whatever ``N_TIMERS`` expands to).
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
-from functools import cache
 
 from pycparser import c_ast, c_parser
 
@@ -62,9 +62,16 @@ def location_of(node: c_ast.Node) -> Location:
     return Location(str(file), int(line), int(column or 0))
 
 
-@cache
+_PER_THREAD = threading.local()
+
+
 def _arg_parser() -> c_parser.CParser:
-    return c_parser.CParser(dialect="c23")
+    """One parser per thread: a CParser keeps its lexer's state while it parses, so two
+    threads lowering modules at once must not share one."""
+    parser: c_parser.CParser | None = getattr(_PER_THREAD, "parser", None)
+    if parser is None:
+        parser = _PER_THREAD.parser = c_parser.CParser(dialect="c23")
+    return parser
 
 
 def _parse_args(

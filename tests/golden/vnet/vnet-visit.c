@@ -232,21 +232,406 @@ bool visit_type_VirtIONet(Visitor *v, const char *name, VirtIONet *obj, Error **
 
 /* ---- specialized DER writer and BER reader ---------------------------------- */
 
-/* VirtIONet has no specialized codec (VirtIONet has a VMGEN_UNION member): its saves and loads use the visitors. */
-bool vmgen_der_save_VirtIONet(const VirtIONet *obj, uint8_t **buf, size_t *len)
+static bool vmgen_enum_ok_VNetOffload(int64_t x)
+{
+    switch (x) {
+    case INT64_C(0):
+    case INT64_C(1):
+    case INT64_C(4):
+        return true;
+    default:
+        return false;
+    }
+}
+
+/* The DER contents of CsumParams; clears *ok when a value does not fit its declaration. */
+static uint8_t *vmgen_der_put_CsumParams(uint8_t *p, const CsumParams *obj, bool *ok)
 {
     (void)obj;
-    (void)buf;
-    (void)len;
-    return false;
+    (void)ok;
+    p = vmgen_der_put_uint(p, 0x80u, 1, (uint64_t)obj->start, UINT64_C(0), UINT64_C(65535), ok);
+    p = vmgen_der_put_uint(p, 0x81u, 1, (uint64_t)obj->offset, UINT64_C(0), UINT64_C(65535), ok);
+    return p;
+}
+
+/* Reads the DER contents of CsumParams in [*pp, end), storing only when `store`. */
+static bool vmgen_ber_get_CsumParams(const uint8_t **pp, const uint8_t *end, CsumParams *obj, bool store)
+{
+    const uint8_t *p = *pp;
+    uint64_t u = 0;
+
+    (void)obj;
+    (void)store;
+    if (!vmgen_ber_get_uint(&p, end, 0x80u, 1, UINT64_C(0), UINT64_C(65535), &u)) {
+        return false;
+    }
+    if (store) {
+        obj->start = (uint16_t)u;
+    }
+    if (!vmgen_ber_get_uint(&p, end, 0x81u, 1, UINT64_C(0), UINT64_C(65535), &u)) {
+        return false;
+    }
+    if (store) {
+        obj->offset = (uint16_t)u;
+    }
+    if (p != end) {
+        return false;
+    }
+    *pp = p;
+    return true;
+}
+
+/* The DER contents of TsoParams; clears *ok when a value does not fit its declaration. */
+static uint8_t *vmgen_der_put_TsoParams(uint8_t *p, const TsoParams *obj, bool *ok)
+{
+    (void)obj;
+    (void)ok;
+    p = vmgen_der_put_uint(p, 0x80u, 1, (uint64_t)obj->mss, UINT64_C(0), UINT64_C(65535), ok);
+    p = vmgen_der_put_uint(p, 0x81u, 1, (uint64_t)obj->hdr_len, UINT64_C(0), UINT64_C(255), ok);
+    p = vmgen_der_put_bool(p, 0x82u, 1, obj->ecn);
+    return p;
+}
+
+/* Reads the DER contents of TsoParams in [*pp, end), storing only when `store`. */
+static bool vmgen_ber_get_TsoParams(const uint8_t **pp, const uint8_t *end, TsoParams *obj, bool store)
+{
+    const uint8_t *p = *pp;
+    uint64_t u = 0;
+    bool b = false;
+
+    (void)obj;
+    (void)store;
+    if (!vmgen_ber_get_uint(&p, end, 0x80u, 1, UINT64_C(0), UINT64_C(65535), &u)) {
+        return false;
+    }
+    if (store) {
+        obj->mss = (uint16_t)u;
+    }
+    if (!vmgen_ber_get_uint(&p, end, 0x81u, 1, UINT64_C(0), UINT64_C(255), &u)) {
+        return false;
+    }
+    if (store) {
+        obj->hdr_len = (uint8_t)u;
+    }
+    if (!vmgen_ber_get_bool(&p, end, 0x82u, 1, &b)) {
+        return false;
+    }
+    if (store) {
+        obj->ecn = b;
+    }
+    if (p != end) {
+        return false;
+    }
+    *pp = p;
+    return true;
+}
+
+/* The DER contents of VirtIONet; clears *ok when a value does not fit its declaration. */
+static uint8_t *vmgen_der_put_VirtIONet(uint8_t *p, const VirtIONet *obj, bool *ok)
+{
+    (void)obj;
+    (void)ok;
+    p = vmgen_der_put_bytes(p, 0x80u, 1, obj->mac, 6);
+    p = vmgen_der_put_uint(p, 0x81u, 1, (uint64_t)obj->status, UINT64_C(0), UINT64_C(65535), ok);
+    p = vmgen_der_put_uint(p, 0x82u, 1, (uint64_t)obj->promisc, UINT64_C(0), UINT64_C(255), ok);
+    p = vmgen_der_put_uint(p, 0x83u, 1, (uint64_t)obj->allmulti, UINT64_C(0), UINT64_C(255), ok);
+    {
+        uint8_t *c0 = vmgen_der_open(&p, 0xa4u, 1, 3);
+
+        p = vmgen_der_put_int(p, 0x80u, 1, (int64_t)obj->mac_table.first_multi, INT64_C(-2147483648), INT64_C(2147483647), ok);
+        p = vmgen_der_put_uint(p, 0x81u, 1, (uint64_t)obj->mac_table.multi_overflow, UINT64_C(0), UINT64_C(255), ok);
+        p = vmgen_der_put_uint(p, 0x82u, 1, (uint64_t)obj->mac_table.uni_overflow, UINT64_C(0), UINT64_C(255), ok);
+        {
+            uint8_t *c1 = vmgen_der_open(&p, 0xa3u, 1, 3);
+            size_t n1 = vmgen_der_count_int((int64_t)obj->mac_table.in_use, INT64_C(0), INT64_C(64), ok);
+
+            for (size_t i1 = 0; i1 < n1; i1++) {
+                p = vmgen_der_put_bytes(p, 0x04u, 1, obj->mac_table.macs[i1], 6);
+            }
+            p = vmgen_der_close(c1, p, 3);
+        }
+        p = vmgen_der_close(c0, p, 3);
+    }
+    p = vmgen_der_put_int(p, 0x85u, 1, (int64_t)obj->offload_kind, INT64_MIN, INT64_MAX, ok);
+    *ok &= vmgen_enum_ok_VNetOffload((int64_t)obj->offload_kind);
+    {
+        uint8_t *c0 = vmgen_der_open(&p, 0xa6u, 1, 1);
+
+        switch ((int64_t)obj->offload_kind) {
+        case INT64_C(1):
+            {
+                uint8_t *c1 = vmgen_der_open(&p, 0xa0u, 1, 1);
+
+                p = vmgen_der_put_CsumParams(p, &obj->offload.csum, ok);
+                p = vmgen_der_close(c1, p, 1);
+            }
+            break;
+        case INT64_C(4):
+            {
+                uint8_t *c1 = vmgen_der_open(&p, 0xa1u, 1, 1);
+
+                p = vmgen_der_put_TsoParams(p, &obj->offload.tso, ok);
+                p = vmgen_der_close(c1, p, 1);
+            }
+            break;
+        case INT64_C(0):
+            p = vmgen_der_put_uint(p, 0x82u, 1, (uint64_t)obj->offload.none, UINT64_C(0), UINT64_C(4294967295), ok);
+            break;
+        default:
+            *ok = false;
+            break;
+        }
+        p = vmgen_der_close(c0, p, 1);
+    }
+    p = vmgen_der_put_uint(p, 0x87u, 1, (uint64_t)obj->vlan_filter, UINT64_C(0), UINT64_C(1), ok);
+    p = vmgen_der_put_uint(p, 0x88u, 1, (uint64_t)obj->mergeable_rx_bufs, UINT64_C(0), UINT64_C(1), ok);
+    p = vmgen_der_put_int(p, 0x89u, 1, (int64_t)obj->mtu_bits, INT64_C(-16), INT64_C(15), ok);
+    p = vmgen_der_put_int(p, 0x8au, 1, (int64_t)obj->last_kind, INT64_MIN, INT64_MAX, ok);
+    *ok &= vmgen_enum_ok_VNetOffload((int64_t)obj->last_kind);
+    p = vmgen_der_put_bool(p, 0x8bu, 1, obj->ecn);
+    return p;
+}
+
+/* Reads the DER contents of VirtIONet in [*pp, end), storing only when `store`. */
+static bool vmgen_ber_get_VirtIONet(const uint8_t **pp, const uint8_t *end, VirtIONet *obj, bool store)
+{
+    const uint8_t *p = *pp;
+    const uint8_t *q = NULL;
+    uint64_t u = 0;
+    int64_t s = 0;
+    int64_t vmgen_sel_offload_kind = 0;
+    bool b = false;
+
+    (void)obj;
+    (void)store;
+    if (!vmgen_ber_get_bytes(&p, end, 0x80u, 1, 6, &q)) {
+        return false;
+    }
+    if (store) {
+        memcpy(obj->mac, q, 6);
+    }
+    if (!vmgen_ber_get_uint(&p, end, 0x81u, 1, UINT64_C(0), UINT64_C(65535), &u)) {
+        return false;
+    }
+    if (store) {
+        obj->status = (uint16_t)u;
+    }
+    if (!vmgen_ber_get_uint(&p, end, 0x82u, 1, UINT64_C(0), UINT64_C(255), &u)) {
+        return false;
+    }
+    if (store) {
+        obj->promisc = (uint8_t)u;
+    }
+    if (!vmgen_ber_get_uint(&p, end, 0x83u, 1, UINT64_C(0), UINT64_C(255), &u)) {
+        return false;
+    }
+    if (store) {
+        obj->allmulti = (uint8_t)u;
+    }
+    {
+        const uint8_t *e0;
+
+        if (!vmgen_ber_open(&p, end, 0xa4u, 1, &e0)) {
+            return false;
+        }
+        if (!vmgen_ber_get_int(&p, e0, 0x80u, 1, INT64_C(-2147483648), INT64_C(2147483647), &s)) {
+            return false;
+        }
+        if (store) {
+            obj->mac_table.first_multi = (int)s;
+        }
+        if (!vmgen_ber_get_uint(&p, e0, 0x81u, 1, UINT64_C(0), UINT64_C(255), &u)) {
+            return false;
+        }
+        if (store) {
+            obj->mac_table.multi_overflow = (uint8_t)u;
+        }
+        if (!vmgen_ber_get_uint(&p, e0, 0x82u, 1, UINT64_C(0), UINT64_C(255), &u)) {
+            return false;
+        }
+        if (store) {
+            obj->mac_table.uni_overflow = (uint8_t)u;
+        }
+        {
+            const uint8_t *e1;
+            size_t i1;
+
+            if (!vmgen_ber_open(&p, e0, 0xa3u, 1, &e1)) {
+                return false;
+            }
+            for (i1 = 0; p != e1; i1++) {
+                if (i1 == 64) {
+                    return false;
+                }
+                if (!vmgen_ber_get_bytes(&p, e1, 0x04u, 1, 6, &q)) {
+                    return false;
+                }
+                if (store) {
+                    memcpy(obj->mac_table.macs[i1], q, 6);
+                }
+            }
+            if (!vmgen_ber_at_least(i1, 0)) {
+                return false;
+            }
+            if (store) {
+                obj->mac_table.in_use = (int)i1;
+            }
+        }
+        if (p != e0) {
+            return false;
+        }
+    }
+    if (!vmgen_ber_get_int(&p, end, 0x85u, 1, INT64_MIN, INT64_MAX, &s) ||
+        !vmgen_enum_ok_VNetOffload(s)) {
+        return false;
+    }
+    vmgen_sel_offload_kind = s;
+    if (store) {
+        obj->offload_kind = (VNetOffload)s;
+    }
+    {
+        const uint8_t *e0;
+
+        if (!vmgen_ber_open(&p, end, 0xa6u, 1, &e0)) {
+            return false;
+        }
+        switch (vmgen_sel_offload_kind) {
+        case INT64_C(1):
+            {
+                const uint8_t *e1;
+
+                if (!vmgen_ber_open(&p, e0, 0xa0u, 1, &e1) ||
+                    !vmgen_ber_get_CsumParams(&p, e1, &obj->offload.csum, store)) {
+                    return false;
+                }
+            }
+            break;
+        case INT64_C(4):
+            {
+                const uint8_t *e1;
+
+                if (!vmgen_ber_open(&p, e0, 0xa1u, 1, &e1) ||
+                    !vmgen_ber_get_TsoParams(&p, e1, &obj->offload.tso, store)) {
+                    return false;
+                }
+            }
+            break;
+        case INT64_C(0):
+            if (!vmgen_ber_get_uint(&p, e0, 0x82u, 1, UINT64_C(0), UINT64_C(4294967295), &u)) {
+                return false;
+            }
+            if (store) {
+                obj->offload.none = (uint32_t)u;
+            }
+            break;
+        default:
+            return false;
+        }
+        if (p != e0) {
+            return false;
+        }
+    }
+    if (!vmgen_ber_get_uint(&p, end, 0x87u, 1, UINT64_C(0), UINT64_C(1), &u)) {
+        return false;
+    }
+    if (store) {
+        obj->vlan_filter = (unsigned int)u;
+    }
+    if (!vmgen_ber_get_uint(&p, end, 0x88u, 1, UINT64_C(0), UINT64_C(1), &u)) {
+        return false;
+    }
+    if (store) {
+        obj->mergeable_rx_bufs = (unsigned int)u;
+    }
+    if (!vmgen_ber_get_int(&p, end, 0x89u, 1, INT64_C(-16), INT64_C(15), &s)) {
+        return false;
+    }
+    if (store) {
+        obj->mtu_bits = (int)s;
+    }
+    if (!vmgen_ber_get_int(&p, end, 0x8au, 1, INT64_MIN, INT64_MAX, &s) ||
+        !vmgen_enum_ok_VNetOffload(s)) {
+        return false;
+    }
+    if (store) {
+        obj->last_kind = (VNetOffload)s;
+    }
+    if (!vmgen_ber_get_bool(&p, end, 0x8bu, 1, &b)) {
+        return false;
+    }
+    if (store) {
+        obj->ecn = b;
+    }
+    if (p != end) {
+        return false;
+    }
+    *pp = p;
+    return true;
+}
+
+bool vmgen_der_save_VirtIONet(const VirtIONet *obj, uint8_t **buf, size_t *len)
+{
+    static const uint8_t head[17] = { 0x80, 0x09, 0x56, 0x69, 0x72, 0x74, 0x49, 0x4f, 0x4e, 0x65, 0x74, 0x81, 0x01, 0x01, 0x82, 0x01, 0x01 };
+    uint8_t *out = malloc((size_t)UINT64_C(639) + VMGEN_DER_SLACK), *p = out, *c0, *c1;
+    bool ok = true;
+
+    if (!out) {
+        return false;
+    }
+    c0 = vmgen_der_open(&p, 0x30u, 1, 3);
+    memcpy(p, head, sizeof(head));
+    p += sizeof(head);
+    c1 = vmgen_der_open(&p, 0xa3u, 1, 3);
+    p = vmgen_der_put_VirtIONet(p, obj, &ok);
+    p = vmgen_der_close(c1, p, 3);
+    p = vmgen_der_close(c0, p, 3);
+    if (!ok) {
+        free(out);
+        return false;
+    }
+    *buf = out;
+    *len = (size_t)(p - out);
+    return true;
+}
+
+static bool vmgen_der_load_pass_VirtIONet(VirtIONet *obj, const uint8_t *buf, size_t len, bool store)
+{
+    static const uint8_t head[17] = { 0x80, 0x09, 0x56, 0x69, 0x72, 0x74, 0x49, 0x4f, 0x4e, 0x65, 0x74, 0x81, 0x01, 0x01, 0x82, 0x01, 0x01 };
+    const uint8_t *p = buf, *end = buf + len, *e0, *e1;
+
+    if (!vmgen_ber_open(&p, end, 0x30u, 1, &e0) || e0 != end ||
+        (size_t)(end - p) < sizeof(head) || memcmp(p, head, sizeof(head)) != 0) {
+        return false;
+    }
+    p += sizeof(head);
+    return vmgen_ber_open(&p, end, 0xa3u, 1, &e1) && e1 == end &&
+           vmgen_ber_get_VirtIONet(&p, end, obj, store);
+}
+
+/* Small states: one pass into a copy, copied back only when everything was read. */
+static bool vmgen_der_load_copy_VirtIONet(VirtIONet *obj, const uint8_t *buf, size_t len)
+{
+    VirtIONet copy;
+
+    memcpy(&copy, obj, sizeof(copy));
+    if (!vmgen_der_load_pass_VirtIONet(&copy, buf, len, true)) {
+        return false;
+    }
+    memcpy(obj, &copy, sizeof(copy));
+    return true;
 }
 
 bool vmgen_der_load_VirtIONet(VirtIONet *obj, const uint8_t *buf, size_t len)
 {
-    (void)obj;
-    (void)buf;
-    (void)len;
-    return false;
+    if (!buf) {
+        return false;
+    }
+    if (sizeof(*obj) <= VMGEN_DER_COPY_MAX && sizeof(*obj) <= 4608u) {
+        return vmgen_der_load_copy_VirtIONet(obj, buf, len);
+    }
+    /* Large states: a checking pass decides, then a storing pass reads the same bytes. */
+    return vmgen_der_load_pass_VirtIONet(obj, buf, len, false) &&
+           vmgen_der_load_pass_VirtIONet(obj, buf, len, true);
 }
 
 /* ---- specialized legacy stream writer and reader ------------------------------ */

@@ -2083,6 +2083,134 @@ static bool vmgen_ber_get_PCIBusWire(const uint8_t **pp, const uint8_t *end, PCI
     return true;
 }
 
+/* The DER contents of PCIDeviceWire; clears *ok when a value does not fit its declaration. */
+static uint8_t *vmgen_der_put_PCIDeviceWire(uint8_t *p, const PCIDeviceWire *obj, bool *ok)
+{
+    (void)obj;
+    (void)ok;
+    p = vmgen_der_put_int(p, 0x80u, 1, (int64_t)obj->version_id, INT64_C(-2147483648), INT64_C(2147483647), ok);
+    p = vmgen_der_put_bytes(p, 0x81u, 1, obj->config, 256);
+    {
+        uint8_t *c0 = vmgen_der_open(&p, 0xa2u, 1, 1);
+
+        for (size_t i0 = 0; i0 < 4; i0++) {
+            p = vmgen_der_put_int(p, 0x02u, 1, (int64_t)obj->irq_state[i0], INT64_C(-2147483648), INT64_C(2147483647), ok);
+        }
+        p = vmgen_der_close(c0, p, 1);
+    }
+    return p;
+}
+
+/* Reads the DER contents of PCIDeviceWire in [*pp, end), storing only when `store`. */
+static bool vmgen_ber_get_PCIDeviceWire(const uint8_t **pp, const uint8_t *end, PCIDeviceWire *obj, bool store)
+{
+    const uint8_t *p = *pp;
+    int64_t s = 0;
+    const uint8_t *q = NULL;
+
+    (void)obj;
+    (void)store;
+    if (!vmgen_ber_get_int(&p, end, 0x80u, 1, INT64_C(-2147483648), INT64_C(2147483647), &s) ||
+        s < 0 || s > (int64_t)obj->version_id) {
+        return false;
+    }
+    if (store) {
+        obj->version_id = (int32_t)s;
+    }
+    if (!vmgen_ber_get_bytes(&p, end, 0x81u, 1, 256, &q)) {
+        return false;
+    }
+    if (store) {
+        memcpy(obj->config, q, 256);
+    }
+    {
+        const uint8_t *e0;
+
+        if (!vmgen_ber_open(&p, end, 0xa2u, 1, &e0)) {
+            return false;
+        }
+        for (size_t i0 = 0; i0 < 4; i0++) {
+            if (!vmgen_ber_get_int(&p, e0, 0x02u, 1, INT64_C(-2147483648), INT64_C(2147483647), &s)) {
+                return false;
+            }
+            if (store) {
+                obj->irq_state[i0] = (int32_t)s;
+            }
+        }
+        if (p != e0) {
+            return false;
+        }
+    }
+    if (p != end) {
+        return false;
+    }
+    *pp = p;
+    return true;
+}
+
+/* The DER contents of PIIX3Wire; clears *ok when a value does not fit its declaration. */
+static uint8_t *vmgen_der_put_PIIX3Wire(uint8_t *p, const PIIX3Wire *obj, bool *ok)
+{
+    (void)obj;
+    (void)ok;
+    {
+        uint8_t *c0 = vmgen_der_open(&p, 0xa0u, 1, 3);
+
+        p = vmgen_der_put_PCIDeviceWire(p, &obj->dev, ok);
+        p = vmgen_der_close(c0, p, 3);
+    }
+    {
+        uint8_t *c0 = vmgen_der_open(&p, 0xa1u, 1, 1);
+
+        for (size_t i0 = 0; i0 < 4; i0++) {
+            p = vmgen_der_put_int(p, 0x02u, 1, (int64_t)obj->pci_irq_levels_vmstate[i0], INT64_C(-2147483648), INT64_C(2147483647), ok);
+        }
+        p = vmgen_der_close(c0, p, 1);
+    }
+    return p;
+}
+
+/* Reads the DER contents of PIIX3Wire in [*pp, end), storing only when `store`. */
+static bool vmgen_ber_get_PIIX3Wire(const uint8_t **pp, const uint8_t *end, PIIX3Wire *obj, bool store)
+{
+    const uint8_t *p = *pp;
+    int64_t s = 0;
+
+    (void)obj;
+    (void)store;
+    {
+        const uint8_t *e0;
+
+        if (!vmgen_ber_open(&p, end, 0xa0u, 1, &e0) ||
+            !vmgen_ber_get_PCIDeviceWire(&p, e0, &obj->dev, store)) {
+            return false;
+        }
+    }
+    {
+        const uint8_t *e0;
+
+        if (!vmgen_ber_open(&p, end, 0xa1u, 1, &e0)) {
+            return false;
+        }
+        for (size_t i0 = 0; i0 < 4; i0++) {
+            if (!vmgen_ber_get_int(&p, e0, 0x02u, 1, INT64_C(-2147483648), INT64_C(2147483647), &s)) {
+                return false;
+            }
+            if (store) {
+                obj->pci_irq_levels_vmstate[i0] = (int32_t)s;
+            }
+        }
+        if (p != e0) {
+            return false;
+        }
+    }
+    if (p != end) {
+        return false;
+    }
+    *pp = p;
+    return true;
+}
+
 /* The DER contents of FWCfgDMAWire; clears *ok when a value does not fit its declaration. */
 static uint8_t *vmgen_der_put_FWCfgDMAWire(uint8_t *p, const FWCfgDMAWire *obj, bool *ok)
 {
@@ -3063,6 +3191,71 @@ bool vmgen_der_load_PCIBusWire(PCIBusWire *obj, const uint8_t *buf, size_t len)
            vmgen_der_load_pass_PCIBusWire(obj, buf, len, true);
 }
 
+bool vmgen_der_save_PIIX3Wire(const PIIX3Wire *obj, uint8_t **buf, size_t *len)
+{
+    static const uint8_t head[17] = { 0x80, 0x09, 0x50, 0x49, 0x49, 0x58, 0x33, 0x57, 0x69, 0x72, 0x65, 0x81, 0x01, 0x03, 0x82, 0x01, 0x02 };
+    uint8_t *out = malloc((size_t)UINT64_C(347) + VMGEN_DER_SLACK), *p = out, *c0, *c1;
+    bool ok = true;
+
+    if (!out) {
+        return false;
+    }
+    c0 = vmgen_der_open(&p, 0x30u, 1, 3);
+    memcpy(p, head, sizeof(head));
+    p += sizeof(head);
+    c1 = vmgen_der_open(&p, 0xa3u, 1, 3);
+    p = vmgen_der_put_PIIX3Wire(p, obj, &ok);
+    p = vmgen_der_close(c1, p, 3);
+    p = vmgen_der_close(c0, p, 3);
+    if (!ok) {
+        free(out);
+        return false;
+    }
+    *buf = out;
+    *len = (size_t)(p - out);
+    return true;
+}
+
+static bool vmgen_der_load_pass_PIIX3Wire(PIIX3Wire *obj, const uint8_t *buf, size_t len, bool store)
+{
+    static const uint8_t head[17] = { 0x80, 0x09, 0x50, 0x49, 0x49, 0x58, 0x33, 0x57, 0x69, 0x72, 0x65, 0x81, 0x01, 0x03, 0x82, 0x01, 0x02 };
+    const uint8_t *p = buf, *end = buf + len, *e0, *e1;
+
+    if (!vmgen_ber_open(&p, end, 0x30u, 1, &e0) || e0 != end ||
+        (size_t)(end - p) < sizeof(head) || memcmp(p, head, sizeof(head)) != 0) {
+        return false;
+    }
+    p += sizeof(head);
+    return vmgen_ber_open(&p, end, 0xa3u, 1, &e1) && e1 == end &&
+           vmgen_ber_get_PIIX3Wire(&p, end, obj, store);
+}
+
+/* Small states: one pass into a copy, copied back only when everything was read. */
+static bool vmgen_der_load_copy_PIIX3Wire(PIIX3Wire *obj, const uint8_t *buf, size_t len)
+{
+    PIIX3Wire copy;
+
+    memcpy(&copy, obj, sizeof(copy));
+    if (!vmgen_der_load_pass_PIIX3Wire(&copy, buf, len, true)) {
+        return false;
+    }
+    memcpy(obj, &copy, sizeof(copy));
+    return true;
+}
+
+bool vmgen_der_load_PIIX3Wire(PIIX3Wire *obj, const uint8_t *buf, size_t len)
+{
+    if (!buf) {
+        return false;
+    }
+    if (sizeof(*obj) <= VMGEN_DER_COPY_MAX && sizeof(*obj) <= 2368u) {
+        return vmgen_der_load_copy_PIIX3Wire(obj, buf, len);
+    }
+    /* Large states: a checking pass decides, then a storing pass reads the same bytes. */
+    return vmgen_der_load_pass_PIIX3Wire(obj, buf, len, false) &&
+           vmgen_der_load_pass_PIIX3Wire(obj, buf, len, true);
+}
+
 bool vmgen_der_save_FWCfgWire(const FWCfgWire *obj, uint8_t **buf, size_t *len)
 {
     static const uint8_t head[17] = { 0x80, 0x09, 0x46, 0x57, 0x43, 0x66, 0x67, 0x57, 0x69, 0x72, 0x65, 0x81, 0x01, 0x02, 0x82, 0x01, 0x02 };
@@ -3256,23 +3449,6 @@ bool vmgen_der_load_ISAKBDWire(ISAKBDWire *obj, const uint8_t *buf, size_t len)
     /* Large states: a checking pass decides, then a storing pass reads the same bytes. */
     return vmgen_der_load_pass_ISAKBDWire(obj, buf, len, false) &&
            vmgen_der_load_pass_ISAKBDWire(obj, buf, len, true);
-}
-
-/* PIIX3Wire has no specialized codec (PCIDeviceWire.version_id is VMGEN_POSITIVE_LE): its saves and loads use the visitors. */
-bool vmgen_der_save_PIIX3Wire(const PIIX3Wire *obj, uint8_t **buf, size_t *len)
-{
-    (void)obj;
-    (void)buf;
-    (void)len;
-    return false;
-}
-
-bool vmgen_der_load_PIIX3Wire(PIIX3Wire *obj, const uint8_t *buf, size_t len)
-{
-    (void)obj;
-    (void)buf;
-    (void)len;
-    return false;
 }
 
 /* ---- specialized legacy stream writer and reader ------------------------------ */
