@@ -20,7 +20,6 @@ import contextlib
 import json
 import os
 import re
-import shutil
 import struct
 import subprocess
 import sys
@@ -33,7 +32,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests import qemu
-from tests.conftest import QEMU_VMS, Built, require_qemu
+from tests.conftest import QEMU_VMS, Built, require_qemu, require_tool
 from vmgen import cli
 from vmgen.runtime import qevm, qevm_ber
 from vmgen.runtime.qevm import StreamError
@@ -783,40 +782,12 @@ def test_qemu_refuses_a_broken_stream(qemu_stream: Callable[[str], Path],
 
 
 def _require(tool: str) -> str:
-    path = shutil.which(tool)
-    if path is None:
-        message = f"{tool} not found (Debian packages: asn1c dumpasn1 openssl)"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
-    return path
+    return require_tool(tool)
 
 
 def _run(cmd: list[str], **kwargs: Any) -> subprocess.CompletedProcess[str]:
     return subprocess.run(cmd, capture_output=True, text=True, check=False, timeout=300,
                           **kwargs)
-
-
-@pytest.fixture(scope="module")
-def asn1c_reader(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """tests/interop/asn1c_stream.c built on asn1c's C for QEVM-Stream, as written."""
-    tool = _require("asn1c")
-    d = tmp_path_factory.mktemp("asn1c-stream")
-    shutil.copy(SCHEMA, d / SCHEMA.name)
-    proc = _run([tool, "-fwide-types", "-fcompound-names", SCHEMA.name], cwd=d)
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    sources = [str(c) for c in sorted(d.glob("*.c"))
-               if c.name not in ("converter-sample.c", "pdu_collection.c")]
-    objects = []
-    for c in sources:  # asn1c's own code: its warnings are asn1c's business
-        proc = _run(["gcc", "-O1", "-w", "-I", str(d), "-c", c, "-o", c[:-2] + ".o"])
-        assert proc.returncode == 0, proc.stderr
-        objects.append(c[:-2] + ".o")
-    exe = d / "asn1c-stream"
-    proc = _run(["gcc", "-std=c11", "-Wall", "-Wextra", "-Werror", "-O1", "-I", str(d),
-                 str(ROOT / "tests" / "interop" / "asn1c_stream.c"), *objects, "-o", str(exe)])
-    assert proc.returncode == 0, proc.stderr
-    return exe
 
 
 def _expected_lines(s: qevm.Stream) -> list[str]:
