@@ -11,9 +11,12 @@ folder of them): a module serves a device section when its ``SECTIONS`` mapping
 ``load_legacy(struct_name, body, version)`` decodes the body (a module declares it for
 its ``VMGEN_VMSD`` states, such as those of the headers ``vmgen import`` writes);
 ``to-ber`` writes such a section as the module's record when the module gives its exact
-bytes back from it, and ``from-ber`` writes it back through the module.  Any other device
-section shows the description's view of its fields in ``decode`` and travels as its
-bytes.
+bytes back from it, and ``from-ber`` writes it back through the module.  Subsections
+whose presence a C function decides (a vmgen module's ``CODEC.decided_subsections``)
+travel beside the record, in its ``subsections`` field: the ones the section held
+(``load_legacy``'s ``present``), given back to ``save_legacy`` as ``needed``.  Any other
+device section shows the description's view of its fields in ``decode`` and travels as
+its bytes.
 """
 
 from __future__ import annotations
