@@ -525,6 +525,49 @@ def test_to_ber_in_one_pass(tmp_path: Path, size: int) -> None:
         assert ber.read_bytes() == expected
 
 
+def test_device_record_subsections() -> None:
+    """A device record's Device-record encoding, by hand: VMState name, the record (an
+    EXPLICIT [1]), and only when some are listed the subsections ([2] SEQUENCE OF
+    IA5String), which from-ber hands to the device reader with each name's offset
+    (None: no such field, as in every file written before it existed)."""
+    data = small_stream()
+    s = qevm.parse(data)
+    body = s.records[4]
+    assert isinstance(body, qevm.Section) and body.name == "dev"
+    record = b"\x30\x03\x80\x01\x2a"
+    plain = b"\xa3\x0e\xa1\x0c\x80\x03dev\xa1\x05" + record
+    listed = (b"\xa3\x25\xa1\x23\x80\x03dev\xa1\x05" + record
+              + b"\xa2\x15\x16\x08elem/sub\x16\x09dev/extra")
+    seen: list[tuple[str, bytes, int, qevm_ber.Listed]] = []
+
+    def reader(vmsd: str, rec: bytes, version: int, offset: int,
+               subs: qevm_ber.Listed) -> bytes:
+        seen.append((vmsd, rec, version, subs))
+        return bytes(s.body(body))
+
+    for subsections, encoded in (((), plain), (("elem/sub", "dev/extra"), listed)):
+        der = qevm_ber.join(qevm_ber.to_der(s, {4: ("dev", record, subsections)}), data)
+        assert der.count(encoded) == 1
+        seen.clear()
+        assert qevm_ber.join(qevm_ber.from_ber(der, reader), der) == data
+        at = der.index(encoded)
+        assert seen == [("dev", record, 1, None if not subsections else (
+            ("elem/sub", at + 18), ("dev/extra", at + 28)))]
+    # not an IA5String, not printable: errors at the name
+    for bad, message in ((b"\x1a\x08elem/sub", "(IA5String) expected (tag 0x16), found tag "
+                          "0x1a"),
+                         (b"\x16\x08elem\nsub", ": a name that is not 1 to 255 printable "
+                          "characters")):
+        der = qevm_ber.join(qevm_ber.to_der(s, {4: ("dev", record, ("elem/sub", "dev/extra"))}),
+                            data)
+        at = der.index(b"\x16\x08elem/sub")
+        der = der[:at] + bad + der[at + len(bad):]
+        with pytest.raises(StreamError) as exc:
+            qevm_ber.join(qevm_ber.from_ber(der, reader), der)
+        assert str(exc.value) == (f"at offset {at}: record 4 (section) device subsections"
+                                  f" {message}".replace(" :", ":"))
+
+
 def test_bad_ber(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     mig, ber, out = tmp_path / "s.mig", tmp_path / "s.ber", tmp_path / "out.mig"
     mig.write_bytes(small_stream())
