@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -122,3 +124,47 @@ def qemu_stream(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], Pat
         return saved[name]
 
     return get
+
+
+# ---- outside ASN.1 tools ----------------------------------------------------------------
+
+QEVM_SCHEMA = Path(__file__).resolve().parent.parent / "templates" / "asn1" / "qevm-stream.asn"
+
+
+def require_tool(tool: str) -> str:
+    """An outside tool's path: missing, it fails the test in CI and skips it elsewhere."""
+    path = shutil.which(tool)
+    if path is None:
+        message = f"{tool} not found (Debian packages: asn1c dumpasn1 openssl)"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    return path
+
+
+def _run(cmd: list[str], **kwargs: Any) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(cmd, capture_output=True, text=True, check=False, timeout=300,
+                          **kwargs)
+
+
+@pytest.fixture(scope="session")
+def asn1c_reader(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """tests/interop/asn1c_stream.c built on asn1c's C for QEVM-Stream, as written."""
+    tool = require_tool("asn1c")
+    d = tmp_path_factory.mktemp("asn1c-stream")
+    shutil.copy(QEVM_SCHEMA, d / QEVM_SCHEMA.name)
+    proc = _run([tool, "-fwide-types", "-fcompound-names", QEVM_SCHEMA.name], cwd=d)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    sources = [str(c) for c in sorted(d.glob("*.c"))
+               if c.name not in ("converter-sample.c", "pdu_collection.c")]
+    objects = []
+    for c in sources:  # asn1c's own code: its warnings are asn1c's business
+        proc = _run(["gcc", "-O1", "-w", "-I", str(d), "-c", c, "-o", c[:-2] + ".o"])
+        assert proc.returncode == 0, proc.stderr
+        objects.append(c[:-2] + ".o")
+    exe = d / "asn1c-stream"
+    proc = _run(["gcc", "-std=c11", "-Wall", "-Wextra", "-Werror", "-O1", "-I", str(d),
+                 str(QEVM_SCHEMA.parent.parent.parent / "tests" / "interop" / "asn1c_stream.c"),
+                 *objects, "-o", str(exe)])
+    assert proc.returncode == 0, proc.stderr
+    return exe

@@ -22,12 +22,14 @@ import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from tests import qemu, support
+from tests.conftest import QEVM_SCHEMA
 from vmgen.runtime import qevm
 
 ADOPT = support.FIXTURES / "adopt"
@@ -645,3 +647,186 @@ def test_import_struct_answers_any_description_with_a_mapping_or_diagnostics(
         return
     event("mapped")
     assert done.text.startswith("# vmgen import --struct")
+
+
+# ---- whole streams: the adopted devices as records (vmgen stream to-ber) ------------------
+
+# The subsections of the adopted pc devices a C function decides, and the member whose
+# value makes QEMU's function send the first of them (hpet_rtc_irq_level_needed:
+# rtc_irq_level != 0; rtc_irq_reinject_on_ack_count_needed: irq_reinject_on_ack_count
+# != 0).
+DECIDED = {"hpet": (("hpet/rtc_irq_level", "hpet/offset"), "rtc_irq_level"),
+           "mc146818rtc": (("mc146818rtc/irq_reinject_on_ack_count",),
+                           "irq_reinject_on_ack_count")}
+
+
+def _module_of(done: Adopted) -> Path:
+    return done.out / f"{support.names_module(Path(done.device.file).stem)}_asn1.py"
+
+
+@pytest.fixture(scope="module")
+def pc_modules(adopted: Callable[[str], Adopted], qemu_stream: Callable[[str], Path],
+               tmp_path_factory: pytest.TempPathFactory) -> list[str]:
+    """--module arguments serving every device section of the pc VM: the adopted hpet
+    and mc146818rtc (first: the first module naming a VMState serves it), and the
+    modules of the headers `vmgen import --from` writes for the others."""
+    out = tmp_path_factory.mktemp("pc-modules")
+    proc = support.run_vmgen("import", "--from", str(qemu_stream("pc")), "-o",
+                             str(out / "h"))
+    assert proc.returncode == 0, proc.stderr
+    headers = [str(h) for h in sorted((out / "h").glob("*.h"))
+               if h.stem not in ("hpet", "mc146818rtc")]
+    proc = support.run_vmgen("generate", "-o", str(out / "gen"), *headers)
+    assert proc.returncode == 0, proc.stderr
+    return ["--module", str(_module_of(adopted("hpet"))),
+            "--module", str(_module_of(adopted("mc146818rtc"))),
+            "--module", str(out / "gen")]
+
+
+def _held_stream(adopted: Callable[[str], Adopted], tmp_path: Path) -> Path:
+    """A real pc VM's stream in which the hpet and the RTC hold a subsection a C
+    function decides: the member that decides it set in each section through vmgen's
+    saver (with the subsection), spliced into the stream, which real QEMU loads and
+    saves again (its own functions decide what it sends)."""
+    from tests.conftest import QEMU_VMS
+
+    original = adopted("hpet").stream.read_bytes()
+    stream = qevm.parse(original)
+    bodies: dict[int, bytes] = {}
+    for name, (decided, member) in DECIDED.items():
+        done = adopted(name)
+        py = support.import_module(_module_of(done))
+        section = _section(stream, name)
+        value = py.load_legacy(done.device.state, bytes(stream.body(section)),
+                               section.version_id)
+        assert value[member] == 0
+        value[member] = 1
+        bodies[section.body] = py.save_legacy(done.device.state, value, section.version_id,
+                                              {n: n == decided[0] for n in decided})
+    out, pos = bytearray(), 0
+    for r in stream.records:
+        if isinstance(r, qevm.Section) and r.body in bodies:
+            out += original[pos:r.body] + bodies[r.body]
+            pos = r.body_end
+    out += original[pos:]
+    (tmp_path / "spliced.mig").write_bytes(out)
+    machine, args = QEMU_VMS["pc"]
+    qemu.load_and_resave(tmp_path / "spliced.mig", tmp_path / "held.mig", machine, args)
+    return tmp_path / "held.mig"
+
+
+def _device_records(der: bytes) -> list[dict[str, Any]]:
+    """The Device-records of a BER file, in order, as asn1tools reads it (every byte)
+    with the schema as written (and it writes the identical DER back)."""
+    import asn1tools
+
+    value, used = asn1tools.compile_files(str(QEVM_SCHEMA), "ber").decode_with_length(
+        "Stream", der)
+    assert used == len(der)
+    assert asn1tools.compile_files(str(QEVM_SCHEMA), "der").encode("Stream", value) == der
+    return [record["body"][1] for kind, record in value["records"]
+            if kind == "section" and record["body"][0] == "device"]
+
+
+def _schema_before_subsections() -> str:
+    """qevm-stream.asn without the Device-record's subsections: what to-ber wrote
+    before it carried them."""
+    text = QEVM_SCHEMA.read_text()
+    start = text.index("    record  ANY,")
+    field = text.index("    subsections  SEQUENCE OF IA5String (SIZE (1..255)) OPTIONAL\n")
+    end = text.index("\n", field) + 1
+    before = text[:start] + "    record  ANY,\n    ...\n" + text[end:]
+    assert "subsections" not in before.split("Device-record ::=")[1]
+    return before
+
+
+@pytest.mark.parametrize("held", [False, True], ids=["as-saved", "with-subsections"])
+def test_stream_to_ber_carries_adopted_devices_as_records(
+        held: bool, adopted: Callable[[str], Adopted], pc_modules: list[str],
+        asn1c_reader: Path, tmp_path: Path) -> None:
+    """`to-ber --strict` with the adopted hpet and mc146818rtc writes their sections as
+    device records, naming the subsections a C function decides that each section held
+    (none in the pc VM as QEMU saved it; one each once their members ask QEMU for them),
+    and `from-ber` writes the stream back byte for byte."""
+    path = _held_stream(adopted, tmp_path) if held else adopted("hpet").stream
+    ber, back = tmp_path / "vm.ber", tmp_path / "back.mig"
+    proc = support.run_vmgen("stream", "to-ber", "--strict", *pc_modules, str(path), str(ber))
+    assert (proc.returncode, proc.stderr) == (0, "")
+    proc = support.run_vmgen("stream", "from-ber", *pc_modules, str(ber), str(back))
+    assert (proc.returncode, proc.stderr) == (0, "")
+    assert back.read_bytes() == path.read_bytes()
+
+    der = ber.read_bytes()
+    records = _device_records(der)
+    stream = qevm.parse(path.read_bytes())
+    # every device section (--strict), as a record
+    assert [d["vmsd"] for d in records] == [
+        r.device.layout.vmsd_name for r in stream.records if isinstance(r, qevm.Section)
+        and r.kind == qevm.Kind.FULL and r.device is not None]
+    listed = {d["vmsd"]: d["subsections"] for d in records if "subsections" in d}
+    assert listed == ({"hpet": ["hpet/rtc_irq_level"],
+                       "mc146818rtc": ["mc146818rtc/irq_reinject_on_ack_count"]}
+                      if held else {})
+    # Every record without subsections is as to-ber wrote it before it carried them: the
+    # schema without the field reads the file and writes the identical DER (where a
+    # section lists some, that schema skips them as an unknown extension addition).
+    import asn1tools
+
+    before = tmp_path / "before.asn"
+    before.write_text(_schema_before_subsections())
+    value = asn1tools.compile_files(str(before), "ber").decode("Stream", der)
+    again = asn1tools.compile_files(str(before), "der").encode("Stream", value)
+    assert (again == der) == (not held)
+
+    # asn1c reads every byte, sees the records and their subsections, and writes the
+    # identical DER; dumpasn1 reads it without an error.
+    run = subprocess.run([str(asn1c_reader), str(ber)], capture_output=True, text=True,
+                         check=False, timeout=300)
+    assert run.returncode == 0, run.stderr
+    lines = run.stdout.splitlines()
+    assert lines[-1] == "der identical"
+    for name in DECIDED:
+        [line] = [x for x in lines if f" device {name}" in x]
+        assert line.split(" device ")[1] == " ".join([name, *listed.get(name, [])])
+    dump = subprocess.run(["dumpasn1", "-e", "-o", "-z", str(ber)], capture_output=True,
+                          text=True, check=False, timeout=300)
+    assert re.fullmatch(r"0 warnings?, 0 errors?\.", dump.stderr.strip()), dump.stderr
+
+
+def test_from_ber_refuses_a_subsection_the_device_does_not_decide(
+        adopted: Callable[[str], Adopted], pc_modules: list[str], tmp_path: Path) -> None:
+    """A BER file whose hpet record lists a subsection that is not one a C function
+    decides in HPETState (here the RTC's), or one twice: an error at the name's offset,
+    and nothing written."""
+    import asn1tools
+
+    path = _held_stream(adopted, tmp_path)
+    ber = tmp_path / "vm.ber"
+    proc = support.run_vmgen("stream", "to-ber", "--strict", *pc_modules, str(path), str(ber))
+    assert (proc.returncode, proc.stderr) == (0, "")
+    spec = asn1tools.compile_files(str(QEVM_SCHEMA), "der")
+    value = spec.decode("Stream", ber.read_bytes())
+    [hpet] = [r[1]["body"][1] for r in value["records"] if r[0] == "section"
+              and r[1]["body"][0] == "device" and r[1]["body"][1]["vmsd"] == "hpet"]
+    cases = [
+        (["hpet/rtc_irq_level", "mc146818rtc/irq_reinject_on_ack_count"],
+         b"\x16\x12hpet/rtc_irq_level", b"\x16\x25mc146818rtc/irq_reinject_on_ack_count",
+         "the device record of VMState 'hpet' lists subsection "
+         "'mc146818rtc/irq_reinject_on_ack_count', not one of those a C function decides "
+         "in HPETState ('hpet/rtc_irq_level', 'hpet/offset')"),
+        (["hpet/offset", "hpet/offset"], b"\x16\x0bhpet/offset", b"\x16\x0bhpet/offset",
+         "the device record of VMState 'hpet' lists subsection 'hpet/offset' twice"),
+    ]
+    out = tmp_path / "out.mig"
+    for names, first, bad, message in cases:
+        hpet["subsections"] = names
+        edited = spec.encode("Stream", value)
+        (tmp_path / "edited.ber").write_bytes(edited)
+        # the offending name: the one after the hpet's first (the RTC's record, later,
+        # lists the RTC's name too)
+        offset = edited.index(bad, edited.index(first) + 1)
+        proc = support.run_vmgen("stream", "from-ber", *pc_modules,
+                                 str(tmp_path / "edited.ber"), str(out))
+        assert (proc.returncode, proc.stdout) == (1, "")
+        assert proc.stderr == f"{tmp_path / 'edited.ber'}: at offset {offset}: {message}\n"
+        assert not out.exists()

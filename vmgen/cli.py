@@ -307,11 +307,13 @@ def _add_stream_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser])
     tob = ss.add_parser("to-ber", help="convert a stream to one BER file",
                         description="Write the whole stream as one DER value of the ASN.1 "
                         "module QEVM-Stream (`vmgen stream schema`): every record in order, "
-                        "bodies as their exact bytes.  from-ber gives back the identical "
-                        "stream.")
+                        "bodies as their exact bytes, or a device section a --module serves "
+                        "as that module's record (with the subsections a C function decides "
+                        "that the section held).  from-ber gives back the identical stream.")
     modules(tob)
     tob.add_argument("--strict", action="store_true",
-                     help="fail on the first device section no --module serves")
+                     help="fail on the first device section no --module serves, or that "
+                     "its module cannot carry as a record")
     tob.add_argument("input", metavar="IN.mig|-")
     tob.add_argument("output", metavar="OUT.ber")
 

@@ -4,6 +4,7 @@
  *
  *   configuration LEN
  *   section KIND ID [IDSTR INSTANCE VERSION] BODYLEN [no-footer]
+ *   section KIND ID IDSTR INSTANCE VERSION device VMSD [SUBSECTION...] [no-footer]
  *   eof
  *   description LEN
  *   der identical | der differs
@@ -87,12 +88,22 @@ int main(int argc, char **argv)
                 printf(" %.*s %lu %lu", s->header->idstr.size, (char *)s->header->idstr.buf,
                        s->header->instance_id, s->header->version_id);
             }
-            if (s->body.present != Body_PR_opaque) {
+            if (s->body.present == Body_PR_opaque) {
+                printf(" %d", s->body.choice.opaque.size);
+            } else if (s->body.present == Body_PR_device) {
+                Device_record_t *d = &s->body.choice.device;
+                printf(" device %.*s", d->vmsd.size, (char *)d->vmsd.buf);
+                if (d->subsections) {
+                    for (int k = 0; k < d->subsections->list.count; k++) {
+                        IA5String_t *sub = d->subsections->list.array[k];
+                        printf(" %.*s", sub->size, (char *)sub->buf);
+                    }
+                }
+            } else {
                 fprintf(stderr, "unexpected body alternative\n");
                 return 1;
             }
-            printf(" %d%s\n", s->body.choice.opaque.size,
-                   s->footer && !*s->footer ? " no-footer" : "");
+            printf("%s\n", s->footer && !*s->footer ? " no-footer" : "");
             break;
         }
         default:

@@ -214,6 +214,11 @@ class Codec:
                 return self._save_legacy(struct_name, state, version, True)
         return self._save_legacy(struct_name, state, version, True)
 
+    def decided_subsections(self, struct_name: str) -> tuple[str, ...]:
+        """The subsections of a device state's legacy stream whose presence a C function
+        decides (save_legacy needs `needed` for these), by VMState name, in stream order."""
+        return legacy.decided_subsections(self.tables, self.tables.states[struct_name][1])
+
     def _save_legacy_reference(self, struct_name: str, state: dict[str, Any],
                                version: int | None = None) -> bytes:
         """save_legacy() through the reference writer alone (for tests)."""

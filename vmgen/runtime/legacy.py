@@ -196,6 +196,50 @@ def _decided(type_name: str, name: str) -> bool:
     return bool(needed[name])
 
 
+def decided_subsections(t: Tables, type_name: str) -> tuple[str, ...]:
+    """The subsections a struct's legacy stream may hold (its own, and those of the
+    structs it holds) whose presence a C function decides, by VMState name, in stream
+    order, once each."""
+    names: dict[str, None] = {}
+    seen: set[str] = set()
+
+    def desc(d: Descriptor) -> None:
+        if d[0] == "struct":
+            visit(d[1])
+        elif d[0] == "list":
+            desc(d[3])
+        elif d[0] == "union":
+            for _, _, inner, _ in t.unions[d[1]]:
+                desc(inner)
+
+    def items(type_name: str, layout: tuple[tuple[Any, ...], ...]) -> None:
+        members = t.members[type_name]
+        for item in layout:
+            if item[0] == "group":
+                if item[5] is None:
+                    names.setdefault(item[2])
+                items(type_name, item[6])
+            elif item[0] == "subsection":
+                if item[5] is None:
+                    names.setdefault(item[2])
+                visit(members[item[1]][2][1])
+            elif item[0] == "field":
+                desc(members[item[1]][2])
+
+    def visit(name: str) -> None:
+        if name in seen:
+            return
+        seen.add(name)
+        if name in t.layouts:
+            items(name, t.layouts[name][1])
+        else:
+            for _, _, d, _, _ in t.structs[name]:
+                desc(d)
+
+    visit(type_name)
+    return tuple(names)
+
+
 def _found(name: str) -> None:
     present = _PRESENT.get()
     if present is not None:

@@ -12,7 +12,8 @@ the stream's bytes as chunks.  Tags (AUTOMATIC TAGS)::
     Section  { [0] kind, [1] section-id, [2] header OPTIONAL, [3] body,
                [4] footer DEFAULT TRUE }
     Header   { [0] idstr, [1] instance-id, [2] version-id }
-    Body     [0] opaque | [1] device { [0] vmsd, [1] EXPLICIT record (a module's DER) }
+    Body     [0] opaque | [1] device { [0] vmsd, [1] EXPLICIT record (a module's DER),
+                                       [2] subsections OPTIONAL (SEQUENCE OF IA5String) }
 
 Writing goes through a :class:`~vmgen.runtime.qevm.Window` (one page-aligned buffer):
 :func:`write` writes chunks, :func:`write_checked` writes a stream's chunks and checks
@@ -98,12 +99,17 @@ def _emit(node: _Node) -> Iterator[Chunk]:
         yield node.content
 
 
-Device = tuple[str, bytes]
-"""A device section as a generated module's record: (VMState name, the record's DER)."""
+Device = tuple[str, bytes, tuple[str, ...]]
+"""A device section as a generated module's record: (VMState name, the record's DER, the
+subsections it held among those a C function decides: empty, the field is left out)."""
 
-DeviceReader = Callable[[str, bytes, int, int], bytes]
-"""(VMState name, record DER, section version, offset) -> the section body it stands for
-(StreamError when it cannot)."""
+Listed = tuple[tuple[str, int], ...] | None
+"""A device record's subsections: (VMState name, offset of its value), or None when the
+record has no such field."""
+
+DeviceReader = Callable[[str, bytes, int, int, Listed], bytes]
+"""(VMState name, record DER, section version, offset, subsections) -> the section body
+it stands for (StreamError when it cannot)."""
 
 
 def _record(r: qevm.Record, device: Device | None = None) -> _Node:
@@ -120,9 +126,11 @@ def _record(r: qevm.Record, device: Device | None = None) -> _Node:
     if device is None:
         members.append(_Node(0xA3, [_Node(0x80, Span(r.body, r.body_end))]))
     else:
-        vmsd, record = device
-        members.append(_Node(0xA3, [_Node(0xA1, [_Node(0x80, vmsd.encode("ascii")),
-                                                 _Node(0xA1, record)])]))
+        vmsd, record, subsections = device
+        fields = [_Node(0x80, vmsd.encode("ascii")), _Node(0xA1, record)]
+        if subsections:  # OPTIONAL, an extension addition: a record without, as before
+            fields.append(_Node(0xA2, [_Node(0x16, s.encode("ascii")) for s in subsections]))
+        members.append(_Node(0xA3, [_Node(0xA1, fields)]))
     if not r.footer:  # DEFAULT TRUE: only FALSE is encoded
         members.append(_Node(0x84, b"\x00"))
     return _Node(0xA1, members)
@@ -517,6 +525,22 @@ def from_ber(data: Buffer, device: DeviceReader | None = None) -> Iterator[Chunk
         index += 1
 
 
+def _subsections(b: _Ber, pos: int, end: int, what: str) -> tuple[Listed, int]:
+    """The names a device record's subsections field lists (each with its offset), and
+    the position after the field."""
+    start, stop = b.expect(pos, end, 0xA2, what)
+    names: list[tuple[str, int]] = []
+    p = start
+    while p < stop:
+        vstart, vend = b.expect(p, stop, 0x16, f"{what} (IA5String)")
+        raw = bytes(b.data[vstart:vend])
+        if not 1 <= len(raw) <= 255 or not all(0x20 <= c <= 0x7E for c in raw):
+            raise b.fail(f"{what}: a name that is not 1 to 255 printable characters", p)
+        names.append((raw.decode("ascii"), p))
+        p = vend
+    return tuple(names), stop
+
+
 def _section(b: _Ber, start: int, end: int, index: int,
              device: DeviceReader | None) -> Iterator[Chunk]:
     what = f"record {index} (section)"
@@ -566,11 +590,15 @@ def _section(b: _Ber, start: int, end: int, index: int,
         if not 1 <= len(raw) <= 255 or not all(0x20 <= c <= 0x7E for c in raw):
             raise b.fail(f"{what}: device vmsd is not 1 to 255 printable characters", vstart)
         rstart, rend = b.expect(vend, oend, 0xA1, f"{what} device record")
-        b.skip_extensions(rend, oend, f"{what} device")
+        listed: Listed = None
+        pos = rend
+        if pos < oend and b.data[pos] == 0xA2:
+            listed, pos = _subsections(b, pos, oend, f"{what} device subsections")
+        b.skip_extensions(pos, oend, f"{what} device")
         if device is None:
             raise b.fail(f"{what}: a device record of VMState '{raw.decode()}' (give the "
                          "--module that serves it)", ostart)
-        body = device(raw.decode(), bytes(b.data[rstart:rend]), version_id, ostart)
+        body = device(raw.decode(), bytes(b.data[rstart:rend]), version_id, ostart, listed)
     yield qevm.section_header(kind, section_id, idstr, instance_id, version_id)
     yield body
     if footer:

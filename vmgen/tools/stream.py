@@ -11,9 +11,12 @@ folder of them): a module serves a device section when its ``SECTIONS`` mapping
 ``load_legacy(struct_name, body, version)`` decodes the body (a module declares it for
 its ``VMGEN_VMSD`` states, such as those of the headers ``vmgen import`` writes);
 ``to-ber`` writes such a section as the module's record when the module gives its exact
-bytes back from it, and ``from-ber`` writes it back through the module.  Any other device
-section shows the description's view of its fields in ``decode`` and travels as its
-bytes.
+bytes back from it, and ``from-ber`` writes it back through the module.  Subsections
+whose presence a C function decides (a vmgen module's ``CODEC.decided_subsections``)
+travel beside the record, in its ``subsections`` field: the ones the section held
+(``load_legacy``'s ``present``), given back to ``save_legacy`` as ``needed``.  Any other
+device section shows the description's view of its fields in ``decode`` and travels as
+its bytes.
 """
 
 from __future__ import annotations
@@ -43,12 +46,23 @@ class CommandError(Exception):
 
 
 class Served:
-    __slots__ = ("module", "state")
+    __slots__ = ("_decided", "module", "state")
 
     def __init__(self, module: ModuleType,
                  state: str) -> None:  # the C struct name of the module's device state
         self.module = module
         self.state = state
+        self._decided: tuple[str, ...] | None = None
+
+    @property
+    def decided(self) -> tuple[str, ...]:
+        """The subsections of the state's stream whose presence a C function decides
+        (the module cannot: load_legacy's `present` and save_legacy's `needed` carry
+        them), in stream order; none for a module without a vmgen Codec."""
+        if self._decided is None:
+            find = getattr(getattr(self.module, "CODEC", None), "decided_subsections", None)
+            self._decided = tuple(find(self.state)) if find is not None else ()
+        return self._decided
 
 
 def schema_text() -> str:
@@ -297,11 +311,20 @@ def device_records(stream: qevm.Stream, served: dict[str, Served],
             continue
         assert r.device is not None and r.device.layout.vmsd_name is not None
         body = bytes(stream.body(r))
+        decided = use.decided
+        held: tuple[str, ...] = ()
         try:
-            value = use.module.load_legacy(use.state, body, r.version_id)
+            if decided:  # which of them the section holds goes beside the record
+                present: set[str] = set()
+                value = use.module.load_legacy(use.state, body, r.version_id, present)
+                held = tuple(n for n in decided if n in present)
+            else:
+                value = use.module.load_legacy(use.state, body, r.version_id)
             record = use.module.save(use.state, value, r.version_id)
-            back = use.module.save_legacy(use.state, use.module.load(use.state, record),
-                                          r.version_id)
+            again = use.module.load(use.state, record)
+            back = (use.module.save_legacy(use.state, again, r.version_id,
+                                           {n: n in held for n in decided}) if decided
+                    else use.module.save_legacy(use.state, again, r.version_id))
         except Exception as exc:  # the module's Error, or a version it does not write
             back, why = None, str(exc)
         else:
@@ -312,7 +335,7 @@ def device_records(stream: qevm.Stream, served: dict[str, Served],
                                   r.offset, r.where())
             notes.append(f"{r.where()} at offset {r.offset}: carried as bytes ({why})")
             continue
-        devices[i] = (r.device.layout.vmsd_name, record)
+        devices[i] = (r.device.layout.vmsd_name, record, held)
     return devices, notes
 
 
@@ -360,15 +383,32 @@ def to_ber(source: str, target: str | PathLike[str], modules: list[str], strict:
 
 def device_reader(served: dict[str, Served]) -> qevm_ber.DeviceReader:
     """The body a device record stands for, written by the module that serves its
-    VMState (StreamError: no such module, or a record it does not take)."""
-    def body(vmsd: str, record: bytes, version: int, offset: int) -> bytes:
+    VMState, with the subsections a C function decides that the record lists
+    (StreamError: no such module, a record it does not take, or a listed name that is not
+    such a subsection)."""
+    def body(vmsd: str, record: bytes, version: int, offset: int,
+             listed: qevm_ber.Listed) -> bytes:
         use = served.get(vmsd)
         if use is None:
             raise StreamError(f"a device record of VMState '{vmsd}': no --module serves it",
                               offset)
+        decided = use.decided
+        held: set[str] = set()
+        for name, at in listed or ():
+            if name not in decided:
+                known = ", ".join(f"'{n}'" for n in decided) or "it has none"
+                raise StreamError(f"the device record of VMState '{vmsd}' lists subsection "
+                                  f"'{name}', not one of those a C function decides in "
+                                  f"{use.state} ({known})", at)
+            if name in held:
+                raise StreamError(f"the device record of VMState '{vmsd}' lists subsection "
+                                  f"'{name}' twice", at)
+            held.add(name)
         try:
             value = use.module.load(use.state, record)
-            out: bytes = use.module.save_legacy(use.state, value, version)
+            out: bytes = (use.module.save_legacy(use.state, value, version,
+                                                 {n: n in held for n in decided}) if decided
+                          else use.module.save_legacy(use.state, value, version))
         except Exception as exc:  # the module's Error
             raise StreamError(f"the device record of VMState '{vmsd}': {exc}", offset) from None
         return out
