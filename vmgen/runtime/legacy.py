@@ -769,8 +769,13 @@ class Plans:
         vmsd, items = t.layouts[type_name]
         if any(m[2][0] == "union" for m in t.structs[type_name]):
             raise _Fallback  # a union in a layout: the reference reads it
-        # Every member the load's check asks for must be one the layout stores.
-        stored = set(_stored(items))
+        # Every member the load's check asks for must be one the layout stores, once.
+        order = _stored(items)
+        named = [i[1] for item in items for i in (item[6] if item[0] == "group" else (item,))
+                 if i[0] != "unused"]
+        if len(set(named)) != len(named):
+            raise _Fallback
+        stored = set(order)
         stored |= {item[5] for item in items if item[0] in ("subsection", "group")}
         for c_name, _, _, since, _ in t.structs[type_name]:
             if (since is None or since <= check) and c_name not in stored:
@@ -778,7 +783,6 @@ class Plans:
         aliases = type_name in t.aliases
         if aliases:
             self._check_aliases(type_name)
-        order = _stored(items)
         read_steps, write_steps = self._items(type_name, items, version, check, False)
         raw = vmsd.encode()
 
@@ -807,6 +811,8 @@ class Plans:
         members = t.members[type_name]
         for path, steps in t.aliases[type_name]:
             first = steps[0]
+            if members[path][4] is not None or _selects(t, type_name, path):
+                raise _Fallback  # a count or a discriminator: the check compares it
             if not isinstance(first, str) or first not in members:
                 continue
             desc: Descriptor | None = members[first][2]
@@ -816,6 +822,8 @@ class Plans:
                 if isinstance(step, int):
                     desc = desc[3] if desc[0] == "list" else None
                 elif desc[0] == "struct" and step in t.members[desc[1]]:
+                    if t.members[desc[1]][step][4] is not None or _selects(t, desc[1], step):
+                        raise _Fallback
                     desc = t.members[desc[1]][step][2]
                 else:
                     desc = None
@@ -1067,6 +1075,11 @@ class Plans:
 
 _DECLINED = (_Fallback, KeyError, IndexError, TypeError, ValueError, OverflowError,
              struct.error)
+
+
+def _selects(t: Tables, type_name: str, name: str) -> bool:
+    """Whether member `name` of struct `type_name` is a union's discriminator."""
+    return any(m[4] == ("union", name) for m in t.structs[type_name])
 
 
 def _repeat(fmt: str, n: int) -> str:
