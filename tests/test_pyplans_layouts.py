@@ -47,14 +47,19 @@ ADOPTED = {"hpet": ("hpet.c", "pc"), "mc146818rtc": ("mc146818rtc.h", "pc"),
 # them and at the end of the fields, counts apart from their arrays (bytes, integers,
 # layout structs; one added in version 2, so version 1 data cannot be read), member
 # structs with a layout inline, subsections by a presence member and by a C function,
-# a subsection's struct with a field added after the oldest version its readers take.
-# And a union in a layout, which the compiled codec leaves to the reference.
+# a subsection's struct with a field added after the oldest version its readers take, a
+# subsection's struct whose zero value (what a load without it gives) the load's check
+# refuses (its union's first member is not the one a zero discriminator selects).  And a
+# union in a layout, which the compiled codec leaves to the reference.
 SHAPES_H = """\
 #include <stdbool.h>
 #include <stdint.h>
 #include "vmgen.h"
 typedef enum Mode { M_OFF, M_ON = 3, M_AUTO } Mode;
 typedef union Pick { uint8_t a VMGEN_CASE(M_OFF); uint32_t c VMGEN_CASE(M_ON, M_AUTO); } Pick;
+typedef union Pick2 { uint8_t a VMGEN_CASE(M_ON); uint32_t c VMGEN_CASE(M_OFF, M_AUTO); } Pick2;
+typedef struct Sel { Mode k; Pick2 p VMGEN_UNION(k); } Sel;
+typedef struct VMGEN_VMSD("shapes/sel") SelSub { Sel s; } SelSub;
 typedef struct VMGEN_VMSD("shapes/late") Late { uint32_t a; uint16_t b VMGEN_SINCE(2); } Late;
 typedef struct VMGEN_VMSD("shapes/extra") Extra {
     uint8_t e[3];
@@ -89,6 +94,8 @@ typedef struct VMGEN_STATE(3, 1) VMGEN_VMSD("shapes") Shapes {
     bool has_late;
     Late late VMGEN_SUBSECTION(2, 1, has_late);
     Extra extra VMGEN_SUBSECTION(1, 1, shapes_extra_needed);
+    bool has_sel;
+    SelSub sel VMGEN_SUBSECTION(1, 1, has_sel);
 } Shapes;
 bool shapes_extra_needed(void *opaque);
 typedef struct VMGEN_STATE(1, 1) VMGEN_VMSD("unioned") Unioned {
@@ -257,6 +264,13 @@ def test_compiled_layouts_are_the_reference(modules: dict[str, Module], mod: str
     check()
 
 
+def _shapes(c: Codec) -> dict[str, Any]:
+    """A valid Shapes: zero but for its `sel` (whose zero value save() refuses)."""
+    value: dict[str, Any] = legacy.zero(c.tables, ("struct", "Shapes"))
+    value["sel"] = {"s": {"k": "M_ON", "p": {"a": 7}}}
+    return value
+
+
 def test_the_compiled_layouts_decline_what_the_reference_refuses(
         modules: dict[str, Module]) -> None:
     """A subsection of an older version than the one that added a field of its struct:
@@ -265,19 +279,20 @@ def test_the_compiled_layouts_decline_what_the_reference_refuses(
     by the compiled reader."""
     py = modules["shapes"][0]
     c: Codec = py.CODEC
-    value = legacy.zero(c.tables, ("struct", "Shapes"))
-    value["has_late"] = True
+    value = _shapes(c)
+    value.update(has_late=True, has_sel=True)
     needed = {"shapes/extra": False}
     with legacy.subsections(needed=needed):
         stream = c._save_legacy_reference("Shapes", value, 3)
     assert c._load_legacy_fast("Shapes", stream, 3) is not None
     head = bytes([legacy.SUBSECTION, 11]) + b"shapes/late"
     at = stream.index(head) + len(head)
-    old = stream[:at] + (1).to_bytes(4, "big") + stream[at + 4:]
-    assert c._load_legacy_fast("Shapes", old[:-2], 3) is None  # (b is not in version 1)
-    outcome = _outcome(c._load_legacy_reference, "Shapes", old[:-2], 3)
+    # version 1 of the subsection: its a, without b
+    old = stream[:at] + (1).to_bytes(4, "big") + stream[at + 4:at + 8] + stream[at + 10:]
+    assert c._load_legacy_fast("Shapes", old, 3) is None
+    outcome = _outcome(c._load_legacy_reference, "Shapes", old, 3)
     assert outcome[0] == "error" and "missing field 'b'" in outcome[2], outcome
-    assert _outcome(c.load_legacy, "Shapes", old[:-2], 3) == outcome
+    assert _outcome(c.load_legacy, "Shapes", old, 3) == outcome
 
 
 def test_a_subsection_header_of_a_member_struct_after_it_is_refused(
@@ -288,10 +303,10 @@ def test_a_subsection_header_of_a_member_struct_after_it_is_refused(
     to it."""
     py = modules["shapes"][0]
     c: Codec = py.CODEC
-    value = legacy.zero(c.tables, ("struct", "Shapes"))
+    value = _shapes(c)
     value.update(le=int.from_bytes(b"\x05\x0bsh", "big", signed=True),
                  eq=int.from_bytes(b"ap", "big"), later=int.from_bytes(b"es/e", "big"),
-                 has_late=True)
+                 has_late=True, has_sel=True)
     with legacy.subsections(needed={"shapes/extra": False}):
         stream = c._save_legacy_reference("Shapes", value, 3)
     assert c._load_legacy_fast("Shapes", stream, 3) is not None
@@ -299,6 +314,25 @@ def test_a_subsection_header_of_a_member_struct_after_it_is_refused(
     edited = stream[:at] + b"lem" + stream[at + 3:]
     outcome = _outcome(c._load_legacy_reference, "Shapes", edited, 3)
     assert outcome[0] == "error" and "is not one of 'shapes/elem'" in outcome[2], outcome
+    assert c._load_legacy_fast("Shapes", edited, 3) is None
+    assert _outcome(c.load_legacy, "Shapes", edited, 3) == outcome
+
+
+def test_a_count_outside_its_array_is_refused(modules: dict[str, Module]) -> None:
+    """A count read apart from its array that its C type takes but its array cannot
+    hold, with the elements it counts there: the reference refuses it, and so the
+    compiled reader leaves it."""
+    py = modules["shapes"][0]
+    c: Codec = py.CODEC
+    value = _shapes(c)
+    value.update(nb=4, bl=[1, 2, 3, 4], has_sel=True)
+    with legacy.subsections(needed={"shapes/extra": False}):
+        stream = c._save_legacy_reference("Shapes", value, 3)
+    assert c._load_legacy_fast("Shapes", stream, 3) is not None
+    at = stream.index(bytes([4, 0, 1, 0, 2, 0, 3, 0, 4]))
+    edited = stream[:at] + bytes([5, 0, 1, 0, 2, 0, 3, 0, 4, 0, 5]) + stream[at + 9:]
+    outcome = _outcome(c._load_legacy_reference, "Shapes", edited, 3)
+    assert outcome[0] == "error" and "count 5 is outside 0..4" in outcome[2], outcome
     assert c._load_legacy_fast("Shapes", edited, 3) is None
     assert _outcome(c.load_legacy, "Shapes", edited, 3) == outcome
 
