@@ -458,7 +458,8 @@ def negotiate(mine: Offer, theirs: Offer) -> tuple[int, int]:
 # fixed byte arrays, strings, floats' bits, fixed arrays of these) are one struct.Struct
 # each.  The reader makes every check `get` and the load checks make, and gives up
 # (_Fallback, or any other exception) on anything else: then the reference decides.  The
-# writer writes values the checks of save() have already accepted.
+# writer writes values the checks of save() have already accepted.  Structs with a
+# VMState layout are compiled in the layout's order (`Plans._layout`).
 
 _INT_FORMATS = {(1, False): "B", (1, True): "b", (2, False): "H", (2, True): "h",
                 (4, False): "I", (4, True): "i", (8, False): "Q", (8, True): "q"}
@@ -519,11 +520,13 @@ class Plans:
     padding (``Nx``: skipped in, zeros out) in runs, a count in the run where the layout
     puts it (checked against its array when read, written as the array's length), its
     subsections and groups at their place, read at the version their header says (their
-    readers built at first use per version).  What a read at one version leaves out of a
-    struct the check of the load's version would ask for (a field added after a
-    subsection's version, say) is declined, as are unions in a layout, groups of anything
-    but plain fields and padding, and member paths whose member reaches a different type:
-    the reference decides those."""
+    readers built at first use per version), its member paths settled as the reference
+    settles them.  Declined, for the reference to decide: what a read at one version
+    leaves out of a struct that the check of the load's version asks for (a field added
+    after a subsection's version, say), a missing subsection or group whose zero value that
+    check refuses, a union in a layout, a group of anything but plain members and padding,
+    a member path that is or reaches a count, a discriminator or a member of another type,
+    a layout naming a member twice."""
 
     def __init__(self, tables: Tables) -> None:
         self.tables = tables
