@@ -107,6 +107,13 @@ bench-stream: $(STAMP) system-deps
 bench-pyruntime: $(STAMP)
 	$(PY) tests/bench/bench_pyruntime.py
 
+# load_legacy / save_legacy of real QEMU device sections (needs qemu-system-x86_64): vmgen
+# at main against this checkout, in alternating child processes (BENCHMARKS.md, "Real
+# device sections through the compiled legacy codec").
+.PHONY: bench-pylayouts
+bench-pylayouts: $(STAMP) system-deps
+	$(PY) tests/bench/bench_pylayouts.py
+
 # Fuzzing (tests/fuzz/): builds a libFuzzer target per fixture device state (plain and
 # with the structure-aware BER mutator) into build/fuzz and runs each for FUZZ_SECONDS
 # (or, with FUZZ_RUNS, until that many executions, FUZZ_SECONDS at most).

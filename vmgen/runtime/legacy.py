@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any
 
-from vmgen.runtime.cview import selector_value
+from vmgen.runtime.cview import selector_value, to_asn1
 from vmgen.runtime.floats import float32_bits, float32_value, float64_bits, float64_value
 from vmgen.runtime.tables import NEWEST, Descriptor, Error, Tables, settle_aliases
 
@@ -248,7 +248,11 @@ def _found(name: str) -> None:
 
 def _subsection_at(r: Reader) -> bytes | None:
     """The name of the subsection header at the read position, if there is one."""
-    data, p = r.data, r.pos
+    return _subsection_name(r.data, r.pos)
+
+
+def _subsection_name(data: bytes, p: int) -> bytes | None:
+    """The name of the subsection header at offset p of data, if there is one."""
     if len(data) - p < 2 or data[p] != SUBSECTION or len(data) - p - 2 < data[p + 1] + 4:
         return None
     return data[p + 2:p + 2 + data[p + 1]]
@@ -454,7 +458,8 @@ def negotiate(mine: Offer, theirs: Offer) -> tuple[int, int]:
 # fixed byte arrays, strings, floats' bits, fixed arrays of these) are one struct.Struct
 # each.  The reader makes every check `get` and the load checks make, and gives up
 # (_Fallback, or any other exception) on anything else: then the reference decides.  The
-# writer writes values the checks of save() have already accepted.
+# writer writes values the checks of save() have already accepted.  Structs with a
+# VMState layout are compiled in the layout's order (`Plans._layout`).
 
 _INT_FORMATS = {(1, False): "B", (1, True): "b", (2, False): "H", (2, True): "h",
                 (4, False): "I", (4, True): "i", (8, False): "Q", (8, True): "q"}
@@ -466,6 +471,10 @@ WriteStep = Callable[[dict[str, Any], bytearray], None]
 # A value of a run: (C name, how many values it takes in the Struct, the conversion of
 # each value read, the conversion of each value written)
 RunField = tuple[str, int, Callable[[Any], Any] | None, Callable[[Any], Any] | None]
+# A value of a layout's run: (C name read, how many values, the conversion of each value
+# read, the C name written, the conversion of what is written): a count is written as
+# its array's length
+LayoutField = tuple[str, int, Callable[[Any], Any] | None, str, Callable[[Any], Any] | None]
 
 
 class _Fallback(Exception):
@@ -505,20 +514,47 @@ def _float32_bits(v: Any) -> bytes:
 
 class Plans:
     """The compiled stream reader and writer of one module's tables, per struct type and
-    version, built at first use (None: a shape it does not compile, the reference only)."""
+    version, built at first use (None: a shape it does not compile, the reference only).
+
+    A struct with a VMState layout is compiled in its layout's order: its fields and its
+    padding (``Nx``: skipped in, zeros out) in runs, a count in the run where the layout
+    puts it (checked against its array when read, written as the array's length), its
+    subsections and groups at their place, read at the version their header says (their
+    readers built at first use per version), its member paths settled as the reference
+    settles them.  Declined, for the reference to decide: what a read at one version
+    leaves out of a struct that the check of the load's version asks for (a field added
+    after a subsection's version, say), a missing subsection or group whose zero value that
+    check refuses, a union in a layout, a group of anything but plain members and padding,
+    a member path that is or reaches a count, a discriminator or a member of another type,
+    a layout naming a member twice."""
 
     def __init__(self, tables: Tables) -> None:
         self.tables = tables
         self.compiled: dict[tuple[str, int], tuple[Read, Write] | None] = {}
+        # (struct, version read, version checked) -> its reader and writer, or None
+        self.inner: dict[tuple[str, int, int], tuple[Read, Write] | None] = {}
+        # (struct, group, version read, version checked) -> a group's read steps, or None
+        self.groups: dict[tuple[str, str, int, int], tuple[ReadStep, ...] | None] = {}
 
     def _compiled(self, type_name: str, version: int) -> tuple[Read, Write] | None:
         key = (type_name, version)
         if key not in self.compiled:
             try:
-                self.compiled[key] = self._struct(type_name, version)
-            except (_Fallback, KeyError, IndexError, TypeError, ValueError, struct.error):
+                self.compiled[key] = self._struct(type_name, version, version)
+            except _DECLINED:
                 self.compiled[key] = None
         return self.compiled[key]
+
+    def _nested(self, type_name: str, version: int, check: int) -> tuple[Read, Write] | None:
+        """The reader and writer of a struct read at `version` in data checked at `check`
+        (a subsection's struct at the version its header says), or None."""
+        key = (type_name, version, check)
+        if key not in self.inner:
+            try:
+                self.inner[key] = self._struct(type_name, version, check)
+            except _DECLINED:
+                self.inner[key] = None
+        return self.inner[key]
 
     def reader(self, type_name: str, version: int) -> Read | None:
         """The compiled reader of struct `type_name` at `version`, or None."""
@@ -557,13 +593,15 @@ class Plans:
             return f"{desc[1] + 1}s", _string(desc[1]), _encode_ascii
         return None
 
-    def _value(self, desc: Descriptor, version: int) -> tuple[Read, Write]:
+    def _value(self, desc: Descriptor, version: int, check: int) -> tuple[Read, Write]:
         """The reader and writer of one value (outside a struct's runs)."""
         kind = desc[0]
         if kind == "struct":
-            return self._struct(desc[1], version)
+            # a member struct with its own VMState is at its own (current) version
+            return self._struct(desc[1], NEWEST if desc[1] in self.tables.layouts else version,
+                                check)
         if kind == "list":
-            return self._list(desc[3], desc[1], version)
+            return self._list(desc[3], desc[1], version, check)
         scalar = self._scalar(desc)
         if scalar is None:
             raise _Fallback
@@ -580,9 +618,10 @@ class Plans:
 
         return read, write
 
-    def _list(self, element: Descriptor, n: int, version: int) -> tuple[Read, Write]:
+    def _list(self, element: Descriptor, n: int, version: int,
+              check: int) -> tuple[Read, Write]:
         """n elements of a fixed-length array."""
-        read_one, write_one = self._value(element, version)
+        read_one, write_one = self._value(element, version, check)
 
         def read(data: bytes, p: int) -> tuple[Any, int]:
             out = []
@@ -597,9 +636,11 @@ class Plans:
 
         return read, write
 
-    def _struct(self, type_name: str, version: int) -> tuple[Read, Write]:
+    def _struct(self, type_name: str, version: int, check: int) -> tuple[Read, Write]:
+        """A struct read at `version`, in data whose load checks `check` (a field left out
+        at `version` that `check` asks for: declined, as the reference's check refuses)."""
         if type_name in self.tables.layouts:
-            raise _Fallback  # a VMState layout: the reference reads and writes it
+            return self._layout(type_name, version, check)
         t = self.tables
         counts = t.counts[type_name]
         members = t.structs[type_name]
@@ -617,8 +658,11 @@ class Plans:
                 fmts.clear()
 
         for c_name, _, desc, since, role in members:
-            if (since is not None and since > version) or (role is not None and
-                                                            role[0] == "count"):
+            if since is not None and since > version:
+                if since <= check:
+                    raise _Fallback
+                continue
+            if role is not None and role[0] == "count":
                 continue
             kind = desc[0]
             scalar = None if c_name in counts else self._scalar(desc)
@@ -626,8 +670,7 @@ class Plans:
                 scalar = self._scalar(desc[3])
                 if scalar is not None:  # a fixed array of fixed-width values: in the run
                     run.append((c_name, desc[1], scalar[1], scalar[2]))
-                    fmts.append(f"{desc[1]}{scalar[0]}" if scalar[0][0].isalpha()
-                                else scalar[0] * desc[1])
+                    fmts.append(_repeat(scalar[0], desc[1]))
                     continue
             if scalar is not None:
                 run.append((c_name, 1, scalar[1], scalar[2]))
@@ -636,33 +679,21 @@ class Plans:
             flush()
             if c_name in counts:
                 count = counts[c_name]
-                r, w = self._sized(c_name, count[0], count[2], desc, version)
+                r, w = self._sized(c_name, count[0], count[2], desc, version, check)
             elif kind == "union":
                 assert role is not None
-                r, w = self._union(type_name, c_name, role[1], desc[1], version)
+                r, w = self._union(type_name, c_name, role[1], desc[1], version, check)
             else:
-                r, w = _member(c_name, *self._value(desc, version))
+                r, w = _member(c_name, *self._value(desc, version, check))
             reads.append(r)
             writes.append(w)
         flush()
-        read_steps, write_steps = tuple(reads), tuple(writes)
-
-        def read(data: bytes, p: int) -> tuple[Any, int]:
-            out: dict[str, Any] = {}
-            for step in read_steps:
-                p = step(data, p, out)
-            return out, p
-
-        def write(value: Any, out: bytearray) -> None:
-            for step in write_steps:
-                step(value, out)
-
-        return read, write
+        return _steps(tuple(reads), tuple(writes))
 
     def _sized(self, name: str, count_name: str, count_desc: Descriptor, desc: Descriptor,
-               version: int) -> tuple[ReadStep, WriteStep]:
+               version: int, check: int) -> tuple[ReadStep, WriteStep]:
         """A sized array: its count (at its C width) first, then that many elements."""
-        read_count, write_count = self._value(count_desc, version)
+        read_count, write_count = self._value(count_desc, version, check)
         lo, hi = desc[1], desc[2]
         if desc[0] == "bytes":
             def read_bytes(data: bytes, p: int, out: dict[str, Any]) -> int:
@@ -682,7 +713,7 @@ class Plans:
             return read_bytes, write_bytes
         if desc[0] != "list":
             raise _Fallback
-        read_one, write_one = self._value(desc[3], version)
+        read_one, write_one = self._value(desc[3], version, check)
 
         def read_list(data: bytes, p: int, out: dict[str, Any]) -> int:
             n, p = read_count(data, p)
@@ -705,7 +736,7 @@ class Plans:
         return read_list, write_list
 
     def _union(self, type_name: str, name: str, selector: str, union: str,
-               version: int) -> tuple[ReadStep, WriteStep]:
+               version: int, check: int) -> tuple[ReadStep, WriteStep]:
         """A union: the member its discriminator (read before it) selects."""
         t = self.tables
         sel_desc = next(m[2] for m in t.structs[type_name] if m[0] == selector)
@@ -713,7 +744,7 @@ class Plans:
         first: dict[Any, tuple[str, Read]] = {}
         writers: dict[str, Write] = {}
         for m_name, _, d, cases in t.unions[union]:
-            r, w = self._value(d, version)
+            r, w = self._value(d, version, check)
             writers.setdefault(m_name, w)
             for case in cases:
                 first.setdefault(case, (m_name, r))
@@ -732,6 +763,346 @@ class Plans:
             writers[member](inner, out)
 
         return read, write
+
+    # ---- VMState layouts ------------------------------------------------------------------
+
+    def _layout(self, type_name: str, version: int, check: int) -> tuple[Read, Write]:
+        """A struct in its VMState layout (what _get_layout and _put_layout do)."""
+        t = self.tables
+        vmsd, items = t.layouts[type_name]
+        if any(m[2][0] == "union" for m in t.structs[type_name]):
+            raise _Fallback  # a union in a layout: the reference reads it
+        # Every member the load's check asks for must be one the layout stores, once.
+        order = _stored(items)
+        named = [i[1] for item in items for i in (item[6] if item[0] == "group" else (item,))
+                 if i[0] != "unused"]
+        if len(set(named)) != len(named):
+            raise _Fallback
+        stored = set(order)
+        stored |= {item[5] for item in items if item[0] in ("subsection", "group")}
+        for c_name, _, _, since, _ in t.structs[type_name]:
+            if (since is None or since <= check) and c_name not in stored:
+                raise _Fallback
+        aliases = type_name in t.aliases
+        if aliases:
+            self._check_aliases(type_name)
+        read_steps, write_steps = self._items(type_name, items, version, check, False)
+        raw = vmsd.encode()
+
+        def read(data: bytes, p: int) -> tuple[Any, int]:
+            out: dict[str, Any] = {}
+            for step in read_steps:
+                p = step(data, p, out)
+            if aliases:
+                settle_aliases(t, type_name, out, order)
+            if p < len(data) and data[p] == SUBSECTION:
+                name = _subsection_name(data, p)
+                if name is not None and name.startswith(raw):
+                    raise _Fallback  # one of this struct's, unknown or out of order
+            return out, p
+
+        def write(value: Any, out: bytearray) -> None:
+            for step in write_steps:
+                step(value, out)
+
+        return read, write
+
+    def _check_aliases(self, type_name: str) -> None:
+        """Decline member paths whose value settle_aliases would copy into a member of
+        another type (the reference's check of the copy might refuse it)."""
+        t = self.tables
+        members = t.members[type_name]
+        for path, steps in t.aliases[type_name]:
+            first = steps[0]
+            if members[path][4] is not None or _selects(t, type_name, path):
+                raise _Fallback  # a count or a discriminator: the check compares it
+            if not isinstance(first, str) or first not in members:
+                continue
+            desc: Descriptor | None = members[first][2]
+            for step in steps[1:]:
+                if desc is None:
+                    break
+                if isinstance(step, int):
+                    desc = desc[3] if desc[0] == "list" else None
+                elif desc[0] == "struct" and step in t.members[desc[1]]:
+                    if t.members[desc[1]][step][4] is not None or _selects(t, desc[1], step):
+                        raise _Fallback
+                    desc = t.members[desc[1]][step][2]
+                else:
+                    desc = None
+            if desc is not None and desc != members[path][2]:
+                raise _Fallback
+
+    def _items(self, type_name: str, items: tuple[tuple[Any, ...], ...], version: int,
+               check: int, in_group: bool) -> tuple[tuple[ReadStep, ...], tuple[WriteStep, ...]]:
+        """The read and write steps of a layout's items (a group's: `in_group`)."""
+        t = self.tables
+        members = t.members[type_name]
+        counts = t.counts[type_name]
+        reads: list[ReadStep] = []
+        writes: list[WriteStep] = []
+        run: list[LayoutField] = []
+        fmts: list[str] = []
+
+        def flush() -> None:
+            if fmts:
+                r, w = _layout_run(tuple(run), ">" + "".join(fmts))
+                reads.append(r)
+                writes.append(w)
+                run.clear()
+                fmts.clear()
+
+        def step(r: ReadStep, w: WriteStep) -> None:
+            flush()
+            reads.append(r)
+            writes.append(w)
+
+        for item in items:
+            kind = item[0]
+            if kind == "unused":
+                if item[3] is None or item[3] <= version:
+                    fmts.append(f"{int(item[2])}x")  # zeros out, anything in
+                continue
+            if kind in ("group", "subsection") and not in_group:
+                step(*(self._group(type_name, item, check) if kind == "group"
+                       else self._subsection(type_name, item, check)))
+                continue
+            if kind != "field":
+                raise _Fallback
+            c_name = item[1]
+            _, _, desc, since, role = members[c_name]
+            if since is not None and since > version:
+                if since <= check:
+                    raise _Fallback  # left out here, asked for by the load's check
+                continue
+            if role is not None:
+                if role[0] != "count" or in_group:
+                    raise _Fallback
+                array = members[role[1]][2]
+                fmt = _INT_FORMATS.get((desc[3], desc[4])) if desc[0] == "int" else None
+                if fmt is None:
+                    raise _Fallback
+                # checked against its array's sizes when read; its array's length written
+                run.append((c_name, 1, _in_range(max(desc[1], array[1]), min(desc[2], array[2])),
+                            role[1], len))
+                fmts.append(fmt)
+                continue
+            if c_name in counts:
+                if in_group:
+                    raise _Fallback
+                step(*self._counted(c_name, counts[c_name][0], desc, version, check))
+                continue
+            scalar = self._scalar(desc)
+            if scalar is not None:
+                run.append((c_name, 1, scalar[1], c_name, scalar[2]))
+                fmts.append(scalar[0])
+                continue
+            if desc[0] == "list":
+                scalar = self._scalar(desc[3])
+                if scalar is not None:  # a fixed array of fixed-width values: in the run
+                    run.append((c_name, desc[1], scalar[1], c_name, scalar[2]))
+                    fmts.append(_repeat(scalar[0], desc[1]))
+                    continue
+            step(*_member(c_name, *self._value(desc, version, check)))
+        flush()
+        return tuple(reads), tuple(writes)
+
+    def _counted(self, name: str, count_name: str, desc: Descriptor, version: int,
+                 check: int) -> tuple[ReadStep, WriteStep]:
+        """An array whose count the layout carries apart (read before it, into `out`)."""
+        if desc[0] == "bytes":
+            def read_bytes(data: bytes, p: int, out: dict[str, Any]) -> int:
+                end: int = p + out[count_name]
+                if end > len(data):
+                    raise _Fallback
+                out[name] = data[p:end]
+                return end
+
+            def write_bytes(value: dict[str, Any], out: bytearray) -> None:
+                out += value[name]
+
+            return read_bytes, write_bytes
+        if desc[0] != "list":
+            raise _Fallback
+        scalar = self._scalar(desc[3])
+        if scalar is None:
+            read_one, write_one = self._value(desc[3], version, check)
+
+            def read_list(data: bytes, p: int, out: dict[str, Any]) -> int:
+                elements = []
+                for _ in range(out[count_name]):
+                    v, p = read_one(data, p)
+                    elements.append(v)
+                out[name] = elements
+                return p
+
+            def write_list(value: dict[str, Any], out: bytearray) -> None:
+                for x in value[name]:
+                    write_one(x, out)
+
+            return read_list, write_list
+        fmt, conv, enc = scalar
+        runs: dict[int, struct.Struct] = {}
+
+        def of(n: int) -> struct.Struct:
+            s = runs.get(n)
+            if s is None:
+                s = runs[n] = struct.Struct(">" + _repeat(fmt, n))
+            return s
+
+        def read_run(data: bytes, p: int, out: dict[str, Any]) -> int:
+            s = of(out[count_name])
+            vals = s.unpack_from(data, p)
+            out[name] = list(vals) if conv is None else [conv(x) for x in vals]
+            return p + s.size
+
+        def write_run(value: dict[str, Any], out: bytearray) -> None:
+            v = value[name]
+            out += of(len(v)).pack(*(v if enc is None else map(enc, v)))
+
+        return read_run, write_run
+
+    def _zero_ok(self, desc: Descriptor, check: int) -> bool:
+        """Whether the value a missing subsection or group leaves (zero) passes the
+        load's check."""
+        try:
+            to_asn1(self.tables, desc, zero(self.tables, desc), "", check)
+        except Error:
+            return False
+        return True
+
+    def _subsection(self, type_name: str, item: tuple[Any, ...],
+                    check: int) -> tuple[ReadStep, WriteStep]:
+        """A member struct sent as a subsection (when its presence member or a C function
+        says so), read at the version its header says."""
+        t = self.tables
+        _, c_name, name, newest, minimum, presence = item
+        desc = t.members[type_name][c_name][2]
+        if desc[0] != "struct":
+            raise _Fallback
+        sub = desc[1]
+        zero_ok = self._zero_ok(desc, check)
+        raw = name.encode()
+        head = bytes([SUBSECTION, len(raw)]) + raw
+        size = len(head) + 4
+        newest_bytes = int(newest).to_bytes(4, "big")
+        write_sub = self._struct(sub, newest, newest)[1]
+        where = f"{type_name}.{c_name}"
+
+        def read(data: bytes, p: int, out: dict[str, Any]) -> int:
+            found = data.startswith(head, p) and len(data) - p >= size
+            if found:
+                _found(name)
+                v = int.from_bytes(data[p + size - 4:p + size], "big")
+                if v < minimum or v > newest:
+                    raise _Fallback
+                compiled = self._nested(sub, v, check)
+                if compiled is None:
+                    raise _Fallback
+                out[c_name], p = compiled[0](data, p + size)
+            else:
+                if not zero_ok:
+                    raise _Fallback
+                out[c_name] = zero(t, desc)  # not sent: as a fresh device
+            if presence is not None:
+                out[presence] = found
+            return p
+
+        def write(value: dict[str, Any], out: bytearray) -> None:
+            if _decided(where, name) if presence is None else value[presence]:
+                out += head
+                out += newest_bytes
+                write_sub(value[c_name], out)
+
+        return read, write
+
+    def _group(self, type_name: str, item: tuple[Any, ...],
+               check: int) -> tuple[ReadStep, WriteStep]:
+        """A subsection of the struct's own members (plain fields and padding only), read
+        at the version its header says."""
+        t = self.tables
+        members = t.members[type_name]
+        _, _, name, newest, minimum, presence, inner = item
+        fields = _group_fields(inner)
+        for f in fields:
+            if members[f][4] is not None or f in t.counts[type_name]:
+                raise _Fallback
+        zero_ok = all(self._zero_ok(members[f][2], check) for f in fields)
+        zeros = tuple((f, members[f][2]) for f in fields)
+        write_steps = self._items(type_name, inner, newest, newest, True)[1]
+        raw = name.encode()
+        head = bytes([SUBSECTION, len(raw)]) + raw
+        size = len(head) + 4
+        newest_bytes = int(newest).to_bytes(4, "big")
+
+        def steps(v: int) -> tuple[ReadStep, ...] | None:
+            key = (type_name, name, v, check)
+            if key not in self.groups:
+                try:
+                    self.groups[key] = self._items(type_name, inner, v, check, True)[0]
+                except _DECLINED:
+                    self.groups[key] = None
+            return self.groups[key]
+
+        def read(data: bytes, p: int, out: dict[str, Any]) -> int:
+            found = data.startswith(head, p) and len(data) - p >= size
+            if found:
+                _found(name)
+                v = int.from_bytes(data[p + size - 4:p + size], "big")
+                if v < minimum or v > newest:
+                    raise _Fallback
+                read_steps = steps(v)
+                if read_steps is None:
+                    raise _Fallback
+                p += size
+                for step in read_steps:
+                    p = step(data, p, out)
+            else:
+                if not zero_ok:
+                    raise _Fallback
+                for f, d in zeros:  # not sent: as a fresh device
+                    out[f] = zero(t, d)
+            if presence is not None:
+                out[presence] = found
+            return p
+
+        def write(value: dict[str, Any], out: bytearray) -> None:
+            if _decided(type_name, name) if presence is None else value[presence]:
+                out += head
+                out += newest_bytes
+                for step in write_steps:
+                    step(value, out)
+
+        return read, write
+
+
+_DECLINED = (_Fallback, KeyError, IndexError, TypeError, ValueError, OverflowError,
+             struct.error)
+
+
+def _selects(t: Tables, type_name: str, name: str) -> bool:
+    """Whether member `name` of struct `type_name` is a union's discriminator."""
+    return any(m[4] == ("union", name) for m in t.structs[type_name])
+
+
+def _repeat(fmt: str, n: int) -> str:
+    """The Struct format of n values of format `fmt` ('4s' repeats, 'I' takes a count)."""
+    return f"{n}{fmt}" if fmt[0].isalpha() else fmt * n
+
+
+def _steps(reads: tuple[ReadStep, ...], writes: tuple[WriteStep, ...]) -> tuple[Read, Write]:
+    """A struct's reader and writer: its steps in order."""
+    def read(data: bytes, p: int) -> tuple[Any, int]:
+        out: dict[str, Any] = {}
+        for step in reads:
+            p = step(data, p, out)
+        return out, p
+
+    def write(value: Any, out: bytearray) -> None:
+        for step in writes:
+            step(value, out)
+
+    return read, write
 
 
 def _member(name: str, read_one: Read, write_one: Write) -> tuple[ReadStep, WriteStep]:
@@ -777,6 +1148,47 @@ def _run(fields: tuple[RunField, ...], fmt: str) -> tuple[ReadStep, WriteStep]:
     def write(value: dict[str, Any], out: bytearray) -> None:
         vals: list[Any] = []
         for name, k, _, enc in fields:
+            v = value[name]
+            if k == 1:
+                vals.append(v if enc is None else enc(v))
+            else:
+                vals.extend(v if enc is None else map(enc, v))
+        out += pack(*vals)
+
+    return read, write
+
+
+def _layout_run(fields: tuple[LayoutField, ...], fmt: str) -> tuple[ReadStep, WriteStep]:
+    """Consecutive fixed-width items of a layout (padding among them), one Struct."""
+    s = struct.Struct(fmt)
+    size, unpack_from, pack = s.size, s.unpack_from, s.pack
+    names = tuple(f[0] for f in fields)
+    if all(k == 1 and conv is None and w == r and enc is None for r, k, conv, w, enc in fields):
+        def read_plain(data: bytes, p: int, out: dict[str, Any]) -> int:
+            out.update(zip(names, unpack_from(data, p), strict=True))
+            return p + size
+
+        def write_plain(value: dict[str, Any], out: bytearray) -> None:
+            out += pack(*[value[n] for n in names])
+
+        return read_plain, write_plain
+
+    def read(data: bytes, p: int, out: dict[str, Any]) -> int:
+        vals = unpack_from(data, p)
+        i = 0
+        for name, k, conv, _, _ in fields:
+            if k == 1:
+                v = vals[i]
+                out[name] = v if conv is None else conv(v)
+            else:
+                chunk = vals[i:i + k]
+                out[name] = list(chunk) if conv is None else [conv(x) for x in chunk]
+            i += k
+        return p + size
+
+    def write(value: dict[str, Any], out: bytearray) -> None:
+        vals: list[Any] = []
+        for _, k, _, name, enc in fields:
             v = value[name]
             if k == 1:
                 vals.append(v if enc is None else enc(v))
