@@ -1,8 +1,8 @@
 """Adopting running devices from their own structs (``vmgen import --struct``,
 ``vmgen check --vmstate``), against real QEMU 7.2.
 
-fixtures/adopt/ holds four device states as QEMU keeps them (hpet, mc146818rtc,
-i8254, i6300esb with its PCIDevice), host-only members included and no vmgen
+fixtures/adopt/ holds five device states as QEMU keeps them (hpet, mc146818rtc,
+i8254, i6300esb with its PCIDevice, i8259), host-only members included and no vmgen
 annotation.  For each device: QEMU's description (a stream it just saved and its
 ``-dump-vmstate`` output) and the struct give the annotations file; vmgen generates
 from the struct and that file; the generated C (ASan/UBSan, -Werror) reads the
@@ -45,6 +45,7 @@ class Device:
     state: str  # its C struct
     setup: str  # C statements giving host members storage (obj is the struct)
     poke: str  # C statements changing a value a paused QEMU keeps as it is
+    instance: int = 0  # which section of that VMState in the stream (instance_id)
 
 
 DEVICES = {
@@ -64,6 +65,9 @@ DEVICES = {
                            "    obj->dev.version_id = 2;\n"
                            "    obj->timer = &timers[0];",
                            "obj.timer1_preload = 0x1234;"),
+    # the slave PIC: the second of two sections of one VMState (instances 0 and 1)
+    "i8259": Device("pc", "i8259", "i8259.h", "PICCommonState", "(void)obj;",
+                    "obj.irq_base = 0x78;", instance=1),
 }
 
 _DRIVER = """\
@@ -206,10 +210,10 @@ def adopted(qemu_stream: Callable[[str], Path], dump: Path,
     return get
 
 
-def _section(stream: qevm.Stream, vmsd: str) -> qevm.Section:
+def _section(stream: qevm.Stream, vmsd: str, instance: int = 0) -> qevm.Section:
     found = [r for r in stream.records if isinstance(r, qevm.Section) and r.device is not None
-             and r.device.layout.vmsd_name == vmsd]
-    assert len(found) == 1, vmsd
+             and r.device.layout.vmsd_name == vmsd and r.instance_id == instance]
+    assert len(found) == 1, (vmsd, instance)
     return found[0]
 
 
@@ -247,7 +251,7 @@ def test_own_struct_resaves_the_real_section(
         name: str, adopted: Callable[[str], Adopted]) -> None:
     done = adopted(name)
     stream = qevm.parse(done.stream.read_bytes())
-    section = _section(stream, done.device.name)
+    section = _section(stream, done.device.name, done.device.instance)
     body = bytes(stream.body(section))
     [line] = _run(done.driver, [("same", section.version_id, body)])
     legacy, _ = _parts(line)
@@ -259,7 +263,7 @@ def test_ber_record_of_the_same_object_round_trips_through_python(
         name: str, adopted: Callable[[str], Adopted]) -> None:
     done = adopted(name)
     stream = qevm.parse(done.stream.read_bytes())
-    section = _section(stream, done.device.name)
+    section = _section(stream, done.device.name, done.device.instance)
     body = bytes(stream.body(section))
     [line] = _run(done.driver, [("same", section.version_id, body)])
     _, ber = _parts(line)
@@ -297,7 +301,7 @@ def test_real_qemu_loads_what_vmgen_saved_from_the_own_struct(
     done = adopted(name)
     original = done.stream.read_bytes()
     stream = qevm.parse(original)
-    section = _section(stream, done.device.name)
+    section = _section(stream, done.device.name, done.device.instance)
     body = bytes(stream.body(section))
     [line] = _run(done.driver, [("poke", section.version_id, body)])
     changed, _ = _parts(line)
@@ -307,7 +311,7 @@ def test_real_qemu_loads_what_vmgen_saved_from_the_own_struct(
     machine, args = QEMU_VMS[done.device.vm]
     resaved = qemu.load_and_resave(tmp_path / "in.mig", tmp_path / "out.mig", machine, args)
     again = qevm.parse(resaved)
-    assert bytes(again.body(_section(again, done.device.name))) == changed
+    assert bytes(again.body(_section(again, done.device.name, done.device.instance))) == changed
     assert resaved == spliced  # nothing else moved
 
 
@@ -525,7 +529,7 @@ def _predicate(subsection: str, value: dict[str, object]) -> bool:
 # Devices whose host visitors accept every value of their wire kind (the timers' int64),
 # so the generated Python module, which has no host visitor, must agree with C on every
 # body.  (i6300esb's pci irq state visitor refuses levels other than 0 and 1: C only.)
-DIFFERENTIAL = ["hpet", "mc146818rtc", "i8254"]
+DIFFERENTIAL = ["hpet", "mc146818rtc", "i8254", "i8259"]
 
 
 @pytest.mark.parametrize("name", DIFFERENTIAL)
@@ -543,7 +547,7 @@ def test_c_and_python_agree_on_edited_sections(
     one, is C's)."""
     done = adopted(name)
     stream = qevm.parse(done.stream.read_bytes())
-    section = _section(stream, done.device.name)
+    section = _section(stream, done.device.name, done.device.instance)
     real = bytes(stream.body(section))
     bodies = []
     for shift in range(8):  # eight bodies per run of the driver
