@@ -445,6 +445,49 @@ def test_import_struct_from_the_dump_alone(dump: Path, tmp_path: Path) -> None:
         (GOLDEN / "hpet.toml").read_text().split("\n", 1)[1]
 
 
+def _drive(media: tuple[str, ...], fields: tuple[str, ...] = ("head", "track")
+           ) -> qevm.StructDesc:
+    """An fdrive element as a stream describes it, with the subsections it sent."""
+    def one(name: str) -> qevm.FieldDesc:
+        return qevm.FieldDesc(name, "uint8", 1, 1, False, None, None)
+
+    return qevm.StructDesc("fdrive", 1, tuple(one(f) for f in fields),
+                           tuple(qevm.StructDesc(f"fdrive/{m}", 1, (one(m),), ())
+                                 for m in media))
+
+
+def test_index_entries_become_one_struct_array() -> None:
+    """A stream describes a struct array whose element VMState has subsections element
+    by element (`index` entries; QEMU never folds them): one array field of as many
+    elements, whose element has every subsection some element sent, in their order."""
+    from vmgen.tools import vmstate
+
+    def entries(*elements: qevm.StructDesc) -> qevm.StructDesc:
+        return qevm.StructDesc("fdc", 2, (
+            qevm.FieldDesc("sra", "uint8", 1, 1, False, None, None),
+            *(qevm.FieldDesc("drives", "struct", 4, 1, False, i, e)
+              for i, e in enumerate(elements))), ())
+
+    desc = vmstate.from_stream(entries(_drive(("media_rate",)),
+                                       _drive(("media_changed", "media_rate"))))
+    sra, drives = desc.fields
+    assert (sra.name, drives.name, drives.count, drives.array) == ("sra", "drives", 2, True)
+    assert drives.struct is not None
+    assert [f.name for f in drives.struct.fields] == ["head", "track"]
+    assert [s.name for s in drives.struct.subsections] == ["fdrive/media_rate",
+                                                           "fdrive/media_changed"]
+    with pytest.raises(vmstate.DescError) as exc:
+        vmstate.from_stream(entries(_drive(()), _drive((), ("head", "sect"))))
+    assert str(exc.value) == ("'fdc': field 'drives': element 1 is VMState 'fdrive' version "
+                              "1 with other fields than element 0 ('fdrive' version 1)")
+    odd = qevm.StructDesc("fdc", 2, (qevm.FieldDesc("drives", "struct", 4, 1, False, 1,
+                                                    _drive(())),), ())
+    with pytest.raises(vmstate.DescError) as exc:
+        vmstate.from_stream(odd)
+    assert str(exc.value) == ("'fdc': field 'drives': index entries must be struct elements "
+                              "counted from 0")
+
+
 def test_visitor_macro_and_annotations_file_say_the_same(tmp_path: Path) -> None:
     """VMGEN_VISITOR in the header and `visitor` in the annotations file generate the
     same code."""

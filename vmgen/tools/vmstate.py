@@ -23,7 +23,7 @@ from dataclasses import dataclass, replace
 
 from vmgen.diagnostics import Diagnostic, Location
 from vmgen.lowering import ir
-from vmgen.runtime.qevm import StructDesc
+from vmgen.runtime.qevm import FieldDesc, StructDesc
 
 # QEMU's integer field types and their widths.
 INT_TYPES = {f"{s}int{b}": (b // 8, s == "") for s in ("", "u") for b in (8, 16, 32, 64)}
@@ -113,14 +113,51 @@ def row_name(name: str) -> tuple[str, int]:
 def from_stream(s: StructDesc) -> Desc:
     """The Desc of a section (or nested VMState) as a stream's description gives it."""
     fields = []
-    for f in s.fields:
+    rows = list(s.fields)
+    i = 0
+    while i < len(rows):
+        f = rows[i]
         if f.index is not None:
-            raise DescError(f"'{s.vmsd_name}': field '{f.name}' is an array whose elements "
-                            "differ (index entries), which vmgen does not map")
+            run = [f]
+            while (i + len(run) < len(rows) and rows[i + len(run)].name == f.name
+                   and rows[i + len(run)].index == f.index + len(run)):
+                run.append(rows[i + len(run)])
+            fields.append(_elements(s, run))
+            i += len(run)
+            continue
         fields.append(Field(f.name, f.size, f.type, f.count, f.array,
                             struct=from_stream(f.struct) if f.struct is not None else None))
+        i += 1
     return Desc(s.vmsd_name or "", s.version or 0, None, tuple(fields),
                 tuple(from_stream(sub) for sub in s.subsections), False)
+
+
+def _elements(s: StructDesc, run: list[FieldDesc]) -> Field:
+    """A struct array QEMU describes element by element (`index` entries: its element
+    VMState has subsections, so QEMU never folds the elements into one entry): one
+    array field of `len(run)` elements, whose element VMState has the elements' fields
+    and every subsection some element sent, in the order they came."""
+    f = run[0]
+    where = f"'{s.vmsd_name}': field '{f.name}'"
+    if f.index != 0 or any(e.struct is None for e in run):
+        raise DescError(f"{where}: index entries must be struct elements counted from 0")
+    elements = [from_stream(e.struct) for e in run if e.struct is not None]
+    first = elements[0]
+    subs: list[Desc] = []
+    for e in elements:
+        if (e.name, e.version, e.fields) != (first.name, first.version, first.fields):
+            raise DescError(f"{where}: element {elements.index(e)} is VMState '{e.name}' "
+                            f"version {e.version} with other fields than element 0 "
+                            f"('{first.name}' version {first.version})")
+        for sub in e.subsections:
+            known = next((x for x in subs if x.name == sub.name), None)
+            if known is None:
+                subs.append(sub)
+            elif known != sub:
+                raise DescError(f"{where}: the elements send subsection '{sub.name}' with "
+                                "different fields")
+    return Field(f.name, f.size, f.type, len(run), True,
+                 struct=replace(first, subsections=tuple(subs)))
 
 
 def merged(stream: Desc, dump: Desc) -> Desc:
