@@ -418,6 +418,19 @@ class Adopter:
                 qtype != "buffer" and not qtype.endswith((" equal", " le")):
             # a VMStateInfo of its own (pci config, pci irq state, ...): the user's visitor
             return {"visitor": [re.sub(r"\W+", "_", qtype).strip("_"), f"bytes({f.size})"]}
+        if t.kind == "pointer" and (f.array or qtype is None) and f.size == 1 \
+                and qtype in (None, "uint8", "int8") \
+                and _C_INTS.get(tuple(t.name.split()), (0, False))[0] == 1:
+            # VMSTATE_VARRAY_*(member, count): the bytes a host-kept pointer points to,
+            # their number a member the stream does not carry (fdc's fifo, fifo_size)
+            if not f.count:
+                self.fail(loc, f"{what} is {t.spelled}: QEMU's array of {f.type or 'bytes'} "
+                          "needs a stream to say how many bytes it points to")
+                return None
+            visitor = f"{table.struct.name}_{name}"
+            self.notes.append(f"{what} points to the {f.count} bytes QEMU's description "
+                              f"holds: visit_type_{visitor}() moves them")
+            return {"visitor": [visitor, f"bytes({f.count})"]}
         if t.kind == "array":
             item = t.element
             assert item is not None

@@ -206,6 +206,7 @@ class _Row:
     location: Location
     struct: ir.Struct | None = None
     count: int | None = None  # a fixed array's length
+    buffer: bool = False  # a user's visitor moving `size` bytes (VMGEN_VISITOR, bytes(N))
 
 
 def _int_name(t: ir.IntType) -> str:
@@ -235,7 +236,9 @@ def _rows(module: ir.Module, s: ir.Struct) -> tuple[list[_Row], list[ir.Field]]:
             rows.append(_Row(f.name, None, ("struct",), version, f.location,
                              module.struct(t.name), count))
             continue
-        rows.append(_Row(f.name, *_scalar(t, f), version, f.location, None, count))
+        buffer = isinstance(t, ir.ExternalType) and t.c_type is not None and \
+            isinstance(t.wire, ir.BytesType)
+        rows.append(_Row(f.name, *_scalar(t, f), version, f.location, None, count, buffer))
     return rows, subs
 
 
@@ -342,6 +345,13 @@ def _compare_rows(module: ir.Module, s: ir.Struct, rows: list[_Row], desc: Desc,
         i += 1
         previous = row
         problems = []
+        if row.buffer and f.size == 1 and f.type in (None, "uint8", "int8") and \
+                (f.array or f.type is None):
+            # QEMU's array of bytes behind a pointer (VMSTATE_VARRAY_*), which a visitor
+            # moves: as many bytes as the stream holds (a dump does not say how many)
+            if f.array and f.count != row.size:
+                problems.append(f"{f.count} bytes in the stream, {row.size} here")
+            row = replace(row, size=None, types=())
         if row.size is not None and f.size != row.size and f.struct is None:
             problems.append(f"size {f.size} in QEMU's table, {row.size} here")
         if f.type is not None and row.types and f.type not in row.types:
