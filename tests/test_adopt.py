@@ -47,6 +47,7 @@ class Device:
     poke: str  # C statements changing a value a paused QEMU keeps as it is
     instance: int = 0  # which section of that VMState in the stream (instance_id)
     post_load: str = ""  # C statements after each load (what QEMU's post_load does)
+    grow: str = ""  # C statements making the saver send a subsection the stream lacked
 
 
 DEVICES = {
@@ -82,7 +83,8 @@ DEVICES = {
                   "    for (int i = 0; i < MAX_FD; i++) {\n"
                   "        obj->state.drives[i].fdctrl = &obj->state;\n    }\n"
                   "    fdc_pre_load(&obj->state);",
-                  "obj.state.timer0 = 0x5a;", post_load="fdc_post_load(&obj.state);"),
+                  "obj.state.timer0 = 0x5a;", post_load="fdc_post_load(&obj.state);",
+                  grow="obj.state.drives[1].perpendicular = 1;"),
 }
 
 _DRIVER = """\
@@ -137,6 +139,9 @@ int main(void)
         @POST_LOAD@
         if (strcmp(mode, "poke") == 0) {
             @POKE@
+        }
+        if (strcmp(mode, "grow") == 0) {
+            @GROW@
         }
         if (!vmgen_save_@STATE@_legacy(&obj, version, &out, &olen, &err) ||
             !vmgen_save_@STATE@(&obj, &ber, &blen, &err)) {
@@ -213,7 +218,8 @@ def adopted(qemu_stream: Callable[[str], Path], dump: Path,
         text = (_DRIVER.replace("@UNHEX@", support.C_UNHEX).replace("@FILE@", device.file)
                 .replace("@VISIT@", f"{stem}-visit.{'c' if is_c else 'h'}")
                 .replace("@STATE@", device.state).replace("@SETUP@", device.setup)
-                .replace("@POKE@", device.poke).replace("@POST_LOAD@", device.post_load))
+                .replace("@POKE@", device.poke).replace("@POST_LOAD@", device.post_load)
+                .replace("@GROW@", device.grow))
         (out / "driver.c").write_text(text)
         sources = [out / "driver.c", ADOPT / "host-visitors.c", *support.runtime_sources(out)]
         if not is_c:
@@ -374,6 +380,46 @@ def test_check_vmstate_accepts_the_adopted_layout(
                                  "--vmstate", str(source), str(ADOPT / done.device.file))
         assert (proc.returncode, proc.stderr) == (0, "")
         assert proc.stdout == f"vmgen check: 1 VMState layout equal {source.name}'s\n"
+
+
+def test_fdc_drives_whose_subsections_differ(
+        adopted: Callable[[str], Adopted], dump: Path, tmp_path: Path) -> None:
+    """Drive 1 in perpendicular mode: vmgen's saver sends "fdrive/perpendicular" for
+    that drive alone; real QEMU loads the section and saves it again the same, its
+    description giving the two drives' index entries with different subsections; the
+    import from that stream writes the same annotations file, and the generated C
+    re-saves that section byte for byte."""
+    from tests.conftest import QEMU_VMS
+
+    done = adopted("fdc")
+    original = done.stream.read_bytes()
+    stream = qevm.parse(original)
+    section = _section(stream, "fdc")
+    body = bytes(stream.body(section))
+    [line] = _run(done.driver, [("grow", section.version_id, body)])
+    grown, _ = _parts(line)
+    # 0x05, the name's length, the name, its be32 version, the one byte
+    assert len(grown) == len(body) + 2 + len("fdrive/perpendicular") + 4 + 1
+    (tmp_path / "in.mig").write_bytes(original[:section.body] + grown
+                                      + original[section.body_end:])
+    machine, args = QEMU_VMS["pc"]
+    resaved = tmp_path / "out.mig"
+    again = qevm.parse(qemu.load_and_resave(tmp_path / "in.mig", resaved, machine, args))
+    held = _section(again, "fdc")
+    assert bytes(again.body(held)) == grown
+    assert held.device is not None
+    [state] = held.device.layout.fields
+    assert state.struct is not None
+    drives = [f for f in state.struct.fields if f.name == "drives"]
+    assert [(f.index, [s.vmsd_name for s in f.struct.subsections])
+            for f in drives if f.struct is not None] == [
+        (0, ["fdrive/media_rate"]), (1, ["fdrive/media_rate", "fdrive/perpendicular"])]
+    out = tmp_path / "fdc.toml"
+    proc = _import(DEVICES["fdc"], resaved, dump, out)
+    assert proc.returncode == 0, proc.stderr
+    assert out.read_text().split("\n", 1)[1] == done.toml.read_text().split("\n", 1)[1]
+    [line] = _run(done.driver, [("same", held.version_id, grown)])
+    assert _parts(line)[0] == grown
 
 
 def _line_of(path: Path, text: str) -> int:
