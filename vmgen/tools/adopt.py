@@ -13,8 +13,11 @@ codec for that struct produce the described layout:
 * ``unused_buffer`` -> ``{ unused = N }`` padding; ``timer`` -> the member's pointee
   type as ``[types] T = { external = "int64" }``; ``X equal`` / ``int32 le`` ->
   ``equal`` / ``positive_le``; other VMStateInfo types (``pci config``) -> a
-  ``visitor`` of that name carrying the described bytes;
-* a nested VMState -> the member's struct type, mapped the same way; an array the
+  ``visitor`` of that name carrying the described bytes; an array of bytes on a pointer
+  member (``VMSTATE_VARRAY_*`` counted by a member the stream does not carry: fdc's
+  ``fifo``) -> a visitor ``STRUCT_MEMBER`` of as many bytes as the stream holds;
+* a nested VMState -> the member's struct type, mapped the same way (a struct array a
+  stream describes element by element, ``index`` entries, arrives as one array); an array the
   stream shows shorter than its capacity -> ``size_is`` its count, the described
   integer whose value in the stream is the array's length (or ``--count A=F``);
 * a subsection -> ``[[S.subsections]]`` over the struct's own members, its ``needed``
