@@ -791,16 +791,17 @@ def test_adopted_code_compiles_with_each_compiler(
 @given(data=st.data())
 def test_import_struct_answers_any_description_with_a_mapping_or_diagnostics(
         data: st.DataObject, qemu_stream: Callable[[str], Path], dump: Path) -> None:
-    """QEMU's description of i8254 or hpet, edited (a field renamed, resized, dropped,
-    moved, given another version or type): the import either maps it (and then the
-    generated layout equals the edited description: adopt() checks it) or reports
-    diagnostics at a place; it never fails otherwise."""
+    """QEMU's description of i8254, hpet or fdc's controller (inside its wrapper: its
+    drives from index entries, its FIFO behind a pointer), edited (a field renamed,
+    resized, dropped, moved, given another version or type): the import either maps it
+    (and then the generated layout equals the edited description: adopt() checks it) or
+    reports diagnostics at a place; it never fails otherwise."""
     from dataclasses import replace
 
     from vmgen.frontend.source import Options
     from vmgen.tools import adopt, vmstate
 
-    name = data.draw(st.sampled_from(["i8254", "hpet"]))
+    name = data.draw(st.sampled_from(["i8254", "hpet", "fdc"]))
     device = DEVICES[name]
     stream = qevm.parse(qemu_stream("pc").read_bytes())
     section = _section(stream, name)
@@ -808,6 +809,10 @@ def test_import_struct_answers_any_description_with_a_mapping_or_diagnostics(
     desc = vmstate.merged(vmstate.from_stream(section.device.layout),
                           vmstate.from_dump(dump.read_bytes(), "dump.json")[name])
     values = qevm.fields(section.device.layout, stream.body(section))
+    outer = desc
+    if name == "fdc":  # the controller's rows, inside the wrapper's one row "state"
+        assert len(desc.fields) == 1 and desc.fields[0].struct is not None
+        desc = desc.fields[0].struct
     fields = list(desc.fields)
     for _ in range(data.draw(st.integers(1, 3))):
         i = data.draw(st.integers(0, len(fields) - 1))
@@ -816,7 +821,8 @@ def test_import_struct_answers_any_description_with_a_mapping_or_diagnostics(
         f = fields[i]
         if how == "rename":
             fields[i] = replace(f, name=data.draw(st.sampled_from(
-                ["isr", "channels", "nope", "channels[7].mode", "timer.tn", "config"])))
+                ["isr", "channels", "nope", "channels[7].mode", "timer.tn", "config",
+                 "fifo", "drives", "drives[1].head"])))
         elif how == "size":
             fields[i] = replace(f, size=data.draw(st.sampled_from([0, 1, 2, 3, 8, 256])))
         elif how == "drop" and len(fields) > 1:
@@ -829,6 +835,8 @@ def test_import_struct_answers_any_description_with_a_mapping_or_diagnostics(
             fields[i] = replace(f, type=data.draw(st.sampled_from(
                 ["uint16", "int32 le", "timer", "buffer", "pci config", "uint8 equal", None])))
     edited = replace(desc, fields=tuple(fields))
+    if name == "fdc":
+        edited = replace(outer, fields=(replace(outer.fields[0], struct=edited),))
     try:
         done = adopt.adopt(str(ADOPT / device.file), device.state,
                            Options(include_dirs=(str(INCLUDE),)), edited, values, {}, {},
