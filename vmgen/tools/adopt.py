@@ -13,8 +13,11 @@ codec for that struct produce the described layout:
 * ``unused_buffer`` -> ``{ unused = N }`` padding; ``timer`` -> the member's pointee
   type as ``[types] T = { external = "int64" }``; ``X equal`` / ``int32 le`` ->
   ``equal`` / ``positive_le``; other VMStateInfo types (``pci config``) -> a
-  ``visitor`` of that name carrying the described bytes;
-* a nested VMState -> the member's struct type, mapped the same way; an array the
+  ``visitor`` of that name carrying the described bytes; an array of bytes on a pointer
+  member (``VMSTATE_VARRAY_*`` counted by a member the stream does not carry: fdc's
+  ``fifo``) -> a visitor ``STRUCT_MEMBER`` of as many bytes as the stream holds;
+* a nested VMState -> the member's struct type, mapped the same way (a struct array a
+  stream describes element by element, ``index`` entries, arrives as one array); an array the
   stream shows shorter than its capacity -> ``size_is`` its count, the described
   integer whose value in the stream is the array's length (or ``--count A=F``);
 * a subsection -> ``[[S.subsections]]`` over the struct's own members, its ``needed``
@@ -418,6 +421,19 @@ class Adopter:
                 qtype != "buffer" and not qtype.endswith((" equal", " le")):
             # a VMStateInfo of its own (pci config, pci irq state, ...): the user's visitor
             return {"visitor": [re.sub(r"\W+", "_", qtype).strip("_"), f"bytes({f.size})"]}
+        if t.kind == "pointer" and (f.array or qtype is None) and f.size == 1 \
+                and qtype in (None, "uint8", "int8") \
+                and _C_INTS.get(tuple(t.name.split()), (0, False))[0] == 1:
+            # VMSTATE_VARRAY_*(member, count): the bytes a host-kept pointer points to,
+            # their number a member the stream does not carry (fdc's fifo, fifo_size)
+            if not f.count:
+                self.fail(loc, f"{what} is {t.spelled}: QEMU's array of {f.type or 'bytes'} "
+                          "needs a stream to say how many bytes it points to")
+                return None
+            visitor = f"{table.struct.name}_{name}"
+            self.notes.append(f"{what} points to the {f.count} bytes QEMU's description "
+                              f"holds: visit_type_{visitor}() moves them")
+            return {"visitor": [visitor, f"bytes({f.count})"]}
         if t.kind == "array":
             item = t.element
             assert item is not None

@@ -23,7 +23,7 @@ from dataclasses import dataclass, replace
 
 from vmgen.diagnostics import Diagnostic, Location
 from vmgen.lowering import ir
-from vmgen.runtime.qevm import StructDesc
+from vmgen.runtime.qevm import FieldDesc, StructDesc
 
 # QEMU's integer field types and their widths.
 INT_TYPES = {f"{s}int{b}": (b // 8, s == "") for s in ("", "u") for b in (8, 16, 32, 64)}
@@ -113,14 +113,51 @@ def row_name(name: str) -> tuple[str, int]:
 def from_stream(s: StructDesc) -> Desc:
     """The Desc of a section (or nested VMState) as a stream's description gives it."""
     fields = []
-    for f in s.fields:
+    rows = list(s.fields)
+    i = 0
+    while i < len(rows):
+        f = rows[i]
         if f.index is not None:
-            raise DescError(f"'{s.vmsd_name}': field '{f.name}' is an array whose elements "
-                            "differ (index entries), which vmgen does not map")
+            run = [f]
+            while (i + len(run) < len(rows) and rows[i + len(run)].name == f.name
+                   and rows[i + len(run)].index == f.index + len(run)):
+                run.append(rows[i + len(run)])
+            fields.append(_elements(s, run))
+            i += len(run)
+            continue
         fields.append(Field(f.name, f.size, f.type, f.count, f.array,
                             struct=from_stream(f.struct) if f.struct is not None else None))
+        i += 1
     return Desc(s.vmsd_name or "", s.version or 0, None, tuple(fields),
                 tuple(from_stream(sub) for sub in s.subsections), False)
+
+
+def _elements(s: StructDesc, run: list[FieldDesc]) -> Field:
+    """A struct array QEMU describes element by element (`index` entries: its element
+    VMState has subsections, so QEMU never folds the elements into one entry): one
+    array field of `len(run)` elements, whose element VMState has the elements' fields
+    and every subsection some element sent, in the order they came."""
+    f = run[0]
+    where = f"'{s.vmsd_name}': field '{f.name}'"
+    if f.index != 0 or any(e.struct is None for e in run):
+        raise DescError(f"{where}: index entries must be struct elements counted from 0")
+    elements = [from_stream(e.struct) for e in run if e.struct is not None]
+    first = elements[0]
+    subs: list[Desc] = []
+    for e in elements:
+        if (e.name, e.version, e.fields) != (first.name, first.version, first.fields):
+            raise DescError(f"{where}: element {elements.index(e)} is VMState '{e.name}' "
+                            f"version {e.version} with other fields than element 0 "
+                            f"('{first.name}' version {first.version})")
+        for sub in e.subsections:
+            known = next((x for x in subs if x.name == sub.name), None)
+            if known is None:
+                subs.append(sub)
+            elif known != sub:
+                raise DescError(f"{where}: the elements send subsection '{sub.name}' with "
+                                "different fields")
+    return Field(f.name, f.size, f.type, len(run), True,
+                 struct=replace(first, subsections=tuple(subs)))
 
 
 def merged(stream: Desc, dump: Desc) -> Desc:
@@ -169,6 +206,7 @@ class _Row:
     location: Location
     struct: ir.Struct | None = None
     count: int | None = None  # a fixed array's length
+    buffer: bool = False  # a user's visitor moving `size` bytes (VMGEN_VISITOR, bytes(N))
 
 
 def _int_name(t: ir.IntType) -> str:
@@ -198,7 +236,9 @@ def _rows(module: ir.Module, s: ir.Struct) -> tuple[list[_Row], list[ir.Field]]:
             rows.append(_Row(f.name, None, ("struct",), version, f.location,
                              module.struct(t.name), count))
             continue
-        rows.append(_Row(f.name, *_scalar(t, f), version, f.location, None, count))
+        buffer = isinstance(t, ir.ExternalType) and t.c_type is not None and \
+            isinstance(t.wire, ir.BytesType)
+        rows.append(_Row(f.name, *_scalar(t, f), version, f.location, None, count, buffer))
     return rows, subs
 
 
@@ -305,6 +345,13 @@ def _compare_rows(module: ir.Module, s: ir.Struct, rows: list[_Row], desc: Desc,
         i += 1
         previous = row
         problems = []
+        if row.buffer and f.size == 1 and f.type in (None, "uint8", "int8") and \
+                (f.array or f.type is None):
+            # QEMU's array of bytes behind a pointer (VMSTATE_VARRAY_*), which a visitor
+            # moves: as many bytes as the stream holds (a dump does not say how many)
+            if f.array and f.count != row.size:
+                problems.append(f"{f.count} bytes in the stream, {row.size} here")
+            row = replace(row, size=None, types=())
         if row.size is not None and f.size != row.size and f.struct is None:
             problems.append(f"size {f.size} in QEMU's table, {row.size} here")
         if f.type is not None and row.types and f.type not in row.types:
