@@ -468,13 +468,10 @@ Read = Callable[[bytes, int], tuple[Any, int]]
 Write = Callable[[Any, bytearray], None]
 ReadStep = Callable[[bytes, int, dict[str, Any]], int]
 WriteStep = Callable[[dict[str, Any], bytearray], None]
-# A value of a run: (C name, how many values it takes in the Struct, the conversion of
-# each value read, the conversion of each value written)
-RunField = tuple[str, int, Callable[[Any], Any] | None, Callable[[Any], Any] | None]
-# A value of a layout's run: (C name read, how many values, the conversion of each value
-# read, the C name written, the conversion of what is written): a count is written as
-# its array's length
-LayoutField = tuple[str, int, Callable[[Any], Any] | None, str, Callable[[Any], Any] | None]
+# A value of a run: (C name read, how many values it takes in the Struct, the conversion
+# of each value read, the C name written, the conversion of what is written): the same
+# name both ways but for a layout's count, which is written as its array's length
+RunField = tuple[str, int, Callable[[Any], Any] | None, str, Callable[[Any], Any] | None]
 
 
 class _Fallback(Exception):
@@ -644,19 +641,7 @@ class Plans:
         t = self.tables
         counts = t.counts[type_name]
         members = t.structs[type_name]
-        reads: list[ReadStep] = []
-        writes: list[WriteStep] = []
-        run: list[RunField] = []
-        fmts: list[str] = []
-
-        def flush() -> None:
-            if run:
-                r, w = _run(tuple(run), ">" + "".join(fmts))
-                reads.append(r)
-                writes.append(w)
-                run.clear()
-                fmts.clear()
-
+        steps = _Steps()
         for c_name, _, desc, since, role in members:
             if since is not None and since > version:
                 if since <= check:
@@ -669,71 +654,42 @@ class Plans:
             if scalar is None and kind == "list" and c_name not in counts:
                 scalar = self._scalar(desc[3])
                 if scalar is not None:  # a fixed array of fixed-width values: in the run
-                    run.append((c_name, desc[1], scalar[1], scalar[2]))
-                    fmts.append(_repeat(scalar[0], desc[1]))
+                    steps.value((c_name, desc[1], scalar[1], c_name, scalar[2]),
+                                _repeat(scalar[0], desc[1]))
                     continue
             if scalar is not None:
-                run.append((c_name, 1, scalar[1], scalar[2]))
-                fmts.append(scalar[0])
+                steps.value((c_name, 1, scalar[1], c_name, scalar[2]), scalar[0])
                 continue
-            flush()
             if c_name in counts:
                 count = counts[c_name]
-                r, w = self._sized(c_name, count[0], count[2], desc, version, check)
+                steps.step(*self._sized(c_name, count[0], count[2], desc, version, check))
             elif kind == "union":
                 assert role is not None
-                r, w = self._union(type_name, c_name, role[1], desc[1], version, check)
+                steps.step(*self._union(type_name, c_name, role[1], desc[1], version, check))
             else:
-                r, w = _member(c_name, *self._value(desc, version, check))
-            reads.append(r)
-            writes.append(w)
-        flush()
-        return _steps(tuple(reads), tuple(writes))
+                steps.step(*_member(c_name, *self._value(desc, version, check)))
+        return _steps(*steps.done())
 
     def _sized(self, name: str, count_name: str, count_desc: Descriptor, desc: Descriptor,
                version: int, check: int) -> tuple[ReadStep, WriteStep]:
-        """A sized array: its count (at its C width) first, then that many elements."""
+        """A sized array: its count (at its C width) first, then that many elements (read
+        and written as a layout's array whose count travels apart)."""
         read_count, write_count = self._value(count_desc, version, check)
+        read_elements, write_elements = self._counted(name, count_name, desc, version, check)
         lo, hi = desc[1], desc[2]
-        if desc[0] == "bytes":
-            def read_bytes(data: bytes, p: int, out: dict[str, Any]) -> int:
-                n, p = read_count(data, p)
-                end: int = p + n
-                if n < lo or n > hi or end > len(data):
-                    raise _Fallback
-                out[count_name] = n
-                out[name] = data[p:end]
-                return end
 
-            def write_bytes(value: dict[str, Any], out: bytearray) -> None:
-                v = value[name]
-                write_count(len(v), out)
-                out += v
-
-            return read_bytes, write_bytes
-        if desc[0] != "list":
-            raise _Fallback
-        read_one, write_one = self._value(desc[3], version, check)
-
-        def read_list(data: bytes, p: int, out: dict[str, Any]) -> int:
+        def read(data: bytes, p: int, out: dict[str, Any]) -> int:
             n, p = read_count(data, p)
             if n < lo or n > hi:
                 raise _Fallback
             out[count_name] = n
-            elements = []
-            for _ in range(n):
-                v, p = read_one(data, p)
-                elements.append(v)
-            out[name] = elements
-            return p
+            return read_elements(data, p, out)
 
-        def write_list(value: dict[str, Any], out: bytearray) -> None:
-            v = value[name]
-            write_count(len(v), out)
-            for x in v:
-                write_one(x, out)
+        def write(value: dict[str, Any], out: bytearray) -> None:
+            write_count(len(value[name]), out)
+            write_elements(value, out)
 
-        return read_list, write_list
+        return read, write
 
     def _union(self, type_name: str, name: str, selector: str, union: str,
                version: int, check: int) -> tuple[ReadStep, WriteStep]:
@@ -839,29 +795,13 @@ class Plans:
         t = self.tables
         members = t.members[type_name]
         counts = t.counts[type_name]
-        reads: list[ReadStep] = []
-        writes: list[WriteStep] = []
-        run: list[LayoutField] = []
-        fmts: list[str] = []
-
-        def flush() -> None:
-            if fmts:
-                r, w = _layout_run(tuple(run), ">" + "".join(fmts))
-                reads.append(r)
-                writes.append(w)
-                run.clear()
-                fmts.clear()
-
-        def step(r: ReadStep, w: WriteStep) -> None:
-            flush()
-            reads.append(r)
-            writes.append(w)
-
+        steps = _Steps()
+        step = steps.step
         for item in items:
             kind = item[0]
             if kind == "unused":
                 if item[3] is None or item[3] <= version:
-                    fmts.append(f"{int(item[2])}x")  # zeros out, anything in
+                    steps.pad(f"{int(item[2])}x")  # zeros out, anything in
                 continue
             if kind in ("group", "subsection") and not in_group:
                 step(*(self._group(type_name, item, check) if kind == "group"
@@ -883,9 +823,8 @@ class Plans:
                 if fmt is None:
                     raise _Fallback
                 # checked against its array's sizes when read; its array's length written
-                run.append((c_name, 1, _in_range(max(desc[1], array[1]), min(desc[2], array[2])),
-                            role[1], len))
-                fmts.append(fmt)
+                steps.value((c_name, 1, _in_range(max(desc[1], array[1]),
+                                                  min(desc[2], array[2])), role[1], len), fmt)
                 continue
             if c_name in counts:
                 if in_group:
@@ -894,18 +833,16 @@ class Plans:
                 continue
             scalar = self._scalar(desc)
             if scalar is not None:
-                run.append((c_name, 1, scalar[1], c_name, scalar[2]))
-                fmts.append(scalar[0])
+                steps.value((c_name, 1, scalar[1], c_name, scalar[2]), scalar[0])
                 continue
             if desc[0] == "list":
                 scalar = self._scalar(desc[3])
                 if scalar is not None:  # a fixed array of fixed-width values: in the run
-                    run.append((c_name, desc[1], scalar[1], c_name, scalar[2]))
-                    fmts.append(_repeat(scalar[0], desc[1]))
+                    steps.value((c_name, desc[1], scalar[1], c_name, scalar[2]),
+                                _repeat(scalar[0], desc[1]))
                     continue
             step(*_member(c_name, *self._value(desc, version, check)))
-        flush()
-        return tuple(reads), tuple(writes)
+        return steps.done()
 
     def _counted(self, name: str, count_name: str, desc: Descriptor, version: int,
                  check: int) -> tuple[ReadStep, WriteStep]:
@@ -1117,49 +1054,46 @@ def _member(name: str, read_one: Read, write_one: Write) -> tuple[ReadStep, Writ
     return read, write
 
 
+class _Steps:
+    """The read and write steps of a struct or a layout being compiled: consecutive
+    fixed-width values (and a layout's padding among them) gathered into one run."""
+
+    def __init__(self) -> None:
+        self.reads: list[ReadStep] = []
+        self.writes: list[WriteStep] = []
+        self.run: list[RunField] = []
+        self.fmts: list[str] = []
+
+    def value(self, field: RunField, fmt: str) -> None:
+        """A fixed-width value (or a fixed array of them) of the current run."""
+        self.run.append(field)
+        self.fmts.append(fmt)
+
+    def pad(self, fmt: str) -> None:
+        """Padding in the current run ('Nx')."""
+        self.fmts.append(fmt)
+
+    def flush(self) -> None:
+        if self.fmts:
+            r, w = _run(tuple(self.run), ">" + "".join(self.fmts))
+            self.reads.append(r)
+            self.writes.append(w)
+            self.run.clear()
+            self.fmts.clear()
+
+    def step(self, r: ReadStep, w: WriteStep) -> None:
+        """A step of its own, after the run so far."""
+        self.flush()
+        self.reads.append(r)
+        self.writes.append(w)
+
+    def done(self) -> tuple[tuple[ReadStep, ...], tuple[WriteStep, ...]]:
+        self.flush()
+        return tuple(self.reads), tuple(self.writes)
+
+
 def _run(fields: tuple[RunField, ...], fmt: str) -> tuple[ReadStep, WriteStep]:
-    """Consecutive fixed-width members, one Struct."""
-    s = struct.Struct(fmt)
-    size, unpack_from, pack = s.size, s.unpack_from, s.pack
-    names = tuple(f[0] for f in fields)
-    if all(k == 1 and conv is None and enc is None for _, k, conv, enc in fields):
-        def read_plain(data: bytes, p: int, out: dict[str, Any]) -> int:
-            out.update(zip(names, unpack_from(data, p), strict=True))
-            return p + size
-
-        def write_plain(value: dict[str, Any], out: bytearray) -> None:
-            out += pack(*[value[n] for n in names])
-
-        return read_plain, write_plain
-
-    def read(data: bytes, p: int, out: dict[str, Any]) -> int:
-        vals = unpack_from(data, p)
-        i = 0
-        for name, k, conv, _ in fields:
-            if k == 1:
-                v = vals[i]
-                out[name] = v if conv is None else conv(v)
-            else:
-                chunk = vals[i:i + k]
-                out[name] = list(chunk) if conv is None else [conv(x) for x in chunk]
-            i += k
-        return p + size
-
-    def write(value: dict[str, Any], out: bytearray) -> None:
-        vals: list[Any] = []
-        for name, k, _, enc in fields:
-            v = value[name]
-            if k == 1:
-                vals.append(v if enc is None else enc(v))
-            else:
-                vals.extend(v if enc is None else map(enc, v))
-        out += pack(*vals)
-
-    return read, write
-
-
-def _layout_run(fields: tuple[LayoutField, ...], fmt: str) -> tuple[ReadStep, WriteStep]:
-    """Consecutive fixed-width items of a layout (padding among them), one Struct."""
+    """Consecutive fixed-width values (padding among them), one Struct."""
     s = struct.Struct(fmt)
     size, unpack_from, pack = s.size, s.unpack_from, s.pack
     names = tuple(f[0] for f in fields)
