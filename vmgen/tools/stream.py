@@ -24,7 +24,7 @@ from __future__ import annotations
 import json
 import mmap
 import sys
-from collections.abc import Iterator
+from collections.abc import Container, Iterator
 from contextlib import contextmanager, suppress
 
 from vmgen.runtime import qevm, qevm_ber
@@ -63,6 +63,17 @@ class Served:
             find = getattr(getattr(self.module, "CODEC", None), "decided_subsections", None)
             self._decided = tuple(find(self.state)) if find is not None else ()
         return self._decided
+
+    def save_legacy(self, value: Any, version: int, held: Container[str]) -> bytes:
+        """The module's legacy stream of `value`, sending of the subsections a C function
+        decides those in `held` (a module without such subsections is called as before:
+        a hand-written one may not take `needed`)."""
+        if not self.decided:
+            out: bytes = self.module.save_legacy(self.state, value, version)
+        else:
+            out = self.module.save_legacy(self.state, value, version,
+                                          {n: n in held for n in self.decided})
+        return out
 
 
 def schema_text() -> str:
@@ -321,10 +332,7 @@ def device_records(stream: qevm.Stream, served: dict[str, Served],
             else:
                 value = use.module.load_legacy(use.state, body, r.version_id)
             record = use.module.save(use.state, value, r.version_id)
-            again = use.module.load(use.state, record)
-            back = (use.module.save_legacy(use.state, again, r.version_id,
-                                           {n: n in held for n in decided}) if decided
-                    else use.module.save_legacy(use.state, again, r.version_id))
+            back = use.save_legacy(use.module.load(use.state, record), r.version_id, held)
         except Exception as exc:  # the module's Error, or a version it does not write
             back, why = None, str(exc)
         else:
@@ -406,9 +414,7 @@ def device_reader(served: dict[str, Served]) -> qevm_ber.DeviceReader:
             held.add(name)
         try:
             value = use.module.load(use.state, record)
-            out: bytes = (use.module.save_legacy(use.state, value, version,
-                                                 {n: n in held for n in decided}) if decided
-                          else use.module.save_legacy(use.state, value, version))
+            out = use.save_legacy(value, version, held)
         except Exception as exc:  # the module's Error
             raise StreamError(f"the device record of VMState '{vmsd}': {exc}", offset) from None
         return out
